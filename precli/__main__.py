@@ -1,0 +1,3 @@
+from precli.cli import main
+
+main()

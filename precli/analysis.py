@@ -1,0 +1,426 @@
+"""Results as plain data: what a code means, what encoding a value did, what a format is.
+
+Builds result objects from the exact core (formats, exact, rounding); never prints.
+Every number here is exact (Fraction / int) until a writer turns it into text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from precli.errors import CodeRangeError, UsageError, ValueParseError
+from precli.exact import ExactValue, exact_decimal, floor_log2, parse_number
+from precli.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.rounding import (
+    float_neighbours,
+    float_ulp,
+    round_value,
+    shortest_float,
+    shortest_table,
+    stochastic_bits,
+)
+
+# ------------------------------------------------------------ exact helpers
+
+
+def pow2_text(x: Fraction) -> str | None:
+    """'2^-24' when x is a power of two, else None."""
+    if x <= 0 or x.numerator & (x.numerator - 1) or x.denominator & (x.denominator - 1):
+        return None
+    return f"2^{floor_log2(x)}"
+
+
+def exact_text(x: Fraction | None) -> str | None:
+    """The exact decimal expansion (the documented form of every *_exact string)."""
+    return None if x is None else exact_decimal(x)
+
+
+def to_float(x: Fraction | None) -> float | None:
+    """Nearest float64 (correctly rounded); None when undefined or beyond float64's range."""
+    if x is None:
+        return None
+    try:
+        return float(x)
+    except OverflowError:
+        return None
+
+
+def value_text(v: ExactValue) -> str:
+    if v.kind == "nan":
+        return "nan"
+    if v.kind == "inf":
+        return "-inf" if v.negative else "inf"
+    if v.is_zero:
+        return "-0" if v.negative else "0"
+    return exact_decimal(v.value)
+
+
+def _scaled_shortest(v: Fraction) -> str:
+    """Shortest text for a dequantized value (exact: scale * integer)."""
+    from precli.exact import format_decimal
+
+    if v == 0:
+        return "0"
+    s = exact_decimal(abs(v))
+    digits = s.replace(".", "").lstrip("0")
+    if "." in s:
+        exp = -(len(s) - s.index(".") - 1)
+    else:
+        exp = 0
+    return format_decimal(v < 0, int(digits), exp)
+
+
+# ------------------------------------------------------------ code parsing
+
+_SEPARATORS = re.compile(r"[_ .]")
+
+
+def parse_code(fmt: Format, text: str) -> int:
+    """Parse '0x4248', '0b0100...', or a bit string with _ / space / . separators."""
+    s = text.strip()
+    low = s.lower()
+    neg = low.startswith("-")
+    try:
+        if neg:
+            raise ValueError
+        if low.startswith("0x"):
+            code = int(_SEPARATORS.sub("", low[2:]), 16)
+        elif low.startswith("0b"):
+            code = int(_SEPARATORS.sub("", low[2:]), 2)
+        else:
+            bits = _SEPARATORS.sub("", low)
+            if not bits or set(bits) - {"0", "1"}:
+                raise ValueError
+            if len(bits) != fmt.bits:
+                raise CodeRangeError(
+                    f"bit string {text!r} has {len(bits)} bits; {fmt.name} has {fmt.bits} "
+                    "(prefix 0b or 0x for a shorter code)"
+                )
+            code = int(bits, 2)
+    except ValueError:
+        raise ValueParseError(
+            f"not a code: {text!r} (use 0x hex, 0b binary, or {fmt.bits} bits)"
+        ) from None
+    if code >> fmt.bits:
+        hint = (
+            "; an fp32 container pattern decodes with --from fp32"
+            if fmt.name == "tf32" and code < 1 << 32
+            else ""
+        )
+        raise CodeRangeError(f"code {code:#x} does not fit {fmt.name} ({fmt.bits} bits){hint}")
+    return code
+
+
+# ------------------------------------------------------------ code facts
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """Everything about one code of one format."""
+
+    format: Format
+    code: int
+    stored: ExactValue
+    cls: str
+    sign: int | None
+    exponent: int | None
+    mantissa: int | None
+    value: str
+    exact: str
+    ulp: Fraction | None
+    prev: str | None
+    next: str | None
+    formula: str
+    scale: Fraction | None = None
+    zero_point: int | None = None
+
+    @property
+    def hex(self) -> str:
+        return f"0x{self.code:0{self.format.hex_digits}x}"
+
+    @property
+    def bits(self) -> str:
+        return f"{self.code:0{self.format.bits}b}"
+
+    @property
+    def container_hex(self) -> str | None:
+        """tf32 lives in an fp32 container: its 19 bits are the top of a 32-bit word."""
+        if self.format.name == "tf32":
+            return f"0x{self.code << 13:08x}"
+        return None
+
+
+def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
+    s, e, m = fmt.fields(code)
+    M = fmt.mantissa_bits
+    sign_txt = f"(-1)^{s} × " if fmt.signed else ""
+    if fmt.is_nan(code):
+        stored = ExactValue(bool(s), "nan")
+        cls = "nan"
+        formula = {
+            "ieee": "exponent all ones, mantissa ≠ 0 → NaN",
+            "fn": "exponent and mantissa all ones → NaN",
+            "fnuz": "sign 1 with all-zero exponent and mantissa (the '-0' code) → NaN",
+            "fnu": "exponent all ones → NaN",
+        }[fmt.specials]
+    elif fmt.is_inf(code):
+        stored = ExactValue(bool(s), "inf")
+        cls = "inf"
+        formula = f"exponent all ones, mantissa 0 → {'-' if s else '+'}inf"
+    else:
+        mag = fmt.code_magnitude(code)
+        stored = ExactValue(bool(s), "finite", mag)
+        val = exact_decimal(-mag if s else mag)
+        if s and mag == 0:
+            val = "-0"
+        if fmt.specials == "fnu":
+            cls = "normal"
+            formula = f"2^({e}-{fmt.bias}) = {val}"
+        elif e == 0:
+            cls = "zero" if m == 0 else "subnormal"
+            formula = f"{sign_txt}2^({1}-{fmt.bias}) × ({m}/{1 << M}) = {val}"
+        else:
+            cls = "normal"
+            formula = f"{sign_txt}2^({e}-{fmt.bias}) × (1 + {m}/{1 << M}) = {val}"
+            if M == 0:
+                formula = f"{sign_txt}2^({e}-{fmt.bias}) = {val}"
+    prev_c, next_c = float_neighbours(fmt, code)
+    ulp = float_ulp(fmt, stored.magnitude) if stored.kind == "finite" else None
+    return CodeInfo(
+        format=fmt,
+        code=code,
+        stored=stored,
+        cls=cls,
+        sign=s if fmt.signed else None,
+        exponent=e,
+        mantissa=m,
+        value=shortest_float(fmt, code),
+        exact=value_text(stored),
+        ulp=ulp,
+        prev=None if prev_c is None else shortest_float(fmt, prev_c),
+        next=None if next_c is None else shortest_float(fmt, next_c),
+        formula=formula,
+    )
+
+
+def _int_info(
+    fmt: IntFormat, code: int, scale: Fraction | None, zero_point: int | None
+) -> CodeInfo:
+    q = int(fmt.code_value(code))
+    S = scale if scale is not None else Fraction(1)
+    Z = zero_point or 0
+
+    def deq(qq: int) -> Fraction:
+        return (qq - Z) * S
+
+    v = deq(q)
+    if scale is None and zero_point is None:
+        kind = "two's complement" if fmt.signed else "unsigned"
+        formula = f"{q} ({kind} {fmt.bits}-bit)"
+    else:
+        formula = f"(q - Z) × S = ({q} - {Z}) × {exact_decimal(S)} = {exact_decimal(v)}"
+    return CodeInfo(
+        format=fmt,
+        code=code,
+        stored=ExactValue.of(v),
+        cls="integer",
+        sign=None,
+        exponent=None,
+        mantissa=None,
+        value=_scaled_shortest(v),
+        exact=exact_decimal(v),
+        ulp=S,
+        prev=_scaled_shortest(deq(q - 1)) if q > fmt.min_int else None,
+        next=_scaled_shortest(deq(q + 1)) if q < fmt.max_int else None,
+        formula=formula,
+        scale=scale,
+        zero_point=zero_point,
+    )
+
+
+def _table_info(fmt: TableFormat, code: int, scale: Fraction | None) -> CodeInfo:
+    S = scale if scale is not None else Fraction(1)
+    vals = fmt.values
+    v = vals[code] * S
+    formula = f"table[{code}] = {exact_decimal(vals[code])}"
+    if scale is not None:
+        formula += f", × scale {exact_decimal(S)} = {exact_decimal(v)}"
+    nxt = vals[code + 1] * S if code + 1 < len(vals) else None
+    return CodeInfo(
+        format=fmt,
+        code=code,
+        stored=ExactValue.of(v),
+        cls="zero" if v == 0 else "normal",
+        sign=None,
+        exponent=None,
+        mantissa=None,
+        value=shortest_table(fmt, code, S),
+        exact=exact_decimal(v),
+        ulp=None if nxt is None else nxt - v,
+        prev=shortest_table(fmt, code - 1, S) if code > 0 else None,
+        next=shortest_table(fmt, code + 1, S) if code + 1 < len(vals) else None,
+        formula=formula,
+        scale=scale,
+    )
+
+
+def describe_code(
+    fmt: Format, code: int, scale: Fraction | None = None, zero_point: int | None = None
+) -> CodeInfo:
+    if isinstance(fmt, FloatFormat):
+        return _float_info(fmt, code)
+    if isinstance(fmt, IntFormat):
+        return _int_info(fmt, code, scale, zero_point)
+    return _table_info(fmt, code, scale)
+
+
+# ------------------------------------------------------------ encode / decode
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    input: str
+    round: str
+    info: CodeInfo
+    flags: tuple[str, ...]
+    abs_error: Fraction | None
+    rel_error: Fraction | None
+    ulp_error: Fraction | None
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    input: str
+    info: CodeInfo
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """A value that could not be processed; it keeps its place in the output."""
+
+    input: str
+    error: str
+    index: int = 0
+
+
+@dataclass
+class EncodeOptions:
+    mode: str = "nearest-even"
+    saturate: bool = False
+    scale: Fraction | None = None
+    zero_point: int | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_scale(text: str | None) -> Fraction | None:
+    if text is None:
+        return None
+    v = parse_number(text)
+    if v.kind != "finite" or v.negative or v.is_zero:
+        raise UsageError(f"--scale must be a positive finite number, got {text!r}")
+    return v.magnitude
+
+
+def encode_text(fmt: Format, text: str, opts: EncodeOptions, index: int = 0) -> EncodeResult:
+    """Parse one value exactly and round it once into fmt."""
+    x = parse_number(text)
+    rand = stochastic_bits(opts.seed, index) if opts.mode == "stochastic" else None
+    r = round_value(
+        fmt, x, opts.mode, saturate=opts.saturate, scale=opts.scale,
+        zero_point=opts.zero_point, rand=rand,
+    )  # fmt: skip
+    info = describe_code(fmt, r.code, opts.scale, opts.zero_point)
+    abs_e = rel_e = ulp_e = None
+    if x.kind == "finite" and info.stored.kind == "finite":
+        diff = abs(info.stored.value - x.value)
+        abs_e = diff
+        rel_e = diff / x.magnitude if x.magnitude else None
+        ulp_e = diff / info.ulp if info.ulp else None
+    elif x.kind in ("inf", "nan") and x.kind == info.stored.kind:
+        pass
+    return EncodeResult(text, opts.mode, info, r.flags, abs_e, rel_e, ulp_e)
+
+
+def decode_text(
+    fmt: Format, text: str, scale: Fraction | None = None, zero_point: int | None = None
+) -> DecodeResult:
+    code = parse_code(fmt, text)
+    if isinstance(fmt, FloatFormat) and (scale is not None or zero_point is not None):
+        raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
+    return DecodeResult(text, describe_code(fmt, code, scale, zero_point))
+
+
+# ------------------------------------------------------------ format facts
+
+FORMAT_KEYS = (
+    "name", "aliases", "bits", "sign_bits", "exponent_bits", "mantissa_bits", "bias",
+    "max", "max_exact", "min", "min_exact", "smallest_normal", "smallest_normal_exact",
+    "smallest_subnormal", "smallest_subnormal_exact", "eps", "eps_exact", "resolution",
+    "resolution_exact", "decimal_digits", "has_inf", "has_nan", "has_negative_zero",
+    "finite_values",
+)  # fmt: skip
+
+
+def format_record(fmt: Format) -> dict[str, Any]:
+    """The JSON object of `info --output json` (README: "info JSON")."""
+    rec: dict[str, Any] = {"name": fmt.name, "aliases": list(fmt.aliases), "bits": fmt.bits}
+    nums: dict[str, Fraction | None]
+    if isinstance(fmt, FloatFormat):
+        rec.update(
+            sign_bits=fmt.sign_bits, exponent_bits=fmt.exponent_bits,
+            mantissa_bits=fmt.mantissa_bits, bias=fmt.bias,
+        )  # fmt: skip
+        nums = {
+            "max": fmt.max, "min": fmt.min, "smallest_normal": fmt.smallest_normal,
+            "smallest_subnormal": fmt.smallest_subnormal, "eps": fmt.eps,
+            "resolution": fmt.resolution,
+        }  # fmt: skip
+        tail: dict[str, Any] = dict(
+            decimal_digits=fmt.decimal_digits, has_inf=fmt.has_inf, has_nan=fmt.has_nan,
+            has_negative_zero=fmt.has_negative_zero, finite_values=fmt.finite_values,
+        )  # fmt: skip
+    else:
+        rec.update(
+            sign_bits=1 if fmt.signed else 0, exponent_bits=None, mantissa_bits=None, bias=None
+        )
+        nums = {
+            "max": fmt.max, "min": fmt.min, "smallest_normal": None,
+            "smallest_subnormal": None, "eps": None, "resolution": None,
+        }  # fmt: skip
+        tail = dict(
+            decimal_digits=None, has_inf=False, has_nan=False, has_negative_zero=False,
+            finite_values=fmt.finite_values,
+        )  # fmt: skip
+    for k, v in nums.items():
+        rec[k] = to_float(v)
+        rec[f"{k}_exact"] = exact_text(v)
+    rec.update(tail)
+    return {k: rec[k] for k in FORMAT_KEYS}
+
+
+def code_listing(fmt: Format) -> list[CodeInfo]:
+    """Every code of a format of 8 bits or fewer (`info --values`)."""
+    if fmt.bits > 8:
+        raise UsageError(f"--values lists formats of 8 bits or fewer; {fmt.name} has {fmt.bits}")
+    return [describe_code(fmt, c) for c in range(1 << fmt.bits)]
+
+
+def max_derivation(fmt: FloatFormat) -> str:
+    """'0 11110 1111111111 -> 2^15 × (1 + 1023/1024) = 65504'."""
+    c = fmt.max_code
+    s, e, m = fmt.fields(c)
+    fields = [f"{e:0{fmt.exponent_bits}b}"]
+    if fmt.mantissa_bits:
+        fields.append(f"{m:0{fmt.mantissa_bits}b}")
+    if fmt.signed:
+        fields.insert(0, "0")
+    val = exact_decimal(fmt.max)
+    if fmt.specials == "fnu" or fmt.mantissa_bits == 0:
+        rhs = f"2^{e - fmt.bias} = {val}"
+    else:
+        rhs = f"2^{e - fmt.bias} × (1 + {m}/{1 << fmt.mantissa_bits}) = {val}"
+    return f"{' '.join(fields)} → {rhs}"

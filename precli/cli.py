@@ -1,0 +1,341 @@
+"""Thin Typer layer: parse options, call the core, hand results to a writer."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, Annotated, Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from precli import __version__
+from precli.errors import ExitStatus, PrecliError, UsageError
+
+# ---------------------------------------------------------------- click glue
+
+# A token that is a negative number, not an option: -3.14, -.5, -1e5, -inf, -nan, -0x1p3
+_NEGATIVE = re.compile(r"-(\d|\.\d|inf(inity)?$|nan$|0x)", re.IGNORECASE)
+
+
+class ValuesCommand(TyperCommand):
+    """Lets negative numbers be values: `precli encode -3.14 --as fp16` needs no `--`.
+
+    Options may come before or after the values; the arguments are reordered as
+    `options -- values` before Click parses them."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        takes_value = set()
+        for p in self.params:
+            if getattr(p, "param_type_name", "") == "option" and not getattr(p, "is_flag", False):
+                takes_value.update(p.opts)
+                takes_value.update(p.secondary_opts)
+        opts: list[str] = []
+        values: list[str] = []
+        it = iter(args)
+        for a in it:
+            if a == "--":
+                values.extend(it)
+                break
+            if a.startswith("-") and a != "-" and not _NEGATIVE.match(a):
+                opts.append(a)
+                if "=" not in a and a in takes_value:
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        opts.append(nxt)
+            else:
+                values.append(a)
+        return list(super().parse_args(ctx, [*opts, "--", *values] if values else opts))
+
+
+class PrecliGroup(TyperGroup):
+    """Runs the app and turns every error into one line on stderr plus an exit code."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        from typer.core import _click
+
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        try:
+            rv = super().main(argv, prog_name or "precli", complete_var, False,
+                              windows_expand_args, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except PrecliError as e:
+            if debug:
+                raise
+            _error(str(e))
+            code = int(e.exit_code)
+        except _click.exceptions.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            _error(f"{e.format_message()}{hint}")
+            code = int(ExitStatus.USAGE_ERROR)
+        except _click.exceptions.ClickException as e:
+            _error(e.format_message())
+            code = e.exit_code
+        except (KeyboardInterrupt, _click.exceptions.Abort):
+            code = int(ExitStatus.INTERRUPTED)
+        except BrokenPipeError:
+            _silence_stdout()
+            code = int(ExitStatus.OK)
+        except Exception as e:  # a bug: one line unless --debug
+            if debug:
+                raise
+            _error(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)")
+            code = int(ExitStatus.DATA_ERROR)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _error(msg: str) -> None:
+    try:
+        sys.stderr.write(f"precli: error: {msg}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at devnull so the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+app = typer.Typer(
+    cls=PrecliGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Precision inspector for the number formats of ML and scientific computing.",
+)
+
+
+def complete_format(incomplete: str) -> Iterator[str]:
+    from precli.formats import all_names
+
+    low = incomplete.lower()
+    return (n for n in all_names() if n.startswith(low))
+
+
+def complete_round(incomplete: str) -> Iterator[str]:
+    from precli.rounding import ROUND_ALIASES, ROUND_MODES
+
+    return (m for m in (*ROUND_MODES, *ROUND_ALIASES) if m.startswith(incomplete.lower()))
+
+
+def complete_output(incomplete: str) -> Iterator[str]:
+    from precli.streams import OUTPUT_MODES
+
+    return (m for m in OUTPUT_MODES if m.startswith(incomplete))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"precli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Precision inspector for the number formats of ML and scientific computing."""
+
+
+OutputOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", autocompletion=complete_output, metavar="MODE",
+                 help="table | json | csv | plain | ndjson (default: table on a terminal, "
+                      "plain when piped)."),
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR works too).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+
+
+def _console(out: IO[str], color: bool) -> Any:
+    from rich.console import Console
+
+    return Console(file=out, force_terminal=color, no_color=not color,
+                   color_system="auto" if color else None, highlight=False, soft_wrap=False)
+
+
+# ---------------------------------------------------------------- info
+
+
+@app.command()
+def info(
+    formats: Annotated[list[str] | None, typer.Argument(
+        metavar="[FORMAT]...", autocompletion=complete_format,
+        help="Format names, aliases or custom eXmY[fn|fnuz] specs; none lists every format.")] = None,
+    values: Annotated[bool, typer.Option("--values", help="List every code with its value "
+                                                          "(formats of 8 bits or fewer).")] = False,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show formats: every built-in one as a table, or the named ones in detail."""
+    from precli import analysis
+    from precli.formats import builtin_formats, get_format
+    from precli.streams import FORMAT_CODE_KEYS, detect_env, code_record, write_table_rows
+
+    env = detect_env(no_color)
+    mode = env.resolve_output(output)
+    fmts = [get_format(n) for n in formats] if formats else list(builtin_formats())
+    listings = {f.name: analysis.code_listing(f) for f in fmts} if values else {}
+    out = sys.stdout
+    if mode == "table":
+        from precli import render
+
+        con = _console(out, env.color)
+        if not formats and not values:
+            con.print(render.overview_table(fmts))
+        for f in fmts if formats or values else []:
+            con.print(render.format_detail(f))
+            if values:
+                con.print(render.values_table(f, listings[f.name]))
+            con.print()
+        return
+    if values:
+        rows = [code_record(i) for f in fmts for i in listings[f.name]]
+        if mode == "json":
+            objs = []
+            for f in fmts:
+                rec = analysis.format_record(f)
+                rec["values"] = [code_record(i) for i in listings[f.name]]
+                objs.append(rec)
+            write_table_rows(out, "json", (), objs, single=len(fmts) == 1)
+        else:
+            write_table_rows(out, mode, FORMAT_CODE_KEYS, rows)
+        return
+    write_table_rows(out, mode, analysis.FORMAT_KEYS, [analysis.format_record(f) for f in fmts],
+                     single=bool(formats) and len(fmts) == 1)
+
+
+# ---------------------------------------------------------------- encode / decode
+
+
+@app.command(cls=ValuesCommand)
+def encode(
+    values: Annotated[list[str], typer.Argument(
+        metavar="VALUE...", help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values "
+                                 "need no '--'.")],
+    to: Annotated[str, typer.Option("--as", "-a", metavar="FORMAT", autocompletion=complete_format,
+                                     help="Target format.")],
+    round_mode: Annotated[str, typer.Option(
+        "--round", "-r", metavar="MODE", autocompletion=complete_round,
+        help="nearest-even (rne), nearest-away (rna), toward-zero (rz), up (ru), down (rd), "
+             "odd, stochastic.")] = "nearest-even",
+    saturate: Annotated[bool, typer.Option("--saturate", help="Clamp overflow to ±max.")] = False,
+    scale: Annotated[str | None, typer.Option(
+        "--scale", metavar="S", help="Integer/nf4 quantization scale: q = round(x/S) + Z.")] = None,
+    zero_point: Annotated[int | None, typer.Option(
+        "--zero-point", metavar="Z", help="Integer quantization zero-point.")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Seed for --round stochastic (reproducible draws).")] = None,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what values become when stored in a format."""
+    from precli.analysis import EncodeOptions, encode_text, parse_scale
+    from precli.formats import get_format
+    from precli.rounding import resolve_round_mode
+
+    fmt = get_format(to)
+    opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate,
+                         scale=parse_scale(scale), zero_point=zero_point, seed=seed)
+    if zero_point is not None and fmt.kind != "int":
+        raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
+    if scale is not None and fmt.kind == "float":
+        raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
+    _run_values(values, lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
+                plain_key="hex")
+
+
+@app.command(cls=ValuesCommand)
+def decode(
+    codes: Annotated[list[str], typer.Argument(
+        metavar="CODE...", help="0x hex, 0b binary, or a bit string with _ / space / . "
+                                "separators ('0 10000 1001001000').")],
+    frm: Annotated[str, typer.Option("--from", "-f", metavar="FORMAT",
+                                      autocompletion=complete_format, help="Source format.")],
+    scale: Annotated[str | None, typer.Option(
+        "--scale", metavar="S", help="Dequantize integer/nf4 codes: (q - Z) × S.")] = None,
+    zero_point: Annotated[int | None, typer.Option("--zero-point", metavar="Z")] = None,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what codes mean in a format."""
+    from precli.analysis import decode_text, parse_scale
+    from precli.formats import get_format
+
+    fmt = get_format(frm)
+    s = parse_scale(scale)
+    _run_values(codes, lambda text, i: decode_text(fmt, text, s, zero_point), output, no_color,
+                plain_key="value")
+
+
+def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
+                plain_key: str) -> None:
+    """Run fn over the values in order; one result per value, errors keep their place."""
+    from precli.analysis import ErrorRecord
+    from precli.streams import RESULT_KEYS, RecordWriter, detect_env, result_record
+
+    env = detect_env(no_color)
+    mode = env.resolve_output(output)
+    failed = 0
+    results: list[Any] = []
+    writer = None
+    if mode != "table":
+        writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, plain_key, single=len(items) == 1)
+    for i, text in enumerate(items):
+        try:
+            r: Any = fn(text, i)
+        except PrecliError as e:
+            if isinstance(e, UsageError):
+                raise
+            failed += 1
+            _error(f"value {i + 1} ({text!r}): {e}")
+            r = ErrorRecord(text, str(e), i)
+        if writer is not None:
+            writer.write(result_record(r))
+        else:
+            results.append(r)
+    if writer is not None:
+        writer.close()
+    else:
+        _print_results(results, env.color)
+    if failed:
+        raise typer.Exit(int(ExitStatus.DATA_ERROR))
+
+
+def _print_results(results: list[Any], color: bool) -> None:
+    from precli import render
+    from precli.analysis import EncodeResult, ErrorRecord
+
+    ok = [r for r in results if not isinstance(r, ErrorRecord)]
+    con = _console(sys.stdout, color)
+    if len(ok) > 8:
+        con.print(render.results_table(ok))
+        return
+    for r in ok:
+        con.print(render.encode_view(r) if isinstance(r, EncodeResult) else render.decode_view(r))
+        con.print()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

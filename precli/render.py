@@ -1,0 +1,304 @@
+"""Rich views: take result objects, return renderables. Never prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from precli.analysis import (
+    CodeInfo,
+    DecodeResult,
+    EncodeResult,
+    exact_text,
+    max_derivation,
+    pow2_text,
+)
+from precli.exact import format_decimal, shortest_in_interval
+from precli.formats import FloatFormat, Format, IntFormat, TableFormat
+
+SIGN, EXP, MANT = "bold red", "bold green", "bold blue"
+
+
+def approx(x: Fraction | None, digits: int = 6) -> str:
+    """A short approximate decimal for display (exact values are shown beside it)."""
+    if x is None:
+        return "—"
+    if x == 0:
+        return "0"
+    a = abs(x)
+    # shortest decimal within a relative 10^-digits window: rounding for display only
+    tol = a / 10**digits
+    d, e = shortest_in_interval(a, a - tol, a + tol, True, True)
+    return format_decimal(x < 0, d, e)
+
+
+def exact_short(x: Fraction | None) -> str:
+    """2^-24 for powers of two, the exact decimal when it is short, else '≈' form."""
+    if x is None:
+        return "—"
+    p = pow2_text(abs(x))
+    if p is not None and not (x.denominator == 1 and abs(x) < 10**6):
+        return ("-" if x < 0 else "") + p
+    t = exact_text(x) or ""
+    return t if len(t) <= 24 else "≈" + approx(x)
+
+
+def yes_no(b: bool) -> Text:
+    return Text("yes", style="green") if b else Text("no", style="dim")
+
+
+# ------------------------------------------------------------ bit fields
+
+
+def bit_fields(fmt: Format, code: int, sep: str = " ") -> Text:
+    """The code in binary, coloured sign | exponent | mantissa."""
+    bits = f"{code:0{fmt.bits}b}"
+    t = Text()
+    if isinstance(fmt, FloatFormat):
+        i = 0
+        parts = []
+        if fmt.signed:
+            parts.append((bits[0], SIGN))
+            i = 1
+        parts.append((bits[i:i + fmt.exponent_bits], EXP))
+        if fmt.mantissa_bits:
+            parts.append((bits[i + fmt.exponent_bits:], MANT))
+        for n, (s, style) in enumerate(parts):
+            if n:
+                t.append(sep)
+            t.append(s, style=style)
+    else:
+        t.append(bits, style=MANT)
+    return t
+
+
+def layout_legend(fmt: Format) -> Text:
+    t = Text()
+    if isinstance(fmt, FloatFormat):
+        if fmt.signed:
+            t.append("sign(1) ", style=SIGN)
+        t.append(f"exponent({fmt.exponent_bits}) ", style=EXP)
+        if fmt.mantissa_bits:
+            t.append(f"mantissa({fmt.mantissa_bits})", style=MANT)
+    elif isinstance(fmt, IntFormat):
+        t.append(f"{'signed' if fmt.signed else 'unsigned'} integer({fmt.bits})", style=MANT)
+    else:
+        t.append(f"table index({fmt.bits})", style=MANT)
+    return t
+
+
+# ------------------------------------------------------------ info
+
+
+def overview_table(formats: Sequence[Format]) -> Table:
+    t = Table(title="precli formats", box=box.SIMPLE_HEAD, header_style="bold",
+              pad_edge=False)
+    for col, justify in (
+        ("name", "left"), ("s/e/m", "right"), ("bits", "right"), ("bytes", "right"),
+        ("bias", "right"), ("max", "right"), ("min normal", "right"),
+        ("min subnormal", "right"), ("eps", "right"), ("digits", "right"),
+        ("resolution", "right"), ("inf", "center"), ("nan", "center"), ("-0", "center"),
+    ):  # fmt: skip
+        t.add_column(col, justify=justify, no_wrap=col == "name")  # type: ignore[arg-type]
+    for f in formats:
+        if isinstance(f, FloatFormat):
+            t.add_row(
+                Text(f.name, style="bold"), f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}",
+                str(f.bits), str(f.nbytes), str(f.bias), approx(f.max, 5),
+                exact_short(f.smallest_normal), exact_short(f.smallest_subnormal),
+                exact_short(f.eps), str(f.decimal_digits), approx(f.resolution),
+                yes_no(f.has_inf), yes_no(f.has_nan), yes_no(f.has_negative_zero),
+            )  # fmt: skip
+        else:
+            sem = f"{1 if f.signed else 0}/—/—" if isinstance(f, IntFormat) else "lut"
+            t.add_row(
+                Text(f.name, style="bold"), sem, str(f.bits), str(f.nbytes), "—",
+                approx(f.max, 5), "—", "—", "—", "—", "—", yes_no(False), yes_no(False),
+                yes_no(False),
+            )  # fmt: skip
+    return t
+
+
+def _kv_table() -> Table:
+    t = Table(box=None, show_header=False, pad_edge=False)
+    t.add_column("property", style="bold cyan", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    return t
+
+
+def _exact_and_approx(x: Fraction | None) -> str:
+    if x is None:
+        return "—"
+    p = pow2_text(abs(x))
+    ex = exact_text(x) or ""
+    parts = []
+    if p is not None:
+        parts.append(("-" if x < 0 else "") + p)
+    parts.append(ex if len(ex) <= 40 else f"≈ {approx(x, 17)}")
+    if len(ex) <= 40 and ex != approx(x, 17):
+        parts.append(f"≈ {approx(x, 8)}")
+    return "  ".join(dict.fromkeys(parts))
+
+
+def specials_text(fmt: FloatFormat) -> list[tuple[str, str]]:
+    M, E = fmt.mantissa_bits, fmt.exponent_bits
+    w = fmt.hex_digits
+    rows: list[tuple[str, str]] = []
+    if fmt.has_inf:
+        rows.append(("inf", f"exponent all ones, mantissa 0: +inf 0x{fmt.inf_code():0{w}x}, "
+                            f"-inf 0x{fmt.inf_code(True):0{w}x}"))
+    else:
+        rows.append(("inf", "none: overflow gives NaN" if fmt.has_nan and fmt.specials != "finite"
+                     else "none: overflow saturates to ±max"))
+    if fmt.specials == "ieee":
+        n = (2 << M) - 2
+        rows.append(("nan", f"exponent all ones, mantissa ≠ 0 ({n} codes); canonical quiet NaN "
+                            f"0x{fmt.nan_code():0{w}x}"))
+    elif fmt.specials == "fn":
+        rows.append(("nan", f"exponent and mantissa all ones only: 0x{fmt.nan_code():0{w}x} and "
+                            f"0x{fmt.nan_code(True):0{w}x}"))
+    elif fmt.specials == "fnuz":
+        rows.append(("nan", f"the single code 0x{fmt.nan_code():0{w}x} (where -0 would be)"))
+    elif fmt.specials == "fnu":
+        rows.append(("nan", f"0x{fmt.nan_code():0{w}x} (exponent all ones)"))
+    else:
+        rows.append(("nan", "none: every code is a finite number"))
+    if fmt.has_negative_zero:
+        rows.append(("-0", f"0x{fmt.sign_mask:0{w}x} (sign 1, all else 0)"))
+    elif fmt.specials == "fnu":
+        rows.append(("zero", "none: unsigned powers of two only"))
+    else:
+        rows.append(("-0", "none: 0x00 is the only zero"))
+    del E
+    return rows
+
+
+def format_detail(fmt: Format) -> RenderableType:
+    title = Text(fmt.name, style="bold underline")
+    if fmt.aliases:
+        title.append(f"  (also {', '.join(fmt.aliases)})", style="dim")
+    parts: list[RenderableType] = [title]
+    if fmt.description:
+        parts.append(Text(fmt.description, style="italic"))
+    if fmt.name == "e4m3":
+        parts.append(Text("note: OCP FP8 E4M3 (max 448, no inf) is e4m3fn; this is the IEEE-like "
+                          "variant with max 240.", style="yellow"))
+    layout = Text("layout   ", style="bold cyan")
+    layout.append_text(layout_legend(fmt))
+    parts.append(layout)
+    kv = _kv_table()
+    if isinstance(fmt, FloatFormat):
+        if fmt.specials == "fnu":
+            kv.add_row("value", f"2^(e - {fmt.bias})   for e = 0 … {fmt.exp_all_ones - 1}")
+        else:
+            s = "(-1)^s × " if fmt.signed else ""
+            M = fmt.mantissa_bits
+            kv.add_row("normal", f"{s}2^(e - {fmt.bias}) × (1 + m/2^{M})   for e = 1 … "
+                                 f"{fmt.fields(fmt.max_code)[1]}")
+            kv.add_row("subnormal", f"{s}2^(1 - {fmt.bias}) × (m/2^{M})   for e = 0")
+        kv.add_row("bits", f"{fmt.bits} ({fmt.sign_bits} sign, {fmt.exponent_bits} exponent, "
+                           f"{fmt.mantissa_bits} mantissa), {fmt.nbytes} byte(s); bias {fmt.bias}")
+        kv.add_row("max", _exact_and_approx(fmt.max))
+        kv.add_row("min", _exact_and_approx(fmt.min))
+        kv.add_row("smallest normal", _exact_and_approx(fmt.smallest_normal))
+        kv.add_row("smallest subnormal", _exact_and_approx(fmt.smallest_subnormal))
+        kv.add_row("eps", _exact_and_approx(fmt.eps))
+        kv.add_row("decimal digits", f"{fmt.decimal_digits} (resolution "
+                                     f"{exact_text(fmt.resolution)})")
+        kv.add_row("finite values", f"{fmt.finite_values:,} ({fmt.finite_codes:,} finite codes of "
+                                    f"{1 << fmt.bits:,})")
+        for k, v in specials_text(fmt):
+            kv.add_row(k, v)
+        kv.add_row("max from bits", max_derivation(fmt))
+    elif isinstance(fmt, IntFormat):
+        kv.add_row("bits", f"{fmt.bits}, {'two' + chr(39) + 's complement' if fmt.signed else 'unsigned'}")
+        kv.add_row("max", str(fmt.max_int))
+        kv.add_row("min", str(fmt.min_int))
+        kv.add_row("values", f"{fmt.finite_values:,}")
+    else:
+        kv.add_row("bits", f"{fmt.bits}: an index into {len(fmt.values)} values")
+        kv.add_row("values", ", ".join(approx(v, 8) for v in fmt.values))
+        kv.add_row("max", _exact_and_approx(fmt.max))
+        kv.add_row("min", _exact_and_approx(fmt.min))
+    parts.append(kv)
+    return Group(*parts)
+
+
+def values_table(fmt: Format, infos: Sequence[CodeInfo]) -> Table:
+    t = Table(title=f"{fmt.name}: every code", box=box.SIMPLE_HEAD, pad_edge=False)
+    for c in ("code", "bits", "value", "exact", "class"):
+        t.add_column(c, justify="right" if c in ("value", "exact") else "left")
+    for i in infos:
+        t.add_row(i.hex, bit_fields(fmt, i.code), i.value, i.exact, i.cls)
+    return t
+
+
+# ------------------------------------------------------------ encode / decode
+
+
+def _err(x: Fraction | None) -> str:
+    return "—" if x is None else ("0" if x == 0 else approx(x, 4))
+
+
+def code_detail(info: CodeInfo, title: Text) -> Table:
+    kv = _kv_table()
+    kv.title = title
+    kv.title_justify = "left"
+    fmt = info.format
+    bits = bit_fields(fmt, info.code)
+    bits.append("   ")
+    bits.append_text(layout_legend(fmt))
+    kv.add_row("bits", bits)
+    hx = info.hex
+    if info.container_hex:
+        hx += f"   (fp32 container {info.container_hex})"
+    kv.add_row("hex", hx)
+    if info.sign is not None or info.exponent is not None:
+        kv.add_row("fields", f"sign {info.sign if info.sign is not None else '—'}, "
+                             f"exponent {info.exponent}, mantissa {info.mantissa}")
+    kv.add_row("formula", info.formula)
+    kv.add_row("value", Text(info.value, style="bold"))
+    kv.add_row("exact", info.exact)
+    kv.add_row("class", info.cls)
+    kv.add_row("ulp", _err(info.ulp))
+    kv.add_row("neighbours", f"prev {info.prev or '—'}   next {info.next or '—'}")
+    return kv
+
+
+def encode_view(r: EncodeResult) -> RenderableType:
+    title = Text(f"{r.input} → {r.info.format.name}", style="bold")
+    title.append(f"  ({r.round})", style="dim")
+    kv = code_detail(r.info, title)
+    kv.add_row("error", f"abs {_err(r.abs_error)}   rel {_err(r.rel_error)}   "
+                        f"ulps {_err(r.ulp_error)}")
+    flags = Text(", ".join(r.flags) if r.flags else "exact", style="yellow" if r.flags else "green")
+    kv.add_row("flags", flags)
+    return kv
+
+
+def decode_view(r: DecodeResult) -> RenderableType:
+    return code_detail(r.info, Text(f"{r.input} as {r.info.format.name}", style="bold"))
+
+
+def results_table(results: Sequence[EncodeResult | DecodeResult]) -> Table:
+    """A compact one-row-per-value view for many values."""
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for c in ("input", "hex", "bits", "value", "abs error", "flags"):
+        t.add_column(c)
+    for r in results:
+        err = _err(r.abs_error) if isinstance(r, EncodeResult) else "—"
+        flags = ", ".join(r.flags) if isinstance(r, EncodeResult) else ""
+        t.add_row(r.input, r.info.hex, bit_fields(r.info.format, r.info.code), r.info.value, err,
+                  flags)
+    return t
+
+
+def table_format_note(fmt: Format) -> Text | None:
+    if isinstance(fmt, TableFormat):
+        return None
+    return None

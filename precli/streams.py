@@ -1,0 +1,228 @@
+"""Where values come from and where results go: output modes, TTY detection, writers.
+
+The terminal facts (is stdout a TTY, colour or not) are decided once, in
+:func:`detect_env`, and passed down; tests inject their own :class:`OutputEnv`.
+Writers turn result objects into text; they never compute anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from precli.analysis import (
+    CodeInfo,
+    DecodeResult,
+    EncodeResult,
+    ErrorRecord,
+    to_float,
+)
+from precli.errors import UsageError
+
+OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson")
+
+
+@dataclass(frozen=True)
+class OutputEnv:
+    stdout_isatty: bool
+    color: bool
+
+    def resolve_output(self, requested: str | None, allowed: tuple[str, ...] = OUTPUT_MODES) -> str:
+        """--output, or the default: table on a terminal, plain when piped."""
+        mode = requested.lower() if requested else ("table" if self.stdout_isatty else "plain")
+        if mode not in allowed:
+            raise UsageError(f"invalid --output {requested!r}; choose one of {', '.join(allowed)}")
+        return mode
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def detect_env(no_color: bool = False) -> OutputEnv:
+    """Decide TTY-ness and colour once: --no-color > NO_COLOR > FORCE_COLOR > is a TTY."""
+    tty = _isatty(sys.stdout)
+    if no_color or os.environ.get("NO_COLOR"):
+        color = False
+    elif os.environ.get("FORCE_COLOR"):
+        color = True
+    else:
+        color = tty
+    return OutputEnv(stdout_isatty=tty, color=color)
+
+
+# ------------------------------------------------------------ records
+
+RESULT_KEYS = (
+    "input", "format", "round", "hex", "bits", "sign", "exponent", "mantissa", "class",
+    "value", "exact", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next", "flags",
+)  # fmt: skip
+
+
+def result_record(r: EncodeResult | DecodeResult | ErrorRecord) -> dict[str, Any]:
+    """The JSON contract of encode / decode (README: "JSON output")."""
+    if isinstance(r, ErrorRecord):
+        return {"input": r.input, "error": r.error}
+    info = r.info
+    rec: dict[str, Any] = {
+        "input": r.input,
+        "format": info.format.name,
+        "round": r.round if isinstance(r, EncodeResult) else None,
+        "hex": info.hex,
+        "bits": info.bits,
+        "sign": info.sign,
+        "exponent": info.exponent,
+        "mantissa": info.mantissa,
+        "class": info.cls,
+        "value": info.value,
+        "exact": info.exact,
+        "abs_error": None,
+        "rel_error": None,
+        "ulp_error": None,
+        "ulp": to_float(info.ulp),
+        "prev": info.prev,
+        "next": info.next,
+        "flags": [],
+    }
+    if isinstance(r, EncodeResult):
+        rec.update(
+            abs_error=to_float(r.abs_error),
+            rel_error=to_float(r.rel_error),
+            ulp_error=to_float(r.ulp_error),
+            flags=list(r.flags),
+        )
+    if info.scale is not None or info.zero_point is not None:
+        rec["scale"] = to_float(info.scale) if info.scale is not None else 1.0
+        rec["zero_point"] = info.zero_point or 0
+    return rec
+
+
+def _csv_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "|".join(str(x) for x in v)
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+class RecordWriter:
+    """Streams records as json (array or single object), ndjson, csv or plain lines."""
+
+    def __init__(self, out: IO[str], mode: str, keys: tuple[str, ...], plain_key: str,
+                 single: bool = False) -> None:
+        self.out, self.mode, self.keys, self.plain_key = out, mode, keys, plain_key
+        self.single = single
+        self.count = 0
+        self._csv = csv.writer(out, lineterminator="\n") if mode == "csv" else None
+
+    def write(self, rec: dict[str, Any]) -> None:
+        m = self.mode
+        if m == "ndjson":
+            self.out.write(dumps(rec) + "\n")
+        elif m == "json":
+            if self.single:
+                self.out.write(json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False))
+            else:
+                body = json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False)
+                self.out.write(("[\n" if self.count == 0 else ",\n") + _indent(body))
+        elif m == "csv":
+            assert self._csv is not None
+            if self.count == 0:
+                self._csv.writerow((*self.keys, "error"))
+            if "error" in rec and len(rec) == 2:
+                self._csv.writerow(
+                    [rec["input"] if k == "input" else "" for k in self.keys] + [rec["error"]]
+                )
+            else:
+                self._csv.writerow([_csv_cell(rec.get(k)) for k in self.keys] + [""])
+        else:  # plain
+            self.out.write(("error" if "error" in rec and len(rec) == 2
+                            else _csv_cell(rec.get(self.plain_key))) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self.mode == "json":
+            if self.single:
+                self.out.write("\n")
+            else:
+                self.out.write("[]\n" if self.count == 0 else "\n]\n")
+        elif self.mode == "csv" and self.count == 0 and self._csv is not None:
+            self._csv.writerow((*self.keys, "error"))
+        self.out.flush()
+
+
+def _indent(s: str) -> str:
+    return "\n".join("  " + line for line in s.splitlines())
+
+
+def write_table_rows(out: IO[str], mode: str, keys: tuple[str, ...],
+                     rows: Iterable[dict[str, Any]], single: bool = False) -> None:
+    """Whole-collection writer for the small outputs of `info`."""
+    if mode == "plain":
+        mode = "tsv"
+    rows = list(rows)
+    if mode == "json":
+        obj: Any = rows[0] if single and len(rows) == 1 else rows
+        out.write(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    elif mode == "ndjson":
+        for r in rows:
+            out.write(dumps(r) + "\n")
+    elif mode == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(keys)
+        for r in rows:
+            w.writerow([_csv_cell(r.get(k)) for k in keys])
+    else:
+        out.write("\t".join(keys) + "\n")
+        for r in rows:
+            out.write("\t".join(_csv_cell(r.get(k)) for k in keys) + "\n")
+
+
+# ------------------------------------------------------------ input
+
+def iter_text_values(stream: IO[str]) -> Iterator[tuple[int, str]]:
+    """(line number, token) for whitespace-separated tokens, read line by line."""
+    for lineno, line in enumerate(stream, 1):
+        for tok in line.split():
+            yield lineno, tok
+
+
+def stdin_is_piped() -> bool:
+    return not _isatty(sys.stdin)
+
+
+def text_stream(data: str) -> io.StringIO:
+    return io.StringIO(data)
+
+
+FORMAT_CODE_KEYS = ("format", "code", "hex", "bits", "class", "value", "exact")
+
+
+def code_record(info: CodeInfo) -> dict[str, Any]:
+    """One row of `info --values`."""
+    return {
+        "format": info.format.name,
+        "code": info.code,
+        "hex": info.hex,
+        "bits": info.bits,
+        "class": info.cls,
+        "value": info.value,
+        "exact": info.exact,
+    }
