@@ -197,7 +197,7 @@ def info(
 
         con = _console(out, env.color)
         if not formats and not values:
-            con.print(render.overview_table(fmts))
+            con.print(render.overview_table(fmts, con.width))
         for f in fmts if formats or values else []:
             con.print(render.format_detail(f))
             if values:

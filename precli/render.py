@@ -18,10 +18,19 @@ from precli.analysis import (
     max_derivation,
     pow2_text,
 )
-from precli.exact import format_decimal, shortest_in_interval
+from precli.exact import floor_log10, format_decimal, shortest_in_interval
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 
 SIGN, EXP, MANT = "bold red", "bold green", "bold blue"
+
+
+def sig(x: Fraction, n: int = 5) -> str:
+    """x rounded (half-even) to n significant digits, for display beside exact values."""
+    if x == 0:
+        return "0"
+    k = floor_log10(abs(x)) - n + 1
+    d = round(abs(x) / (Fraction(10) ** k))
+    return format_decimal(x < 0, d, k)
 
 
 def approx(x: Fraction | None, digits: int = 6) -> str:
@@ -42,10 +51,10 @@ def exact_short(x: Fraction | None) -> str:
     if x is None:
         return "—"
     p = pow2_text(abs(x))
-    if p is not None and not (x.denominator == 1 and abs(x) < 10**6):
+    if p is not None and not (x.denominator == 1 and abs(x) < 10**12):
         return ("-" if x < 0 else "") + p
     t = exact_text(x) or ""
-    return t if len(t) <= 24 else "≈" + approx(x)
+    return t if len(t) <= 12 else "≈" + sig(x, 5)
 
 
 def yes_no(b: bool) -> Text:
@@ -95,32 +104,62 @@ def layout_legend(fmt: Format) -> Text:
 # ------------------------------------------------------------ info
 
 
-def overview_table(formats: Sequence[Format]) -> Table:
-    t = Table(title="precli formats", box=box.SIMPLE_HEAD, header_style="bold",
-              pad_edge=False)
-    for col, justify in (
-        ("name", "left"), ("s/e/m", "right"), ("bits", "right"), ("bytes", "right"),
-        ("bias", "right"), ("max", "right"), ("min normal", "right"),
-        ("min subnormal", "right"), ("eps", "right"), ("digits", "right"),
-        ("resolution", "right"), ("inf", "center"), ("nan", "center"), ("-0", "center"),
-    ):  # fmt: skip
-        t.add_column(col, justify=justify, no_wrap=col == "name")  # type: ignore[arg-type]
+_OVERVIEW_COLS = (
+    # (header, justify, priority): lower priority columns go first on narrow terminals
+    ("name", "left", 0), ("s/e/m", "right", 0), ("bits", "right", 1), ("bytes", "right", 4),
+    ("bias", "right", 3), ("max", "right", 0), ("min normal", "right", 1),
+    ("min subnorm", "right", 2), ("eps", "right", 0), ("digits", "right", 3),
+    ("resolution", "right", 4), ("specials", "left", 2),
+)  # fmt: skip
+
+
+def _specials_cell(inf: bool, nan: bool, negz: bool) -> Text:
+    t = Text()
+    for i, (on, label) in enumerate(((inf, "inf"), (nan, "nan"), (negz, "-0"))):
+        if i:
+            t.append(" ")
+        t.append(label if on else "·" * len(label), style="green" if on else "dim")
+    return t
+
+
+def overview_table(formats: Sequence[Format], width: int = 120) -> Table:
+    """The every-format table; on narrow terminals the less essential columns drop out."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    for keep in (4, 3, 2, 1, 0):
+        t = _overview(formats, keep)
+        if Measurement.get(probe, probe.options, t).maximum <= width:
+            break
+    return t
+
+
+def _overview(formats: Sequence[Format], keep: int) -> Table:
+    cols = [(h, j) for h, j, pri in _OVERVIEW_COLS if pri <= keep]
+    t = Table(title="precli formats", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False,
+              collapse_padding=True,
+              caption="≈ rounded for display; `precli info NAME` and --output json are exact")
+    for h, j in cols:
+        t.add_column(h, justify=j, no_wrap=True)  # type: ignore[arg-type]
     for f in formats:
+        cells: dict[str, str | Text]
         if isinstance(f, FloatFormat):
-            t.add_row(
-                Text(f.name, style="bold"), f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}",
-                str(f.bits), str(f.nbytes), str(f.bias), approx(f.max, 5),
-                exact_short(f.smallest_normal), exact_short(f.smallest_subnormal),
-                exact_short(f.eps), str(f.decimal_digits), approx(f.resolution),
-                yes_no(f.has_inf), yes_no(f.has_nan), yes_no(f.has_negative_zero),
-            )  # fmt: skip
+            cells = {
+                "s/e/m": f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}",
+                "bias": str(f.bias), "max": exact_short(f.max),
+                "min normal": exact_short(f.smallest_normal),
+                "min subnorm": exact_short(f.smallest_subnormal), "eps": exact_short(f.eps),
+                "digits": str(f.decimal_digits), "resolution": approx(f.resolution),
+                "specials": _specials_cell(f.has_inf, f.has_nan, f.has_negative_zero),
+            }  # fmt: skip
         else:
-            sem = f"{1 if f.signed else 0}/—/—" if isinstance(f, IntFormat) else "lut"
-            t.add_row(
-                Text(f.name, style="bold"), sem, str(f.bits), str(f.nbytes), "—",
-                approx(f.max, 5), "—", "—", "—", "—", "—", yes_no(False), yes_no(False),
-                yes_no(False),
-            )  # fmt: skip
+            cells = {
+                "s/e/m": "int" if isinstance(f, IntFormat) else "table",
+                "max": exact_short(f.max), "specials": _specials_cell(False, False, False),
+            }  # fmt: skip
+        cells.update(name=Text(f.name, style="bold"), bits=str(f.bits), bytes=str(f.nbytes))
+        t.add_row(*(cells.get(h, "—") for h, _ in cols))
     return t
 
 
