@@ -55,8 +55,14 @@ class PrecliGroup(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
+        import os
+
         from typer.core import _click
 
+        if any(k.startswith("_PRECLI_COMPLETE") for k in os.environ):
+            from typer._completion_classes import completion_init
+
+            completion_init()  # registers bash / zsh / fish / powershell completion classes
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
         try:
@@ -68,6 +74,9 @@ class PrecliGroup(TyperGroup):
                 raise
             _error(str(e))
             code = int(e.exit_code)
+        except _click.exceptions.NoArgsIsHelpError as e:
+            sys.stdout.write(e.ctx.get_help() + "\n" if e.ctx is not None else "")
+            code = int(ExitStatus.USAGE_ERROR)
         except _click.exceptions.UsageError as e:
             hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
             _error(f"{e.format_message()}{hint}")
@@ -75,7 +84,7 @@ class PrecliGroup(TyperGroup):
         except _click.exceptions.ClickException as e:
             _error(e.format_message())
             code = e.exit_code
-        except (KeyboardInterrupt, _click.exceptions.Abort):
+        except (KeyboardInterrupt, typer.Abort):
             code = int(ExitStatus.INTERRUPTED)
         except BrokenPipeError:
             _silence_stdout()

@@ -351,10 +351,11 @@ def _f32(bits: int) -> Fraction:
     return -mag if s else mag
 
 
-# bitsandbytes get_4bit_type("nf4"): the float32 bit patterns of its 16 values.
+# bitsandbytes get_4bit_type("nf4"): the float32 bit patterns of its 16 values
+# (-1.0, -0.6961928009986877, ..., 0.7229568362236023, 1.0; checked in tests/).
 _NF4_BITS = (
-    0xBF800000, 0xBF3239AC, 0xBF066B83, 0xBECA3298, 0xBE91A223, 0xBE3D3619, 0xBDBA7886, 0x00000000,
-    0x3DA2FA25, 0x3E24CB5E, 0x3E7C0563, 0x3EAD0BAA, 0x3EE1A3A9, 0x3F1007A2, 0x3F3914B9, 0x3F800000,
+    0xBF800000, 0xBF3239B1, 0xBF066B30, 0xBECA32A0, 0xBE91A24D, 0xBE3D353F, 0xBDBA7871, 0x00000000,
+    0x3DA2FAFF, 0x3E24CAE3, 0x3E7C04DD, 0x3EAD033A, 0x3EE1A4B8, 0x3F1007AB, 0x3F3913B3, 0x3F800000,
 )  # fmt: skip
 
 _BUILTIN: tuple[Format, ...] = (
@@ -457,6 +458,6 @@ def get_format(name: str) -> Format:
     m = _CUSTOM.fullmatch(key)
     if m:
         return custom_format(int(m.group(1)), int(m.group(2)), m.group(3) or "")
-    close = difflib.get_close_matches(key, all_names(), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(key, all_names(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `precli info` for the list"
     raise UnknownFormatError(f"unknown format {name!r}{hint}")

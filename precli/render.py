@@ -317,6 +317,9 @@ def encode_view(r: EncodeResult) -> RenderableType:
                         f"ulps {_err(r.ulp_error)}")
     flags = Text(", ".join(r.flags) if r.flags else "exact", style="yellow" if r.flags else "green")
     kv.add_row("flags", flags)
+    if r.info.format.name == "e4m3":
+        kv.add_row("note", Text("e4m3 is the IEEE-like variant (max 240); OCP FP8 E4M3 is e4m3fn "
+                                "(max 448)", style="yellow"))
     return kv
 
 

@@ -19,6 +19,7 @@ from precli.errors import NotRepresentableError, UsageError
 from precli.exact import (
     EXTREME_LOG10,
     ExactValue,
+    exact_decimal,
     floor_log2,
     format_decimal,
     shortest_in_interval,
@@ -444,18 +445,19 @@ def shortest_float(fmt: FloatFormat, code: int) -> str:
     return format_decimal(neg, digits, exp)
 
 
+_FP32 = FloatFormat("fp32", 8, 23, 127, "ieee")
+
+
 def shortest_table(fmt: TableFormat, code: int, scale: Fraction = Fraction(1)) -> str:
-    """Shortest decimal that selects this code under nearest-even."""
-    vals = [v * scale for v in fmt.values]
-    v = vals[code]
+    """A table value as text: the shortest decimal that round-trips through float32 (NF4's
+    values are float32 numbers), or the exact decimal when scaling made it no float32.
+
+    (The shortest decimal that merely *selects* the code would be misleading: NF4's gaps
+    are wide, so 0.3 selects the code whose value is 0.3379...)"""
+    v = fmt.values[code] * scale
     if v == 0:
         return "0"
-    if _fits_integer_rule(v):
-        return str(v.numerator)
-    lo = (vals[code - 1] + v) / 2 if code > 0 else v - abs(v)
-    hi = (vals[code + 1] + v) / 2 if code + 1 < len(vals) else v + abs(v)
-    if v < 0:
-        lo, hi = -hi, -lo
-    even = code % 2 == 0
-    digits, exp = shortest_in_interval(abs(v), lo, hi, even, even)
-    return format_decimal(v < 0, digits, exp)
+    r = round_float(_FP32, ExactValue.of(v))
+    if "inexact" in r.flags:
+        return exact_decimal(v)
+    return shortest_float(_FP32, r.code)

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Startup benchmark: wall time of short precli invocations against a bare
+``import typer, rich.console`` baseline, in the same run and environment.
+
+Each round runs every command once, in an order that rotates from round to
+round, so all commands share the machine's noise (CPU frequency, other load,
+page cache) instead of one command getting a quiet minute and another a busy
+one.  Every run is a fresh subprocess with stdout and stderr on pipes.
+
+Usage (from the project root)::
+
+    uv run python benchmarks/startup.py            # 30 rounds
+    uv run python benchmarks/startup.py --rounds 60
+
+Goals (median wall time / baseline median):
+    info fp16 --output table   <= 1.25x
+    info fp16 --output json    <= 1.10x
+    encode 3.14 --as tf32 --output json <= 1.10x
+
+It also runs each precli command once under ``python -X importtime`` and
+reports whether numpy was imported (it must not be) and which modules precli
+loads beyond the baseline's, with their import cost.
+
+This is a benchmark, not a test: it exits 0 whether goals are met or not
+(it exits 2 only if a command itself fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+@dataclass
+class Cmd:
+    key: str
+    label: str
+    argv: list[str]
+    goal: float | None  # max ratio to the baseline median; None = reported only
+    times: list[float] = field(default_factory=list)  # seconds
+
+
+def _console_script() -> Path | None:
+    """The `precli` entry point next to the interpreter, else the project's .venv one."""
+    for cand in (Path(PY).parent / "precli", ROOT / ".venv" / "bin" / "precli"):
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def _commands() -> list[Cmd]:
+    cmds = [
+        Cmd("baseline", "python -c 'import typer, rich.console'",
+            [PY, "-c", "import typer, rich.console"], None),
+        Cmd("info_table", "python -m precli info fp16 --output table",
+            [PY, "-m", "precli", "info", "fp16", "--output", "table"], 1.25),
+        Cmd("info_json", "python -m precli info fp16 --output json",
+            [PY, "-m", "precli", "info", "fp16", "--output", "json"], 1.10),
+        Cmd("encode_json", "python -m precli encode 3.14 --as tf32 --output json",
+            [PY, "-m", "precli", "encode", "3.14", "--as", "tf32", "--output", "json"], 1.10),
+    ]
+    script = _console_script()
+    if script is not None:
+        cmds.append(Cmd("script_json", f"{_rel(script)} info fp16 --output json",
+                        [str(script), "info", "fp16", "--output", "json"], None))
+    return cmds
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Keep runs comparable: no colour forcing, no import profiling, bytecode cache on.
+    for var in ("FORCE_COLOR", "PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE",
+                "PYTHONIOENCODING"):
+        env.pop(var, None)
+    return env
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+    t0 = time.perf_counter()
+    cp = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    return time.perf_counter() - t0, cp
+
+
+def _check(cmd: Cmd, cp: subprocess.CompletedProcess[bytes]) -> None:
+    if cp.returncode != 0:
+        sys.stderr.write(f"command failed (exit {cp.returncode}): {' '.join(cmd.argv)}\n"
+                         f"{cp.stderr.decode(errors='replace')}\n")
+        sys.exit(2)
+
+
+# ------------------------------------------------------------------ timing
+
+
+def bench(cmds: list[Cmd], rounds: int, warmup: int, env: dict[str, str]) -> None:
+    for _ in range(warmup):  # fill the page cache and __pycache__
+        for c in cmds:
+            _check(c, _run(c.argv, env)[1])
+    n = len(cmds)
+    for r in range(rounds):
+        k = r % n
+        for c in cmds[k:] + cmds[:k]:
+            dt, cp = _run(c.argv, env)
+            _check(c, cp)
+            c.times.append(dt)
+
+
+def _q(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    i = (len(s) - 1) * q
+    lo, hi = int(i), min(int(i) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (i - lo)
+
+
+def report_times(cmds: list[Cmd]) -> list[tuple[Cmd, float, bool]]:
+    base = statistics.median(cmds[0].times)
+    w = max(len(c.label) for c in cmds)
+    print(f"{'command':<{w}}  {'median':>8}  {'min':>7}  {'p25-p75':>15}  {'ratio':>6}  "
+          f"{'+ms':>6}  goal")
+    verdicts = []
+    for c in cmds:
+        med = statistics.median(c.times)
+        ratio = med / base
+        iqr = f"{_q(c.times, .25) * 1e3:.1f}-{_q(c.times, .75) * 1e3:.1f}"
+        if c.key == "baseline":
+            goal = "(baseline)"
+        elif c.goal is None:
+            goal = "(reported only)"
+        else:
+            ok = ratio <= c.goal
+            verdicts.append((c, ratio, ok))
+            goal = f"<= {c.goal:.2f}x  {'PASS' if ok else 'MISS'}"
+        print(f"{c.label:<{w}}  {med * 1e3:7.1f}ms  {min(c.times) * 1e3:6.1f}ms  {iqr:>13}ms  "
+              f"{ratio:5.2f}x  {(med - base) * 1e3:+6.1f}  {goal}")
+    return verdicts
+
+
+# ------------------------------------------------------------------ imports
+
+
+@dataclass
+class Imp:
+    name: str
+    self_us: int
+    cum_us: int
+    depth: int
+
+
+def importtime(argv: list[str], env: dict[str, str]) -> dict[str, Imp]:
+    """Run argv's python command under -X importtime; modules imported, by name."""
+    assert argv[0] == PY
+    cp = subprocess.run([PY, "-X", "importtime", *argv[1:]], stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    mods: dict[str, Imp] = {}
+    for line in cp.stderr.decode(errors="replace").splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_s, cum_s, name = line[len("import time:"):].split("|", 2)
+        stripped = name.strip()
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        mods[stripped] = Imp(stripped, int(self_s), int(cum_s), depth)
+    return mods
+
+
+def report_imports(cmds: list[Cmd], env: dict[str, str], top: int) -> None:
+    base = importtime(cmds[0].argv, env)
+    base_top = {m.split(".")[0] for m in base}
+    print()
+    print("Imports beyond the baseline (python -X importtime, one run each; "
+          "times are inflated by the profiling itself)")
+    for c in cmds[1:]:
+        if c.argv[0] != PY:
+            continue  # the console script imports what `-m precli` does
+        mods = importtime(c.argv, env)
+        extra = {n: m for n, m in mods.items() if n not in base}
+        tops = sorted({n.split(".")[0] for n in extra} - base_top)
+        numpy = sorted(n for n in mods if n == "numpy" or n.startswith("numpy."))
+        extra_self = sum(m.self_us for m in extra.values())
+        print(f"\n  {c.label}")
+        print(f"    numpy imported: {'YES (%d numpy modules) -- must not be' % len(numpy) if numpy else 'no (ok)'}")
+        print(f"    new top-level modules ({len(tops)}): {', '.join(tops) or '-'}")
+        print(f"    modules beyond baseline: {len(extra)}, their own import time "
+              f"{extra_self / 1e3:.1f}ms in total")
+        print(f"    costliest of them (self time):")
+        for m in sorted(extra.values(), key=lambda m: -m.self_us)[:top]:
+            print(f"      {m.self_us / 1e3:6.2f}ms self  {m.cum_us / 1e3:6.2f}ms cum  {m.name}")
+
+
+# ------------------------------------------------------------------ main
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  cpu={cpu}  "
+            f"python={platform.python_version()} ({PY})")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=30, help="timed rounds (default 30)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
+    ap.add_argument("--top", type=int, default=12,
+                    help="costliest extra modules to list per command (default 12)")
+    ap.add_argument("--no-imports", action="store_true", help="skip the -X importtime report")
+    a = ap.parse_args()
+    if a.rounds < 1:
+        ap.error("--rounds must be >= 1")
+
+    env = _env()
+    cmds = _commands()
+    print(machine())
+    import typer  # noqa: PLC0415 - only for the report line
+
+    print(f"typer {typer.__version__}; {a.rounds} rounds x {len(cmds)} commands "
+          f"(rotating order), {a.warmup} warm-up round(s); stdout to a pipe\n")
+    bench(cmds, a.rounds, a.warmup, env)
+    verdicts = report_times(cmds)
+    print()
+    for c, ratio, ok in verdicts:
+        print(f"{'PASS' if ok else 'MISS'}  {c.key:<12} {ratio:.2f}x (goal <= {c.goal:.2f}x)")
+    if not a.no_imports:
+        report_imports(cmds, env, a.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
