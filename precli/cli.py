@@ -57,7 +57,7 @@ class PrecliGroup(TyperGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         import os
 
-        from typer.core import _click
+        import typer._click.exceptions as click_exc
 
         if any(k.startswith("_PRECLI_COMPLETE") for k in os.environ):
             from typer._completion_classes import completion_init
@@ -74,14 +74,14 @@ class PrecliGroup(TyperGroup):
                 raise
             _error(str(e))
             code = int(e.exit_code)
-        except _click.exceptions.NoArgsIsHelpError as e:
+        except click_exc.NoArgsIsHelpError as e:
             sys.stdout.write(e.ctx.get_help() + "\n" if e.ctx is not None else "")
             code = int(ExitStatus.USAGE_ERROR)
-        except _click.exceptions.UsageError as e:
+        except click_exc.UsageError as e:
             hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
             _error(f"{e.format_message()}{hint}")
             code = int(ExitStatus.USAGE_ERROR)
-        except _click.exceptions.ClickException as e:
+        except click_exc.ClickException as e:
             _error(e.format_message())
             code = e.exit_code
         except (KeyboardInterrupt, typer.Abort):
@@ -184,7 +184,8 @@ def _console(out: IO[str], color: bool) -> Any:
 def info(
     formats: Annotated[list[str] | None, typer.Argument(
         metavar="[FORMAT]...", autocompletion=complete_format,
-        help="Format names, aliases or custom eXmY[fn|fnuz] specs; none lists every format.")] = None,
+        help="Format names, aliases or custom eXmY[fn|fnuz] specs; none lists every format.",
+    )] = None,
     values: Annotated[bool, typer.Option("--values", help="List every code with its value "
                                                           "(formats of 8 bits or fewer).")] = False,
     output: OutputOpt = None,
@@ -194,7 +195,7 @@ def info(
     """Show formats: every built-in one as a table, or the named ones in detail."""
     from precli import analysis
     from precli.formats import builtin_formats, get_format
-    from precli.streams import FORMAT_CODE_KEYS, detect_env, code_record, write_table_rows
+    from precli.streams import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
 
     env = detect_env(no_color)
     mode = env.resolve_output(output)

@@ -64,7 +64,7 @@ def int_from_digits(s: str, base: int = 10) -> int:
     if len(s) <= _CHUNK:
         return int(s, base)
     head, tail = s[:-_CHUNK], s[-_CHUNK:]
-    return int_from_digits(head, base) * base**_CHUNK + int(tail, base)
+    return int_from_digits(head, base) * int(base**_CHUNK) + int(tail, base)
 
 
 def int_to_str(n: int) -> str:
@@ -118,7 +118,13 @@ def parse_number(text: str) -> ExactValue:
 
 
 def _scaled(
-    text: str, negative: bool, mant: int, base: int, ex: str | None, shift: int, digits_len: int | None
+    text: str,
+    negative: bool,
+    mant: int,
+    base: int,
+    ex: str | None,
+    shift: int,
+    digits_len: int | None,
 ) -> ExactValue:
     """mant * base**(ex + shift), classifying extreme exponents without building them."""
     if mant == 0:
@@ -169,7 +175,7 @@ def _pow10(t: int) -> Fraction:
 
 
 def exact_decimal(x: Fraction) -> str:
-    """The exact, terminating decimal expansion of x (denominator 2^a 5^b), e.g. '0.0999755859375'."""
+    """The exact terminating decimal expansion of x (denominator 2^a 5^b): '0.0999755859375'."""
     negative = x < 0
     x = abs(x)
     d = x.denominator

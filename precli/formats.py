@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Literal, Union
+from typing import Literal
 
 from precli.errors import InvalidFormatSpecError, UnknownFormatError
 
@@ -336,7 +336,7 @@ class TableFormat:
         return self.values[code]
 
 
-Format = Union[FloatFormat, IntFormat, TableFormat]
+Format = FloatFormat | IntFormat | TableFormat
 
 
 # ------------------------------------------------------------------- registry

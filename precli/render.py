@@ -255,7 +255,8 @@ def format_detail(fmt: Format) -> RenderableType:
             kv.add_row(k, v)
         kv.add_row("max from bits", max_derivation(fmt))
     elif isinstance(fmt, IntFormat):
-        kv.add_row("bits", f"{fmt.bits}, {'two' + chr(39) + 's complement' if fmt.signed else 'unsigned'}")
+        kind = "two's complement" if fmt.signed else "unsigned"
+        kv.add_row("bits", f"{fmt.bits}, {kind}")
         kv.add_row("max", str(fmt.max_int))
         kv.add_row("min", str(fmt.min_int))
         kv.add_row("values", f"{fmt.finite_values:,}")
