@@ -327,7 +327,13 @@ def parse_scale(text: str | None) -> Fraction | None:
 
 def encode_text(fmt: Format, text: str, opts: EncodeOptions, index: int = 0) -> EncodeResult:
     """Parse one value exactly and round it once into fmt."""
-    x = parse_number(text)
+    return encode_exact(fmt, text, parse_number(text), opts, index)
+
+
+def encode_exact(
+    fmt: Format, text: str, x: ExactValue, opts: EncodeOptions, index: int = 0
+) -> EncodeResult:
+    """Round an exact value once into fmt; text is how the input is shown."""
     rand = stochastic_bits(opts.seed, index) if opts.mode == "stochastic" else None
     r = round_value(
         fmt, x, opts.mode, saturate=opts.saturate, scale=opts.scale,

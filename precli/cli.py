@@ -19,7 +19,19 @@ from precli.errors import ExitStatus, PrecliError, UsageError
 _NEGATIVE = re.compile(r"-(\d|\.\d|inf(inity)?$|nan$|0x)", re.IGNORECASE)
 
 
-class ValuesCommand(TyperCommand):
+class PipeClosed(Exception):
+    """stdout's reader went away (`| head -1`): stop quietly."""
+
+
+class PrecliCommand(TyperCommand):
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise PipeClosed from None
+
+
+class ValuesCommand(PrecliCommand):
     """Lets negative numbers be values: `precli encode -3.14 --as fp16` needs no `--`.
 
     Options may come before or after the values; the arguments are reordered as
@@ -72,34 +84,34 @@ class PrecliGroup(TyperGroup):
         except PrecliError as e:
             if debug:
                 raise
-            _error(str(e))
+            error_line(str(e))
             code = int(e.exit_code)
         except click_exc.NoArgsIsHelpError as e:
             sys.stdout.write(e.ctx.get_help() + "\n" if e.ctx is not None else "")
             code = int(ExitStatus.USAGE_ERROR)
         except click_exc.UsageError as e:
             hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-            _error(f"{e.format_message()}{hint}")
+            error_line(f"{e.format_message()}{hint}")
             code = int(ExitStatus.USAGE_ERROR)
         except click_exc.ClickException as e:
-            _error(e.format_message())
+            error_line(e.format_message())
             code = e.exit_code
         except (KeyboardInterrupt, typer.Abort):
             code = int(ExitStatus.INTERRUPTED)
-        except BrokenPipeError:
+        except (BrokenPipeError, PipeClosed):
             _silence_stdout()
             code = int(ExitStatus.OK)
         except Exception as e:  # a bug: one line unless --debug
             if debug:
                 raise
-            _error(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)")
+            error_line(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)")
             code = int(ExitStatus.DATA_ERROR)
         if standalone_mode:
             sys.exit(code)
         return code
 
 
-def _error(msg: str) -> None:
+def error_line(msg: str) -> None:
     try:
         sys.stderr.write(f"precli: error: {msg}\n")
         sys.stderr.flush()
@@ -170,7 +182,7 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLO
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 
 
-def _console(out: IO[str], color: bool) -> Any:
+def console(out: IO[str], color: bool) -> Any:
     from rich.console import Console
 
     return Console(file=out, force_terminal=color, no_color=not color,
@@ -180,7 +192,7 @@ def _console(out: IO[str], color: bool) -> Any:
 # ---------------------------------------------------------------- info
 
 
-@app.command()
+@app.command(cls=PrecliCommand)
 def info(
     formats: Annotated[list[str] | None, typer.Argument(
         metavar="[FORMAT]...", autocompletion=complete_format,
@@ -205,7 +217,7 @@ def info(
     if mode == "table":
         from precli import render
 
-        con = _console(out, env.color)
+        con = console(out, env.color)
         if not formats and not values:
             con.print(render.overview_table(fmts, con.width))
         for f in fmts if formats or values else []:
@@ -233,13 +245,24 @@ def info(
 # ---------------------------------------------------------------- encode / decode
 
 
+InputOpt = Annotated[str | None, typer.Option(
+    "--input", "-i", metavar="FILE", help="Read values from FILE instead of stdin.")]
+InputFormatOpt = Annotated[str, typer.Option(
+    "--input-format", metavar="FMT",
+    help="text (default; one per line or whitespace-separated), f16 / f32 / f64 (raw "
+         "little-endian), npy (with --input).")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", help="Stop at the first bad value (default: report it, go on, exit 1).")]
+
+
 @app.command(cls=ValuesCommand)
 def encode(
-    values: Annotated[list[str], typer.Argument(
-        metavar="VALUE...", help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values "
-                                 "need no '--'.")],
+    values: Annotated[list[str] | None, typer.Argument(
+        metavar="[VALUE]...", help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values "
+                                   "need no '--'. '-' (or none, with stdin piped) reads stdin.",
+    )] = None,
     to: Annotated[str, typer.Option("--as", "-a", metavar="FORMAT", autocompletion=complete_format,
-                                     help="Target format.")],
+                                     help="Target format.")] = "",
     round_mode: Annotated[str, typer.Option(
         "--round", "-r", metavar="MODE", autocompletion=complete_round,
         help="nearest-even (rne), nearest-away (rna), toward-zero (rz), up (ru), down (rd), "
@@ -251,6 +274,9 @@ def encode(
         "--zero-point", metavar="Z", help="Integer quantization zero-point.")] = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Seed for --round stochastic (reproducible draws).")] = None,
+    input_file: InputOpt = None,
+    input_format: InputFormatOpt = "text",
+    strict: StrictOpt = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
@@ -260,6 +286,8 @@ def encode(
     from precli.formats import get_format
     from precli.rounding import resolve_round_mode
 
+    if not to:
+        raise UsageError("missing option '--as FORMAT' (see 'precli encode --help')")
     fmt = get_format(to)
     opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate,
                          scale=parse_scale(scale), zero_point=zero_point, seed=seed)
@@ -267,20 +295,27 @@ def encode(
         raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
     if scale is not None and fmt.kind == "float":
         raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
-    _run_values(values, lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
-                plain_key="hex")
+    src = _stream_source(values, input_file, input_format)
+    if src is not None:
+        from precli.commands import stream_encode
+
+        raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict))
+    _run_values(values or [], lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
+                plain_key="hex", strict=strict)
 
 
 @app.command(cls=ValuesCommand)
 def decode(
-    codes: Annotated[list[str], typer.Argument(
-        metavar="CODE...", help="0x hex, 0b binary, or a bit string with _ / space / . "
-                                "separators ('0 10000 1001001000').")],
+    codes: Annotated[list[str] | None, typer.Argument(
+        metavar="[CODE]...", help="0x hex, 0b binary, or a bit string with _ / space / . "
+                                  "separators ('0 10000 1001001000'). '-' reads stdin.")] = None,
     frm: Annotated[str, typer.Option("--from", "-f", metavar="FORMAT",
-                                      autocompletion=complete_format, help="Source format.")],
+                                      autocompletion=complete_format, help="Source format.")] = "",
     scale: Annotated[str | None, typer.Option(
         "--scale", metavar="S", help="Dequantize integer/nf4 codes: (q - Z) × S.")] = None,
     zero_point: Annotated[int | None, typer.Option("--zero-point", metavar="Z")] = None,
+    input_file: InputOpt = None,
+    strict: StrictOpt = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
@@ -289,14 +324,43 @@ def decode(
     from precli.analysis import decode_text, parse_scale
     from precli.formats import get_format
 
+    if not frm:
+        raise UsageError("missing option '--from FORMAT' (see 'precli decode --help')")
     fmt = get_format(frm)
     s = parse_scale(scale)
-    _run_values(codes, lambda text, i: decode_text(fmt, text, s, zero_point), output, no_color,
-                plain_key="value")
+    src = _stream_source(codes, input_file, "text")
+    if src is not None:
+        from precli.commands import stream_decode
+
+        raise typer.Exit(stream_decode(fmt, s, zero_point, src, output, no_color, strict))
+    _run_values(codes or [], lambda text, i: decode_text(fmt, text, s, zero_point), output,
+                no_color, plain_key="value", strict=strict)
+
+
+def _stream_source(values: list[str] | None, input_file: str | None,
+                   input_format: str) -> tuple[str, str | None] | None:
+    """(input format, path or None for stdin) when values come from a stream, else None."""
+    from precli.streams import stdin_is_piped
+
+    if input_file is not None:
+        if values:
+            raise UsageError("give values as arguments or --input FILE, not both")
+        return input_format, input_file
+    if values == ["-"]:
+        return input_format, None
+    if values and "-" in values:
+        raise UsageError("'-' (read stdin) cannot be mixed with other values")
+    if not values:
+        if stdin_is_piped():
+            return input_format, None
+        raise UsageError("no values given (pass them as arguments, '-' or pipe them in)")
+    if input_format != "text":
+        raise UsageError("--input-format applies to stdin ('-') or --input FILE")
+    return None
 
 
 def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
-                plain_key: str) -> None:
+                plain_key: str, strict: bool = False) -> None:
     """Run fn over the values in order; one result per value, errors keep their place."""
     from precli.analysis import ErrorRecord
     from precli.streams import RESULT_KEYS, RecordWriter, detect_env, result_record
@@ -315,7 +379,9 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
             if isinstance(e, UsageError):
                 raise
             failed += 1
-            _error(f"value {i + 1} ({text!r}): {e}")
+            error_line(f"value {i + 1} ({text!r}): {e}")
+            if strict:
+                break
             r = ErrorRecord(text, str(e), i)
         if writer is not None:
             writer.write(result_record(r))
@@ -334,7 +400,7 @@ def _print_results(results: list[Any], color: bool) -> None:
     from precli.analysis import EncodeResult, ErrorRecord
 
     ok = [r for r in results if not isinstance(r, ErrorRecord)]
-    con = _console(sys.stdout, color)
+    con = console(sys.stdout, color)
     if len(ok) > 8:
         con.print(render.results_table(ok))
         return

@@ -213,14 +213,28 @@ def _round(
             raise UsageError(f"--zero-point does not apply to {fmt.name}")
         plan_t = _table_plan(fmt, _pow2_exponent(scale))
 
+    fast = (
+        _fast_plan(fmt, flat.dtype) if isinstance(fmt, FloatFormat) and FAST_PATH else None
+    )
+    slow_parts: list[npt.NDArray[np.intp]] = []
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
-        xs = np.ascontiguousarray(flat[lo:hi], dtype=np.float64)
         rand = (
             stochastic_rands(seed, start_index + lo, hi - lo)
             if mode == "stochastic" and seed is not None
             else None
         )
+        if fast is not None:
+            c, fl, slow_idx = _fast_float_chunk(
+                fast, np.ascontiguousarray(flat[lo:hi]), mode, saturate, rand, want_flags
+            )
+            codes[lo:hi] = c
+            if want_flags and fl is not None:
+                flags[lo:hi] = fl
+            if slow_idx is not None:
+                slow_parts.append(slow_idx + lo)
+            continue
+        xs = np.ascontiguousarray(flat[lo:hi], dtype=np.float64)
         if isinstance(fmt, FloatFormat):
             c, inv, fl = _round_float_chunk(plan_f, xs, mode, saturate, rand, want_flags)
         elif isinstance(fmt, IntFormat):
@@ -232,6 +246,25 @@ def _round(
             invalid[lo:hi] = inv
         if want_flags and fl is not None:
             flags[lo:hi] = fl
+    if slow_parts:  # the fast path's leftovers (subnormal targets, zeros, inf, NaN)
+        slow = np.concatenate(slow_parts)
+        for lo in range(0, slow.size, CHUNK):
+            idx = slow[lo : lo + CHUNK]
+            rand = (
+                splitmix64_array(
+                    (idx.astype(np.uint64) + np.uint64((seed + start_index) & _M64))
+                )
+                if mode == "stochastic" and seed is not None
+                else None
+            )
+            c, inv, fl = _round_float_chunk(
+                plan_f, flat[idx].astype(np.float64), mode, saturate, rand, want_flags
+            )
+            codes[idx] = c
+            if inv is not None:
+                invalid[idx] = inv
+            if want_flags and fl is not None:
+                flags[idx] = fl
     return RoundedArray(
         codes.reshape(shape), invalid.reshape(shape), flags.reshape(shape if want_flags else (0,))
     )
@@ -521,6 +554,206 @@ def _round_float_chunk(
     return code, invalid, flags
 
 
+# ------------------------------------------------- the fast path (normal lanes)
+
+#: Use the fast path where it applies (tests switch it off to check it against the general one).
+FAST_PATH = True
+
+_INPUT_LAYOUT = {  # dtype -> (width, mantissa bits, bias)
+    np.dtype(np.float16): (16, 10, 15),
+    np.dtype(np.float32): (32, 23, 127),
+    np.dtype(np.float64): (64, 52, 1023),
+}
+_UINT = {16: np.uint16, 32: np.uint32, 64: np.uint64}
+
+
+@dataclass(frozen=True)
+class _FastPlan:
+    """Round in the input's own bit width: for a normal input landing on a normal target
+    value the magnitude code is ``(|bits| >> s) - C`` (s = input M - target M), the
+    classic bit trick, and round-to-nearest-even is ``(|bits| + half - 1 + lsb) >> s``.
+    When the target has the input's exponent width the sign bit rides along in place.
+    Lanes below max(2**emin, the input's smallest normal), zeros, inf / NaN (and, for
+    E8M0, negatives) take the general path."""
+
+    p: _FloatPlan
+    dtype: np.dtype  # type: ignore[type-arg]  # the input's unsigned twin
+    res_dtype: np.dtype  # type: ignore[type-arg]  # holds every code of the target
+    width: int
+    s: int
+    inline_sign: bool
+    C: np.unsignedinteger  # type: ignore[type-arg]  # mod 2**width
+    c_odd: bool  # (only with M = 0) the code's parity is the opposite of |bits| >> s
+    tiny_below: np.unsignedinteger  # type: ignore[type-arg]  # |bits| < this: general path
+    fast_span: np.unsignedinteger  # type: ignore[type-arg]  # |bits| - tiny_below >= this: too
+    absmask: np.unsignedinteger  # type: ignore[type-arg]
+    lowmask: np.unsignedinteger  # type: ignore[type-arg]
+    half_m1: np.unsignedinteger  # type: ignore[type-arg]
+    half: np.unsignedinteger  # type: ignore[type-arg]
+    max_code: np.unsignedinteger  # type: ignore[type-arg]
+    tmagmask: np.unsignedinteger  # type: ignore[type-arg]  # target code without its sign
+    tsign: np.unsignedinteger  # type: ignore[type-arg]
+    one: np.unsignedinteger  # type: ignore[type-arg]
+    ushift: np.unsignedinteger  # type: ignore[type-arg]
+    sign_shift: int  # input sign bit -> target sign bit (right shift; negative: left)
+
+
+@cache
+def _fast_plan(fmt: FloatFormat, in_dtype: np.dtype) -> _FastPlan | None:  # type: ignore[type-arg]
+    p = _float_plan(fmt)
+    W, inM, inbias = _INPUT_LAYOUT[np.dtype(in_dtype)]
+    M = p.M
+    s = inM - M
+    if s < 0:
+        return None
+    in_emin, in_emax = 1 - inbias, inbias
+    C = (inbias + p.emin - 1 + (1 if p.fnu else 0)) << M
+    lo_exp = max(p.emin, in_emin)
+    if lo_exp > in_emax:
+        return None
+    tiny_below = (lo_exp + inbias) << inM
+    special_from = ((1 << (W - 1 - inM)) - 1) << inM
+    top = (((special_from - 1) >> s) + 1) - C
+    bottom = (tiny_below >> s) - C
+    if bottom < 0 or top >= 1 << W:
+        return None  # the codes would not fit the input's width
+    ut = _UINT[W]
+    inline = bool(p.sign) and fmt.bits == W - s
+    res_dtype = np.dtype(ut) if fmt.bits <= W else code_dtype(fmt.bits)
+    return _FastPlan(
+        p=p,
+        dtype=np.dtype(ut),
+        res_dtype=res_dtype,
+        width=W,
+        s=s,
+        inline_sign=inline,
+        C=ut(C % (1 << W)),
+        c_odd=bool(C & 1),
+        tiny_below=ut(tiny_below),
+        fast_span=ut(special_from - tiny_below),
+        absmask=ut((1 << (W - 1)) - 1),
+        lowmask=ut((1 << s) - 1),
+        half_m1=ut((1 << (s - 1)) - 1 if s else 0),
+        half=ut(1 << (s - 1) if s else 0),
+        max_code=ut(min(fmt.max_code, (1 << W) - 1)),
+        tmagmask=ut(((1 << (fmt.bits - 1)) - 1) if inline else (1 << W) - 1),
+        tsign=ut(p.sign) if inline else ut(0),
+        one=ut(1),
+        ushift=ut(s),
+        sign_shift=W - fmt.bits,
+    )
+
+
+def _fast_float_chunk(
+    fp: _FastPlan,
+    xin: npt.NDArray[np.floating],  # type: ignore[type-arg]
+    mode: str,
+    saturate: bool,
+    rand: U64 | None,
+    want_flags: bool,
+) -> tuple[
+    npt.NDArray[np.unsignedinteger],  # type: ignore[type-arg]
+    npt.NDArray[np.uint8] | None,
+    npt.NDArray[np.intp] | None,
+]:
+    """Codes and flags of the fast lanes, and the indices of the lanes left to the
+    general path (their codes and flags here are garbage)."""
+    p = fp.p
+    ut = fp.dtype.type
+    bits = xin.view(fp.dtype)
+    mag = bits & fp.absmask
+    src = bits if fp.inline_sign else mag  # what gets shifted down into the code
+    s = fp.s
+    ush = fp.ushift
+    inexact: Bool | None = None
+    with np.errstate(over="ignore"):
+        if s == 0:
+            code = src.copy()
+        else:
+            if want_flags or mode in ("odd", "stochastic"):
+                low = mag & fp.lowmask
+                inexact = low != 0
+            if mode == "nearest-even":
+                code = src >> ush
+                code &= fp.one  # parity of the lower candidate's code (C's parity folded in)
+                if fp.c_odd:
+                    code ^= fp.one
+                code += src
+                code += fp.half_m1
+                code >>= ush
+            elif mode == "nearest-away":
+                code = src + fp.half
+                code >>= ush
+            elif mode == "toward-zero":
+                code = src >> ush
+            elif mode in ("up", "down"):
+                negbit = bits >> ut(fp.width - 1)
+                # add s ones to lanes rounding away from zero: up -> positive, down -> negative
+                away = (negbit - fp.one) if mode == "up" else (ut(0) - negbit)
+                away &= fp.lowmask
+                away += src
+                code = away >> ush
+            elif mode == "odd":
+                code = src >> ush  # the sticky bit is OR-ed in after C comes off
+            elif mode == "stochastic":
+                assert rand is not None
+                f = low.astype(np.uint64) << np.uint64(64 - s)
+                code = src >> ush
+                code += rand < f
+            else:
+                raise ValueError(mode)
+        if fp.C:
+            code -= fp.C
+        if mode == "odd" and inexact is not None:
+            code |= inexact
+    slow = (mag - fp.tiny_below) >= fp.fast_span  # below tiny_below wraps around: slow too
+    if p.fnu:
+        slow |= bits > fp.absmask  # negatives become the NaN
+    any_slow = bool(slow.any())
+    tmag = code & fp.tmagmask if fp.inline_sign else code
+    over: Bool | None = tmag > fp.max_code
+    nan_out: Bool | None = None
+    sat_out: Bool | None = None
+    any_over = False
+    if over is not None:
+        if any_slow:
+            over &= ~slow
+        any_over = bool(over.any())
+    if any_over:
+        assert over is not None
+        if saturate or p.finite:
+            sat_out = over
+        else:
+            tz = _toward_zero_lanes(mode, bits > fp.absmask)
+            sat_out = over & tz
+            nan_out = over & ~sat_out
+        sign_part = code & fp.tsign
+        code = np.where(sat_out, sign_part | fp.max_code, code)
+        if nan_out is not None:
+            special = ut(p.inf_mag if p.has_inf else p.nan_mag)
+            code = np.where(nan_out, sign_part | special, code)
+    if fp.inline_sign or not p.sign:
+        res = code
+    else:
+        rt = fp.res_dtype.type
+        res = code.astype(fp.res_dtype, copy=False)
+        if fp.sign_shift >= 0:
+            sgn = (bits >> ut(fp.sign_shift)).astype(fp.res_dtype) & rt(p.sign)
+        else:
+            sgn = (bits.astype(fp.res_dtype) << rt(-fp.sign_shift)) & rt(p.sign)
+        res |= sgn
+    flags: npt.NDArray[np.uint8] | None = None
+    if want_flags:
+        flags = inexact.astype(np.uint8) if inexact is not None else np.zeros(code.shape, np.uint8)
+        if any_over:
+            assert over is not None and sat_out is not None
+            flags |= over.astype(np.uint8) * _OVERFLOW
+            flags |= sat_out.astype(np.uint8) * _SATURATED
+            if nan_out is not None and not p.has_inf:
+                flags |= nan_out.astype(np.uint8) * _NANFLAG
+    return res, flags, (np.flatnonzero(slow) if any_slow else None)
+
+
 _IDENTITY_FORMATS = {
     "fp64": FloatFormat("fp64", 11, 52, 1023, "ieee"),
     "fp32": FloatFormat("fp32", 8, 23, 127, "ieee"),
@@ -725,7 +958,7 @@ def _table_stochastic(
     A float64 estimate decides every lane whose random word is clearly on one side (all
     but about 2**-45 of them); the rest go through the exact scalar path."""
     gap = p.gaps[np.minimum(lo, p.gaps.size - 1)]
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         est = (xs - p.vals[lo]) / gap * 2.0**64  # relative error < 2**-50
     rf = rand.astype(np.float64)  # relative error <= 2**-53
     margin = np.maximum(est, rf) * 2.0**-45 + 2.0

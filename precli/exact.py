@@ -247,3 +247,18 @@ def shortest_in_interval(
         if best is not None:
             return best[1], best[2]
         p += 1
+
+
+def exact_of_float(v: float) -> ExactValue:
+    """The exact value of a binary float (for binary / .npy input)."""
+    if v != v:
+        return ExactValue(str(v).startswith("-") or _signbit(v), "nan")
+    if v in (float("inf"), float("-inf")):
+        return ExactValue(v < 0, "inf")
+    return ExactValue(_signbit(v), "finite", abs(Fraction(v)))
+
+
+def _signbit(v: float) -> bool:
+    import math
+
+    return math.copysign(1.0, v) < 0

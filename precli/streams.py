@@ -25,7 +25,7 @@ from precli.analysis import (
 )
 from precli.errors import UsageError
 
-OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson")
+OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson", "raw")
 
 
 @dataclass(frozen=True)
