@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec
+from precli import codec, fastparse
 from precli.analysis import (
     DecodeResult,
     EncodeOptions,
@@ -39,7 +39,6 @@ from precli.rounding import round_value, shortest_float, shortest_table, stochas
 CHUNK_BYTES = 1 << 20
 CHUNK_VALUES = 1 << 18
 INPUT_FORMATS = ("text", "f16", "f32", "f64", "npy")
-_NEAREST = ("nearest-even", "nearest-away")
 
 
 # ------------------------------------------------------------------ sources
@@ -47,23 +46,58 @@ _NEAREST = ("nearest-even", "nearest-away")
 
 @dataclass
 class Batch:
-    """A slice of the input: text tokens, or binary values; index of its first value."""
+    """A slice of the input: text (a body of whole lines), or binary values."""
 
-    start: int
-    tokens: list[bytes] | None = None
-    lines: list[int] | None = None  # line number of each token (text input)
+    start: int  # index of its first value in the whole input
+    body: bytes | None = None
+    first_line: int = 1
     values: np.ndarray | None = None  # type: ignore[type-arg]
+    _tokens: list[bytes] | None = None
+    _lines: list[int] | None = None
+    _bounds: Any = None
+
+    @property
+    def tokens(self) -> list[bytes] | None:
+        if self.body is None:
+            return None
+        if self._tokens is None:
+            self._tokens = self.body.split()
+        return self._tokens
+
+    @property
+    def bounds(self) -> Any:
+        """(starts, ends) when the body is one plain token per line, else None."""
+        if self.body is None:
+            return None
+        if self._bounds is None:
+            self._bounds = fastparse.line_bounds(self.body) or False
+        return self._bounds or None
+
+    @property
+    def lines(self) -> list[int]:
+        if self._lines is None:
+            assert self.body is not None
+            if fastparse.line_bounds(self.body) is not None:
+                self._lines = list(range(self.first_line, self.first_line + len(self)))
+            else:
+                body, line = self.body, self.first_line
+                self._lines = [line + body.count(b"\n", 0, m.start())
+                               for m in _TOKEN.finditer(body)]
+        return self._lines
 
     def __len__(self) -> int:
-        return len(self.tokens) if self.tokens is not None else len(self.values)  # type: ignore[arg-type]
+        if self.body is not None:
+            return len(self.tokens or ())
+        assert self.values is not None
+        return len(self.values)
 
     def text(self, i: int) -> str:
-        if self.tokens is not None:
-            return self.tokens[i].decode("utf-8", "replace")
+        if self.body is not None:
+            return (self.tokens or [])[i].decode("utf-8", "replace")
         return _float_text(self.values[i])  # type: ignore[index]
 
     def where(self, i: int) -> str:
-        if self.lines is not None:
+        if self.body is not None:
             return f"line {self.lines[i]}"
         return f"value {self.start + i + 1}"
 
@@ -96,14 +130,7 @@ def text_batches(stream: IO[bytes], chunk: int = CHUNK_BYTES) -> Iterator[Batch]
 
 
 def _batch(body: bytes, line: int, index: int) -> Batch:
-    tokens = body.split()
-    simple = (len(tokens) == body.count(b"\n") and b"\n\n" not in body
-              and not body.startswith(b"\n") and b" " not in body and b"\t" not in body)
-    if simple:
-        lines = list(range(line, line + len(tokens)))  # one value per line: the common case
-    else:
-        lines = [line + body.count(b"\n", 0, m.start()) for m in _TOKEN.finditer(body)]
-    return Batch(index, tokens=tokens, lines=lines)
+    return Batch(index, body=body, first_line=line)
 
 
 def binary_batches(stream: IO[bytes], dtype: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
@@ -178,31 +205,29 @@ class EncodedBatch:
     errors: dict[int, str]  # local index -> message
 
 
+def _is_fp64(fmt: Format) -> bool:
+    return isinstance(fmt, FloatFormat) and fmt.exponent_bits == 11 and \
+        fmt.mantissa_bits == 52 and fmt.specials == "ieee"
+
+
 def _vector_ok(fmt: Format, opts: EncodeOptions, from_text: bool) -> bool:
+    """Whether the array path can give this batch's codes exactly."""
     if opts.scale is not None or opts.zero_point is not None:
         return False
-    if isinstance(fmt, IntFormat):
-        return not (from_text and opts.mode == "stochastic") and fmt.bits <= 64
-    if not isinstance(fmt, FloatFormat):
-        return not from_text
     if not from_text:
-        return True
+        return True  # binary input is exact: the array path is the scalar path
     if opts.mode == "stochastic":
-        return False
-    if fmt.exponent_bits == 11 and fmt.mantissa_bits == 52 and fmt.specials == "ieee":
-        return opts.mode == "nearest-even"  # float() is already the correctly rounded answer
-    top = fmt.max_exponent if fmt.specials != "fnu" else fmt.exp_all_ones - fmt.bias
-    return fmt.mantissa_bits <= 51 and fmt.emin - fmt.mantissa_bits >= -1070 and top <= 1020
-
-
-def _finer(fmt: FloatFormat) -> FloatFormat:
-    """A grid with one more mantissa bit and room above: its points are fmt's points and
-    fmt's midpoints, so a float64 on it but not on fmt's grid sits exactly on a tie."""
-    bias = fmt.bias if fmt.specials != "fnu" else fmt.bias + 1
-    return FloatFormat(fmt.name + "+1", fmt.exponent_bits + 1, fmt.mantissa_bits + 1, bias, "ieee")
+        return False  # its probabilities depend on every digit of the text
+    if isinstance(fmt, FloatFormat):
+        if _is_fp64(fmt):
+            return opts.mode == "nearest-even"  # float() is the correctly rounded answer
+        top = fmt.max_exponent if fmt.specials != "fnu" else fmt.exp_all_ones - fmt.bias
+        return fmt.mantissa_bits <= 51 and fmt.emin - fmt.mantissa_bits >= -1070 and top <= 1020
+    return True
 
 
 def _parse_floats(tokens: list[bytes]) -> tuple[np.ndarray, list[int]]:  # type: ignore[type-arg]
+    """Correctly rounded float64 of each token (Python's float); unparseable ones listed."""
     try:
         return np.fromiter(map(float, tokens), np.float64, len(tokens)), []
     except ValueError:
@@ -218,13 +243,24 @@ def _parse_floats(tokens: list[bytes]) -> tuple[np.ndarray, list[int]]:  # type:
     return v, bad
 
 
-_INF_WORDS = {b"inf", b"+inf", b"-inf", b"infinity", b"+infinity", b"-infinity"}
+def _widen(v: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    lo, hi = v, v
+    for _ in range(steps):
+        lo = np.nextafter(lo, -np.inf)
+        hi = np.nextafter(hi, np.inf)
+    return lo, hi
 
 
 def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch:
-    """Codes for every value of a batch; values that fail carry an error message instead."""
+    """Codes for every value of a batch; values that fail carry an error message instead.
+
+    Text: float() gives each value's float64 to within half an ulp; both neighbouring
+    float64s are rounded, and since rounding is monotonic, lanes whose ends agree have
+    their answer. The rest (ties, exactly representable values under directed modes,
+    float64 overflow, text float() rejects, NaN into formats without NaN) go exact.
+    """
     n = len(batch)
-    from_text = batch.tokens is not None
+    from_text = batch.body is not None
     dt = codec.code_dtype(fmt.bits)
     if not _vector_ok(fmt, opts, from_text):
         codes = np.zeros(n, dt)
@@ -232,42 +268,34 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
         for i in range(n):
             _exact_lane(fmt, batch, i, opts, codes, errors)
         return EncodedBatch(codes, errors)
-    if from_text:
+    seed = _seed(opts)
+    kw: dict[str, Any] = dict(saturate=opts.saturate, seed=seed, start_index=batch.start)
+    if not from_text:
+        assert batch.values is not None
+        r = codec.round_array_with_flags(fmt, batch.values, opts.mode, **kw)
+        codes, redo = r.codes, r.invalid
+    elif _is_fp64(fmt):
         assert batch.tokens is not None
         v, bad = _parse_floats(batch.tokens)
+        r = codec.round_array_with_flags(fmt, v, opts.mode, **kw)
+        codes, redo = r.codes, r.invalid.copy()
+        redo[bad] = True
     else:
-        assert batch.values is not None
-        v, bad = batch.values, []
-    seed = opts.seed if opts.seed is not None else None
-    if opts.mode == "stochastic" and seed is None:
-        seed = opts.extra.setdefault("seed", int(stochastic_bits(None, 0)))
-    r = codec.round_array_with_flags(fmt, v, opts.mode, saturate=opts.saturate, seed=seed,
-                                     start_index=batch.start)
-    codes = r.codes
-    redo = np.zeros(n, bool)
-    redo[bad] = True
-    redo |= r.invalid
-    if from_text:
-        v64 = np.asarray(v, np.float64)
-        inexact = (r.flags & codec.FLAG_BITS["inexact"]) != 0
-        if isinstance(fmt, FloatFormat) and not (
-            fmt.exponent_bits == 11 and fmt.mantissa_bits == 52
-        ):
-            if opts.mode in _NEAREST:
-                on_finer = ~codec.round_array_with_flags(_finer(fmt), v64, "toward-zero").flags \
-                    & codec.FLAG_BITS["inexact"]
-                redo |= (on_finer != 0) & inexact & np.isfinite(v64)
-            else:
-                redo |= ~inexact & np.isfinite(v64)
-        elif isinstance(fmt, IntFormat):
-            half = v64 * 2
-            on_half = np.isfinite(half) & (half == np.floor(half))
-            redo |= on_half & (inexact if opts.mode in _NEAREST else ~inexact)
-        infl = np.flatnonzero(np.isinf(v64))
-        for i in infl.tolist():
-            assert batch.tokens is not None
-            if batch.tokens[i].lower() not in _INF_WORDS:
-                redo[i] = True
+        assert batch.tokens is not None
+        v, bad = _parse_floats(batch.tokens)
+        lo, hi = _widen(v, 1)  # float() is correctly rounded: the value is within half an ulp
+        exact0 = v == 0  # "0", "-0.0", ...: keep zeros off the exact path when they are zeros
+        if exact0.any():
+            toks = batch.tokens
+            for i in np.flatnonzero(exact0).tolist():
+                if toks[i].strip(b"+-0.eE") == b"" and any(ch in b"0" for ch in toks[i]):
+                    lo[i] = hi[i] = v[i]
+        redo = np.zeros(n, bool)
+        redo[bad] = True
+        rl = codec.round_array_with_flags(fmt, lo, opts.mode, **kw)
+        rh = codec.round_array_with_flags(fmt, hi, opts.mode, **kw)
+        codes = rl.codes
+        redo |= (rl.codes != rh.codes) | rl.invalid | rh.invalid
     errors = {}
     if redo.any():
         if not codes.flags.writeable:
@@ -339,25 +367,25 @@ class DecodedBatch:
 
 
 def decode_codes(fmt: Format, batch: Batch) -> DecodedBatch:
-    """Parse the code tokens of a batch: a vectorized path for 0x hex, exact otherwise."""
-    assert batch.tokens is not None
-    toks = batch.tokens
+    """Parse the code tokens of a batch: vectorized for 0x hex lines, exact otherwise."""
+    n = len(batch)
+    codes = np.zeros(n, np.uint64)
+    todo = np.ones(n, bool)
+    bounds = batch.bounds
+    if bounds is not None:
+        c, ok = fastparse.parse_hex(batch.body or b"", *bounds)
+        if fmt.bits < 64:
+            ok &= (c >> np.uint64(fmt.bits)) == 0
+        codes[ok] = c[ok]
+        todo = ~ok
     errors: dict[int, str] = {}
-    codes = np.zeros(len(toks), np.uint64)
-    try:
-        if not all(t[:2] in (b"0x", b"0X") for t in toks):
-            raise ValueError
-        vals = np.fromiter((int(t, 16) for t in toks), np.uint64, len(toks))
-        if fmt.bits < 64 and (vals >> np.uint64(fmt.bits)).any():
-            raise ValueError
-        return DecodedBatch(vals, errors)
-    except (ValueError, OverflowError):
-        pass
-    for i, t in enumerate(toks):
-        try:
-            codes[i] = parse_code(fmt, t.decode("utf-8", "replace"))
-        except PrecliError as e:
-            errors[i] = str(e)
+    if todo.any():
+        toks = batch.tokens or []
+        for i in np.flatnonzero(todo).tolist():
+            try:
+                codes[i] = parse_code(fmt, toks[i].decode("utf-8", "replace"))
+            except PrecliError as e:
+                errors[i] = str(e)
     return DecodedBatch(codes, errors)
 
 
