@@ -30,9 +30,10 @@ def example_env() -> dict[str, str]:
 
 
 def run(cmd: str) -> tuple[str, int]:
-    p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
-                       env=example_env(), cwd=ROOT, stdin=subprocess.DEVNULL, timeout=120)
-    out = p.stdout + p.stderr
+    p = subprocess.run(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, env=example_env(), cwd=ROOT, stdin=subprocess.DEVNULL,
+                       timeout=120)
+    out = p.stdout
     out = "\n".join(line.rstrip() for line in out.splitlines())
     return out.strip("\n"), p.returncode
 
