@@ -62,6 +62,8 @@ def _commands() -> list[Cmd]:
     cmds = [
         Cmd("baseline", "python -c 'import typer, rich.console'",
             [PY, "-c", "import typer, rich.console"], None),
+        # Reference only: the json paths never import rich, so this is their true floor.
+        Cmd("typer_only", "python -c 'import typer'", [PY, "-c", "import typer"], None),
         Cmd("info_table", "python -m precli info fp16 --output table",
             [PY, "-m", "precli", "info", "fp16", "--output", "table"], 1.25),
         Cmd("info_json", "python -m precli info fp16 --output json",
@@ -94,8 +96,8 @@ def _env() -> dict[str, str]:
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     t0 = time.perf_counter()
-    cp = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                        env=env, cwd=ROOT)
     return time.perf_counter() - t0, cp
 
 
@@ -132,7 +134,7 @@ def _q(xs: list[float], q: float) -> float:
 def report_times(cmds: list[Cmd]) -> list[tuple[Cmd, float, bool]]:
     base = statistics.median(cmds[0].times)
     w = max(len(c.label) for c in cmds)
-    print(f"{'command':<{w}}  {'median':>8}  {'min':>7}  {'p25-p75':>15}  {'ratio':>6}  "
+    print(f"{'command':<{w}}  {'median':>8}  {'min':>7}  {'p25-p75':>15}  {'ratio':>7}  "
           f"{'+ms':>6}  goal")
     verdicts = []
     for c in cmds:
@@ -148,7 +150,7 @@ def report_times(cmds: list[Cmd]) -> list[tuple[Cmd, float, bool]]:
             verdicts.append((c, ratio, ok))
             goal = f"<= {c.goal:.2f}x  {'PASS' if ok else 'MISS'}"
         print(f"{c.label:<{w}}  {med * 1e3:7.1f}ms  {min(c.times) * 1e3:6.1f}ms  {iqr:>13}ms  "
-              f"{ratio:5.2f}x  {(med - base) * 1e3:+6.1f}  {goal}")
+              f"{ratio:6.3f}x  {(med - base) * 1e3:+6.1f}  {goal}")
     return verdicts
 
 
@@ -163,42 +165,45 @@ class Imp:
     depth: int
 
 
-def importtime(argv: list[str], env: dict[str, str]) -> dict[str, Imp]:
-    """Run argv's python command under -X importtime; modules imported, by name."""
+def importtime(argv: list[str], env: dict[str, str], runs: int) -> dict[str, Imp]:
+    """Run argv's python command under -X importtime `runs` times; median times per module."""
     assert argv[0] == PY
-    cp = subprocess.run([PY, "-X", "importtime", *argv[1:]], stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    mods: dict[str, Imp] = {}
-    for line in cp.stderr.decode(errors="replace").splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        self_s, cum_s, name = line[len("import time:"):].split("|", 2)
-        stripped = name.strip()
-        depth = (len(name) - len(name.lstrip()) - 1) // 2
-        mods[stripped] = Imp(stripped, int(self_s), int(cum_s), depth)
-    return mods
+    seen: dict[str, list[tuple[int, int, int]]] = {}
+    for _ in range(runs):
+        cp = subprocess.run([PY, "-X", "importtime", *argv[1:]], stdin=subprocess.DEVNULL,
+                            capture_output=True, env=env, cwd=ROOT)
+        for line in cp.stderr.decode(errors="replace").splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            self_s, cum_s, name = line[len("import time:"):].split("|", 2)
+            depth = (len(name) - len(name.lstrip()) - 1) // 2
+            seen.setdefault(name.strip(), []).append((int(self_s), int(cum_s), depth))
+    return {n: Imp(n, int(statistics.median(v[0] for v in vs)),
+                   int(statistics.median(v[1] for v in vs)), vs[0][2])
+            for n, vs in seen.items()}
 
 
-def report_imports(cmds: list[Cmd], env: dict[str, str], top: int) -> None:
-    base = importtime(cmds[0].argv, env)
+def report_imports(cmds: list[Cmd], env: dict[str, str], top: int, runs: int) -> None:
+    base = importtime(cmds[0].argv, env, runs)
     base_top = {m.split(".")[0] for m in base}
     print()
-    print("Imports beyond the baseline (python -X importtime, one run each; "
+    print(f"Imports beyond the baseline (python -X importtime, median of {runs} runs each; "
           "times are inflated by the profiling itself)")
     for c in cmds[1:]:
-        if c.argv[0] != PY:
-            continue  # the console script imports what `-m precli` does
-        mods = importtime(c.argv, env)
+        if c.argv[0] != PY or c.argv[1] != "-m":
+            continue  # references, and the console script (imports what `-m precli` does)
+        mods = importtime(c.argv, env, runs)
         extra = {n: m for n, m in mods.items() if n not in base}
         tops = sorted({n.split(".")[0] for n in extra} - base_top)
         numpy = sorted(n for n in mods if n == "numpy" or n.startswith("numpy."))
         extra_self = sum(m.self_us for m in extra.values())
         print(f"\n  {c.label}")
-        print(f"    numpy imported: {'YES (%d numpy modules) -- must not be' % len(numpy) if numpy else 'no (ok)'}")
+        verdict = f"YES ({len(numpy)} numpy modules) -- must not be" if numpy else "no (ok)"
+        print(f"    numpy imported: {verdict}")
         print(f"    new top-level modules ({len(tops)}): {', '.join(tops) or '-'}")
         print(f"    modules beyond baseline: {len(extra)}, their own import time "
               f"{extra_self / 1e3:.1f}ms in total")
-        print(f"    costliest of them (self time):")
+        print("    costliest of them (self time):")
         for m in sorted(extra.values(), key=lambda m: -m.self_us)[:top]:
             print(f"      {m.self_us / 1e3:6.2f}ms self  {m.cum_us / 1e3:6.2f}ms cum  {m.name}")
 
@@ -226,6 +231,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
     ap.add_argument("--top", type=int, default=12,
                     help="costliest extra modules to list per command (default 12)")
+    ap.add_argument("--import-runs", type=int, default=5,
+                    help="-X importtime runs per command, medians reported (default 5)")
     ap.add_argument("--no-imports", action="store_true", help="skip the -X importtime report")
     a = ap.parse_args()
     if a.rounds < 1:
@@ -234,7 +241,7 @@ def main() -> int:
     env = _env()
     cmds = _commands()
     print(machine())
-    import typer  # noqa: PLC0415 - only for the report line
+    import typer  # same interpreter as the subprocesses; only for the report line
 
     print(f"typer {typer.__version__}; {a.rounds} rounds x {len(cmds)} commands "
           f"(rotating order), {a.warmup} warm-up round(s); stdout to a pipe\n")
@@ -242,9 +249,9 @@ def main() -> int:
     verdicts = report_times(cmds)
     print()
     for c, ratio, ok in verdicts:
-        print(f"{'PASS' if ok else 'MISS'}  {c.key:<12} {ratio:.2f}x (goal <= {c.goal:.2f}x)")
+        print(f"{'PASS' if ok else 'MISS'}  {c.key:<12} {ratio:.3f}x (goal <= {c.goal:.2f}x)")
     if not a.no_imports:
-        report_imports(cmds, env, a.top)
+        report_imports(cmds, env, a.top, max(1, a.import_runs))
     return 0
 
 

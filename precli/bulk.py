@@ -51,7 +51,7 @@ class Batch:
     start: int  # index of its first value in the whole input
     body: bytes | None = None
     first_line: int = 1
-    values: np.ndarray | None = None  # type: ignore[type-arg]
+    values: np.ndarray | None = None
     _tokens: list[bytes] | None = None
     _lines: list[int] | None = None
     _bounds: Any = None
@@ -201,7 +201,7 @@ def _float_text(v: Any) -> str:
 
 @dataclass
 class EncodedBatch:
-    codes: npt.NDArray[np.unsignedinteger]  # type: ignore[type-arg]
+    codes: npt.NDArray[np.unsignedinteger]
     errors: dict[int, str]  # local index -> message
 
 
@@ -226,7 +226,7 @@ def _vector_ok(fmt: Format, opts: EncodeOptions, from_text: bool) -> bool:
     return True
 
 
-def _parse_floats(tokens: list[bytes]) -> tuple[np.ndarray, list[int]]:  # type: ignore[type-arg]
+def _parse_floats(tokens: list[bytes]) -> tuple[np.ndarray, list[int]]:
     """Correctly rounded float64 of each token (Python's float); unparseable ones listed."""
     try:
         return np.fromiter(map(float, tokens), np.float64, len(tokens)), []
@@ -243,7 +243,7 @@ def _parse_floats(tokens: list[bytes]) -> tuple[np.ndarray, list[int]]:  # type:
     return v, bad
 
 
-def _widen(v: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+def _widen(v: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = v, v
     for _ in range(steps):
         lo = np.nextafter(lo, -np.inf)
@@ -306,7 +306,7 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
 
 
 def _exact_lane(fmt: Format, batch: Batch, i: int, opts: EncodeOptions,
-                codes: np.ndarray, errors: dict[int, str]) -> None:  # type: ignore[type-arg]
+                codes: np.ndarray, errors: dict[int, str]) -> None:
     try:
         x = _exact_input(batch, i)
         rand = stochastic_bits(_seed(opts), batch.start + i) if opts.mode == "stochastic" else None
@@ -362,7 +362,7 @@ def encode_records(fmt: Format, batch: Batch, opts: EncodeOptions,
 
 @dataclass
 class DecodedBatch:
-    codes: np.ndarray  # type: ignore[type-arg]
+    codes: np.ndarray
     errors: dict[int, str]
 
 
@@ -406,7 +406,7 @@ class ValueTexts:
             s = shortest_table(fmt, code)
         return s.encode()
 
-    def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:  # type: ignore[type-arg]
+    def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:
         uniq, inv = np.unique(codes, return_inverse=True)
         table = []
         for c in uniq.tolist():

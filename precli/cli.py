@@ -1,7 +1,5 @@
 """Thin Typer layer: parse options, call the core, hand results to a writer."""
 
-from __future__ import annotations
-
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -104,7 +102,8 @@ class PrecliGroup(TyperGroup):
         except Exception as e:  # a bug: one line unless --debug
             if debug:
                 raise
-            error_line(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)")
+            error_line(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a "
+                       "traceback)")
             code = int(ExitStatus.DATA_ERROR)
         if standalone_mode:
             sys.exit(code)
@@ -186,7 +185,8 @@ def console(out: IO[str], color: bool) -> Any:
     from rich.console import Console
 
     return Console(file=out, force_terminal=color, no_color=not color,
-                   color_system="auto" if color else None, highlight=False, soft_wrap=False)
+                   color_system="auto" if color else None, highlight=False, soft_wrap=False,
+                   markup=False, emoji=False)
 
 
 # ---------------------------------------------------------------- info

@@ -33,7 +33,7 @@ def _matrix(body: bytes, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int
     idx = starts[:, None] + cols
     valid = cols < (ends - starts)[:, None]
     np.minimum(idx, len(buf) - 1, out=idx)
-    m = buf[idx]
+    m: npt.NDArray[np.uint8] = buf[idx]
     m[~valid] = 0
     return m
 

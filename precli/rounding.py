@@ -10,7 +10,7 @@ format's overflow policy (see :func:`round_float`).
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
@@ -77,7 +77,7 @@ def splitmix64(x: int) -> int:
 
 def stochastic_bits(seed: int | None, index: int) -> int:
     if seed is None:
-        return secrets.randbits(64)
+        return int.from_bytes(os.urandom(8), 'little')
     return splitmix64((seed + index) & _M64)
 
 
@@ -125,7 +125,7 @@ def _round_up(mode: str, negative: bool, rem2_cmp: int, low_odd: bool, rem: int,
     if mode == "odd":
         return not low_odd
     if mode == "stochastic":
-        r = rand if rand is not None else secrets.randbits(64)
+        r = rand if rand is not None else int.from_bytes(os.urandom(8), 'little')
         return r * den < rem << 64
     raise ValueError(mode)
 
@@ -379,7 +379,7 @@ def round_table(
     elif mode == "odd":
         code = lo if lo % 2 == 1 else hi
     else:  # stochastic: P(hi) = past / gap
-        r = rand if rand is not None else secrets.randbits(64)
+        r = rand if rand is not None else int.from_bytes(os.urandom(8), 'little')
         frac = past / gap
         code = hi if r * frac.denominator < frac.numerator << 64 else lo
     flags = ["inexact"]

@@ -7,9 +7,7 @@ Writers turn result objects into text; they never compute anything.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -119,6 +117,8 @@ def _csv_cell(v: Any) -> str:
 
 
 def dumps(obj: Any) -> str:
+    import json
+
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
@@ -127,9 +127,13 @@ class RecordWriter:
 
     def __init__(self, out: IO[str], mode: str, keys: tuple[str, ...], plain_key: str,
                  single: bool = False) -> None:
+        import csv
+        import json
+
         self.out, self.mode, self.keys, self.plain_key = out, mode, keys, plain_key
         self.single = single
         self.count = 0
+        self._json = json
         self._csv = csv.writer(out, lineterminator="\n") if mode == "csv" else None
 
     def write(self, rec: dict[str, Any]) -> None:
@@ -138,9 +142,10 @@ class RecordWriter:
             self.out.write(dumps(rec) + "\n")
         elif m == "json":
             if self.single:
-                self.out.write(json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False))
+                self.out.write(self._json.dumps(rec, indent=2, ensure_ascii=False,
+                                                allow_nan=False))
             else:
-                body = json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False)
+                body = self._json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False)
                 self.out.write(("[\n" if self.count == 0 else ",\n") + _indent(body))
         elif m == "csv":
             assert self._csv is not None
@@ -175,6 +180,9 @@ def _indent(s: str) -> str:
 def write_table_rows(out: IO[str], mode: str, keys: tuple[str, ...],
                      rows: Iterable[dict[str, Any]], single: bool = False) -> None:
     """Whole-collection writer for the small outputs of `info`."""
+    import csv
+    import json
+
     if mode == "plain":
         mode = "tsv"
     rows = list(rows)
