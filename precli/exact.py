@@ -21,6 +21,7 @@ from precli.errors import ValueParseError
 EXTREME_LOG10 = 6000
 
 _CHUNK = 4000  # stays under CPython's int <-> str digit limit (4300)
+_CHUNK_POW = 10**_CHUNK
 
 Kind = Literal["finite", "inf", "nan", "huge", "tiny"]
 
@@ -69,9 +70,9 @@ def int_from_digits(s: str, base: int = 10) -> int:
 
 def int_to_str(n: int) -> str:
     """str(n) for non-negative n without CPython's 4300-digit limit."""
-    if n < 10**_CHUNK:
+    if n < _CHUNK_POW:
         return str(n)
-    q, r = divmod(n, 10**_CHUNK)
+    q, r = divmod(n, _CHUNK_POW)
     return int_to_str(q) + str(r).zfill(_CHUNK)
 
 

@@ -238,6 +238,8 @@ def round_float(
     if inexact and a < fmt.smallest_normal:
         flags.append("underflow")
     if mag > fmt.max:
+        if not inexact:  # on the grid extended upward, but not a value of this format
+            flags.insert(0, "inexact")
         flags.append("overflow")
         toward_zero = mode in ("toward-zero", "odd") or (mode == "up" and neg) or (
             mode == "down" and not neg
@@ -254,7 +256,7 @@ def round_float(
             return Rounded(code, _stored(fmt, code), _flags(*flags))
     if fmt.specials == "fnu" and mag < fmt.smallest_normal:
         mag = fmt.smallest_normal  # no zero: the smallest scale is the nearest value left
-        flags.append("saturated")
+        flags += ["inexact", "underflow", "saturated"]
     code = encode_magnitude(fmt, mag, neg)
     return Rounded(code, _stored(fmt, code), _flags(*flags))
 
@@ -280,8 +282,8 @@ def float_neighbours(fmt: FloatFormat, code: int) -> tuple[int | None, int | Non
         return sign | 1, 1
     u = up(mag)
     down = mag - 1
-    if down == 0 and fmt.specials != "fnuz":
-        down_code = sign if neg else 0
+    if down == 0:  # the next value toward zero is zero: -0 where the format has it
+        down_code = sign if neg and fmt.has_negative_zero else 0
     else:
         down_code = down | (sign if neg else 0)
     up_code = None if u is None else u | (sign if neg else 0)

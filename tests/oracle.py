@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 DETERMINISTIC_MODES = ("nearest-even", "nearest-away", "toward-zero", "up", "down", "odd")
 ALL_MODES = (*DETERMINISTIC_MODES, "stochastic")
@@ -107,7 +107,7 @@ SPECS: dict[str, Spec] = {
 # ----------------------------------------------------------------- decoding
 
 
-@lru_cache(maxsize=None)
+@cache
 def walk_magnitudes(spec: Spec) -> tuple[Fraction, ...]:
     """Magnitudes of the codes 0 .. 2^(E+M) (sign bit clear), one *past* the last code.
 
@@ -210,7 +210,7 @@ class Table:
             if kind == "finite":
                 mags.append(walk[r])
                 rs.append(r)
-        assert all(a < b for a, b in zip(mags, mags[1:]))
+        assert all(a < b for a, b in zip(mags, mags[1:], strict=False))
         self.mags = mags
         self.rs = rs
         self.max = mags[-1]
@@ -236,16 +236,16 @@ class Table:
 
     def signed_values(self) -> list[tuple[Fraction, int]]:
         """(value, code) for every finite code including -0, ascending by value."""
-        out = []
-        for m, r in zip(self.mags, self.rs):
-            out.append((m, self.code(r, False)))
-            if self.spec.signed and (m != 0 or self.spec.has_negative_zero):
-                out.append((-m, self.code(r, True)))
-        out.sort(key=lambda t: (t[0], t[1]))
-        return out
+        pos = [(m, self.code(r, False)) for m, r in zip(self.mags, self.rs, strict=True)]
+        if not self.spec.signed:
+            return pos
+        neg = [(-m, self.code(r, True)) for m, r in zip(self.mags, self.rs, strict=True)
+               if m != 0 or self.spec.has_negative_zero]
+        # magnitudes ascend with the code, so negatives descend: -max ... -0, +0 ... max
+        return neg[::-1] + pos
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(name_or_spec: str | Spec) -> Table:
     spec = SPECS[name_or_spec] if isinstance(name_or_spec, str) else name_or_spec
     return Table(spec)

@@ -5,15 +5,16 @@ tests/oracle.py. No expected value here is taken from precli's own output."""
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 import ml_dtypes
 import numpy as np
+import oracle  # tests/oracle.py (pytest puts tests/ on sys.path)
 import pytest
 
 from precli.errors import InvalidFormatSpecError, UnknownFormatError
 from precli.formats import FloatFormat, IntFormat, TableFormat, builtin_formats, get_format
-from tests import oracle
 
 F = Fraction
 TWO = F(2)
@@ -53,7 +54,7 @@ def floats() -> list[FloatFormat]:
 def test_float_properties_match_ml_dtypes_finfo(name: str) -> None:
     fmt = get_format(name)
     assert isinstance(fmt, FloatFormat)
-    fi = ml_dtypes.finfo(ALL_ORACLE_FLOATS[name])
+    fi = ml_dtypes.finfo(ALL_ORACLE_FLOATS[name])  # type: ignore[no-untyped-call]
     assert fmt.bits == fi.bits
     assert fmt.mantissa_bits == fi.nmant
     assert fmt.exponent_bits == fi.nexp
@@ -61,13 +62,23 @@ def test_float_properties_match_ml_dtypes_finfo(name: str) -> None:
     assert fmt.min == fr(fi.min)
     assert fmt.smallest_normal == fr(fi.smallest_normal) == fr(fi.tiny)
     assert fmt.eps == fr(fi.eps)
-    assert fmt.decimal_digits == fi.precision
     assert fmt.emin == fi.minexp
     assert fmt.max_exponent + 1 == fi.maxexp
-    # finfo.resolution is 10**-precision rounded into the dtype
+    # numpy's definition of precision: int(-log10(eps)), applied to the oracle's eps
+    numpy_precision = int(-math.log10(float(fi.eps)))
+    assert fmt.decimal_digits == numpy_precision
+    assert fmt.resolution == F(1, 10**numpy_precision)
     dt = ALL_ORACLE_FLOATS[name]
-    assert fmt.resolution == F(1, 10**fi.precision)
-    assert np.array(float(fmt.resolution)).astype(dt) == fi.resolution
+    if name.startswith("e") and fmt.bits == 8:
+        # Documented difference: ml_dtypes hard-codes precision = 1 and resolution =
+        # dtype(0.1) for every float8 type; numpy's formula gives floor(M log10 2), which is
+        # 0 for M <= 3 (and 1 for e3m4's M = 4).
+        assert fi.precision == 1
+        assert fi.resolution == np.array(0.1).astype(dt)
+    else:
+        assert fmt.decimal_digits == fi.precision
+        # finfo.resolution is 10**-precision rounded into the dtype
+        assert np.array(float(fmt.resolution)).astype(dt) == fi.resolution
     if name == "e8m0fnu":
         # Documented difference: E8M0 has no subnormals. ml_dtypes reports
         # smallest_subnormal == smallest_normal (2^-127); precli says None.
@@ -117,7 +128,8 @@ def test_int_properties_match_iinfo(name: str) -> None:
     fmt = get_format(name)
     assert isinstance(fmt, IntFormat)
     dt = INT_ORACLES[name]
-    ii = ml_dtypes.iinfo(dt) if dt.__module__.startswith("ml_dtypes") else np.iinfo(dt)
+    ii = (ml_dtypes.iinfo(dt) if dt.__module__.startswith("ml_dtypes")  # type: ignore[no-untyped-call]
+          else np.iinfo(dt))
     assert fmt.bits == ii.bits
     assert fmt.max_int == int(ii.max)
     assert fmt.min_int == int(ii.min)
@@ -256,10 +268,9 @@ def test_custom_spec_equals_builtin(custom: str, builtin: str) -> None:
     (e4m3fn etc. are registered names, so the custom path is taken via custom_format.)"""
     from precli.formats import custom_format
 
-    m = custom.removeprefix("e").replace("fnuz", ",fnuz").replace("fn", ",fn")
-    head, _, suffix = m.partition(",")
-    e, mm = head.split("m")
-    c = custom_format(int(e), int(mm), suffix)
+    m = re.fullmatch(r"e(\d+)m(\d+)(fn|fnuz)?", custom)
+    assert m
+    c = custom_format(int(m.group(1)), int(m.group(2)), m.group(3) or "")
     b = get_format(builtin)
     assert isinstance(b, FloatFormat)
     for prop in ("exponent_bits", "mantissa_bits", "bias", "specials", "bits", "max", "min",
@@ -315,8 +326,7 @@ def test_float_invariants(fmt: FloatFormat) -> None:
     assert fmt.code_value(one + 1) - 1 == fmt.eps
     assert fmt.decimal_digits == _floor_m_log10_2(M)
     assert fmt.resolution == F(1, 10**fmt.decimal_digits)
-    assert fmt.max_exponent == oracle.SPECS[fmt.name].bias * 0 + (
-        (mc >> M) & ((1 << fmt.exponent_bits) - 1)) - fmt.bias
+    assert fmt.max_exponent == ((mc >> M) & ((1 << fmt.exponent_bits) - 1)) - fmt.bias
     assert fmt.max < 2 ** (fmt.max_exponent + 1) <= 2 * fmt.max
     # spec record matches the independent table of published definitions
     s = oracle.SPECS[fmt.name]
@@ -385,7 +395,8 @@ def _oracle_codes(name: str) -> tuple[np.ndarray, np.ndarray]:
     fmt = get_format(name)
     container = np.uint8 if fmt.bits <= 8 else np.uint16
     codes = np.arange(1 << fmt.bits, dtype=container)
-    vals = codes.view(ALL_ORACLE_FLOATS[name]).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        vals = codes.view(ALL_ORACLE_FLOATS[name]).astype(np.float64)
     return codes, vals
 
 
@@ -397,7 +408,7 @@ def test_exhaustive_decode_matches_ml_dtypes_and_oracle(name: str) -> None:
     spec = oracle.SPECS[name]
     codes, vals = _oracle_codes(name)
     signbits = np.signbit(vals).tolist()
-    for code, v, sb in zip(codes.tolist(), vals.tolist(), signbits):
+    for code, v, sb in zip(codes.tolist(), vals.tolist(), signbits, strict=True):
         okind, oneg, omag = oracle.decode(spec, code)
         if math.isnan(v):
             assert fmt.is_nan(code) and not fmt.is_inf(code), (name, hex(code))
@@ -419,7 +430,8 @@ def test_exhaustive_decode_matches_ml_dtypes_and_oracle(name: str) -> None:
             assert fmt.fields(code)[0] == int(sb), (name, hex(code))
 
 
-@pytest.mark.parametrize("name", sorted(n for n, s in oracle.SPECS.items() if s.bits <= 16))
+@pytest.mark.parametrize("name", sorted(n for n, s in oracle.SPECS.items()
+                                        if s.bits <= 16 and n != "e5m10"))  # == fp16
 def test_exhaustive_decode_matches_oracle(name: str) -> None:
     """All small formats incl. custom ones ml_dtypes lacks: precli vs the stepping oracle,
     and the stepping oracle vs the textbook formula."""
@@ -444,7 +456,8 @@ def test_sampled_decode_large_ieee(name: str) -> None:
     rng = np.random.default_rng(20240611)
     if name == "fp32":
         codes = rng.integers(0, 2**32, size=20000, dtype=np.uint64).astype(np.uint32)
-        vals = codes.view(np.float32).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            vals = codes.view(np.float32).astype(np.float64)
     else:
         codes = rng.integers(0, 2**64, size=20000, dtype=np.uint64)
         vals = codes.view(np.float64)
@@ -453,8 +466,10 @@ def test_sampled_decode_large_ieee(name: str) -> None:
             (1 << fmt.bits) - 1]
     dt = np.uint32 if name == "fp32" else np.uint64
     ecodes = np.array(edge, dtype=dt)
-    evals = ecodes.view(np.float32 if name == "fp32" else np.float64).astype(np.float64)
-    for code, v in zip(codes.tolist() + ecodes.tolist(), vals.tolist() + evals.tolist()):
+    with np.errstate(invalid="ignore"):
+        evals = ecodes.view(np.float32 if name == "fp32" else np.float64).astype(np.float64)
+    all_codes, all_vals = codes.tolist() + ecodes.tolist(), vals.tolist() + evals.tolist()
+    for code, v in zip(all_codes, all_vals, strict=True):
         if math.isnan(v):
             assert fmt.is_nan(code)
         elif math.isinf(v):
