@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from precli.errors import CodeRangeError, UsageError, ValueParseError
 from precli.exact import ExactValue, exact_decimal, floor_log2, parse_number
@@ -117,8 +117,7 @@ def parse_code(fmt: Format, text: str) -> int:
 # ------------------------------------------------------------ code facts
 
 
-@dataclass(frozen=True)
-class CodeInfo:
+class CodeInfo(NamedTuple):
     """Everything about one code of one format."""
 
     format: Format
@@ -280,8 +279,7 @@ def describe_code(
 # ------------------------------------------------------------ encode / decode
 
 
-@dataclass(frozen=True)
-class EncodeResult:
+class EncodeResult(NamedTuple):
     input: str
     round: str
     info: CodeInfo
@@ -291,19 +289,17 @@ class EncodeResult:
     ulp_error: Fraction | None
 
 
-@dataclass(frozen=True)
-class DecodeResult:
+class DecodeResult(NamedTuple):
     input: str
     info: CodeInfo
 
 
-@dataclass(frozen=True)
-class ErrorRecord:
+class ErrorRecord(NamedTuple):
     """A value that could not be processed; it keeps its place in the output."""
 
     input: str
     error: str
-    index: int = 0
+    position: int = 0
 
 
 @dataclass

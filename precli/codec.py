@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -77,7 +77,7 @@ def flag_names(bits: int) -> tuple[str, ...]:
     return tuple(name for name in FLAG_ORDER if int(bits) & FLAG_BITS[name])
 
 
-def code_dtype(bits: int) -> np.dtype[np.unsignedinteger]:  # type: ignore[type-arg]
+def code_dtype(bits: int) -> np.dtype[np.unsignedinteger]:
     """The smallest unsigned dtype holding a code of this many bits."""
     for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
         if bits <= np.dtype(dt).itemsize * 8:
@@ -118,7 +118,7 @@ class RoundedArray(NamedTuple):
     """codes (smallest unsigned dtype for the format), invalid lanes (NaN into a format
     without NaN; their code is 0), and per-lane flag bits (see :data:`FLAG_BITS`)."""
 
-    codes: npt.NDArray[np.unsignedinteger]  # type: ignore[type-arg]
+    codes: npt.NDArray[np.unsignedinteger]
     invalid: Bool
     flags: npt.NDArray[np.uint8]
 
@@ -133,7 +133,7 @@ def round_array(
     start_index: int = 0,
     scale: float | Fraction | None = None,
     zero_point: int | None = None,
-) -> tuple[npt.NDArray[np.unsignedinteger], Bool]:  # type: ignore[type-arg]
+) -> tuple[npt.NDArray[np.unsignedinteger], Bool]:
     """Round every element of a float64 / float32 / float16 array into fmt.
 
     Returns ``(codes, invalid)``: codes in the smallest unsigned dtype of the format's
@@ -168,7 +168,7 @@ def round_array_with_flags(
     return _round(fmt, x, mode, saturate, seed, start_index, scale, zero_point, want_flags=True)
 
 
-def _as_float_input(x: npt.ArrayLike) -> npt.NDArray[np.floating]:  # type: ignore[type-arg]
+def _as_float_input(x: npt.ArrayLike) -> npt.NDArray[np.floating]:
     a = np.asarray(x)
     if a.dtype not in (np.float64, np.float32, np.float16):
         raise TypeError(f"round_array takes float64, float32 or float16 arrays, not {a.dtype}")
@@ -203,8 +203,10 @@ def _round(
         if scale is not None or zero_point is not None:
             raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
         if _is_identity(fmt, flat.dtype):
-            c, inv, fl = _identity(fmt, flat, want_flags)
-            return RoundedArray(c.reshape(shape), inv.reshape(shape), fl.reshape(shape))
+            ic, ii, ifl = _identity(fmt, flat, want_flags)
+            return RoundedArray(
+                ic.reshape(shape), ii.reshape(shape), ifl.reshape(shape if want_flags else (0,))
+            )
         plan_f = _float_plan(fmt)
     elif isinstance(fmt, IntFormat):
         plan_i = _int_plan(fmt, _pow2_exponent(scale), zero_point or 0)
@@ -213,10 +215,11 @@ def _round(
             raise UsageError(f"--zero-point does not apply to {fmt.name}")
         plan_t = _table_plan(fmt, _pow2_exponent(scale))
 
-    fast = (
-        _fast_plan(fmt, flat.dtype) if isinstance(fmt, FloatFormat) and FAST_PATH else None
-    )
+    fast = _fast_plan(fmt, flat.dtype) if isinstance(fmt, FloatFormat) and FAST_PATH else None
     slow_parts: list[npt.NDArray[np.intp]] = []
+    c: npt.NDArray[Any]
+    inv: Bool | None
+    fl: npt.NDArray[np.uint8] | None
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         rand = (
@@ -234,7 +237,8 @@ def _round(
             if slow_idx is not None:
                 slow_parts.append(slow_idx + lo)
             continue
-        xs = np.ascontiguousarray(flat[lo:hi], dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # signalling NaNs widen quietly
+            xs = np.ascontiguousarray(flat[lo:hi], dtype=np.float64)
         if isinstance(fmt, FloatFormat):
             c, inv, fl = _round_float_chunk(plan_f, xs, mode, saturate, rand, want_flags)
         elif isinstance(fmt, IntFormat):
@@ -251,15 +255,13 @@ def _round(
         for lo in range(0, slow.size, CHUNK):
             idx = slow[lo : lo + CHUNK]
             rand = (
-                splitmix64_array(
-                    (idx.astype(np.uint64) + np.uint64((seed + start_index) & _M64))
-                )
+                splitmix64_array(idx.astype(np.uint64) + np.uint64((seed + start_index) & _M64))
                 if mode == "stochastic" and seed is not None
                 else None
             )
-            c, inv, fl = _round_float_chunk(
-                plan_f, flat[idx].astype(np.float64), mode, saturate, rand, want_flags
-            )
+            with np.errstate(invalid="ignore"):
+                xs = flat[idx].astype(np.float64)
+            c, inv, fl = _round_float_chunk(plan_f, xs, mode, saturate, rand, want_flags)
             codes[idx] = c
             if inv is not None:
                 invalid[idx] = inv
@@ -278,9 +280,7 @@ def _pow2_exponent(scale: float | Fraction | None) -> int:
         return s.numerator.bit_length() - 1
     if s > 0 and s.numerator == 1 and s.denominator & (s.denominator - 1) == 0:
         return -(s.denominator.bit_length() - 1)
-    raise UsageError(
-        f"the array path takes power-of-two scales only (exact); got {scale!r}"
-    )
+    raise UsageError(f"the array path takes power-of-two scales only (exact); got {scale!r}")
 
 
 # ----------------------------------------------------------- float64 unpacking
@@ -349,22 +349,25 @@ def _split(sig: U64, sh: int | I64) -> tuple[U64, U64]:
 
 def _round_up(mode: str, f: U64, odd: U64 | Bool, neg: Bool, rand: U64 | None) -> Bool:
     """Take the larger-magnitude neighbour? (the vector form of rounding._round_up)"""
+    up: Bool
     if mode == "nearest-even":
-        return (f > _TOP) | ((f == _TOP) & (odd != 0))
-    if mode == "nearest-away":
-        return f >= _TOP
-    if mode == "toward-zero":
-        return np.zeros(f.shape, dtype=np.bool_)
-    if mode == "up":
-        return (f != _ZERO) & ~neg
-    if mode == "down":
-        return (f != _ZERO) & neg
-    if mode == "odd":
-        return (f != _ZERO) & (odd == 0)
-    if mode == "stochastic":
+        up = (f > _TOP) | ((f == _TOP) & (odd != 0))
+    elif mode == "nearest-away":
+        up = f >= _TOP
+    elif mode == "toward-zero":
+        up = np.zeros(f.shape, dtype=np.bool_)
+    elif mode == "up":
+        up = (f != _ZERO) & ~neg
+    elif mode == "down":
+        up = (f != _ZERO) & neg
+    elif mode == "odd":
+        up = (f != _ZERO) & (odd == 0)
+    elif mode == "stochastic":
         assert rand is not None
-        return rand < f
-    raise ValueError(mode)
+        up = rand < f
+    else:
+        raise ValueError(mode)
+    return up
 
 
 def _toward_zero_lanes(mode: str, neg: Bool) -> Bool | bool:
@@ -423,7 +426,7 @@ def _float_plan(fmt: FloatFormat) -> _FloatPlan:
 _IDENTITY_DTYPES = {"fp64": np.float64, "fp32": np.float32, "fp16": np.float16}
 
 
-def _is_identity(fmt: FloatFormat, dtype: np.dtype) -> bool:  # type: ignore[type-arg]
+def _is_identity(fmt: FloatFormat, dtype: np.dtype) -> bool:
     """The input dtype is the target format itself: every value is a code already."""
     return any(
         np.dtype(dt) == dtype and _layout_equal(fmt, _IDENTITY_FORMATS[name])
@@ -432,8 +435,8 @@ def _is_identity(fmt: FloatFormat, dtype: np.dtype) -> bool:  # type: ignore[typ
 
 
 def _identity(
-    fmt: FloatFormat, flat: npt.NDArray[np.floating], want_flags: bool  # type: ignore[type-arg]
-) -> tuple[npt.NDArray[np.unsignedinteger], Bool, npt.NDArray[np.uint8]]:  # type: ignore[type-arg]
+    fmt: FloatFormat, flat: npt.NDArray[np.floating], want_flags: bool
+) -> tuple[npt.NDArray[np.unsignedinteger], Bool, npt.NDArray[np.uint8]]:
     udt = code_dtype(fmt.bits)
     codes = flat.view(udt).copy()
     nan = np.isnan(flat)
@@ -499,13 +502,13 @@ def _round_float_chunk(
         inexact = f != _ZERO
         flags = inexact.astype(np.uint8)  # _INEXACT == 1
         flags |= (inexact & tiny).astype(np.uint8) * _UNDERFLOW
-        if any_over:
-            flags |= over.astype(np.uint8) * _OVERFLOW
+        if any_over:  # (inexact even when on the grid extended upward)
+            flags |= over.astype(np.uint8) * (_INEXACT | _OVERFLOW)
             flags |= np.asarray(sat_out, dtype=np.bool_).astype(np.uint8) * _SATURATED
             if nan_out is not None:
                 flags |= nan_out.astype(np.uint8) * _NANFLAG
-        if low_clamp is not None:
-            flags |= low_clamp.astype(np.uint8) * _SATURATED
+        if low_clamp is not None:  # E8M0 below 2**emin: clamped up to the smallest scale
+            flags |= low_clamp.astype(np.uint8) * (_INEXACT | _UNDERFLOW | _SATURATED)
 
     # ---- specials (zero, inf, nan) override the arithmetic above
     invalid: Bool | None = None
@@ -564,7 +567,7 @@ _INPUT_LAYOUT = {  # dtype -> (width, mantissa bits, bias)
     np.dtype(np.float32): (32, 23, 127),
     np.dtype(np.float64): (64, 52, 1023),
 }
-_UINT = {16: np.uint16, 32: np.uint32, 64: np.uint64}
+_UINT: dict[int, type[np.unsignedinteger[Any]]] = {16: np.uint16, 32: np.uint32, 64: np.uint64}
 
 
 @dataclass(frozen=True)
@@ -577,29 +580,35 @@ class _FastPlan:
     E8M0, negatives) take the general path."""
 
     p: _FloatPlan
-    dtype: np.dtype  # type: ignore[type-arg]  # the input's unsigned twin
-    res_dtype: np.dtype  # type: ignore[type-arg]  # holds every code of the target
+    dtype: np.dtype  # the input's unsigned twin
+    res_dtype: np.dtype  # holds every code of the target
     width: int
     s: int
     inline_sign: bool
-    C: np.unsignedinteger  # type: ignore[type-arg]  # mod 2**width
+    C: np.unsignedinteger  # mod 2**width
     c_odd: bool  # (only with M = 0) the code's parity is the opposite of |bits| >> s
-    tiny_below: np.unsignedinteger  # type: ignore[type-arg]  # |bits| < this: general path
-    fast_span: np.unsignedinteger  # type: ignore[type-arg]  # |bits| - tiny_below >= this: too
-    absmask: np.unsignedinteger  # type: ignore[type-arg]
-    lowmask: np.unsignedinteger  # type: ignore[type-arg]
-    half_m1: np.unsignedinteger  # type: ignore[type-arg]
-    half: np.unsignedinteger  # type: ignore[type-arg]
-    max_code: np.unsignedinteger  # type: ignore[type-arg]
-    tmagmask: np.unsignedinteger  # type: ignore[type-arg]  # target code without its sign
-    tsign: np.unsignedinteger  # type: ignore[type-arg]
-    one: np.unsignedinteger  # type: ignore[type-arg]
-    ushift: np.unsignedinteger  # type: ignore[type-arg]
+    tiny_below: np.unsignedinteger  # |bits| < this: general path
+    fast_span: np.unsignedinteger  # |bits| - tiny_below >= this: too
+    absmask: np.unsignedinteger
+    lowmask: np.unsignedinteger
+    half_m1: np.unsignedinteger
+    half: np.unsignedinteger
+    max_code: np.unsignedinteger
+    tmagmask: np.unsignedinteger  # target code without its sign
+    tsign: np.unsignedinteger
+    one: np.unsignedinteger
+    ushift: np.unsignedinteger
     sign_shift: int  # input sign bit -> target sign bit (right shift; negative: left)
+    # target subnormals (|x| < 2**emin) by the magic-number addition, or None
+    magic: np.floating | None  # 2**(emin - M + input M)
+    magic_bits: np.unsignedinteger
+    quantum: np.floating  # 2**(emin - M), the subnormal spacing
+    frac_exp: int  # rem * 2**frac_exp is the dropped fraction as a 64-bit binary fraction
+    tiny_inline: bool  # tiny lanes (|x| < tiny_below) go through _tiny_lanes
 
 
 @cache
-def _fast_plan(fmt: FloatFormat, in_dtype: np.dtype) -> _FastPlan | None:  # type: ignore[type-arg]
+def _fast_plan(fmt: FloatFormat, in_dtype: np.dtype) -> _FastPlan | None:
     p = _float_plan(fmt)
     W, inM, inbias = _INPUT_LAYOUT[np.dtype(in_dtype)]
     M = p.M
@@ -618,7 +627,11 @@ def _fast_plan(fmt: FloatFormat, in_dtype: np.dtype) -> _FastPlan | None:  # typ
     if bottom < 0 or top >= 1 << W:
         return None  # the codes would not fit the input's width
     ut = _UINT[W]
-    inline = bool(p.sign) and fmt.bits == W - s
+    fdt = np.dtype(in_dtype).type
+    magic_exp = p.emin - M + inM
+    tiny_inline = not p.fnu and p.emin >= in_emin and in_emin <= magic_exp < in_emax
+    # the sign may ride in place only if no rounded magnitude can carry into it
+    inline = bool(p.sign) and fmt.bits == W - s and top < 1 << (fmt.bits - 1)
     res_dtype = np.dtype(ut) if fmt.bits <= W else code_dtype(fmt.bits)
     return _FastPlan(
         p=p,
@@ -641,18 +654,72 @@ def _fast_plan(fmt: FloatFormat, in_dtype: np.dtype) -> _FastPlan | None:  # typ
         one=ut(1),
         ushift=ut(s),
         sign_shift=W - fmt.bits,
+        magic=fdt(2.0**magic_exp) if tiny_inline else None,
+        magic_bits=ut((magic_exp + inbias) << inM) if tiny_inline else ut(0),
+        quantum=fdt(2.0 ** (p.emin - M)) if tiny_inline else fdt(0),
+        frac_exp=64 - (p.emin - M),
+        tiny_inline=tiny_inline,
     )
+
+
+def _subnormal_arithmetic_ok() -> bool:
+    """False when the FPU flushes subnormals to zero (FTZ / DAZ set by some library):
+    the magic-number addition needs IEEE subnormal arithmetic."""
+    tiny = np.array([2.0**-1074], dtype=np.float64)
+    small = np.array([2.0**-149], dtype=np.float32)
+    return bool((tiny + tiny)[0] == 2.0**-1073 and (small * np.float32(2))[0] != 0)
+
+
+def _tiny_lanes(
+    fp: _FastPlan,
+    a: npt.NDArray[np.floating],
+    neg: Bool,
+    mode: str,
+    rand: U64 | None,
+) -> tuple[npt.NDArray[np.unsignedinteger], Bool]:
+    """Magnitude codes of |x| < 2**emin (the target's subnormals and zero) and inexact.
+
+    a + 2**(emin - M + input M) rounds a to the subnormal quantum 2**(emin - M) in the
+    input's own precision (IEEE round-to-nearest-even: the parity of the integer is the
+    parity of the code), and the sum's low bits are the code. ``back`` (the rounded value)
+    is exact, and a - back tells every other mode which way the nearest-even went."""
+    assert fp.magic is not None
+    y = a + fp.magic
+    n = y.view(fp.dtype) - fp.magic_bits  # round-to-nearest-even code
+    back = y - fp.magic  # exact (Sterbenz)
+    inexact = back != a
+    if mode == "nearest-even":
+        return n, inexact
+    went_up = back > a
+    if mode == "nearest-away":
+        tie = np.abs(a - back) * a.dtype.type(2) == fp.quantum  # (all exact)
+        return n + (tie & ~went_up), inexact
+    floor = n - went_up
+    if mode == "toward-zero":
+        return floor, inexact
+    if mode == "up":
+        return floor + (inexact & ~neg), inexact
+    if mode == "down":
+        return floor + (inexact & neg), inexact
+    if mode == "odd":
+        return floor | inexact, inexact
+    if mode == "stochastic":
+        assert rand is not None
+        rem = (a - np.where(went_up, back - fp.quantum, back)).astype(np.float64)  # in [0, q)
+        f = np.ceil(np.ldexp(rem, fp.frac_exp)).astype(np.uint64)  # < 2**64 (rem < q)
+        return floor + (rand < f), inexact
+    raise ValueError(mode)
 
 
 def _fast_float_chunk(
     fp: _FastPlan,
-    xin: npt.NDArray[np.floating],  # type: ignore[type-arg]
+    xin: npt.NDArray[np.floating],
     mode: str,
     saturate: bool,
     rand: U64 | None,
     want_flags: bool,
 ) -> tuple[
-    npt.NDArray[np.unsignedinteger],  # type: ignore[type-arg]
+    npt.NDArray[np.unsignedinteger],
     npt.NDArray[np.uint8] | None,
     npt.NDArray[np.intp] | None,
 ]:
@@ -710,6 +777,18 @@ def _fast_float_chunk(
     if p.fnu:
         slow |= bits > fp.absmask  # negatives become the NaN
     any_slow = bool(slow.any())
+    tiny: Bool | None = None
+    tiny_idx: npt.NDArray[np.intp] | None = None  # sparse tiny lanes: gather / scatter
+    if any_slow and fp.tiny_inline and _subnormal_arithmetic_ok():
+        tiny = mag < fp.tiny_below
+        count = int(np.count_nonzero(tiny))
+        if count:
+            if count * 2 < tiny.size:
+                tiny_idx = np.flatnonzero(tiny)
+            slow &= ~tiny
+            any_slow = bool(slow.any())
+        else:
+            tiny = None
     tmag = code & fp.tmagmask if fp.inline_sign else code
     over: Bool | None = tmag > fp.max_code
     nan_out: Bool | None = None
@@ -747,10 +826,34 @@ def _fast_float_chunk(
         flags = inexact.astype(np.uint8) if inexact is not None else np.zeros(code.shape, np.uint8)
         if any_over:
             assert over is not None and sat_out is not None
-            flags |= over.astype(np.uint8) * _OVERFLOW
+            flags |= over.astype(np.uint8) * (_INEXACT | _OVERFLOW)
             flags |= sat_out.astype(np.uint8) * _SATURATED
             if nan_out is not None and not p.has_inf:
                 flags |= nan_out.astype(np.uint8) * _NANFLAG
+    if tiny is not None:
+        # many tiny lanes: compute them densely (garbage elsewhere) and merge by mask
+        sel = tiny_idx if tiny_idx is not None else slice(None)
+        tneg = bits[sel] > fp.absmask
+        with np.errstate(over="ignore", invalid="ignore"):
+            tcode, tinexact = _tiny_lanes(
+                fp, mag[sel].view(xin.dtype), tneg, mode, None if rand is None else rand[sel]
+            )
+        tres = tcode.astype(res.dtype, copy=False)
+        if p.sign:
+            tsign = np.where(tneg, res.dtype.type(p.sign), res.dtype.type(0))
+            if p.fnuz:  # no -0
+                tsign = np.where(tres == 0, res.dtype.type(0), tsign)
+            tres = tres | tsign
+        if tiny_idx is not None:
+            res[tiny_idx] = tres
+        else:
+            np.copyto(res, tres, where=tiny)
+        if flags is not None:
+            tflags = tinexact.astype(np.uint8) * (_INEXACT | _UNDERFLOW)
+            if tiny_idx is not None:
+                flags[tiny_idx] = tflags
+            else:
+                np.copyto(flags, tflags, where=tiny)
     return res, flags, (np.flatnonzero(slow) if any_slow else None)
 
 
@@ -878,8 +981,8 @@ class _TablePlan:
 def _table_plan(fmt: TableFormat, q: int) -> _TablePlan:
     s = Fraction(2) ** q
     vs = [v * s for v in fmt.values]
-    mids = [(a + b) / 2 for a, b in zip(vs, vs[1:])]
-    gaps = [b - a for a, b in zip(vs, vs[1:])]
+    mids = [(a + b) / 2 for a, b in zip(vs, vs[1:], strict=False)]
+    gaps = [b - a for a, b in zip(vs, vs[1:], strict=False)]
 
     def exact(fr: list[Fraction], what: str) -> F64:
         out = np.array([float(v) for v in fr], dtype=np.float64)
@@ -887,7 +990,7 @@ def _table_plan(fmt: TableFormat, q: int) -> _TablePlan:
             raise UsageError(f"{fmt.name} {what} at scale 2**{q} do not fit float64 exactly")
         return out
 
-    if any(b <= a for a, b in zip(vs, vs[1:])):
+    if any(b <= a for a, b in zip(vs, vs[1:], strict=False)):
         raise ValueError(f"{fmt.name}: table values must be strictly increasing")
     return _TablePlan(
         fmt=fmt,
@@ -950,7 +1053,11 @@ def _round_table_chunk(
 
 
 def _table_stochastic(
-    p: _TablePlan, xs: F64, lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp], rand: U64,
+    p: _TablePlan,
+    xs: F64,
+    lo: npt.NDArray[np.intp],
+    hi: npt.NDArray[np.intp],
+    rand: U64,
     between: Bool,
 ) -> npt.NDArray[np.intp]:
     """P(hi) = (x - vals[lo]) / (vals[hi] - vals[lo]), decided as ``rand < P * 2**64``.
@@ -967,8 +1074,7 @@ def _table_stochastic(
     if unsure.any():
         for j in np.flatnonzero(unsure):
             v = Fraction(float(xs[j]))
-            r = round_table(p.fmt, ExactValue.of(v), "stochastic", scale=p.scale,
-                            rand=int(rand[j]))
+            r = round_table(p.fmt, ExactValue.of(v), "stochastic", scale=p.scale, rand=int(rand[j]))
             up[j] = r.code == hi[j]
     return np.where(up, hi, lo)
 
@@ -980,8 +1086,10 @@ def _fits_float64(fmt: FloatFormat) -> bool:
     """Is every finite value of fmt a float64 (so decoding is exact)?"""
     if fmt.specials == "fnu":
         return -1022 <= fmt.emin and fmt.max_exponent <= 1023
-    return fmt.mantissa_bits <= 52 and fmt.max_exponent <= 1023 and (
-        fmt.emin - fmt.mantissa_bits >= -1074
+    return (
+        fmt.mantissa_bits <= 52
+        and fmt.max_exponent <= 1023
+        and (fmt.emin - fmt.mantissa_bits >= -1074)
     )
 
 
@@ -1065,22 +1173,35 @@ def decode_array(fmt: Format, codes: npt.ArrayLike) -> F64:
         raise CodeRangeError(f"code {int(c.max()):#x} is wider than {fmt.name} ({fmt.bits} bits)")
     if fmt.bits <= 16:
         return _lut(fmt)[c.astype(np.intp)]
+    with np.errstate(invalid="ignore"):  # signalling NaNs widen quietly
+        return _decode_wide(fmt, c)
+
+
+def _decode_wide(fmt: Format, c: U64) -> F64:
     if isinstance(fmt, FloatFormat):
         if _layout_equal(fmt, _IDENTITY_FORMATS["fp64"]):
             return c.view(np.float64).copy()
         if _layout_equal(fmt, _IDENTITY_FORMATS["fp32"]):
             return c.astype(np.uint32).view(np.float32).astype(np.float64)
-        if (fmt.exponent_bits, fmt.bias, fmt.specials) == (8, 127, "ieee") and fmt.mantissa_bits < 23:
+        if (fmt.exponent_bits, fmt.bias, fmt.specials) == (
+            8,
+            127,
+            "ieee",
+        ) and fmt.mantissa_bits < 23:
             shift = np.uint64(23 - fmt.mantissa_bits)  # tf32 and kin: pad into fp32
             return (c << shift).astype(np.uint32).view(np.float32).astype(np.float64)
         _check_fits(fmt)
         return _decode_float_formula(fmt, c)
     if isinstance(fmt, IntFormat):
         if fmt.signed:
-            v = c.view(np.int64) if fmt.bits == 64 else np.where(
-                c >= np.uint64(1 << (fmt.bits - 1)),
-                c.astype(np.int64) - (1 << fmt.bits),
-                c.astype(np.int64),
+            v = (
+                c.view(np.int64)
+                if fmt.bits == 64
+                else np.where(
+                    c >= np.uint64(1 << (fmt.bits - 1)),
+                    c.astype(np.int64) - (1 << fmt.bits),
+                    c.astype(np.int64),
+                )
             )
             out = v.astype(np.float64)
             mag = np.where(v < 0, (-(v + 1)).astype(np.uint64) + _ONE, v.astype(np.uint64))
@@ -1105,7 +1226,9 @@ def decode_array(fmt: Format, codes: npt.ArrayLike) -> F64:
 
 # -------------------------------------------------------------------- printing
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+_HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % v for v in range(256)), dtype=np.uint16)
+# (byte -> its two lowercase hex digits, as the uint16 whose memory holds them in order)
 
 
 def hex_strings(codes: npt.ArrayLike, fmt: Format | int) -> bytes:
@@ -1122,18 +1245,29 @@ def hex_strings(codes: npt.ArrayLike, fmt: Format | int) -> bytes:
         raise TypeError(f"codes must be an integer array, not {a.dtype}")
     if a.size and a.dtype.kind == "i" and int(a.min()) < 0:
         raise CodeRangeError("negative code")
-    c = np.ascontiguousarray(a.reshape(-1), dtype=np.uint64)
-    n = c.size
-    if n and width < 16 and int(c.max()) >> (4 * width):
-        raise CodeRangeError(f"code {int(c.max()):#x} is wider than {width} hex digits")
-    # big-endian bytes of every code, then its two nibbles each: 16 digits per code
-    b = c.astype(">u8").view(np.uint8).reshape(n, 8)
-    nib = np.empty((n, 16), dtype=np.uint8)
-    nib[:, 0::2] = b >> 4
-    nib[:, 1::2] = b & 15
-    out = np.empty((n, width + 3), dtype=np.uint8)
-    out[:, 0] = ord("0")
-    out[:, 1] = ord("x")
-    out[:, 2 : 2 + width] = _HEX_DIGITS[nib[:, 16 - width :]]
-    out[:, -1] = ord("\n")
+    flat = a.reshape(-1)
+    n = flat.size
+    if n and width < 16 and int(flat.max()) >> (4 * width):
+        raise CodeRangeError(f"code {int(flat.max()):#x} is wider than {width} hex digits")
+    nb = (width + 1) // 2  # bytes that hold the digits
+    be = np.dtype(f">u{code_dtype(8 * nb).itemsize}")
+    b = flat.astype(be).view(np.uint8).reshape(n, be.itemsize)[:, be.itemsize - nb :]
+    pairs = _HEX_PAIRS[b]  # (n, nb), contiguous: 2 * nb digits per code
+    # One record per line: "0x", the digits, a newline. With an odd width the first of the
+    # 2 * nb digits is a '0' that lands on the 'x' slot, and 'x' is written after it.
+    row = width + 3
+    start = 2 if width % 2 == 0 else 1
+    rec = np.dtype(
+        {
+            "names": ["d", "zero", "x", "nl"],
+            "formats": [f"V{2 * nb}", "u1", "u1", "u1"],
+            "offsets": [start, 0, 1, row - 1],
+            "itemsize": row,
+        }
+    )
+    out = np.empty(n, dtype=rec)
+    out["d"] = pairs.view(f"V{2 * nb}").reshape(n)
+    out["zero"] = ord("0")
+    out["x"] = ord("x")
+    out["nl"] = ord("\n")
     return out.tobytes()

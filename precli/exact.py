@@ -10,9 +10,8 @@ marked ``huge`` / ``tiny`` and never materialised, so ``1e999999999`` costs noth
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from precli.errors import ValueParseError
 
@@ -26,8 +25,7 @@ _CHUNK_POW = 10**_CHUNK
 Kind = Literal["finite", "inf", "nan", "huge", "tiny"]
 
 
-@dataclass(frozen=True)
-class ExactValue:
+class ExactValue(NamedTuple):
     """A parsed input: sign plus an exact magnitude, or a special."""
 
     negative: bool

@@ -11,9 +11,9 @@ format's overflow policy (see :func:`round_float`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from typing import NamedTuple
 
 from precli.errors import NotRepresentableError, UsageError
 from precli.exact import (
@@ -84,8 +84,7 @@ def stochastic_bits(seed: int | None, index: int) -> int:
 # ------------------------------------------------------------------ results
 
 
-@dataclass(frozen=True)
-class Rounded:
+class Rounded(NamedTuple):
     """What rounding produced: the code, the stored value and the IEEE-style flags."""
 
     code: int

@@ -11,8 +11,7 @@ import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from precli.analysis import (
     CodeInfo,
@@ -26,8 +25,7 @@ from precli.errors import UsageError
 OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson", "raw")
 
 
-@dataclass(frozen=True)
-class OutputEnv:
+class OutputEnv(NamedTuple):
     stdout_isatty: bool
     color: bool
 
