@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
-from typing import Literal
+from functools import cache
+from typing import Literal, NamedTuple
 
 from precli.errors import InvalidFormatSpecError, UnknownFormatError
 
@@ -33,8 +32,7 @@ MAX_CUSTOM_BITS = 64
 MAX_CUSTOM_EXPONENT_BITS = 15
 
 
-@dataclass(frozen=True)
-class FloatFormat:
+class FloatFormat(NamedTuple):
     name: str
     exponent_bits: int
     mantissa_bits: int
@@ -43,7 +41,9 @@ class FloatFormat:
     aliases: tuple[str, ...] = ()
     description: str = ""
 
-    kind = "float"
+    @property
+    def kind(self) -> str:
+        return "float"
 
     # ---- layout
     @property
@@ -165,7 +165,7 @@ class FloatFormat:
         return (self.exp_all_ones << self.mantissa_bits) | (self.sign_mask if negative else 0)
 
     # ---- derived range / precision (exact)
-    @cached_property
+    @property
     def max_code(self) -> int:
         """Code of the largest finite value."""
         top = (1 << (self.bits - self.sign_bits)) - 1  # all ones below the sign
@@ -175,9 +175,9 @@ class FloatFormat:
             return top - 1  # only S.1..1.1..1 is NaN
         return top  # fnuz (NaN sits at -0) and finite formats: all ones is finite
 
-    @cached_property
+    @property
     def max(self) -> Fraction:
-        return self.code_magnitude(self.max_code)
+        return _float_max(self)
 
     @property
     def min(self) -> Fraction:
@@ -233,15 +233,21 @@ class FloatFormat:
         return self.finite_codes - (1 if self.has_negative_zero else 0)
 
 
-@dataclass(frozen=True)
-class IntFormat:
+@cache
+def _float_max(fmt: FloatFormat) -> Fraction:
+    return fmt.code_magnitude(fmt.max_code)
+
+
+class IntFormat(NamedTuple):
     name: str
     int_bits: int
     is_signed: bool
     aliases: tuple[str, ...] = ()
     description: str = ""
 
-    kind = "int"
+    @property
+    def kind(self) -> str:
+        return "int"
 
     @property
     def bits(self) -> int:
@@ -292,8 +298,7 @@ class IntFormat:
         return value & ((1 << self.bits) - 1)
 
 
-@dataclass(frozen=True)
-class TableFormat:
+class TableFormat(NamedTuple):
     """A lookup-table format: code i stands for values[i] (values sorted ascending)."""
 
     name: str
@@ -302,7 +307,9 @@ class TableFormat:
     aliases: tuple[str, ...] = ()
     description: str = ""
 
-    kind = "table"
+    @property
+    def kind(self) -> str:
+        return "table"
 
     @property
     def bits(self) -> int:
