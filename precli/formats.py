@@ -12,7 +12,6 @@ Derived properties use ``fractions.Fraction`` and ``int`` only, so every number 
 
 from __future__ import annotations
 
-import difflib
 import re
 from fractions import Fraction
 from functools import cache
@@ -465,6 +464,8 @@ def get_format(name: str) -> Format:
     m = _CUSTOM.fullmatch(key)
     if m:
         return custom_format(int(m.group(1)), int(m.group(2)), m.group(3) or "")
+    import difflib
+
     close = difflib.get_close_matches(key, all_names(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `precli info` for the list"
     raise UnknownFormatError(f"unknown format {name!r}{hint}")
