@@ -426,3 +426,75 @@ def max_derivation(fmt: FloatFormat) -> str:
     else:
         rhs = f"2^{e - fmt.bias} × (1 + {m}/{1 << fmt.mantissa_bits}) = {val}"
     return f"{' '.join(fields)} → {rhs}"
+
+
+# ------------------------------------------------------------ compare (values, formats)
+
+DEFAULT_COMPARE_FORMATS = (
+    "fp64", "fp32", "tf32", "fp16", "bf16", "e5m2", "e4m3fn", "e3m2fn", "e2m3fn", "e2m1fn",
+    "int8", "nf4",
+)  # fmt: skip
+
+
+def compare_value(
+    fmts: list[Format], text: str, opts: EncodeOptions
+) -> list[EncodeResult | ErrorRecord]:
+    """One value in every format (one result per format, errors in place)."""
+    from precli.errors import PrecliError
+
+    x = parse_number(text)
+    out: list[EncodeResult | ErrorRecord] = []
+    for i, f in enumerate(fmts):
+        try:
+            out.append(encode_exact(f, text, x, opts, i))
+        except UsageError:
+            raise
+        except PrecliError as e:
+            out.append(ErrorRecord(text, f"{f.name}: {e}", i))
+    return out
+
+
+def _ratio_text(r: Fraction) -> str:
+    """'8x' for exact small ratios, '2^24x' for big powers of two, else approx."""
+    p = pow2_text(r)
+    if r.denominator == 1 and r < 10**6:
+        return f"{r.numerator}x"
+    if p is not None:
+        return f"{p}x"
+    return f"{float(r):.3g}x"
+
+
+def format_notes(fmts: list[Format]) -> list[str]:
+    """Where each float format is better: range, precision, reach toward zero."""
+    floats = [f for f in fmts if isinstance(f, FloatFormat)]
+    notes: list[str] = []
+    if len(floats) < 2:
+        return notes
+    top = max(floats, key=lambda f: f.max)
+    for f in floats:
+        if f is not top and f.max * 2 <= top.max:
+            notes.append(f"{top.name} reaches {_ratio_text(top.max / f.max)} further than "
+                         f"{f.name} (max {exact_short_text(top.max)} vs {exact_short_text(f.max)})")
+    fine = min(floats, key=lambda f: f.eps)
+    for f in floats:
+        if f is not fine and f.eps > fine.eps:
+            notes.append(f"{fine.name} has {_ratio_text(f.eps / fine.eps)} finer eps than "
+                         f"{f.name} ({pow2_text(fine.eps)} vs {pow2_text(f.eps)})")
+    fp32_max = Fraction(2**128 - 2**104)
+    for f in floats:
+        if f.name != "fp32" and f.max_exponent == 127 and f.max != fp32_max:
+            notes.append(f"{f.name} keeps fp32's exponent range (up to ~2^128) with "
+                         f"{f.mantissa_bits} mantissa bits instead of 23")
+    tiny = min(floats, key=lambda f: f.smallest_positive)
+    others = [f for f in floats if f.smallest_positive > tiny.smallest_positive]
+    if others:
+        notes.append(f"{tiny.name} reaches closest to zero ({pow2_text(tiny.smallest_positive)})")
+    return notes
+
+
+def exact_short_text(x: Fraction) -> str:
+    """An exact integer when short, else a power of two or ≈ 3 significant digits."""
+    if x.denominator == 1 and x < 10**7:
+        return str(x.numerator)
+    p = pow2_text(x)
+    return p if p is not None else f"≈{float(x):.4g}"

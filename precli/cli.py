@@ -409,6 +409,149 @@ def _print_results(results: list[Any], color: bool) -> None:
         con.print()
 
 
+@app.command(cls=ValuesCommand)
+def compare(
+    args: Annotated[list[str] | None, typer.Argument(
+        metavar="VALUE | FORMAT... | FILE",
+        autocompletion=complete_format,
+        help="A number: that value in every format. Format names: the formats side by "
+             "side. A .npy / raw / text file or '-': what casting the array costs.")] = None,
+    formats: Annotated[str | None, typer.Option(
+        "--formats", "-F", metavar="A,B,C", help="Formats to compare against (comma-separated)."
+    )] = None,
+    round_mode: Annotated[str, typer.Option(
+        "--round", "-r", metavar="MODE", autocompletion=complete_round,
+        help="Rounding mode (as for encode).")] = "nearest-even",
+    saturate: Annotated[bool, typer.Option("--saturate", help="Clamp overflow to ±max.")] = False,
+    input_file: InputOpt = None,
+    input_format: Annotated[str | None, typer.Option(
+        "--input-format", metavar="FMT",
+        help="npy (default for *.npy), f32, f64, f16 or text.")] = None,
+    scheme: Annotated[str, typer.Option(
+        "--scheme", help="Integer quantization: symmetric or asymmetric.")] = "symmetric",
+    granularity: Annotated[str, typer.Option(
+        "--granularity", help="Integer scales per tensor or per channel.")] = "tensor",
+    axis: Annotated[int, typer.Option("--axis", help="Channel axis for --granularity channel.")
+                    ] = 0,
+    block_size: Annotated[int, typer.Option(
+        "--block-size", help="nf4 absmax block size (bitsandbytes uses 64).")] = 64,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Histogram of the input's magnitudes against each format's range.")
+    ] = False,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare formats: one value in each, formats side by side, or an array cast to each."""
+    from precli.analysis import DEFAULT_COMPARE_FORMATS, EncodeOptions, format_notes
+    from precli.formats import get_format
+    from precli.rounding import resolve_round_mode
+    from precli.streams import detect_env
+
+    items = args or []
+    env = detect_env(no_color)
+    names = [n.strip() for n in formats.split(",") if n.strip()] if formats else None
+    if input_file is None and items and all(_is_format(a) for a in items):
+        fmts = [get_format(a) for a in items]
+        _compare_formats(fmts, format_notes(fmts), env, output)
+        return
+    if input_file is None and items and items != ["-"] and all(_is_number(a) for a in items):
+        fmts = [get_format(n) for n in names or DEFAULT_COMPARE_FORMATS]
+        opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate)
+        failed = _compare_values(items, fmts, opts, env, output)
+        if failed:
+            raise typer.Exit(int(ExitStatus.DATA_ERROR))
+        return
+    if input_file is None and len(items) != 1:
+        bad = next((a for a in items if not _is_format(a) and not _is_number(a)), None)
+        raise UsageError(
+            f"cannot compare {bad!r}: give one number, format names, or one file"
+            if bad else "give one number, format names, or one file (or '-') to compare")
+    from precli.commands import compare_array_command
+
+    raise typer.Exit(compare_array_command(
+        input_file or items[0], input_format, names, resolve_round_mode(round_mode), saturate,
+        scheme, granularity, axis, block_size, plot, env, output))
+
+
+def _is_format(name: str) -> bool:
+    from precli.errors import UsageError as _U
+    from precli.formats import get_format
+
+    try:
+        get_format(name)
+        return True
+    except _U:
+        try:
+            from precli.quantize import get_block_format
+
+            get_block_format(name)
+            return True
+        except (ImportError, _U):
+            return False
+
+
+def _is_number(text: str) -> bool:
+    from precli.errors import ValueParseError
+    from precli.exact import parse_number
+
+    try:
+        parse_number(text)
+        return True
+    except ValueParseError:
+        return False
+
+
+def _compare_formats(fmts: list[Any], notes: list[str], env: Any, output: str | None) -> None:
+    from precli import analysis
+    from precli.streams import dumps, write_table_rows
+
+    mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
+    if mode == "table":
+        from precli import render
+
+        console(sys.stdout, env.color).print(render.compare_formats_view(fmts, notes))
+        return
+    recs = [analysis.format_record(f) for f in fmts]
+    if mode == "json":
+        import json
+
+        sys.stdout.write(json.dumps({"formats": recs, "notes": notes}, indent=2,
+                                    ensure_ascii=False) + "\n")
+    elif mode == "ndjson":
+        for r in recs:
+            sys.stdout.write(dumps(r) + "\n")
+    else:
+        write_table_rows(sys.stdout, mode, analysis.FORMAT_KEYS, recs)
+
+
+def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
+                    output: str | None) -> int:
+    from precli.analysis import ErrorRecord, compare_value
+    from precli.streams import RESULT_KEYS, RecordWriter, result_record
+
+    mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
+    failed = 0
+    writer = None if mode == "table" else RecordWriter(sys.stdout, mode, RESULT_KEYS, "hex")
+    for text in items:
+        results = compare_value(fmts, text, opts)
+        for r in results:
+            if isinstance(r, ErrorRecord):
+                error_line(f"{text!r}: {r.error}")
+                failed += 1
+        if writer is not None:
+            for r in results:
+                writer.write(result_record(r))
+        else:
+            from precli import render
+
+            con = console(sys.stdout, env.color)
+            con.print(render.compare_value_table(text, results, con.width))
+    if writer is not None:
+        writer.close()
+    return failed
+
+
 def main() -> None:
     app()
 

@@ -3,17 +3,25 @@
 Every function here is pure, never prints, and agrees bit for bit with the exact scalar
 path (:mod:`precli.rounding`), which is its reference (``tests/test_codec.py``).
 
-Rounding works on the bit pattern of the float64 input (float32 / float16 inputs are
-widened to float64 first, which is exact). A finite nonzero input is ``sig * 2**(k - 63)``
-with a 64-bit significand ``sig`` whose top bit is set and ``k = floor(log2 |x|)``. The
-target quantum is ``2**(e - M)`` with ``e = max(k, emin)`` (``e = k`` for E8M0), so the
-value on the target grid is ``sig >> sh`` with ``sh = 63 - M + (e - k) >= 1``: the kept
-bits give the lower candidate, the dropped bits, read as a 64-bit binary fraction ``F``
-(rounded up when more than 64 bits are dropped, which then only happens below 1/2),
-decide the rounding -- ``F`` vs ``2**63`` for the nearest modes, ``rand < F`` for
-stochastic rounding, exactly the scalar test ``rand * den < rem << 64``. The magnitude
-code is ``((e - emin) << M) + i``: subnormals, normals and the carry into the next binade
-all fall out of that one sum, and ties-to-even is the parity of that code.
+The general float path works on the bit pattern of the float64 input (float32 / float16
+inputs are widened first, which is exact). A finite nonzero input is
+``sig * 2**(k - 63)`` with a 64-bit significand ``sig`` whose top bit is set and
+``k = floor(log2 |x|)``. The target quantum is ``2**(e - M)`` with ``e = max(k, emin)``
+(``e = k`` for E8M0), so the value on the target grid is ``sig >> sh`` with
+``sh = 63 - M + (e - k) >= 1``: the kept bits give the lower candidate, the dropped bits,
+read as a 64-bit binary fraction ``F`` (rounded up when more than 64 bits are dropped,
+which then only happens below 1/2), decide the rounding -- ``F`` vs ``2**63`` for the
+nearest modes, ``rand < F`` for stochastic rounding, exactly the scalar test
+``rand * den < rem << 64``. The magnitude code is ``((e - emin) << M) + i``: subnormals,
+normals and the carry into the next binade all fall out of that one sum, and
+ties-to-even is the parity of that code.
+
+The fast path (:func:`_fast_float_chunk`) does the common lanes in the input's own width
+(uint16 / uint32 / uint64): a normal input that lands on a normal target value has code
+``(|bits| >> s) - C``, rounded with the usual add-and-shift; target subnormals are done
+with the magic-number addition in the input's own float type (IEEE arithmetic rounds to
+nearest-even exactly; the exact remainder gives every other mode). Whatever is left (inf,
+NaN, E8M0 oddities, subnormal inputs the trick cannot take) goes to the general path.
 
 No Python loop runs per value; arrays are processed in cache-sized chunks.
 """
@@ -985,8 +993,13 @@ def _table_plan(fmt: TableFormat, q: int) -> _TablePlan:
     gaps = [b - a for a, b in zip(vs, vs[1:], strict=False)]
 
     def exact(fr: list[Fraction], what: str) -> F64:
-        out = np.array([float(v) for v in fr], dtype=np.float64)
-        if any(Fraction(float(v)) != v for v in fr):
+        try:
+            out = np.array([float(v) for v in fr], dtype=np.float64)
+        except OverflowError:
+            out = np.array([np.inf])
+        if any(Fraction(float(v)) != v for v in fr if abs(v) < 2**1024):
+            out = np.array([np.inf])
+        if not np.isfinite(out).all():
             raise UsageError(f"{fmt.name} {what} at scale 2**{q} do not fit float64 exactly")
         return out
 

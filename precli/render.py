@@ -14,6 +14,7 @@ from precli.analysis import (
     CodeInfo,
     DecodeResult,
     EncodeResult,
+    ErrorRecord,
     exact_text,
     max_derivation,
     pow2_text,
@@ -345,3 +346,86 @@ def table_format_note(fmt: Format) -> Text | None:
     if isinstance(fmt, TableFormat):
         return None
     return None
+
+
+# ------------------------------------------------------------ compare
+
+
+def _stored_text(info: CodeInfo) -> str:
+    """The exact stored value when short, else 17 significant digits marked ≈."""
+    if len(info.exact) <= 18 or info.stored.kind != "finite":
+        return info.exact
+    return "≈" + sig(info.stored.value, 17)
+
+
+def compare_value_table(text: str, results: Sequence[EncodeResult | ErrorRecord],
+                        width: int = 120) -> Table:
+    """One value in every format: one row per format (narrow terminals drop columns)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    for keep in (3, 2, 1, 0):
+        t = _compare_value(text, results, keep)
+        if Measurement.get(probe, probe.options, t).maximum <= width:
+            break
+    return t
+
+
+def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], keep: int) -> Table:
+    cols = [(c, j) for c, j, pri in (
+        ("format", "left", 0), ("stored", "right", 0), ("abs error", "right", 0),
+        ("rel error", "right", 1), ("ulps", "right", 2), ("hex", "left", 1),
+        ("bits", "left", 3), ("flags", "left", 0),
+    ) if pri <= keep]  # fmt: skip
+    t = Table(title=f"{text} in each format", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)
+    for c, j in cols:
+        t.add_column(c, justify=j, no_wrap=c != "flags")  # type: ignore[arg-type]
+    for r in results:
+        if isinstance(r, ErrorRecord):
+            name, _, msg = r.error.partition(": ")
+            cells: dict[str, str | Text] = {"format": Text(name, style="bold"),
+                                            "stored": Text(msg, style="red")}
+        else:
+            cells = {
+                "format": Text(r.info.format.name, style="bold"), "stored": _stored_text(r.info),
+                "abs error": _err(r.abs_error), "rel error": _err(r.rel_error),
+                "ulps": _err(r.ulp_error), "hex": r.info.hex,
+                "bits": bit_fields(r.info.format, r.info.code, sep=""),
+                "flags": Text(", ".join(r.flags) if r.flags else "exact",
+                              style="yellow" if r.flags else "green"),
+            }  # fmt: skip
+        t.add_row(*(cells.get(c, "") for c, _ in cols))
+    return t
+
+
+def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str]) -> RenderableType:
+    """Formats side by side, then where each is better."""
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    t.add_column("", style="bold cyan", no_wrap=True)
+    for f in fmts:
+        t.add_column(f.name, justify="right", header_style="bold")
+    rows: list[tuple[str, list[str]]] = [
+        ("bits", [str(f.bits) for f in fmts]),
+        ("sign/exp/mant", [f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}"
+                           if isinstance(f, FloatFormat) else f.kind for f in fmts]),
+        ("max", [exact_short(f.max) for f in fmts]),
+        ("smallest normal", [exact_short(f.smallest_normal) if isinstance(f, FloatFormat)
+                             else "—" for f in fmts]),
+        ("smallest subnormal", [exact_short(f.smallest_subnormal)
+                                if isinstance(f, FloatFormat) else "—" for f in fmts]),
+        ("eps", [exact_short(f.eps) if isinstance(f, FloatFormat) else "—" for f in fmts]),
+        ("decimal digits", [str(f.decimal_digits) if isinstance(f, FloatFormat) else "—"
+                            for f in fmts]),
+        ("finite values", [f"{f.finite_values:,}" for f in fmts]),
+        ("inf / nan / -0", [" ".join(x for x, on in (
+            ("inf", getattr(f, "has_inf", False)), ("nan", getattr(f, "has_nan", False)),
+            ("-0", getattr(f, "has_negative_zero", False))) if on) or "none" for f in fmts]),
+    ]  # fmt: skip
+    for label, cells in rows:
+        t.add_row(label, *cells)
+    parts: list[RenderableType] = [t]
+    for n in notes:
+        parts.append(Text("• " + n))
+    return Group(*parts)
