@@ -407,14 +407,15 @@ class ValueTexts:
         return s.encode()
 
     def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:
-        uniq, inv = np.unique(codes, return_inverse=True)
-        table = []
-        for c in uniq.tolist():
-            t = self.cache.get(c)
-            if t is None:
-                t = self.cache[c] = self._text(c)
-            table.append(t)
-        out = np.array(table, dtype=object)[inv].tolist()
+        cache = self.cache
+        if self.fmt.bits <= 16 and len(codes):
+            present = np.flatnonzero(np.bincount(codes.astype(np.intp)))
+        else:
+            present = np.unique(codes)
+        for c in present.tolist():
+            if c not in cache:
+                cache[c] = self._text(c)
+        out = [cache[c] for c in codes.tolist()]
         for i in errors:
             out[i] = b"error"
         return b"\n".join(out) + b"\n" if out else b""

@@ -221,30 +221,34 @@ def shortest_in_interval(
     """The shortest decimal digits*10**exp in the interval around v > 0, closest to v.
 
     Among decimals with the fewest significant digits that lie in the interval, the one
-    nearest v wins (ties to the even last digit). Returns (digits, exp10).
+    nearest v wins (ties to the even last digit). Returns (digits, exp10). Integer
+    arithmetic throughout: everything is scaled to a common denominator first.
     """
+    from math import lcm
 
-    def inside(c: Fraction) -> bool:
-        return (lo < c or (lo_incl and lo == c)) and (c < hi or (hi_incl and c == hi))
-
+    den = lcm(v.denominator, lo.denominator, hi.denominator)
+    V = v.numerator * (den // v.denominator)
+    L = lo.numerator * (den // lo.denominator)
+    H = hi.numerator * (den // hi.denominator)
     top = floor_log10(v)
     p = 1
     while True:
         k = top - p + 1
-        unit = _pow10(k)
-        f = (v / unit).__floor__()
-        best: tuple[Fraction, int, int] | None = None
+        scale = 10**-k if k < 0 else 1  # multiply V, L, H by this ...
+        unit = den * 10**k if k >= 0 else den  # ... and a candidate c stands for c * unit
+        vs, ls, hs = V * scale, L * scale, H * scale
+        f = vs // unit
+        best: tuple[int, int, int] | None = None
         for c in (f, f + 1):
             if c <= 0:
                 continue
-            cand = c * unit
-            if inside(cand):
-                dist = abs(cand - v)
-                key = (dist, c % 2, c)
-                if best is None or key < (best[0], best[1] % 2, best[1]):
-                    best = (dist, c, k)
+            x = c * unit
+            if (ls < x or (lo_incl and ls == x)) and (x < hs or (hi_incl and x == hs)):
+                key = (abs(x - vs), c % 2, c)
+                if best is None or key < best:
+                    best = key
         if best is not None:
-            return best[1], best[2]
+            return best[2], k
         p += 1
 
 

@@ -55,7 +55,11 @@ def parse_hex(
             c, o = parse_hex(body, starts[short], ends[short])
             codes[short], ok[short] = c, o
         return codes, ok
-    m = _matrix(body, starts, ends, max(width, 3))
+    if width >= 3 and int(lens.min()) == width and len(body) == n * (width + 1):
+        # every line the same length: the body is already an (n, width + 1) matrix
+        m = np.frombuffer(body, np.uint8).reshape(n, width + 1)[:, :width]
+    else:
+        m = _matrix(body, starts, ends, max(width, 3))
     good = (m[:, 0] == 48) & ((m[:, 1] == 120) | (m[:, 1] == 88)) & (lens >= 3)
     h = m[:, 2:]
     lower = h | 0x20

@@ -31,6 +31,13 @@ MAX_CUSTOM_BITS = 64
 MAX_CUSTOM_EXPONENT_BITS = 15
 
 
+def _dyadic(sig: int, exp: int) -> Fraction:
+    """sig * 2**exp exactly, with integer shifts (much cheaper than Fraction powers)."""
+    if exp >= 0:
+        return Fraction(sig << exp)
+    return Fraction(sig, 1 << -exp)
+
+
 class FloatFormat(NamedTuple):
     name: str
     exponent_bits: int
@@ -130,12 +137,10 @@ class FloatFormat(NamedTuple):
         """|value| of a finite code, exactly (caller checks is_nan / is_inf first)."""
         _, e, m = self.fields(code)
         if self.specials == "fnu":
-            return Fraction(2) ** (e - self.bias)
+            return _dyadic(1, e - self.bias)
         if e == 0:
-            return Fraction(m) * Fraction(2) ** (self.emin - self.mantissa_bits)
-        return Fraction((1 << self.mantissa_bits) + m) * Fraction(2) ** (
-            e - self.bias - self.mantissa_bits
-        )
+            return _dyadic(m, self.emin - self.mantissa_bits)
+        return _dyadic((1 << self.mantissa_bits) + m, e - self.bias - self.mantissa_bits)
 
     def code_value(self, code: int) -> Fraction:
         """Signed exact value of a finite code (-0 comes back as 0)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from fractions import Fraction
 
 from rich import box
@@ -429,3 +430,36 @@ def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str]) -> Render
     for n in notes:
         parts.append(Text("• " + n))
     return Group(*parts)
+
+
+_CELL = {"normal": ("█", "green"), "subnormal": ("▒", "yellow"), "underflow": ("·", "dim"),
+         "overflow": ("×", "red")}
+
+
+def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> RenderableType:
+    """One row per binade 2^k of the input: a bar of its count, then each format's cover."""
+    from precli.plot import cell
+
+    if not hist.counts:
+        return Text("no finite nonzero values to plot", style="dim")
+    ks = sorted(hist.counts)
+    lo, hi = ks[0], ks[-1]
+    peak = max(hist.counts.values())
+    t = Table(title="|x| by binade, against each format's range", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True,
+              caption="█ normal  ▒ subnormal  · flushed to zero  × overflow")
+    t.add_column("binade", justify="right", no_wrap=True)
+    t.add_column("count", justify="right", no_wrap=True)
+    bar_w = max(8, min(40, width - 24 - 2 * len(covs)))
+    t.add_column("", no_wrap=True, min_width=bar_w)
+    for c in covs:
+        t.add_column(c.name, justify="center", no_wrap=True)
+    for k in range(hi, lo - 1, -1):
+        n = hist.counts.get(k, 0)
+        bar = Text("▇" * (0 if n == 0 else max(1, round(bar_w * n / peak))), style="cyan")
+        cells = []
+        for c in covs:
+            ch, style = _CELL[cell(c, k)]
+            cells.append(Text(ch, style=style))
+        t.add_row(f"2^{k}", f"{n:,}", bar, *cells)
+    return t
