@@ -950,7 +950,7 @@ def _round_int_chunk(
         inexact = f != _ZERO
         flags = (inexact | over).astype(np.uint8)
         flags |= over.astype(np.uint8) * (_OVERFLOW | _SATURATED)
-        under = inexact & (code == p.zp_code)
+        under = inexact & ~over & (code == p.zp_code)
         flags |= under.astype(np.uint8) * _UNDERFLOW
     if u.zero is not None:
         code[u.zero] = p.zp_code

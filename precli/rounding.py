@@ -326,10 +326,11 @@ def round_int(
         if inexact:
             flags.append("inexact")
         q = r + zero_point
-        if q > fmt.max_int or q < fmt.min_int:
+        clamped = q > fmt.max_int or q < fmt.min_int
+        if clamped:
             q = min(max(q, fmt.min_int), fmt.max_int)
             flags += ["inexact", "overflow", "saturated"]
-        if inexact and q == zero_point and mag != 0:
+        if inexact and not clamped and q == zero_point and mag != 0:
             flags.append("underflow")
     stored = ExactValue.of((q - zero_point) * scale)
     return Rounded(fmt.code_of(q), stored, _flags(*flags))
@@ -406,6 +407,9 @@ def round_value(
             raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
         return round_float(fmt, x, mode, saturate=saturate, rand=rand)
     if isinstance(fmt, IntFormat):
+        if zero_point is not None and not fmt.min_int <= zero_point <= fmt.max_int:
+            raise UsageError(f"--zero-point {zero_point} is outside {fmt.name}'s range "
+                             f"[{fmt.min_int}, {fmt.max_int}]")
         return round_int(fmt, x, mode, scale=scale or Fraction(1), zero_point=zero_point or 0,
                          rand=rand)
     if zero_point is not None:
