@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from fractions import Fraction
+from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType

@@ -158,7 +158,7 @@ def test_bulk_equals_scalar(texts: list[str], fmt_name: str, mode: str, saturate
 @pytest.mark.parametrize("mode", DET_MODES)
 def test_bulk_equals_scalar_on_normals(fmt_name: str, mode: str) -> None:
     rng = np.random.default_rng(1)
-    texts = ["%.17g" % v for v in rng.standard_normal(3000) * 100]
+    texts = [f"{v:.17g}" for v in rng.standard_normal(3000) * 100]
     texts += [str(int(v)) for v in rng.integers(-300, 300, 200)]
     assert bulk_codes(fmt_name, texts, mode) == scalar_codes(fmt_name, texts, mode)
 
