@@ -164,12 +164,15 @@ def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
         raise UsageError(f"{path}: {e}") from None
     if arr.dtype.kind not in "fiu":
         raise UsageError(f"{path}: dtype {arr.dtype} is not a number array")
-    flat = arr.reshape(-1)
-    for start in range(0, flat.shape[0], n):
-        chunk = np.asarray(flat[start:start + n])
+    from precli.compare import iter_blocks
+
+    start = 0
+    for piece, _ in iter_blocks(arr, chunk_size=n):  # views in row-major order: a
+        chunk = np.asarray(piece).reshape(-1)  # Fortran-order file is never copied whole
         if chunk.dtype.kind != "f":
             chunk = chunk.astype(np.float64)
         yield Batch(start, values=chunk)
+        start += len(chunk)
 
 
 def open_batches(input_format: str, stream: IO[bytes] | None, path: str | None) -> Iterator[Batch]:

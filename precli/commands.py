@@ -169,5 +169,109 @@ def _decode_plain(fmt: Format, batches: Iterator[bulk.Batch], strict: bool) -> i
     return int(ExitStatus.DATA_ERROR) if failed else 0
 
 
-def compare_array_command(*args: Any) -> int:
-    raise UsageError("comparing arrays is not available yet")
+def load_array(path: str, input_format: str | None) -> Any:
+    """An array to compare: .npy memory-mapped (never unpickled), raw f16/f32/f64
+    memory-mapped, or text (stdin or a file) parsed to float64 and held in memory."""
+    import numpy as np
+
+    fmt = input_format or ("npy" if path.endswith(".npy") else "text" if path == "-" else None)
+    if fmt is None:
+        raise UsageError(f"cannot tell the type of {path!r}: pass --input-format "
+                         "npy|f16|f32|f64|text")
+    if fmt == "npy":
+        batches = bulk.npy_batches(path)  # validates: no pickles, numeric dtype
+        next(iter(batches), None)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    if fmt in ("f16", "f32", "f64"):
+        dt = {"f16": "<f2", "f32": "<f4", "f64": "<f8"}[fmt]
+        if path == "-":
+            data = sys.stdin.buffer.read()
+            if len(data) % np.dtype(dt).itemsize:
+                raise UsageError(f"stdin ends with stray bytes: not a whole {fmt} array")
+            return np.frombuffer(data, dtype=dt)
+        try:
+            return np.memmap(path, dtype=dt, mode="r")
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot read {path}: {e}") from None
+    if fmt != "text":
+        raise UsageError(f"invalid --input-format {fmt!r}; choose npy, f16, f32, f64 or text")
+    stream: IO[bytes]
+    if path == "-":
+        stream = sys.stdin.buffer
+    else:
+        try:
+            stream = open(path, "rb")  # noqa: SIM115
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    parts = []
+    failed = 0
+    for batch in bulk.text_batches(stream):
+        toks = batch.tokens or []
+        vals, bad = bulk._parse_floats(toks)
+        for i in bad:
+            _report(batch, i, f"not a number: {batch.text(i)!r}")
+            failed += 1
+        if bad:
+            vals = np.delete(vals, bad)
+        parts.append(vals)
+    if failed:
+        raise UsageError(f"{failed} value(s) did not parse; compare needs a clean array")
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def compare_array_command(path: str, input_format: str | None, names: list[str] | None,
+                          mode: str, saturate: bool, scheme: str, granularity: str, axis: int,
+                          block_size: int, plot: bool, env: OutputEnv,
+                          output: str | None) -> int:
+    from precli.analysis import DEFAULT_COMPARE_FORMATS
+    from precli.compare import RECORD_KEYS, compare_array
+
+    out_mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
+    arr = load_array(path, input_format)
+    targets = names or list(DEFAULT_COMPARE_FORMATS)
+    stats = compare_array(targets, arr, scheme=scheme, granularity=granularity,
+                          axis=axis if granularity == "channel" else None,
+                          block_size=block_size, mode=mode, saturate=saturate)
+    recs = [s.to_record() for s in stats]
+    if out_mode == "table":
+        from precli import render
+        from precli.cli import console
+
+        con = console(sys.stdout, env.color)
+        con.print(render.compare_stats_table(path, recs, con.width))
+        if plot:
+            con.print(render.magnitude_plot(_histogram(arr), _coverages(targets), con.width))
+        return 0
+    from precli.streams import dumps, write_table_rows
+
+    if out_mode == "json":
+        import json
+
+        sys.stdout.write(json.dumps(recs, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    elif out_mode == "ndjson":
+        for r in recs:
+            sys.stdout.write(dumps(r) + "\n")
+    else:
+        write_table_rows(sys.stdout, out_mode, RECORD_KEYS, recs)
+    return 0
+
+
+def _histogram(arr: Any) -> Any:
+    from precli.compare import iter_blocks
+    from precli.plot import MagnitudeHistogram
+
+    h = MagnitudeHistogram()
+    for piece, _ in iter_blocks(arr):
+        h.add(piece)
+    return h
+
+
+def _coverages(names: list[str]) -> list[Any]:
+    """Plot columns: the float formats among the targets (scaled formats adapt to the data,
+    so a fixed range would say nothing about them)."""
+    from precli.formats import FloatFormat, get_format
+    from precli.plot import coverage
+    from precli.quantize import is_block_format
+
+    fmts = [get_format(n) for n in names if not is_block_format(n)]
+    return [coverage(f) for f in fmts if isinstance(f, FloatFormat)]

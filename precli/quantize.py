@@ -9,7 +9,8 @@ Three families, all pure numpy (no printing), all computed in float64:
       q       = clamp(round_half_even(x / scale) + zero_point, qmin, qmax)
       dequant = (q - zero_point) * scale
 
-  ``scale`` is a float64 and ``x / scale`` a float64 division (PyTorch does the same in
+  ``scale`` is a float64 and ``x / scale`` a float64 division (ONNX QuantizeLinear
+  divides the same way; PyTorch's fake-quant kernels multiply by ``1 / scale`` in
   float32), so results are those of that arithmetic, not of exact rationals.
 
   - ``symmetric``: ``scale = absmax / qmax`` and ``zero_point = 0``. For unsigned formats
@@ -28,16 +29,19 @@ Three families, all pure numpy (no printing), all computed in float64:
   - For int64 / uint64 the bounds are used as float64 numbers rounded toward zero
     (``2**63 - 1024``, ``2**64 - 2048``; exact for every narrower format), and a symmetric
     scale is nudged up by an ulp at a time if float64 division would otherwise round the
-    absmax itself past ``qmax``. The arithmetic stays float64: quantizing into 64-bit
-    integers is exact only to float64's 53 bits.
+    absmax itself past ``qmax`` (asymmetric scales are not nudged: there an extreme can
+    land one float64 step past a bound, and is clamped and counted). The arithmetic stays
+    float64: quantizing into 64-bit integers is exact only to float64's 53 bits.
   - ``granularity="channel"``: one scale and zero point per index along ``axis``.
 
 * **NF4 absmax blocks** (bitsandbytes ``quantize_4bit(quant_type="nf4")``,
   :func:`quantize_nf4`): the flattened (row-major) array is cut into blocks of
   ``block_size`` (default 64; the last block may be shorter). Each block keeps its absmax
   (float32 in bitsandbytes, float64 here) and every element becomes the NF4 code nearest
-  to ``x / absmax`` (ties to the even code, the rule of precli's scalar ``round_table``);
-  ``dequant = nf4_value * absmax``. An all-zero block has absmax 0: codes of 0, dequant 0.
+  to ``x / absmax`` (a float64 division; ties to the even code, the rule of precli's
+  scalar ``round_table``); ``dequant = nf4_value * absmax`` (float64). An all-zero block
+  has absmax 0: codes of 0, dequant 0. NaN inputs get the code of 0, a NaN dequantized
+  value and the ``invalid`` flag; absmax ignores NaN and inf.
 
 * **Block-scaled formats** (:class:`BlockFormat`, :func:`block_quantize`): the OCP
   Microscaling (MX) formats of the OCP MX specification v1.0 and NVIDIA's NVFP4. See
@@ -75,6 +79,7 @@ __all__ = [
     "get_block_format",
     "int_bounds",
     "int_params",
+    "is_block_format",
     "nvfp4_tensor_scale",
     "quantize_int",
     "quantize_nf4",
@@ -207,8 +212,9 @@ def int_params(
             scale = _fix_scale(scale, rng)
             zp = np.clip(np.rint(qmin - lo_a / scale), qmin, qmax)
     scale_a = np.array(scale, dtype=np.float64)
-    zp_a = np.array(zp, dtype=np.float64) + 0.0  # no -0 zero points
-    return QuantParams(fmt, scheme, scale_a, np.array(zp_a, dtype=np.float64), axis)
+    zp_a = np.array(zp, dtype=np.float64)
+    zp_a += 0.0  # no -0 zero points
+    return QuantParams(fmt, scheme, scale_a, zp_a, axis)
 
 
 def _fix_scale(scale: F64, span: F64) -> F64:
@@ -366,9 +372,7 @@ def _check_block_size(bs: int) -> int:
     return int(bs)
 
 
-def _nf4_flat(
-    fmt: TableFormat, flat: F64, bs: int
-) -> tuple[Codes, F64, F64, Bool, Bool]:
+def _nf4_flat(fmt: TableFormat, flat: F64, bs: int) -> tuple[Codes, F64, F64, Bool, Bool]:
     n = flat.size
     xb = _blocks(flat, bs)
     fin = np.isfinite(xb)
@@ -571,15 +575,11 @@ def _block_flat(
         denom = scales * ts  # exact: 4 x 24 significant bits
         live = denom > 0
         with np.errstate(over="ignore", invalid="ignore"):
-            v = np.where(
-                live[:, None] & fin, xb / np.where(live, denom, 1.0)[:, None], 0.0
-            )
+            v = np.where(live[:, None] & fin, xb / np.where(live, denom, 1.0)[:, None], 0.0)
         mult = denom
     v[bad] = 0.0
     if isinstance(efmt, IntFormat):
-        er = codec.round_array_with_flags(
-            efmt, v, scale=Fraction(2) ** bfmt.element_exp
-        )
+        er = codec.round_array_with_flags(efmt, v, scale=Fraction(2) ** bfmt.element_exp)
     else:
         er = codec.round_array_with_flags(efmt, v, saturate=True)
     ecodes = er.codes
@@ -623,7 +623,9 @@ def block_quantize(
     block gets the smallest scale 2**-127 (code 0) and zero elements. A block holding a
     NaN or an infinity gets the NaN scale (0xff) and decodes to NaN throughout (its
     element codes are 0): the spec decodes every element of a NaN-scaled block as NaN,
-    and the microxcaling reference turns an infinite amax into a NaN scale.
+    and in Microsoft's microxcaling reference a NaN or infinite amax gives a NaN scale
+    too. (That reference also turns a shared exponent above 127 into NaN; precli clamps
+    it to 127, as above, and saturates the elements.)
 
     **NVFP4** (NVIDIA's published recipe, as in Transformer Engine / the NVFP4
     pretraining report), per block of 16 with one fp32 scale per tensor::

@@ -447,13 +447,15 @@ def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> Renderab
     peak = max(hist.counts.values())
     t = Table(title="|x| by binade, against each format's range", box=box.SIMPLE_HEAD,
               pad_edge=False, collapse_padding=True,
-              caption="█ normal  ▒ subnormal  · flushed to zero  × overflow")
+              caption="█ normal  ▒ subnormal  · below the smallest subnormal (rounds to 0 or "
+                      "to it)  × above max")
     t.add_column("binade", justify="right", no_wrap=True)
     t.add_column("count", justify="right", no_wrap=True)
-    bar_w = max(8, min(40, width - 24 - 2 * len(covs)))
+    fixed = 8 + 2 + len(f"{peak:,}") + 2 + sum(len(c.name) + 2 for c in covs)
+    bar_w = max(6, min(40, width - fixed - 2))
     t.add_column("", no_wrap=True, min_width=bar_w)
     for c in covs:
-        t.add_column(c.name, justify="center", no_wrap=True)
+        t.add_column(c.name, justify="center", no_wrap=True, min_width=len(c.name))
     for k in range(hi, lo - 1, -1):
         n = hist.counts.get(k, 0)
         bar = Text("▇" * (0 if n == 0 else max(1, round(bar_w * n / peak))), style="cyan")
@@ -462,4 +464,69 @@ def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> Renderab
             ch, style = _CELL[cell(c, k)]
             cells.append(Text(ch, style=style))
         t.add_row(f"2^{k}", f"{n:,}", bar, *cells)
+    return t
+
+
+_LOWER_BETTER = ("overflow", "underflow", "max_abs_error", "mean_abs_error", "rmse",
+                 "max_rel_error")
+_HIGHER_BETTER = ("exact_fraction", "sqnr_db")
+
+
+def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int = 120) -> Table:
+    """Per-format statistics of casting an array; ★ marks the best format per column."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    for keep in (2, 1, 0):
+        t = _compare_stats(source, recs, keep)
+        if Measurement.get(probe, probe.options, t).maximum <= width:
+            break
+    return t
+
+
+def _num(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return "0" if v == 0 else f"{v:.{digits}g}"
+    return f"{v:,}"
+
+
+def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keep: int) -> Table:
+    cols = [(k, h, pri) for k, h, pri in (
+        ("format", "format", 0), ("nan_in", "NaN in", 2), ("overflow", "overflow", 0),
+        ("underflow", "underflow", 1), ("subnormal", "subnormal", 2),
+        ("max_abs_error", "max abs err", 0), ("mean_abs_error", "mean abs err", 1),
+        ("rmse", "RMSE", 1), ("max_rel_error", "max rel err", 2), ("sqnr_db", "SQNR dB", 0),
+        ("exact_fraction", "exact", 1), ("scale", "scale", 2),
+    ) if pri <= keep]  # fmt: skip
+    count = recs[0]["count"] if recs else 0
+    t = Table(title=f"{source}: {count:,} values cast to each format", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True, caption="★ best in its column")
+    for k, h, _ in cols:
+        t.add_column(h, justify="left" if k == "format" else "right", no_wrap=True)
+    best: dict[str, Any] = {}
+    for k in _LOWER_BETTER + _HIGHER_BETTER:
+        vals = [r[k] for r in recs if r.get(k) is not None]
+        if len(vals) > 1 and len(set(vals)) > 1:
+            best[k] = min(vals) if k in _LOWER_BETTER else max(vals)
+    for r in recs:
+        cells: list[str | Text] = []
+        for k, _, _ in cols:
+            v = r.get(k)
+            if k == "format":
+                cells.append(Text(str(v), style="bold"))
+                continue
+            if k == "exact_fraction" and v is not None:
+                txt = f"{100 * v:.3g}%"
+            elif k == "scale" and isinstance(v, list):
+                txt = f"{len(v)} per channel"
+            else:
+                txt = _num(v)
+            if k in best and v == best[k]:
+                cells.append(Text("★ " + txt, style="bold green"))
+            else:
+                cells.append(txt)
+        t.add_row(*cells)
     return t
