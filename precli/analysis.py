@@ -498,3 +498,42 @@ def exact_short_text(x: Fraction) -> str:
         return str(x.numerator)
     p = pow2_text(x)
     return p if p is not None else f"≈{float(x):.4g}"
+
+
+# ------------------------------------------------------------ block-scaled formats
+
+BLOCK_KEYS = (
+    "name", "aliases", "kind", "element", "scale", "block_size", "element_bits", "scale_bits",
+    "tensor_scale_bits", "effective_bits", "element_max", "element_max_exact", "scale_rule",
+    "description",
+)  # fmt: skip
+
+
+def block_record(b: Any) -> dict[str, Any]:
+    """The JSON object of `info mxfp4 --output json`."""
+    from precli.quantize import effective_bits
+
+    elem = b.element_format
+    if b.kind == "mx":
+        rule = (f"X = 2^(floor(log2(amax)) - {b.emax_elem}) per block of {b.block_size}, as an "
+                f"E8M0 code; elements = {b.element}(x / X), nearest-even, saturating")
+    else:
+        rule = ("tensor scale T = fp32(amax / (6 × 448)); block scale S = e4m3fn(amax_block / "
+                f"(6 × T)) per block of {b.block_size}; elements = e2m1fn(x / (S × T)), "
+                "nearest-even, saturating")
+    return {
+        "name": b.name,
+        "aliases": list(b.aliases),
+        "kind": b.kind,
+        "element": b.element,
+        "scale": b.scale,
+        "block_size": b.block_size,
+        "element_bits": elem.bits,
+        "scale_bits": b.scale_format.bits,
+        "tensor_scale_bits": b.tensor_scale_bits,
+        "effective_bits": effective_bits(b),
+        "element_max": to_float(b.max),
+        "element_max_exact": exact_text(b.max),
+        "scale_rule": rule,
+        "description": b.description,
+    }

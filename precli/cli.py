@@ -211,6 +211,16 @@ def info(
 
     env = detect_env(no_color)
     mode = env.resolve_output(output)
+    blocks = [b for b in (_block_format(n) for n in formats or []) if b is not None]
+    if blocks:
+        if len(blocks) != len(formats or []):
+            raise UsageError("show block-scaled formats (mxfp4, nvfp4, ...) in their own "
+                             "`precli info` call")
+        if values:
+            raise UsageError("--values lists element formats; try `precli info "
+                             f"{blocks[0].element} --values`")
+        _info_blocks(blocks, mode, env)
+        return
     fmts = [get_format(n) for n in formats] if formats else list(builtin_formats())
     listings = {f.name: analysis.code_listing(f) for f in fmts} if values else {}
     out = sys.stdout
@@ -240,6 +250,35 @@ def info(
         return
     write_table_rows(out, mode, analysis.FORMAT_KEYS, [analysis.format_record(f) for f in fmts],
                      single=bool(formats) and len(fmts) == 1)
+
+
+def _block_format(name: str) -> Any:
+    """The block-scaled format of that name, or None (regular formats resolve first)."""
+    from precli.formats import get_format
+
+    try:
+        get_format(name)
+        return None
+    except UsageError:
+        from precli.quantize import get_block_format, is_block_format
+
+        return get_block_format(name) if is_block_format(name) else None
+
+
+def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
+    from precli.analysis import BLOCK_KEYS, block_record
+    from precli.streams import write_table_rows
+
+    if mode == "table":
+        from precli import render
+
+        con = console(sys.stdout, env.color)
+        for b in blocks:
+            con.print(render.block_detail(b, block_record(b)))
+            con.print()
+        return
+    write_table_rows(sys.stdout, mode, BLOCK_KEYS, [block_record(b) for b in blocks],
+                     single=len(blocks) == 1)
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -288,6 +327,13 @@ def encode(
 
     if not to:
         raise UsageError("missing option '--as FORMAT' (see 'precli encode --help')")
+    bfmt = _block_format(to)
+    if bfmt is not None:
+        from precli.commands import encode_blocks
+
+        raise typer.Exit(encode_blocks(bfmt, values or [], _stream_source(
+            values if values else None, input_file, input_format) if not values or
+            values == ["-"] or input_file else None, output, no_color))
     fmt = get_format(to)
     opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate,
                          scale=parse_scale(scale), zero_point=zero_point, seed=seed)

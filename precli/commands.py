@@ -275,3 +275,81 @@ def _coverages(names: list[str]) -> list[Any]:
 
     fmts = [get_format(n) for n in names if not is_block_format(n)]
     return [coverage(f) for f in fmts if isinstance(f, FloatFormat)]
+
+
+BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "value", "abs_error")
+
+
+def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | None,
+                  output: str | None, no_color: bool) -> int:
+    """Encode an array into a block-scaled format (mxfp4, nvfp4, ...): blocks need their
+    neighbours, so the whole input is read first. Values are parsed to float64 (the block
+    scales are float64 arithmetic too)."""
+    import numpy as np
+
+    from precli.quantize import block_quantize
+
+    env = detect_env(no_color)
+    mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson", "raw"))
+    texts: list[str] = []
+    if src is None:
+        texts = list(values)
+        vals = np.array([_float_or_error(t) for t in texts], np.float64)
+    elif src[0] == "npy":
+        vals = np.asarray(load_array(src[1] or "-", "npy"), np.float64).reshape(-1)
+    elif src[0] in ("f16", "f32", "f64"):
+        vals = np.asarray(load_array(src[1] or "-", src[0]), np.float64).reshape(-1)
+    else:
+        vals = np.asarray(load_array(src[1] or "-", "text"), np.float64).reshape(-1)
+    r = block_quantize(bfmt, vals)
+    codes = np.asarray(r.element_codes).reshape(-1)
+    if mode == "raw":
+        sys.stdout.buffer.write(codes.astype(np.uint8).tobytes())
+        return 0
+    width = (bfmt.element_format.bits + 3) // 4
+    swidth = (bfmt.scale_format.bits + 3) // 4
+    scodes = np.asarray(r.scale_codes).reshape(-1).tolist()
+    deq = r.dequant.reshape(-1).tolist()
+    recs = []
+    for i, c in enumerate(codes.tolist()):
+        x = float(vals[i])
+        q = deq[i]
+        recs.append({
+            "input": texts[i] if texts else repr(x),
+            "format": bfmt.name,
+            "block": i // bfmt.block_size,
+            "hex": f"0x{c:0{width}x}",
+            "scale_hex": f"0x{scodes[i // bfmt.block_size]:0{swidth}x}",
+            "value": repr(q) if q == q else "nan",
+            "abs_error": abs(q - x) if q == q and x == x and abs(q - x) != float("inf")
+            else None,
+        })
+    if mode == "table":
+        from rich.table import Table
+
+        from precli.cli import console
+
+        t = Table(title=f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)")
+        for k in BLOCK_RECORD_KEYS:
+            t.add_column(k)
+        for rec in recs:
+            t.add_row(*("" if rec[k] is None else str(rec[k]) for k in BLOCK_RECORD_KEYS))
+        console(sys.stdout, env.color).print(t)
+        return 0
+    if mode == "plain":
+        sys.stdout.write("".join(rec["hex"] + "\n" for rec in recs))
+        return 0
+    from precli.streams import dumps, write_table_rows
+
+    if mode == "ndjson":
+        sys.stdout.write("".join(dumps(rec) + "\n" for rec in recs))
+    else:
+        write_table_rows(sys.stdout, mode, BLOCK_RECORD_KEYS, recs, single=len(recs) == 1)
+    return 0
+
+
+def _float_or_error(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"not a number: {text!r} (block formats need a clean array)") from None

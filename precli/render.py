@@ -530,3 +530,30 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keep: int) -> Ta
                 cells.append(txt)
         t.add_row(*cells)
     return t
+
+
+def block_detail(b: Any, rec: dict[str, Any]) -> RenderableType:
+    """A block-scaled format: its layout, scale rule and bits per value."""
+    title = Text(b.name, style="bold underline")
+    if b.aliases:
+        title.append(f"  (also {', '.join(b.aliases)})", style="dim")
+    layout = Text("block    ", style="bold cyan")
+    layout.append(f"{b.block_size} × {b.element} ({rec['element_bits']} bits)", style=MANT)
+    layout.append(" + ")
+    layout.append(f"1 × {b.scale} scale ({rec['scale_bits']} bits)", style=EXP)
+    if b.tensor_scale_bits:
+        layout.append(f" + one fp32 tensor scale ({b.tensor_scale_bits} bits) per tensor",
+                      style=SIGN)
+    kv = _kv_table()
+    total = b.block_size * rec["element_bits"] + rec["scale_bits"]
+    kv.add_row("bits per block", f"{total} = {b.block_size} × {rec['element_bits']} + "
+                                 f"{rec['scale_bits']}")
+    extra = " (+ 32 / tensor size)" if b.tensor_scale_bits else ""
+    kv.add_row("bits per value", f"{rec['effective_bits']:g}{extra}")
+    kv.add_row("value", "element × block scale" + (" × tensor scale" if b.tensor_scale_bits
+                                                     else ""))
+    kv.add_row("scale rule", rec["scale_rule"])
+    kv.add_row("element max", _exact_and_approx(b.max))
+    if b.element_exp:
+        kv.add_row("element", f"{b.element} code q stands for q × 2^{b.element_exp}")
+    return Group(title, Text(b.description, style="italic"), layout, kv)
