@@ -1,0 +1,152 @@
+"""compare FILE through the CLI, info / encode of block-scaled formats."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from precli.cli import app
+
+runner = CliRunner()
+ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
+KEYS = ["format", "count", "nan_in", "overflow", "underflow", "subnormal", "exact_fraction",
+        "max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db", "scale",
+        "zero_point"]  # fmt: skip
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, list(args), env=ENV)
+    return r.exit_code, r.stdout, r.stderr
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 96)) * 0.05).astype(np.float32)
+    x[0, :4] = [1000.0, -70000.0, 1e-9, 0.0]  # overflow for fp8 / fp16, underflow, zero
+    x[1, 0] = np.nan
+    p = tmp_path_factory.mktemp("w") / "w.npy"
+    np.save(p, x)
+    return p, x
+
+
+def numpy_stats(x: np.ndarray, q: np.ndarray, fmax: float) -> dict[str, float | int]:
+    """The statistics contract, computed the straightforward way."""
+    x = x.astype(np.float64).reshape(-1)
+    q = q.astype(np.float64).reshape(-1)
+    fin = np.isfinite(x)
+    both = fin & np.isfinite(q)
+    err = np.abs(x[both] - q[both])
+    nz = both & (x != 0)
+    return {
+        "count": x.size,
+        "nan_in": int(np.isnan(x).sum()),
+        "overflow": int((fin & (np.abs(x) > fmax) & ~(np.abs(q) <= fmax)).sum()
+                        + (fin & np.isfinite(q) & (np.abs(q) == fmax) & (np.abs(x) > fmax)).sum()),
+        "underflow": int((fin & (x != 0) & (q == 0)).sum()),
+        "max_abs_error": float(err.max()),
+        "rmse": math.sqrt(float(np.mean(err**2))),
+        "mean_abs_error": float(err.mean()),
+        "exact_fraction": float((x[fin] == q[fin]).mean()),
+        "max_rel_error": float((np.abs(x[nz] - q[nz]) / np.abs(x[nz])).max()),
+        "sqnr_db": 10 * math.log10(float(np.sum(x[both] ** 2)) / float(np.sum(err**2))),
+    }
+
+
+def test_compare_file_json_matches_numpy(weights: tuple[Path, np.ndarray]) -> None:
+    path, x = weights
+    code, out, err = run("compare", str(path), "--formats", "bf16,fp16,e4m3fn,e5m2",
+                         "--output", "json")
+    assert code == 0, err
+    recs = {r["format"]: r for r in json.loads(out)}
+    for r in recs.values():
+        assert list(r) == KEYS
+    with np.errstate(over="ignore"):  # -70000 overflows fp16 to -inf, as it should
+        casts = {
+            "bf16": (x.astype(ml_dtypes.bfloat16),
+                     float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)),
+            "fp16": (x.astype(np.float16), 65504.0),
+            "e4m3fn": (x.astype(ml_dtypes.float8_e4m3fn), 448.0),
+            "e5m2": (x.astype(ml_dtypes.float8_e5m2), 57344.0),
+        }
+        for name, (q, fmax) in casts.items():
+            want = numpy_stats(x, q, fmax)
+            got = recs[name]
+            for k in ("count", "nan_in", "underflow"):
+                assert got[k] == want[k], (name, k)
+            for k in ("max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db",
+                      "exact_fraction"):
+                assert got[k] == pytest.approx(want[k], rel=1e-9), (name, k)
+    # 1000 and -70000: e4m3fn (max 448) overflows on both, fp16 (65504) on one
+    assert recs["e4m3fn"]["overflow"] == 2 and recs["fp16"]["overflow"] == 1
+    assert recs["bf16"]["overflow"] == 0
+
+
+def test_compare_file_int8_scale(weights: tuple[Path, np.ndarray]) -> None:
+    path, x = weights
+    code, out, _ = run("compare", str(path), "--formats", "int8", "--output", "json")
+    (r,) = json.loads(out)
+    absmax = float(np.nanmax(np.abs(x.astype(np.float64))))
+    assert r["scale"] == pytest.approx(absmax / 127, rel=1e-15) and r["zero_point"] == 0
+    code, out, _ = run("compare", str(path), "--formats", "int8", "--granularity", "channel",
+                       "--axis", "0", "--output", "json")
+    (r,) = json.loads(out)
+    assert isinstance(r["scale"], list) and len(r["scale"]) == 64
+
+
+def test_compare_file_table_and_plot(weights: tuple[Path, np.ndarray]) -> None:
+    path, _ = weights
+    code, out, _ = run("compare", str(path), "--formats", "bf16,fp16,e4m3fn", "--plot",
+                       "--output", "table")
+    assert code == 0
+    assert "★" in out and "6,144 values" in out
+    assert "|x| by binade" in out and "2^9" in out  # 1000 lies in [2^9, 2^10)
+    assert "×" in out  # 70000 is above e4m3fn's and fp16's max
+
+
+def test_compare_text_stdin_and_raw(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    p = subprocess.run([sys.executable, "-m", "precli", "compare", "-", "--formats", "fp16",
+                        "--input-format", "text", "-o", "json"], input=b"0.1\n0.5\n1e6\n",
+                       capture_output=True, env=env, timeout=60)
+    (r,) = json.loads(p.stdout)
+    assert r["count"] == 3 and r["overflow"] == 1
+    raw = tmp_path / "x.f32"
+    np.array([0.5, 1.5], "<f4").tofile(raw)
+    code, out, _ = run("compare", "--input", str(raw), "--input-format", "f32", "--formats",
+                       "e2m1fn", "-o", "json")
+    assert json.loads(out)[0]["exact_fraction"] == 1.0
+
+
+def test_compare_pickled_npy_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "evil.npy"
+    np.save(bad, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    code, _, err = run("compare", str(bad))
+    assert code == 2 and "never loads pickles" in err
+
+
+def test_info_block_formats() -> None:
+    code, out, _ = run("info", "mxfp4", "--output", "json")
+    r = json.loads(out)
+    # 32 four-bit elements + one 8-bit scale per block: 4 + 8/32 bits per value
+    assert r["effective_bits"] == 4 + 8 / 32 and r["block_size"] == 32
+    code, out, _ = run("info", "nvfp4", "--output", "table")
+    assert "16 × e2m1fn" in out and "e4m3fn scale" in out and "4.5" in out
+
+
+def test_encode_block_format_by_hand() -> None:
+    code, out, _ = run("encode", "1", "2", "3", "100", "--as", "mxfp4", "--output", "ndjson")
+    recs = [json.loads(x) for x in out.splitlines()]
+    # amax 100: floor(log2 100) = 6, emax(e2m1) = 2 -> X = 2^4, E8M0 code 127 + 4 = 0x83;
+    # 100 / 16 = 6.25 -> 6 -> 96; 3 / 16 = 0.1875 -> 0 (nearest e2m1 is 0)
+    assert {r["scale_hex"] for r in recs} == {"0x83"}
+    assert recs[3]["value"] == "96.0" and recs[2]["value"] == "0.0"
