@@ -503,14 +503,16 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keep: int) -> Ta
     ) if pri <= keep]  # fmt: skip
     count = recs[0]["count"] if recs else 0
     t = Table(title=f"{source}: {count:,} values cast to each format", box=box.SIMPLE_HEAD,
-              pad_edge=False, collapse_padding=True, caption="★ best in its column")
+              pad_edge=False, collapse_padding=True, caption="★ best in its column (when most formats do not share it)")
     for k, h, _ in cols:
         t.add_column(h, justify="left" if k == "format" else "right", no_wrap=True)
     best: dict[str, Any] = {}
     for k in _LOWER_BETTER + _HIGHER_BETTER:
         vals = [r[k] for r in recs if r.get(k) is not None]
         if len(vals) > 1 and len(set(vals)) > 1:
-            best[k] = min(vals) if k in _LOWER_BETTER else max(vals)
+            b = min(vals) if k in _LOWER_BETTER else max(vals)
+            if 2 * vals.count(b) <= len(vals):  # a star shared by most says nothing
+                best[k] = b
     for r in recs:
         cells: list[str | Text] = []
         for k, _, _ in cols:

@@ -62,3 +62,9 @@ def test_format_names_complete() -> None:
     offered = p.stdout.split()
     assert "bf16" in offered and "bfloat16" in offered
     assert all(o.startswith("b") for o in offered)
+
+
+def test_plot_svg_is_fresh() -> None:
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_plot_svg.py"), "--check"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
