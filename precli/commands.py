@@ -229,9 +229,13 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
     out_mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
     arr = load_array(path, input_format)
     targets = names or list(DEFAULT_COMPARE_FORMATS)
-    stats = compare_array(targets, arr, scheme=scheme, granularity=granularity,
-                          axis=axis if granularity == "channel" else None,
-                          block_size=block_size, mode=mode, saturate=saturate)
+    kw: dict[str, Any] = dict(scheme=scheme, granularity=granularity,
+                              axis=axis if granularity == "channel" else None,
+                              block_size=block_size, mode=mode, saturate=saturate)
+    if granularity == "tensor" and arr.size >= PROGRESS_MIN and _stderr_tty():
+        stats = _with_progress(targets, arr, kw, env)
+    else:
+        stats = compare_array(targets, arr, **kw)
     recs = [s.to_record() for s in stats]
     if out_mode == "table":
         from precli import render
@@ -254,6 +258,38 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
     else:
         write_table_rows(sys.stdout, out_mode, RECORD_KEYS, recs)
     return 0
+
+
+PROGRESS_MIN = 1 << 22  # values; smaller arrays finish before a bar would help
+
+
+def _stderr_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _with_progress(targets: list[str], arr: Any, kw: dict[str, Any], env: OutputEnv) -> Any:
+    """compare_array with a Rich progress bar on stderr (only when stderr is a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    from precli.compare import compare_array, iter_blocks
+
+    con = Console(file=sys.stderr, no_color=not env.color)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  TaskProgressColumn(), TimeRemainingColumn(), console=con,
+                  transient=True) as prog:
+        task = prog.add_task("casting", total=None)
+
+        def chunks() -> Any:
+            prog.update(task, total=(prog.tasks[0].total or 0) + arr.size)
+            for piece, _ in iter_blocks(arr):
+                yield piece
+                prog.advance(task, piece.size)
+
+        return compare_array(targets, chunks, **kw)  # type: ignore[arg-type]  # a callable source is documented
 
 
 def _histogram(arr: Any) -> Any:

@@ -503,7 +503,8 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keep: int) -> Ta
     ) if pri <= keep]  # fmt: skip
     count = recs[0]["count"] if recs else 0
     t = Table(title=f"{source}: {count:,} values cast to each format", box=box.SIMPLE_HEAD,
-              pad_edge=False, collapse_padding=True, caption="★ best in its column (when most formats do not share it)")
+              pad_edge=False, collapse_padding=True,
+              caption="★ best in its column (when most formats do not share it)")
     for k, h, _ in cols:
         t.add_column(h, justify="left" if k == "format" else "right", no_wrap=True)
     best: dict[str, Any] = {}
