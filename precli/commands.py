@@ -65,20 +65,33 @@ def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
 
 def _encode_bytes(fmt: Format, opts: EncodeOptions, batches: Iterator[bulk.Batch], mode: str,
                   strict: bool) -> int:
+    def convert(batch: bulk.Batch) -> tuple[dict[int, str], Any]:
+        enc = bulk.encode_batch(fmt, batch, opts)
+
+        def render(stop: int | None) -> bytes:
+            e = enc if stop is None else bulk.EncodedBatch(enc.codes[:stop], {})
+            return bulk.plain_lines(fmt, e) if mode == "plain" else bulk.raw_bytes(fmt, e)
+
+        return enc.errors, render
+
+    return _stream_bytes(batches, convert, strict)
+
+
+def _stream_bytes(batches: Iterator[bulk.Batch], convert: Any, strict: bool) -> int:
+    """Write each batch's bytes in order; report its errors (with line numbers) first.
+    convert(batch) -> (errors by index, render(stop) -> bytes for values before stop)."""
     out = sys.stdout.buffer
     failed = 0
     for batch in batches:
-        enc = bulk.encode_batch(fmt, batch, opts)
+        errors, render = convert(batch)
         stop = None
-        for i in sorted(enc.errors):
-            _report(batch, i, enc.errors[i])
+        for i in sorted(errors):
+            _report(batch, i, errors[i])
             failed += 1
             if strict:
                 stop = i
                 break
-        if stop is not None:
-            enc = bulk.EncodedBatch(enc.codes[:stop], {})
-        out.write(bulk.plain_lines(fmt, enc) if mode == "plain" else bulk.raw_bytes(fmt, enc))
+        out.write(render(stop))
         out.flush()
         if stop is not None:
             break
@@ -148,25 +161,19 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
 
 
 def _decode_plain(fmt: Format, batches: Iterator[bulk.Batch], strict: bool) -> int:
-    out = sys.stdout.buffer
     texts = bulk.ValueTexts(fmt)
-    failed = 0
-    for batch in batches:
+
+    def convert(batch: bulk.Batch) -> tuple[dict[int, str], Any]:
         dec = bulk.decode_codes(fmt, batch)
-        stop = None
-        for i in sorted(dec.errors):
-            _report(batch, i, dec.errors[i])
-            failed += 1
-            if strict:
-                stop = i
-                break
-        if stop is not None:
-            dec = bulk.DecodedBatch(dec.codes[:stop], {})
-        out.write(texts.lines(dec.codes, dec.errors))
-        out.flush()
-        if stop is not None:
-            break
-    return int(ExitStatus.DATA_ERROR) if failed else 0
+
+        def render(stop: int | None) -> bytes:
+            if stop is None:
+                return texts.lines(dec.codes, dec.errors)
+            return texts.lines(dec.codes[:stop], {})
+
+        return dec.errors, render
+
+    return _stream_bytes(batches, convert, strict)
 
 
 def load_array(path: str, input_format: str | None) -> Any:
