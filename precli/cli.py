@@ -174,8 +174,8 @@ def _root(
 OutputOpt = Annotated[
     str | None,
     typer.Option("--output", "-o", autocompletion=complete_output, metavar="MODE",
-                 help="table | json | csv | plain | ndjson (default: table on a terminal, "
-                      "plain when piped)."),
+                 help="table | json | csv | plain | ndjson, and raw (packed codes) for encode "
+                      "(default: table on a terminal, plain when piped)."),
 ]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR works too).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
@@ -301,7 +301,8 @@ def encode(
                                    "need no '--'. '-' (or none, with stdin piped) reads stdin.",
     )] = None,
     to: Annotated[str, typer.Option("--as", "-a", metavar="FORMAT", autocompletion=complete_format,
-                                     help="Target format.")] = "",
+                                     help="Target format (required): a name, alias, eXmY[fn|fnuz], or a "
+                                          "block format such as mxfp4 / nvfp4.")] = "",
     round_mode: Annotated[str, typer.Option(
         "--round", "-r", metavar="MODE", autocompletion=complete_round,
         help="nearest-even (rne), nearest-away (rna), toward-zero (rz), up (ru), down (rd), "
@@ -356,7 +357,8 @@ def decode(
         metavar="[CODE]...", help="0x hex, 0b binary, or a bit string with _ / space / . "
                                   "separators ('0 10000 1001001000'). '-' reads stdin.")] = None,
     frm: Annotated[str, typer.Option("--from", "-f", metavar="FORMAT",
-                                      autocompletion=complete_format, help="Source format.")] = "",
+                                      autocompletion=complete_format,
+                                      help="Source format (required).")] = "",
     scale: Annotated[str | None, typer.Option(
         "--scale", metavar="S", help="Dequantize integer/nf4 codes: (q - Z) × S.")] = None,
     zero_point: Annotated[int | None, typer.Option("--zero-point", metavar="Z")] = None,
