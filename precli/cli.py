@@ -301,8 +301,9 @@ def encode(
                                    "need no '--'. '-' (or none, with stdin piped) reads stdin.",
     )] = None,
     to: Annotated[str, typer.Option("--as", "-a", metavar="FORMAT", autocompletion=complete_format,
-                                     help="Target format (required): a name, alias, eXmY[fn|fnuz], or a "
-                                          "block format such as mxfp4 / nvfp4.")] = "",
+                                     help="Target format (required): a name, alias, "
+                                          "eXmY[fn|fnuz], or a block format (mxfp4, nvfp4).",
+                                     )] = "",
     round_mode: Annotated[str, typer.Option(
         "--round", "-r", metavar="MODE", autocompletion=complete_round,
         help="nearest-even (rne), nearest-away (rna), toward-zero (rz), up (ru), down (rd), "
