@@ -46,21 +46,18 @@ import argparse
 import json
 import math
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 SEED = 20261126
 FORMATS = "bf16,fp16,e4m3fn,e5m2,int8"
 GOAL = 1.5  # precli median / baseline median
@@ -159,54 +156,6 @@ class Cmd:
 
 
 # ------------------------------------------------------------------ environment
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME", "PYTHONWARNINGS",
-                "FORCE_COLOR", "PYTHONIOENCODING"):
-        env.pop(var, None)
-    return env
-
-
-def compile_all(env: dict[str, str]) -> float:
-    """Write the .pyc files every timed run relies on (site-packages and precli)."""
-    paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
-    t0 = time.perf_counter()
-    # rc is ignored: some packages ship deliberately uncompilable test files
-    subprocess.run([PY, "-m", "compileall", "-q", "-j", "0", *paths, str(ROOT / "precli")],
-                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t0
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, text=True, capture_output=True,
-                          check=False).stdout.strip()
-
-
-def machine() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import ml_dtypes
-
-        mld = ml_dtypes.__version__
-    except ImportError:  # dev dependency
-        mld = "missing"
-    dirty = _git("status", "--porcelain", "--", "precli")
-    la = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [
-        f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; nproc {os.cpu_count()}; cpu {cpu}",
-        f"python {platform.python_version()} ({PY}); numpy {np.__version__}; ml_dtypes {mld}",
-        f"project at {_git('rev-parse', '--short', 'HEAD') or '?'}"
-        f"{' + uncommitted changes in precli/' if dirty else ''}; load average at start {la}",
-    ]
 
 
 # ------------------------------------------------------------------ data
@@ -358,8 +307,8 @@ def main() -> int:
     if rounds < 1:
         ap.error("--rounds must be at least 1")
 
-    print("\n".join(machine()), flush=True)
-    env = _env()
+    print("\n".join(machine_lines()), flush=True)
+    env = bench_env()
     print(f"compileall: {compile_all(env):.1f} s", flush=True)
     console = Path(PY).parent / "precli"
     precli = [str(console)] if console.exists() else [PY, "-m", "precli"]

@@ -43,12 +43,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -56,9 +54,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 SEED = 20261126
 MB = 1_000_000
 CASES = ("text-bf16", "text-e4m3fn", "decode-bf16", "binary", "memory")
@@ -112,52 +109,6 @@ class Cmd:
 
 
 # ------------------------------------------------------------------ environment
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("PYTHONDONTWRITEBYTECODE", "FORCE_COLOR", "PYTHONPROFILEIMPORTTIME",
-                "PYTHONIOENCODING", "PYTHONWARNINGS"):
-        env.pop(var, None)
-    return env
-
-
-def compile_all(env: dict[str, str]) -> float:
-    """Write the .pyc files every timed run relies on (site-packages and precli)."""
-    paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
-    t0 = time.perf_counter()
-    # rc is ignored: some packages ship deliberately uncompilable test files
-    subprocess.run([PY, "-m", "compileall", "-q", "-j", "0", *paths, str(ROOT / "precli")],
-                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - t0
-
-
-def machine() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import ml_dtypes
-
-        mld = ml_dtypes.__version__
-    except ImportError:  # dev dependency
-        mld = "missing"
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                         capture_output=True, check=False).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "precli"], cwd=ROOT,
-                           text=True, capture_output=True, check=False).stdout.strip()
-    la = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [
-        f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; nproc {os.cpu_count()}; cpu {cpu}",
-        f"python {platform.python_version()} ({PY}); numpy {np.__version__}; ml_dtypes {mld}",
-        f"project at {rev}{' + uncommitted changes in precli/' if dirty else ''}; "
-        f"load average at start {la}",
-    ]
 
 
 # ------------------------------------------------------------------ data
@@ -373,19 +324,12 @@ def check_decode(codes_path: Path, ours: Path, base: Path) -> str:
 # ------------------------------------------------------------------ report
 
 
-def _q(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    i = (len(s) - 1) * q
-    lo, hi = int(i), min(int(i) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (i - lo)
-
-
 def report_table(cmds: list[Cmd]) -> None:
     w = max(len(c.label) for c in cmds)
     print(f"\n{'command':<{w}}  {'median':>9}  {'min':>9}  {'p25-p75':>17}  {'peak RSS':>9}"
           f"  {'M values/s':>10}")
     for c in cmds:
-        iqr = f"{_q(c.times, .25) * 1e3:.0f}-{_q(c.times, .75) * 1e3:.0f}"
+        iqr = f"{quantile(c.times, .25) * 1e3:.0f}-{quantile(c.times, .75) * 1e3:.0f}"
         thr = f"{c.n / c.med / 1e6:10.1f}" if c.n else f"{'':10}"
         print(f"{c.label:<{w}}  {c.med * 1e3:7.0f}ms  {min(c.times) * 1e3:7.0f}ms  "
               f"{iqr:>15}ms  {c.med_rss / MB:6.0f} MB  {thr}")
@@ -526,8 +470,8 @@ def main() -> int:
         ap.error("--rounds must be >= 1")
     cases = list(dict.fromkeys(a.only or CASES))
 
-    env = _env()
-    for line in machine():
+    env = bench_env()
+    for line in machine_lines():
         print(line)
     print(f"compileall (site-packages + precli): {compile_all(env):.1f} s; peak RSS from "
           + ("GNU time" if HAVE_TIME else "wait4 (NO /usr/bin/time: inflated by this script)"))

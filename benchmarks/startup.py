@@ -37,8 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
 
 
 @dataclass
@@ -87,15 +86,6 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    # Keep runs comparable: no colour forcing, no import profiling, bytecode cache on.
-    for var in ("FORCE_COLOR", "PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE",
-                "PYTHONIOENCODING"):
-        env.pop(var, None)
-    return env
-
-
 def _run(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     t0 = time.perf_counter()
     cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
@@ -126,13 +116,6 @@ def bench(cmds: list[Cmd], rounds: int, warmup: int, env: dict[str, str]) -> Non
             c.times.append(dt)
 
 
-def _q(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    i = (len(s) - 1) * q
-    lo, hi = int(i), min(int(i) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (i - lo)
-
-
 def report_times(cmds: list[Cmd]) -> list[tuple[Cmd, float, bool]]:
     base = statistics.median(cmds[0].times)
     w = max(len(c.label) for c in cmds)
@@ -142,7 +125,7 @@ def report_times(cmds: list[Cmd]) -> list[tuple[Cmd, float, bool]]:
     for c in cmds:
         med = statistics.median(c.times)
         ratio = med / base
-        iqr = f"{_q(c.times, .25) * 1e3:.1f}-{_q(c.times, .75) * 1e3:.1f}"
+        iqr = f"{quantile(c.times, .25) * 1e3:.1f}-{quantile(c.times, .75) * 1e3:.1f}"
         if c.key == "baseline":
             goal = "(baseline)"
         elif c.goal is None:
@@ -214,15 +197,7 @@ def report_imports(cmds: list[Cmd], env: dict[str, str], top: int, runs: int) ->
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  cpu={cpu}  "
+    return (f"{time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  cpu={cpu_model()}  "
             f"python={platform.python_version()} ({PY})")
 
 
@@ -240,7 +215,7 @@ def main() -> int:
     if a.rounds < 1:
         ap.error("--rounds must be >= 1")
 
-    env = _env()
+    env = bench_env()
     cmds = _commands()
     print(machine())
     import typer  # same interpreter as the subprocesses; only for the report line
