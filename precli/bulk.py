@@ -248,9 +248,10 @@ def _parse_floats(tokens: list[bytes]) -> tuple[np.ndarray, list[int]]:
 
 def _widen(v: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = v, v
-    for _ in range(steps):
-        lo = np.nextafter(lo, -np.inf)
-        hi = np.nextafter(hi, np.inf)
+    with np.errstate(over="ignore"):  # DBL_MAX steps to inf: that is the point
+        for _ in range(steps):
+            lo = np.nextafter(lo, -np.inf)
+            hi = np.nextafter(hi, np.inf)
     return lo, hi
 
 

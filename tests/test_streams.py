@@ -133,6 +133,7 @@ def test_double_rounding_traps_through_stdin(fmt_name: str, mode: str, rnd: int)
 # ------------------------------------------------------------ bulk == scalar
 
 FORMATS = ["bf16", "fp16", "e4m3fn", "e5m2", "e4m3fnuz", "e2m1fn", "e3m2fn", "e8m0fnu", "tf32",
+           "nf4", "e6m9", "e3m3fnuz", "uint8", "int32", "fp64",
            "fp32", "int8", "uint4", "e3m4"]  # fmt: skip
 DET_MODES = [m for m in ROUND_MODES if m != "stochastic"]
 
@@ -145,7 +146,7 @@ decimal_text = st.one_of(
 )  # fmt: skip
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(texts=st.lists(decimal_text, min_size=1, max_size=40), fmt_name=st.sampled_from(FORMATS),
        mode=st.sampled_from(ROUND_MODES), saturate=st.booleans())  # fmt: skip
 def test_bulk_equals_scalar(texts: list[str], fmt_name: str, mode: str, saturate: bool) -> None:
