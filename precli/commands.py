@@ -249,7 +249,7 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
         from precli.cli import console
 
         con = console(sys.stdout, env.color)
-        con.print(render.compare_stats_table(path, recs, con.width))
+        con.print(render.compare_stats_table(path, recs, con.width, scheme))
         if plot:
             con.print(render.magnitude_plot(_histogram(arr), _coverages(targets), con.width))
         return 0

@@ -505,8 +505,10 @@ _LOWER_BETTER = ("overflow", "underflow", "max_abs_error", "mean_abs_error", "rm
 _HIGHER_BETTER = ("exact_fraction", "sqnr_db")
 
 
-def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int = 120) -> Table:
-    """Per-format statistics of casting an array; ★ marks the best format per column."""
+def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int = 120,
+                        scheme: str = "symmetric") -> RenderableType:
+    """Per-format statistics of casting an array; ★ marks the best format per column.
+    Below it, the scale and zero-point each quantized target used."""
     from rich.console import Console
     from rich.measure import Measurement
 
@@ -515,7 +517,23 @@ def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int 
         t = _compare_stats(source, recs, keep)
         if Measurement.get(probe, probe.options, t).maximum <= width:
             break
-    return t
+    notes: list[RenderableType] = [t]
+    for r in recs:
+        sc, zp = r.get("scale"), r.get("zero_point")
+        if sc is None:
+            continue
+        if isinstance(sc, list):
+            finite = [v for v in sc if v is not None]
+            txt = (f"{len(sc)} per-channel scales ({scheme}), from {_num(min(finite))} to "
+                   f"{_num(max(finite))}" if finite else f"{len(sc)} per-channel scales")
+            if isinstance(zp, list) and any(zp):
+                txt += f", zero-points {min(zp)} … {max(zp)}"
+        elif zp is None:
+            txt = f"tensor scale {sc!r} (fp32)"
+        else:
+            txt = f"scale {sc!r}, zero-point {zp} ({scheme}, per tensor)"
+        notes.append(Text(f"{r['format']}: {txt}", style="dim"))
+    return Group(*notes)
 
 
 def _num(v: Any, digits: int = 4) -> str:
