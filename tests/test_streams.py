@@ -274,3 +274,20 @@ def test_unbounded_input_streams() -> None:
         f"yes 2.5 | {sys.executable} -m precli encode --as int8 | head -2",
         shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60)
     assert p.stdout == "0x02\n0x02\n"
+
+
+def test_ctrl_c_ends_quietly_with_130() -> None:
+    import signal
+    import time
+
+    p = subprocess.Popen([*PRECLI, "encode", "-", "--as", "fp16"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.write(b"1\n")
+    p.stdin.flush()
+    assert p.stdout.readline() == b"0x3c00\n"  # streaming: output before input ends
+    time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130
+    assert b"Traceback" not in err
