@@ -210,7 +210,7 @@ def info(
     from precli.streams import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
 
     env = detect_env(no_color)
-    mode = env.resolve_output(output)
+    mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
     blocks = [b for b in (_block_format(n) for n in formats or []) if b is not None]
     if blocks:
         if len(blocks) != len(formats or []):
@@ -344,6 +344,10 @@ def encode(
     if scale is not None and fmt.kind == "float":
         raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
     src = _stream_source(values, input_file, input_format)
+    if src is None and (output or "").lower() == "raw":
+        from precli.commands import ARGS
+
+        src = (ARGS, "".join(v + "\n" for v in values or []))  # raw: the bulk writer's job
     if src is not None:
         from precli.commands import stream_encode
 
@@ -383,7 +387,7 @@ def decode(
 
         raise typer.Exit(stream_decode(fmt, s, zero_point, src, output, no_color, strict))
     _run_values(codes or [], lambda text, i: decode_text(fmt, text, s, zero_point), output,
-                no_color, plain_key="value", strict=strict)
+                no_color, plain_key="value", strict=strict, raw_ok=False)
 
 
 def _stream_source(values: list[str] | None, input_file: str | None,
@@ -409,13 +413,13 @@ def _stream_source(values: list[str] | None, input_file: str | None,
 
 
 def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
-                plain_key: str, strict: bool = False) -> None:
+                plain_key: str, strict: bool = False, raw_ok: bool = True) -> None:
     """Run fn over the values in order; one result per value, errors keep their place."""
     from precli.analysis import ErrorRecord
-    from precli.streams import RESULT_KEYS, RecordWriter, detect_env, result_record
+    from precli.streams import OUTPUT_MODES, RESULT_KEYS, RecordWriter, detect_env, result_record
 
     env = detect_env(no_color)
-    mode = env.resolve_output(output)
+    mode = env.resolve_output(output, OUTPUT_MODES if raw_ok else OUTPUT_MODES[:-1])
     failed = 0
     results: list[Any] = []
     writer = None

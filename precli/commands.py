@@ -22,8 +22,16 @@ from precli.streams import RESULT_KEYS, OutputEnv, RecordWriter, detect_env, res
 TABLE_ROWS = 100
 
 
+#: A source of "args": the command-line values themselves, as one text stream.
+ARGS = "args"
+
+
 def _open(src: tuple[str, str | None]) -> tuple[Iterator[bulk.Batch], IO[bytes] | None]:
     input_format, path = src
+    if input_format == ARGS:
+        import io
+
+        return bulk.text_batches(io.BytesIO((path or "").encode())), None
     if input_format == "npy":
         return bulk.open_batches("npy", None, path), None
     if path is None or path == "-":

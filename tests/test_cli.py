@@ -405,3 +405,15 @@ def test_single_value_paths_do_not_import_numpy(argv: list[str]) -> None:
 def test_no_traceback_on_internal_errors_without_debug() -> None:
     p = _python("-m", "precli", "encode", "1", "--as", "fp16", "--round", "nope")
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_raw_output_of_argument_values_and_where_raw_is_refused() -> None:
+    p = subprocess.run([sys.executable, "-m", "precli", "encode", "0.1", "1", "-3.14", "--as",
+                        "fp16", "--output", "raw"], capture_output=True, timeout=60)
+    assert p.returncode == 0
+    raw = p.stdout
+    want = np.array([0.1, 1, -3.14], np.float64).astype(np.float16).view("<u2").tobytes()
+    assert raw == want
+    for args in (["decode", "0x7e", "--from", "e4m3fn"], ["info", "fp16"]):
+        code, _, err = run(*args, "--output", "raw")
+        assert code == 2 and "invalid --output 'raw'" in err
