@@ -272,9 +272,13 @@ def format_detail(fmt: Format) -> RenderableType:
         else:
             s = "(-1)^s × " if fmt.signed else ""
             M = fmt.mantissa_bits
-            kv.add_row("normal", f"{s}2^(e - {fmt.bias}) × (1 + m/2^{M})   for e = 1 … "
-                                 f"{fmt.fields(fmt.max_code)[1]}")
-            kv.add_row("subnormal", f"{s}2^(1 - {fmt.bias}) × (m/2^{M})   for e = 0")
+            top = fmt.fields(fmt.max_code)[1]
+            if M:
+                kv.add_row("normal", f"{s}2^(e - {fmt.bias}) × (1 + m/2^{M})   for e = 1 … {top}")
+                kv.add_row("subnormal", f"{s}2^(1 - {fmt.bias}) × (m/2^{M})   for e = 0")
+            else:
+                kv.add_row("normal", f"{s}2^(e - {fmt.bias})   for e = 1 … {top}")
+                kv.add_row("zero", "e = 0 (no mantissa, so no subnormals)")
         kv.add_row("bits", f"{fmt.bits} ({fmt.sign_bits} sign, {fmt.exponent_bits} exponent, "
                            f"{fmt.mantissa_bits} mantissa), {fmt.nbytes} byte(s); bias {fmt.bias}")
         kv.add_row("max", _exact_and_approx(fmt.max))
