@@ -31,7 +31,7 @@ from precli.analysis import (
     encode_exact,
     parse_code,
 )
-from precli.errors import PrecliError, UsageError
+from precli.errors import PrecliError, UsageError, ValueParseError
 from precli.exact import ExactValue, exact_of_float, parse_number
 from precli.formats import FloatFormat, Format, IntFormat
 from precli.rounding import round_value, shortest_float, shortest_table, stochastic_bits
@@ -149,8 +149,8 @@ def binary_batches(stream: IO[bytes], dtype: str, n: int = CHUNK_VALUES) -> Iter
         yield Batch(index, values=vals)
         index += len(vals)
     if carry:
-        raise UsageError(f"binary input ends with {len(carry)} stray byte(s): not a whole "
-                         f"{dtype} value")
+        raise ValueParseError(f"binary input ends with {len(carry)} stray byte(s): not a "
+                              f"whole {dtype} value")
 
 
 def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
@@ -162,15 +162,17 @@ def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
                          "loads pickles") from None
     except OSError as e:
         raise UsageError(f"{path}: {e}") from None
-    if arr.dtype.kind not in "fiu":
-        raise UsageError(f"{path}: dtype {arr.dtype} is not a number array")
+    if arr.dtype.kind not in "fiu" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
+        raise UsageError(f"{path}: dtype {arr.dtype} is not supported; precli reads float16, "
+                         "float32, float64 and integer arrays")
     from precli.compare import iter_blocks
 
     start = 0
     for piece, _ in iter_blocks(arr, chunk_size=n):  # views in row-major order: a
         chunk = np.asarray(piece).reshape(-1)  # Fortran-order file is never copied whole
-        if chunk.dtype.kind != "f":
-            chunk = chunk.astype(np.float64)
+        if chunk.dtype.kind != "f" and chunk.dtype.itemsize < 8:
+            chunk = chunk.astype(np.float64)  # exact: int32 and narrower fit float64
+        # int64 / uint64 stay integers: values past 2^53 go the exact path
         yield Batch(start, values=chunk)
         start += len(chunk)
 
@@ -193,6 +195,8 @@ def _float_text(v: Any) -> str:
     """The shortest text of a binary input value in its own type."""
     from precli.formats import get_format
 
+    if v.dtype.kind in "iu":
+        return str(int(v))
     fmt = get_format({2: "fp16", 4: "fp32", 8: "fp64"}[v.dtype.itemsize])
     bits = int(np.asarray(v).view(codec.code_dtype(fmt.bits)))
     assert isinstance(fmt, FloatFormat)
@@ -276,8 +280,15 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
     kw: dict[str, Any] = dict(saturate=opts.saturate, seed=seed, start_index=batch.start)
     if not from_text:
         assert batch.values is not None
-        r = codec.round_array_with_flags(fmt, batch.values, opts.mode, **kw)
+        vals = batch.values
+        big = None
+        if vals.dtype.kind in "iu":  # 64-bit integers: float64 holds them below 2^53 only
+            big = np.abs(vals.astype(np.float64)) >= 2.0**53
+            vals = vals.astype(np.float64)
+        r = codec.round_array_with_flags(fmt, vals, opts.mode, **kw)
         codes, redo = r.codes, r.invalid
+        if big is not None and big.any():
+            redo = redo | big
     elif _is_fp64(fmt):
         assert batch.tokens is not None
         v, bad = _parse_floats(batch.tokens)
@@ -337,7 +348,10 @@ def _exact_input(batch: Batch, i: int) -> ExactValue:
     if batch.tokens is not None:
         return parse_number(batch.tokens[i].decode("utf-8", "replace"))
     assert batch.values is not None
-    return exact_of_float(float(batch.values[i]))
+    v = batch.values[i]
+    if batch.values.dtype.kind in "iu":
+        return ExactValue.of(int(v))
+    return exact_of_float(float(v))
 
 
 def placeholder_code(fmt: Format) -> int:

@@ -252,6 +252,12 @@ def info(
                      single=bool(formats) and len(fmts) == 1)
 
 
+def resolve_round(name: str) -> str:
+    from precli.rounding import resolve_round_mode
+
+    return resolve_round_mode(name)
+
+
 def _block_format(name: str) -> Any:
     """The block-scaled format of that name, or None (regular formats resolve first)."""
     from precli.formats import get_format
@@ -333,6 +339,14 @@ def encode(
     if bfmt is not None:
         from precli.commands import encode_blocks
 
+        given = [o for o, on in (("--round", resolve_round(round_mode) != "nearest-even"),
+                                 ("--saturate", saturate), ("--scale", scale is not None),
+                                 ("--zero-point", zero_point is not None),
+                                 ("--seed", seed is not None)) if on]
+        if given:
+            verb = "does" if len(given) == 1 else "do"
+            raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "
+                             "scales and saturating nearest-even elements are fixed by its spec")
         raise typer.Exit(encode_blocks(bfmt, values or [], _stream_source(
             values if values else None, input_file, input_format) if not values or
             values == ["-"] or input_file else None, output, no_color))
@@ -379,6 +393,10 @@ def decode(
 
     if not frm:
         raise UsageError("missing option '--from FORMAT' (see 'precli decode --help')")
+    blk = _block_format(frm)
+    if blk is not None:
+        raise UsageError(f"{blk.name} is block-scaled: decode its element codes with --from "
+                         f"{blk.element} and its scales with --from {blk.scale}")
     fmt = get_format(frm)
     s = parse_scale(scale)
     src = _stream_source(codes, input_file, "text")
@@ -504,11 +522,18 @@ def compare(
     items = args or []
     env = detect_env(no_color)
     names = [n.strip() for n in formats.split(",") if n.strip()] if formats else None
+    blocks = [n for n in [*items, *(names or [])] if _block_format(n) is not None]
     if input_file is None and items and all(_is_format(a) for a in items):
+        if blocks:
+            raise UsageError(f"{blocks[0]} is block-scaled: compare it on an array (compare "
+                             f"FILE --formats {blocks[0]}), or see `precli info {blocks[0]}`")
         fmts = [get_format(a) for a in items]
         _compare_formats(fmts, format_notes(fmts), env, output)
         return
     if input_file is None and items and items != ["-"] and all(_is_number(a) for a in items):
+        if blocks:
+            raise UsageError(f"{blocks[0]} is block-scaled: a single value has no block; "
+                             f"compare an array (compare FILE --formats {blocks[0]})")
         fmts = [get_format(n) for n in names or DEFAULT_COMPARE_FORMATS]
         opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate)
         failed = _compare_values(items, fmts, opts, env, output)

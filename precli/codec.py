@@ -110,10 +110,18 @@ def splitmix64_array(x: npt.ArrayLike) -> U64:
         return z ^ (z >> np.uint64(31))
 
 
+def _stream_base(seed: int, start_index: int) -> int:
+    """The SplitMix64 state of value number start_index of a run with this seed."""
+    from precli.rounding import splitmix64
+
+    return (splitmix64(seed & _M64) + start_index) & _M64
+
+
 def stochastic_rands(seed: int, start_index: int, n: int) -> U64:
     """The random words of values start_index .. start_index + n - 1 of a run with seed:
-    splitmix64((seed + i) mod 2**64), as :func:`precli.rounding.stochastic_bits` draws."""
-    base = np.uint64((seed + start_index) & _M64)
+    splitmix64((splitmix64(seed) + i) mod 2**64), as :func:`precli.rounding.stochastic_bits`
+    draws."""
+    base = np.uint64(_stream_base(seed, start_index))
     with np.errstate(over="ignore"):
         states = np.arange(n, dtype=np.uint64) + base
     return splitmix64_array(states)
@@ -149,7 +157,8 @@ def round_array(
     format with no NaN, where the scalar path raises NotRepresentableError); those lanes
     hold code 0. Semantics are the scalar :func:`precli.rounding.round_value`'s.
 
-    Stochastic rounding draws splitmix64((seed + start_index + j) mod 2**64) for lane j
+    Stochastic rounding draws splitmix64((splitmix64(seed) + start_index + j) mod 2**64) for
+    lane j
     (row-major order), so lane j matches value number start_index + j of the scalar path.
     With seed None a random seed is drawn.
 
@@ -263,7 +272,8 @@ def _round(
         for lo in range(0, slow.size, CHUNK):
             idx = slow[lo : lo + CHUNK]
             rand = (
-                splitmix64_array(idx.astype(np.uint64) + np.uint64((seed + start_index) & _M64))
+                splitmix64_array(idx.astype(np.uint64)
+                                 + np.uint64(_stream_base(seed, start_index)))
                 if mode == "stochastic" and seed is not None
                 else None
             )

@@ -62,8 +62,8 @@ def int_from_digits(s: str, base: int = 10) -> int:
     """int(s, base) without CPython's 4300-digit limit."""
     if len(s) <= _CHUNK:
         return int(s, base)
-    head, tail = s[:-_CHUNK], s[-_CHUNK:]
-    return int_from_digits(head, base) * int(base**_CHUNK) + int(tail, base)
+    half = len(s) // 2  # halving keeps the recursion depth at log2(len / CHUNK)
+    return int_from_digits(s[:-half], base) * int(base**half) + int_from_digits(s[-half:], base)
 
 
 def int_to_str(n: int) -> str:
@@ -111,6 +111,11 @@ def parse_number(text: str) -> ExactValue:
         if not ip and not fp:
             raise ValueParseError(f"not a number: {text!r}")
         digits = (ip + fp).lstrip("0")
+        if len(digits) > 2 * EXTREME_LOG10:  # decide huge / tiny before building it:
+            # the value lies in [10^e, 10^(e+1)) with e = ex + len(digits) - 1 - len(fp)
+            band = _scaled(text, sign == "-", 1, 10, ex, len(digits) - 1 - len(fp), 1)
+            if band.kind in ("huge", "tiny"):
+                return band
         mant = int_from_digits(digits) if digits else 0
         return _scaled(text, sign == "-", mant, 10, ex, -len(fp), digits_len=len(digits))
     raise ValueParseError(f"not a number: {text!r}")

@@ -66,8 +66,9 @@ _M64 = (1 << 64) - 1
 def splitmix64(x: int) -> int:
     """One SplitMix64 output for state x: the per-value random source for stochastic rounding.
 
-    Value number i of a run with seed s draws splitmix64(s + i), so the scalar and the
-    vectorized paths draw the same bits for the same value.
+    Value number i of a run with seed s draws splitmix64(splitmix64(s) + i): the scalar and
+    the vectorized paths draw the same bits for the same value, and nearby seeds give
+    unrelated streams (seed s + 1 is not seed s shifted by one value).
     """
     z = (x + 0x9E3779B97F4A7C15) & _M64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
@@ -77,8 +78,8 @@ def splitmix64(x: int) -> int:
 
 def stochastic_bits(seed: int | None, index: int) -> int:
     if seed is None:
-        return int.from_bytes(os.urandom(8), 'little')
-    return splitmix64((seed + index) & _M64)
+        return int.from_bytes(os.urandom(8), "little")
+    return splitmix64((splitmix64(seed & _M64) + index) & _M64)
 
 
 # ------------------------------------------------------------------ results

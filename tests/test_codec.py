@@ -35,7 +35,7 @@ from precli.formats import (
     builtin_formats,
     get_format,
 )
-from precli.rounding import ROUND_MODES, round_value, splitmix64
+from precli.rounding import ROUND_MODES, round_value, splitmix64, stochastic_bits
 
 EXHAUSTIVE = os.environ.get("PRECLI_EXHAUSTIVE", "") not in ("", "0")
 M64 = (1 << 64) - 1
@@ -121,7 +121,7 @@ def check(
     bad = []
     for j in idx:
         j = int(j)
-        rand = splitmix64((seed + start_index + j) & M64) if mode == "stochastic" else None
+        rand = stochastic_bits(seed, start_index + j) if mode == "stochastic" else None
         want = scalar(fmt, float(flat[j]), mode, saturate=saturate, rand=rand, scale=sc,
                       zero_point=zero_point)  # fmt: skip
         got = (int(fc[j]), bool(fi[j]), codec.flag_names(int(ff[j])))
@@ -293,17 +293,26 @@ def test_splitmix64_array_matches_scalar() -> None:
     assert [int(v) for v in got] == [splitmix64(int(v)) for v in xs]
 
 
-def test_stochastic_rands_wrap_around() -> None:
-    seed = M64 - 5
-    got = codec.stochastic_rands(seed, 3, 10)
-    assert [int(v) for v in got] == [splitmix64((seed + 3 + j) & M64) for j in range(10)]
+def test_stochastic_rands_match_scalar_draws() -> None:
+    for seed in (0, 1, 2, M64 - 5, 1 << 63):
+        got = codec.stochastic_rands(seed, 3, 10)
+        assert [int(v) for v in got] == [stochastic_bits(seed, 3 + j) for j in range(10)]
+    # the state wraps modulo 2^64 and is splitmix64(splitmix64(seed) + index)
+    s0 = splitmix64(7)
+    assert stochastic_bits(7, M64) == splitmix64((s0 + M64) & M64)
+
+
+def test_nearby_seeds_are_unrelated_streams() -> None:
+    a = [stochastic_bits(1, i) for i in range(1, 200)]
+    b = [stochastic_bits(2, i) for i in range(0, 199)]
+    assert a != b and not set(a) & set(b)
 
 
 @pytest.mark.parametrize("name", ["bf16", "e4m3fn", "e2m1fn", "e8m0fnu", "fp16", "e5m2fnuz",
                                   "nf4", "int8", "uint4"])  # fmt: skip
 def test_stochastic_seeded_chunked(name: str) -> None:
     """Long arrays cross chunk boundaries and leave lanes to the general path; every lane
-    still draws splitmix64(seed + start + j)."""
+    still draws the scalar path's bits for value number start + j."""
     fmt = get_format(name)
     rng = np.random.default_rng(11)
     n = 2 * codec.CHUNK + 1000

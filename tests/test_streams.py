@@ -254,7 +254,7 @@ def test_npy_input_and_pickle_refused(tmp_path: Path) -> None:
 
 def test_stray_bytes_and_missing_file() -> None:
     r = sh(["encode", "-", "--input-format", "f32", "--as", "bf16"], stdin=b"\x00\x00\x80")
-    assert r.returncode == 2 and b"stray byte" in r.stderr
+    assert r.returncode == 1 and b"stray byte" in r.stderr  # a data error
     r = sh(["encode", "--input", "/nonexistent/x", "--as", "bf16"])
     assert r.returncode == 2 and b"cannot read /nonexistent/x" in r.stderr
 
@@ -291,3 +291,30 @@ def test_ctrl_c_ends_quietly_with_130() -> None:
     _, err = p.communicate(timeout=30)
     assert p.returncode == 130
     assert b"Traceback" not in err
+
+
+def test_qa_regressions(tmp_path: Path) -> None:
+    """Found by a QA pass: huge literals, int64 .npy, float128, block-format options."""
+    # a 5-million-digit integer is overflow, decided without building it; the stream goes on
+    big = b"1\n" + b"1" * 5_000_000 + b"\n2\n"
+    r = sh(["encode", "-", "--as", "fp16", "-o", "json"], stdin=big)
+    recs = json.loads(r.stdout)
+    assert r.returncode == 0 and [x["hex"] for x in recs] == ["0x3c00", "0x7c00", "0x4000"]
+    # int64 values past 2^53 are exact inputs, not float64 roundings of them
+    p = tmp_path / "i.npy"
+    np.save(p, np.array([2**53 + 1, 2**63 - 1], "i8"))
+    r = sh(["encode", "--input", str(p), "--input-format", "npy", "--as", "int64", "-o", "csv"])
+    rows = r.stdout.decode().splitlines()[1:]
+    assert rows[0].startswith(f"{2**53 + 1},int64") and rows[0].endswith(",,")  # no flags
+    assert f"0x{2**63 - 1:016x}" in rows[1]
+    r = sh(["encode", "--input", str(p), "--input-format", "npy", "--as", "fp64", "-o", "csv"])
+    assert r.stdout.decode().splitlines()[1].endswith("inexact,")  # 2^53 + 1 is not an fp64
+    q = tmp_path / "q.npy"
+    np.save(q, np.array([0.1], np.longdouble))
+    r = sh(["encode", "--input", str(q), "--input-format", "npy", "--as", "bf16"])
+    if np.dtype(np.longdouble).itemsize > 8:
+        assert r.returncode == 2 and b"not supported" in r.stderr
+    r = sh(["encode", "1", "1.3", "--as", "mxfp4", "--round", "rz"])
+    assert r.returncode == 2 and b"does not apply to mxfp4" in r.stderr
+    r = sh(["decode", "0x1", "--from", "mxfp4"])
+    assert r.returncode == 2 and b"--from e2m1fn" in r.stderr
