@@ -515,8 +515,10 @@ def block_record(b: Any) -> dict[str, Any]:
 
     elem = b.element_format
     if b.kind == "mx":
+        elem_txt = (f"{b.element}(x / X / 2^{b.element_exp}) × 2^{b.element_exp}"
+                    if b.element_exp else f"{b.element}(x / X)")
         rule = (f"X = 2^(floor(log2(amax)) - {b.emax_elem}) per block of {b.block_size}, as an "
-                f"E8M0 code; elements = {b.element}(x / X), nearest-even, saturating")
+                f"E8M0 code; elements = {elem_txt}, nearest-even, saturating")
     else:
         rule = ("tensor scale T = fp32(amax / (6 × 448)); block scale S = e4m3fn(amax_block / "
                 f"(6 × T)) per block of {b.block_size}; elements = e2m1fn(x / (S × T)), "

@@ -367,7 +367,8 @@ def encode(
 
         raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict))
     _run_values(values or [], lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
-                plain_key="hex", strict=strict)
+                plain_key="hex", strict=strict,
+                quantized=scale is not None or zero_point is not None)
 
 
 @app.command(cls=ValuesCommand)
@@ -405,7 +406,8 @@ def decode(
 
         raise typer.Exit(stream_decode(fmt, s, zero_point, src, output, no_color, strict))
     _run_values(codes or [], lambda text, i: decode_text(fmt, text, s, zero_point), output,
-                no_color, plain_key="value", strict=strict, raw_ok=False)
+                no_color, plain_key="value", strict=strict, raw_ok=False,
+                quantized=scale is not None or zero_point is not None)
 
 
 def _stream_source(values: list[str] | None, input_file: str | None,
@@ -431,7 +433,8 @@ def _stream_source(values: list[str] | None, input_file: str | None,
 
 
 def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
-                plain_key: str, strict: bool = False, raw_ok: bool = True) -> None:
+                plain_key: str, strict: bool = False, raw_ok: bool = True,
+                quantized: bool = False) -> None:
     """Run fn over the values in order; one result per value, errors keep their place."""
     from precli.analysis import ErrorRecord
     from precli.streams import OUTPUT_MODES, RESULT_KEYS, RecordWriter, detect_env, result_record
@@ -442,7 +445,8 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
     results: list[Any] = []
     writer = None
     if mode != "table":
-        writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, plain_key, single=len(items) == 1)
+        keys = RESULT_KEYS + (("scale", "zero_point") if quantized else ())
+        writer = RecordWriter(sys.stdout, mode, keys, plain_key, single=len(items) == 1)
     for i, text in enumerate(items):
         try:
             r: Any = fn(text, i)
@@ -610,7 +614,8 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
 
     mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
     failed = 0
-    writer = None if mode == "table" else RecordWriter(sys.stdout, mode, RESULT_KEYS, "hex")
+    writer = None if mode == "table" else RecordWriter(sys.stdout, mode, RESULT_KEYS,
+                                                       "format,hex,value")
     for text in items:
         results = compare_value(fmts, text, opts)
         for r in results:

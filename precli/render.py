@@ -321,7 +321,19 @@ def values_table(fmt: Format, infos: Sequence[CodeInfo]) -> Table:
 
 
 def _err(x: Fraction | None) -> str:
-    return "—" if x is None else ("0" if x == 0 else approx(x, 4))
+    """An error or ulp: exact when short (0.000625, 2^-10), else ≈ 4 significant digits."""
+    if x is None:
+        return "—"
+    if x == 0:
+        return "0"
+    p = pow2_text(abs(x))
+    if p is not None and not (x.denominator == 1 and abs(x) < 10**6):
+        return p
+    try:
+        t = exact_text(x) or ""
+    except ValueError:  # no terminating expansion (e.g. a relative error of 1/3)
+        t = ""
+    return t if t and len(t) <= 10 else "≈" + approx(x, 4)
 
 
 def code_detail(info: CodeInfo, title: Text) -> KeyValues:
@@ -443,7 +455,7 @@ def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str]) -> Render
     t = _table(box="simple_head", pad_edge=False, collapse_padding=True)
     t.add_column("", style="bold cyan", no_wrap=True)
     for f in fmts:
-        t.add_column(f.name, justify="right", header_style="bold")
+        t.add_column(f.name, justify="right", header_style="bold", overflow="fold")
     rows: list[tuple[str, list[str]]] = [
         ("bits", [str(f.bits) for f in fmts]),
         ("sign/exp/mant", [f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}"
@@ -493,8 +505,15 @@ def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> Renderab
     t.add_column("", no_wrap=True, min_width=bar_w)
     for c in covs:
         t.add_column(c.name, justify="center", no_wrap=True, min_width=len(c.name))
+    gap = False
     for k in range(hi, lo - 1, -1):
         n = hist.counts.get(k, 0)
+        if n == 0 and hist.counts.get(k + 1, 0) == 0 and hist.counts.get(k - 1, 0) == 0:
+            if not gap:  # a run of empty binades shows as one ⋮ row
+                t.add_row("⋮", "", "", *("" for _ in covs))
+            gap = True
+            continue
+        gap = False
         bar = Text("▇" * (0 if n == 0 else max(1, round(bar_w * n / peak))), style="cyan")
         cells = []
         for c in covs:

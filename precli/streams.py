@@ -155,9 +155,12 @@ class RecordWriter:
                 )
             else:
                 self._csv.writerow([_csv_cell(rec.get(k)) for k in self.keys] + [""])
-        else:  # plain
-            self.out.write(("error" if "error" in rec and len(rec) == 2
-                            else _csv_cell(rec.get(self.plain_key))) + "\n")
+        else:  # plain: one field, or several tab-separated ("format,hex" for compare)
+            if "error" in rec and len(rec) == 2:
+                line = "error"
+            else:
+                line = "\t".join(_csv_cell(rec.get(k)) for k in self.plain_key.split(","))
+            self.out.write(line + "\n")
         self.count += 1
 
     def close(self) -> None:
