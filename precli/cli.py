@@ -351,6 +351,10 @@ def encode(
             values if values else None, input_file, input_format) if not values or
             values == ["-"] or input_file else None, output, no_color))
     fmt = get_format(to)
+    if seed is not None and resolve_round_mode(round_mode) != "stochastic":
+        raise UsageError("--seed applies to --round stochastic only")
+    if seed is not None and not 0 <= seed < 1 << 64:
+        raise UsageError(f"--seed must be in 0 .. 2^64 - 1, got {seed}")
     opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate,
                          scale=parse_scale(scale), zero_point=zero_point, seed=seed)
     if zero_point is not None and fmt.kind != "int":
