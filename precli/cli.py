@@ -495,9 +495,10 @@ def compare(
         autocompletion=complete_format,
         help="A number: that value in every format. Format names: the formats side by "
              "side. A .npy / raw / text file or '-': what casting the array costs.")] = None,
-    formats: Annotated[str | None, typer.Option(
-        "--formats", "-F", metavar="A,B,C", help="Formats to compare against (comma-separated)."
-    )] = None,
+    formats: Annotated[list[str] | None, typer.Option(
+        "--formats", "-F", metavar="RECIPES",
+        help="Comma-separated formats or recipes FORMAT[:SCALING[:SCALEFMT]] (e4m3fn:tensor, "
+             "int4:group128, e4m3fn:block128x128:ue8m0, mxfp4:rceil); repeatable.")] = None,
     round_mode: Annotated[str, typer.Option(
         "--round", "-r", metavar="MODE", autocompletion=complete_round,
         help="Rounding mode (as for encode).")] = "nearest-even",
@@ -506,14 +507,22 @@ def compare(
     input_format: Annotated[str | None, typer.Option(
         "--input-format", metavar="FMT",
         help="npy (default for *.npy), f32, f64, f16 or text.")] = None,
-    scheme: Annotated[str, typer.Option(
-        "--scheme", help="Integer quantization: symmetric or asymmetric.")] = "symmetric",
+    scheme: Annotated[str | None, typer.Option(
+        "--scheme", metavar="symmetric|asymmetric",
+        help="Integer scales (default: asymmetric for integer groups, symmetric otherwise).")
+    ] = None,
     granularity: Annotated[str, typer.Option(
-        "--granularity", help="Integer scales per tensor or per channel.")] = "tensor",
-    axis: Annotated[int, typer.Option("--axis", help="Channel axis for --granularity channel.")
-                    ] = 0,
+        "--granularity", metavar="tensor|channel",
+        help="Scales of bare integer names: per tensor or per channel (along --axis).")
+    ] = "tensor",
+    axis: Annotated[int | None, typer.Option(
+        "--axis", help="Blocking axis of groups, blocks, MX, NVFP4 and nf4 (default: the last);"
+                       " with --granularity channel, the channel axis (default 0).")] = None,
     block_size: Annotated[int, typer.Option(
         "--block-size", help="nf4 absmax block size (bitsandbytes uses 64).")] = 64,
+    min_sqnr: Annotated[float | None, typer.Option(
+        "--min-sqnr", metavar="DB", help="Mark the cheapest recipe (bits per value) that "
+        "reaches DB dB SQNR without losing values; exit 1 if none does.")] = None,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Histogram of the input's magnitudes against each format's range.")
     ] = False,
@@ -529,8 +538,9 @@ def compare(
 
     items = args or []
     env = detect_env(no_color)
-    names = [n.strip() for n in formats.split(",") if n.strip()] if formats else None
-    blocks = [n for n in [*items, *(names or [])] if _block_format(n) is not None]
+    names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()] or None
+    blocks = [n for n in [*items, *(names or [])]
+              if ":" in n or _block_format(n) is not None]
     if input_file is None and items and all(_is_format(a) for a in items):
         if blocks:
             raise UsageError(f"{blocks[0]} is block-scaled: compare it on an array (compare "
@@ -540,8 +550,8 @@ def compare(
         return
     if input_file is None and items and items != ["-"] and all(_is_number(a) for a in items):
         if blocks:
-            raise UsageError(f"{blocks[0]} is block-scaled: a single value has no block; "
-                             f"compare an array (compare FILE --formats {blocks[0]})")
+            raise UsageError(f"{blocks[0]} scales blocks or tensors: a single value has no "
+                             f"block; compare an array (compare FILE --formats {blocks[0]})")
         fmts = [get_format(n) for n in names or DEFAULT_COMPARE_FORMATS]
         opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate)
         failed = _compare_values(items, fmts, opts, env, output)
@@ -557,7 +567,7 @@ def compare(
 
     raise typer.Exit(compare_array_command(
         input_file or items[0], input_format, names, resolve_round_mode(round_mode), saturate,
-        scheme, granularity, axis, block_size, plot, env, output))
+        scheme, granularity, axis, block_size, min_sqnr, plot, env, output))
 
 
 def _is_format(name: str) -> bool:

@@ -8,6 +8,7 @@ with --strict).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
@@ -15,7 +16,7 @@ from typing import IO, Any
 
 from precli import bulk
 from precli.analysis import EncodeOptions, ErrorRecord
-from precli.errors import ExitStatus, UsageError
+from precli.errors import ExitStatus, PrecliError, UsageError
 from precli.formats import Format
 from precli.streams import RESULT_KEYS, OutputEnv, RecordWriter, detect_env, result_record
 
@@ -184,10 +185,17 @@ def _decode_plain(fmt: Format, batches: Iterator[bulk.Batch], strict: bool) -> i
     return _stream_bytes(batches, convert, strict)
 
 
-def load_array(path: str, input_format: str | None) -> Any:
-    """An array to compare: .npy memory-mapped (never unpickled), raw f16/f32/f64
-    memory-mapped, or text (stdin or a file) parsed to float64 and held in memory."""
+#: Text input to ``compare`` is held in memory (blocks and scales need all of it): at most
+#: this many values (about 35 bytes each); write a .npy for more.
+TEXT_VALUES_CAP = 4_000_000
+
+
+def load_values(path: str, input_format: str | None, axis: int | None = None) -> Any:
+    """What compare reads: a .npy memory-mapped (never unpickled), raw f16/f32/f64
+    memory-mapped, or decimal text (stdin or a file) parsed exactly (see text_values)."""
     import numpy as np
+
+    from precli.compare import Values
 
     fmt = input_format or ("npy" if path.endswith(".npy") else "text" if path == "-" else None)
     if fmt is None:
@@ -196,20 +204,22 @@ def load_array(path: str, input_format: str | None) -> Any:
     if fmt == "npy":
         batches = bulk.npy_batches(path)  # validates: no pickles, numeric dtype
         next(iter(batches), None)
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        return Values.of_array(np.load(path, mmap_mode="r", allow_pickle=False), axis)
     if fmt in ("f16", "f32", "f64"):
         dt = {"f16": "<f2", "f32": "<f4", "f64": "<f8"}[fmt]
         if path == "-":
             data = sys.stdin.buffer.read()
             if len(data) % np.dtype(dt).itemsize:
-                raise UsageError(f"stdin ends with stray bytes: not a whole {fmt} array")
-            return np.frombuffer(data, dtype=dt)
+                raise PrecliError(f"stdin ends with stray bytes: not a whole {fmt} array")
+            return Values.of_array(np.frombuffer(data, dtype=dt), axis)
         try:
-            return np.memmap(path, dtype=dt, mode="r")
+            return Values.of_array(np.memmap(path, dtype=dt, mode="r"), axis)
         except (OSError, ValueError) as e:
             raise UsageError(f"cannot read {path}: {e}") from None
     if fmt != "text":
         raise UsageError(f"invalid --input-format {fmt!r}; choose npy, f16, f32, f64 or text")
+    if axis is not None:
+        raise UsageError("--axis needs an array with dimensions (.npy); text is one row")
     stream: IO[bytes]
     if path == "-":
         stream = sys.stdin.buffer
@@ -218,60 +228,135 @@ def load_array(path: str, input_format: str | None) -> Any:
             stream = open(path, "rb")  # noqa: SIM115
         except OSError as e:
             raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    parts = []
+    return text_values(stream)
+
+
+def text_values(stream: IO[bytes]) -> Any:
+    """Decimal (or hex-float) text as compare's input: each value's float64 and its exact
+    residual, so every rounding is from the exact decimal and every error is measured
+    against it. Values beyond float64's range are refused (compare works in float64)."""
+    import numpy as np
+
+    from precli.compare import Values
+    from precli.errors import ValueParseError
+    from precli.exact import parse_number
+
+    vals: list[float] = []
+    los: list[float] = []
+    blob = bytearray()
+    offs = [0]
     failed = 0
     for batch in bulk.text_batches(stream):
-        toks = batch.tokens or []
-        vals, bad = bulk._parse_floats(toks)
-        for i in bad:
-            _report(batch, i, f"not a number: {batch.text(i)!r}")
-            failed += 1
-        if bad:
-            vals = np.delete(vals, bad)
-        parts.append(vals)
+        for i, tok in enumerate(batch.tokens or []):
+            try:
+                v, lo = _exact_pair(tok, parse_number)
+            except ValueParseError as e:
+                _report(batch, i, str(e))
+                failed += 1
+                continue
+            if len(vals) >= TEXT_VALUES_CAP:
+                raise UsageError(f"compare holds text input in memory, at most "
+                                 f"{TEXT_VALUES_CAP:,} values; save the array as .npy")
+            vals.append(v)
+            los.append(lo)
+            blob += tok
+            offs.append(len(blob))
     if failed:
-        raise UsageError(f"{failed} value(s) did not parse; compare needs a clean array")
-    return np.concatenate(parts) if parts else np.zeros(0)
+        raise PrecliError(f"{failed} value(s) could not be read; compare needs a clean array")
+    data = bytes(blob)
+    off = np.asarray(offs, np.int64)
+
+    def exact(i: int) -> Fraction:
+        ev = parse_number(data[off[i]:off[i + 1]].decode())
+        return ev.value if ev.kind == "finite" else Fraction(vals[i])
+
+    return Values.of_text(np.asarray(vals, np.float64), np.asarray(los, np.float64), exact)
+
+
+def _exact_pair(tok: bytes, parse_number: Any) -> tuple[float, float]:
+    """(float64 value, float64 of the exact residual) of one token."""
+    from precli.errors import ValueParseError
+
+    try:
+        text = tok.decode()
+    except UnicodeDecodeError:
+        raise ValueParseError("not a number (not UTF-8 text)") from None
+    ev = parse_number(text)
+    if ev.kind == "nan":
+        return (-math.nan if ev.negative else math.nan), 0.0
+    if ev.kind == "inf":
+        return (-math.inf if ev.negative else math.inf), 0.0
+    if ev.kind != "finite":
+        raise ValueParseError("beyond float64's range: compare works on float64-sized values")
+    t = ev.value
+    try:
+        v = float(t)
+    except OverflowError:
+        raise ValueParseError("beyond float64's range: compare works on float64-sized "
+                              "values") from None
+    if v == 0 and t != 0:
+        raise ValueParseError("below float64's smallest subnormal: compare works on "
+                              "float64-sized values")
+    if ev.negative and v == 0:
+        v = -0.0
+    return v, float(t - Fraction(v)) if t.denominator != 1 or abs(v) >= 2.0**53 else 0.0
 
 
 def compare_array_command(path: str, input_format: str | None, names: list[str] | None,
-                          mode: str, saturate: bool, scheme: str, granularity: str, axis: int,
-                          block_size: int, plot: bool, env: OutputEnv,
-                          output: str | None) -> int:
+                          mode: str, saturate: bool, scheme: str | None, granularity: str,
+                          axis: int | None, block_size: int, min_sqnr: float | None,
+                          plot: bool, env: OutputEnv, output: str | None) -> int:
     from precli.analysis import DEFAULT_COMPARE_FORMATS
-    from precli.compare import RECORD_KEYS, compare_array
+    from precli.compare import RECORD_KEYS, compare_values, pick_cheapest, resolve_recipes
+    from precli.recipes import Defaults
 
     out_mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
-    arr = load_array(path, input_format)
-    targets = names or list(DEFAULT_COMPARE_FORMATS)
-    kw: dict[str, Any] = dict(scheme=scheme, granularity=granularity,
-                              axis=axis if granularity == "channel" else None,
-                              block_size=block_size, mode=mode, saturate=saturate)
-    if granularity == "tensor" and arr.size >= PROGRESS_MIN and _stderr_tty():
-        stats = _with_progress(targets, arr, kw, env)
+    channel = granularity == "channel"
+    d = Defaults(scheme=scheme, granularity=granularity,
+                 channel_axis=axis if axis is not None and channel else 0,
+                 block_size=block_size)
+    recipes = resolve_recipes(names or list(DEFAULT_COMPARE_FORMATS), d)
+    values = load_values(path, input_format, None if channel else axis)
+    kw: dict[str, Any] = dict(mode=mode, saturate=saturate)
+    if values.size >= PROGRESS_MIN and _stderr_tty():
+        stats = _with_progress(recipes, values, kw, env)
     else:
-        stats = compare_array(targets, arr, **kw)
+        stats = compare_values(recipes, values, **kw)
+    pick = None
+    if min_sqnr is not None:
+        import dataclasses
+
+        pick = pick_cheapest(stats, min_sqnr)
+        if pick is not None:
+            stats[pick] = dataclasses.replace(stats[pick], recommended=True)
     recs = [s.to_record() for s in stats]
     if out_mode == "table":
         from precli import render
         from precli.cli import console
 
         con = console(sys.stdout, env.color)
-        con.print(render.compare_stats_table(path, recs, con.width, scheme))
+        con.print(render.compare_stats_table(path, recs, con.width, min_sqnr))
         if plot:
-            con.print(render.magnitude_plot(_histogram(arr), _coverages(targets), con.width))
-        return 0
-    from precli.streams import dumps, write_table_rows
-
-    if out_mode == "json":
-        import json
-
-        sys.stdout.write(json.dumps(recs, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    elif out_mode == "ndjson":
-        for r in recs:
-            sys.stdout.write(dumps(r) + "\n")
+            con.print(render.magnitude_plot(_histogram(values), _coverages(recipes),
+                                            con.width))
     else:
-        write_table_rows(sys.stdout, out_mode, RECORD_KEYS, recs)
+        from precli.streams import dumps, write_table_rows
+
+        if out_mode == "json":
+            import json
+
+            sys.stdout.write(json.dumps(recs, indent=2, ensure_ascii=False, allow_nan=False)
+                             + "\n")
+        elif out_mode == "ndjson":
+            for r in recs:
+                sys.stdout.write(dumps(r) + "\n")
+        else:
+            write_table_rows(sys.stdout, out_mode, RECORD_KEYS, recs)
+    if min_sqnr is not None and pick is None:
+        from precli.cli import error_line
+
+        error_line(f"no recipe reaches {min_sqnr:g} dB SQNR without losing values")
+        return int(ExitStatus.DATA_ERROR)
     return 0
 
 
@@ -285,47 +370,41 @@ def _stderr_tty() -> bool:
         return False
 
 
-def _with_progress(targets: list[str], arr: Any, kw: dict[str, Any], env: OutputEnv) -> Any:
-    """compare_array with a Rich progress bar on stderr (only when stderr is a terminal)."""
+def _with_progress(recipes: list[Any], values: Any, kw: dict[str, Any], env: OutputEnv) -> Any:
+    """compare_values with a Rich progress bar on stderr (only when stderr is a terminal);
+    every pass over the data counts, so the bar only moves forward."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-    from precli.compare import compare_array, iter_blocks
+    from precli.compare import compare_values
 
+    passes = 2 if any(r.needs_scan for r in recipes) else 1
     con = Console(file=sys.stderr, no_color=not env.color)
     with Progress("[progress.description]{task.description}", BarColumn(),
                   TaskProgressColumn(), TimeRemainingColumn(), console=con,
                   transient=True) as prog:
-        task = prog.add_task("casting", total=None)
-
-        def chunks() -> Any:
-            prog.update(task, total=(prog.tasks[0].total or 0) + arr.size)
-            for piece, _ in iter_blocks(arr):
-                yield piece
-                prog.advance(task, piece.size)
-
-        return compare_array(targets, chunks, **kw)  # type: ignore[arg-type]  # a callable source is documented
+        task = prog.add_task("casting", total=values.size * passes)
+        return compare_values(recipes, values, progress=lambda n: prog.advance(task, n), **kw)
 
 
-def _histogram(arr: Any) -> Any:
-    from precli.compare import iter_blocks
+def _histogram(values: Any) -> Any:
     from precli.plot import MagnitudeHistogram
 
     h = MagnitudeHistogram()
-    for piece, _ in iter_blocks(arr):
-        h.add(piece)
+    for r0 in range(0, values.rows, max(1, (1 << 15) // max(values.cols, 1))):
+        r1 = min(values.rows, r0 + max(1, (1 << 15) // max(values.cols, 1)))
+        h.add(values.tile(r0, r1, 0, values.cols)[0])
     return h
 
 
-def _coverages(names: list[str]) -> list[Any]:
-    """Plot columns: the float formats among the targets (scaled formats adapt to the data,
-    so a fixed range would say nothing about them)."""
-    from precli.formats import FloatFormat, get_format
+def _coverages(recipes: list[Any]) -> list[Any]:
+    """Plot columns: the plain float casts among the recipes (scaled recipes adapt to the
+    data, so a fixed range would say nothing about them)."""
+    from precli.formats import FloatFormat
     from precli.plot import coverage
-    from precli.quantize import is_block_format
 
-    fmts = [get_format(n) for n in names if not is_block_format(n)]
-    return [coverage(f) for f in fmts if isinstance(f, FloatFormat)]
+    return [coverage(r.element) for r in recipes
+            if r.kind == "cast" and isinstance(r.element, FloatFormat)]
 
 
 BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "value", "abs_error")
@@ -338,21 +417,36 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     scales are float64 arithmetic too)."""
     import numpy as np
 
-    from precli.quantize import block_quantize
+    from precli.recipes import block_quantize
 
     env = detect_env(no_color)
     mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson", "raw"))
     texts: list[str] = []
+    exact: Any = None
     if src is None:
         texts = list(values)
-        vals = np.array([_float_or_error(t) for t in texts], np.float64)
-    elif src[0] == "npy":
-        vals = np.asarray(load_array(src[1] or "-", "npy"), np.float64).reshape(-1)
-    elif src[0] in ("f16", "f32", "f64"):
-        vals = np.asarray(load_array(src[1] or "-", src[0]), np.float64).reshape(-1)
+        from precli.errors import ValueParseError
+        from precli.exact import parse_number
+
+        pairs = []
+        for tx in texts:
+            try:
+                pairs.append(_exact_pair(tx.encode(), parse_number))
+            except ValueParseError as e:
+                raise UsageError(f"{tx!r}: {e} (block formats need a clean array)") from None
+        vals = np.array([p[0] for p in pairs], np.float64)
+
+        def exact(i: int, j: int) -> Fraction:
+            ev = parse_number(texts[j])
+            return ev.value if ev.kind == "finite" else Fraction(float(vals[j]))
+    elif src[0] == "text":
+        tv = load_values(src[1] or "-", "text")
+        vals = tv.tile(0, 1, 0, tv.cols)[0].reshape(-1) if tv.size else np.zeros(0)
+        exact = tv.tile(0, 1, 0, tv.cols)[2] if tv.size else None
     else:
-        vals = np.asarray(load_array(src[1] or "-", "text"), np.float64).reshape(-1)
-    r = block_quantize(bfmt, vals)
+        vals = np.asarray(load_values(src[1] or "-", src[0]).tile(0, 1 << 62, 0, 1 << 62)[0],
+                          np.float64).reshape(-1)
+    r = block_quantize(bfmt, vals, exact=exact)
     codes = np.asarray(r.element_codes).reshape(-1)
     if mode == "raw":
         sys.stdout.buffer.write(codes.astype(np.uint8).tobytes())
@@ -399,8 +493,3 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     return 0
 
 
-def _float_or_error(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"not a number: {text!r} (block formats need a clean array)") from None

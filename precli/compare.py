@@ -1,38 +1,44 @@
-"""Array statistics for ``precli compare``: what storing an array in a format costs.
+"""Array statistics for ``precli compare``: what storing a tensor under a recipe costs.
 
-Pure numpy, never prints. For every target (a float format, an integer format with a
-scale, NF4 absmax blocks, an MX / NVFP4 block format) :class:`StatsAccumulator` takes the
-input in chunks, rounds each chunk with :mod:`precli.codec` (float formats) or
-:mod:`precli.quantize` (everything scaled) and keeps running totals, so memory stays
-bounded by the chunk size however large the input (a memory-mapped ``.npy`` for example).
-:func:`compare_array` drives one pass (two when a target needs the data's range first)
-over an array, a memory map or a stream of chunks, feeding every target from each chunk.
+Pure numpy, never prints. A tensor (:class:`Values`: an array, a memory map, parsed text
+or a checkpoint reader) is walked in tiles of its matrix view (see :mod:`precli.recipes`
+for the layout); every recipe quantizes each tile through :func:`precli.recipes.
+quantize_tile` and folds it into running totals, so memory stays bounded by the tile size
+however large the tensor. Recipes with tensor or channel scales (and NVFP4's tensor scale)
+take a first pass for the range; everything else is one pass.
 
 **The statistics** (the JSON contract of :meth:`CompareStats.to_record`):
 
-* ``count``: input values; ``nan_in``: NaN inputs.
-* ``overflow``: finite inputs whose magnitude rounds above the format's max, whatever the
-  overflow policy then made of them (the codec's ``overflow`` flag for float formats;
-  clamped lanes for integers, NF4 and the element formats of MX / NVFP4).
+* ``count``: input values; ``nan_in``: NaN inputs (inputs +-inf are neither errors nor
+  lost: they are not finite to begin with).
+* ``lost``: finite inputs whose stored value is not finite (overflow to inf, NaN from a
+  non-saturating cast, a NaN block or scale, ...). A lost value makes every error
+  statistic infinite: errors are over *all* finite inputs.
+* ``overflow``: finite inputs whose magnitude rounds above the element format's max
+  (after scaling), whatever then happened to them (saturated: counted here and its finite
+  error counts; inf / NaN: also lost).
 * ``underflow``: nonzero finite inputs whose result is zero.
-* ``subnormal``: results that are subnormal numbers of a float target (0 for the others).
-* ``exact_fraction``: the share of finite inputs stored without error (null when there is
-  no finite input).
-* ``max_abs_error``, ``mean_abs_error``, ``rmse``: over the *error lanes*, where both the
-  input and the result are finite (null when there are none); ``max_rel_error`` also needs
-  a nonzero input. ``sqnr_db = 10 log10(sum x**2 / sum (x - q)**2)`` over the error lanes,
-  null when the error is zero.
-* ``scale`` / ``zero_point``: an integer target's parameters (lists when per channel);
-  for NVFP4 ``scale`` is the per-tensor fp32 scale. Null otherwise.
+* ``subnormal``: results that are subnormal numbers of a float target (plain casts only).
+* ``exact_fraction``: the share of finite inputs stored without error.
+* ``max_abs_error``, ``mean_abs_error``, ``rmse``, ``max_rel_error`` (nonzero inputs),
+  ``sqnr_db = 10 log10(sum x**2 / sum (x - q)**2)``: over every finite input, against the
+  exact input (decimal text and integers past 2**53 are not float64 numbers: their
+  rounding to float64 counts as error). Infinite values are written as the strings
+  ``"inf"`` / ``"-inf"`` in JSON: ``sqnr_db`` is ``"inf"`` when nothing was lost and the
+  error is zero, ``"-inf"`` when values were lost (then the errors are ``"inf"``).
+  ``null`` means there was no finite input.
+* ``bits_per_value``: storage per value, scales and zero points included at their stored
+  width (:meth:`precli.recipes.Recipe.bits_per_value`).
+* ``scaling``, ``block``, ``scale_format``, ``scheme``: the recipe; ``scale`` /
+  ``zero_point``: the scale when there is one (tensor scaling), ``scale_count`` /
+  ``scale_min`` / ``scale_max``: every stored scale, ``scale_nan``: scales that could not be
+  stored (their groups are NaN); ``tensor_scale``: NVFP4's fp32 tensor scale.
 
-**Sums.** Each chunk's sums are numpy pairwise sums in float64, of values first scaled by
-a power of two taken from the chunk's largest value (exact, and it keeps squares of large
-errors from overflowing and of small ones from underflowing); chunk sums are then added
-exactly (Shewchuk's partials, as ``math.fsum``) at a common power of two. A chunked run
-therefore agrees with a one-shot run up to the grouping of the pairwise sums (relative
-differences around 1e-16), and counts and maxima agree exactly. ``rmse`` and
-``mean_abs_error`` are capped at ``max_abs_error`` (they cannot exceed it; the cap only
-hides a last-bit rounding).
+**Sums.** Each tile's sums are numpy pairwise sums in float64, of values first scaled by
+a power of two taken from the tile's largest value (exact, and it keeps squares of large
+errors from overflowing and of small ones from underflowing); tile sums are then added
+exactly (Shewchuk's partials, as ``math.fsum``) at a common power of two, so they do not
+depend on the order tiles are added in. Counts and maxima are exact.
 
 Floating-point warnings never escape: every division and overflow is guarded.
 """
@@ -41,30 +47,27 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec
 from precli.errors import UsageError
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat, get_format
-from precli.quantize import (
-    GRANULARITIES,
-    BlockFormat,
-    QuantParams,
-    _block_flat,
-    _check_block_size,
-    _check_scheme,
-    _nf4_flat,
-    _norm_axis,
-    apply_int,
-    get_block_format,
-    int_params,
-    is_block_format,
+from precli.formats import FloatFormat, IntFormat
+from precli.quantize import int_params
+from precli.recipes import (
+    Context,
+    Defaults,
+    Recipe,
+    matrix_shape,
     nvfp4_tensor_scale,
+    parse_recipe,
+    quantize_tile,
+    scale_exact,
+    scales_from_range,
 )
 from precli.rounding import resolve_round_mode
 
@@ -72,26 +75,20 @@ __all__ = [
     "CHUNK",
     "RECORD_KEYS",
     "CompareStats",
-    "ScanResult",
-    "Scanner",
-    "StatsAccumulator",
-    "Target",
+    "Values",
     "compare_array",
+    "compare_values",
     "iter_blocks",
-    "needs_scan",
-    "resolve_target",
-    "scan",
+    "pick_cheapest",
+    "resolve_recipes",
 ]
 
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
-Target = Format | BlockFormat
 
-#: Elements per chunk when compare_array walks an array (bounded memory: a few float64
-#: temporaries of this size per target).
-CHUNK = 1 << 15  # elements per piece: 2^18 made ~800k page faults per 10M values (measured)
+#: Values per tile (bounded memory: a few float64 temporaries of this size per recipe).
+CHUNK = 1 << 15
 
-_OVERFLOW = codec.FLAG_BITS["overflow"]
 _LOG10_2 = math.log10(2.0)
 
 
@@ -100,7 +97,7 @@ _LOG10_2 = math.log10(2.0)
 
 @dataclass(frozen=True)
 class CompareStats:
-    """One target's statistics (see the module docstring for the definitions).
+    """One recipe's statistics (see the module docstring for the definitions).
 
     A frozen dataclass rather than a NamedTuple: the ``count`` field would shadow
     ``tuple.count``."""
@@ -108,6 +105,7 @@ class CompareStats:
     format: str
     count: int
     nan_in: int
+    lost: int
     overflow: int
     underflow: int
     subnormal: int
@@ -117,44 +115,40 @@ class CompareStats:
     rmse: float | None
     max_rel_error: float | None
     sqnr_db: float | None
-    scale: float | list[float] | None = None
-    zero_point: int | list[int] | None = None
+    bits_per_value: float | None
+    scaling: str
+    block: list[int] | None
+    scale_format: str | None
+    scheme: str | None
+    scale: float | None
+    zero_point: int | None
+    scale_count: int
+    scale_min: float | None
+    scale_max: float | None
+    scale_nan: int
+    tensor_scale: float | None
+    recommended: bool = False
 
     def to_record(self) -> dict[str, Any]:
-        """A JSON-ready dict: these keys in this order; floats are finite or None."""
-        zp = self.zero_point
-        sc = self.scale
-        zp_rec: int | list[int] | None = None
-        if isinstance(zp, list):
-            zp_rec = [int(z) for z in zp]
-        elif zp is not None:
-            zp_rec = int(zp)
-        return {
-            "format": self.format,
-            "count": int(self.count),
-            "nan_in": int(self.nan_in),
-            "overflow": int(self.overflow),
-            "underflow": int(self.underflow),
-            "subnormal": int(self.subnormal),
-            "exact_fraction": _finite(self.exact_fraction),
-            "max_abs_error": _finite(self.max_abs_error),
-            "mean_abs_error": _finite(self.mean_abs_error),
-            "rmse": _finite(self.rmse),
-            "max_rel_error": _finite(self.max_rel_error),
-            "sqnr_db": _finite(self.sqnr_db),
-            "scale": [_finite(v) for v in sc] if isinstance(sc, list) else _finite(sc),
-            "zero_point": zp_rec,
-        }
+        """A JSON-ready dict with these keys in this order: numbers are finite, infinities
+        are the strings "inf" / "-inf", None is null."""
+        rec: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            rec[f.name] = json_number(v) if isinstance(v, float) else v
+        return rec
 
 
 RECORD_KEYS: tuple[str, ...] = tuple(f.name for f in fields(CompareStats))
 
 
-def _finite(v: Any) -> float | None:
-    if v is None:
+def json_number(v: float | None) -> float | str | None:
+    """A float for JSON: finite as is, infinities as "inf" / "-inf", NaN as None."""
+    if v is None or math.isnan(v):
         return None
-    f = float(v)
-    return f if math.isfinite(f) else None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
 
 
 # ------------------------------------------------------------------ exact sums
@@ -218,6 +212,7 @@ class _ScaledSum:
 class _Tally:
     count: int = 0
     nan_in: int = 0
+    lost: int = 0
     finite: int = 0
     overflow: int = 0
     underflow: int = 0
@@ -236,30 +231,42 @@ class _Tally:
         return t
 
 
+def _ldexp(m: float, e: int) -> float:
+    try:
+        return math.ldexp(m, e)
+    except OverflowError:
+        return math.inf
+
+
 def _count(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.count_nonzero(mask))
 
 
-def _tally(t: _Tally, x: F64, res: F64, over: Bool, sub_limit: float | None) -> None:
-    """Fold one chunk (flat float64 inputs, flat float64 results) into t."""
+def _tally(t: _Tally, x: F64, lo: F64 | None, res: F64, over: Bool,
+           sub_limit: float | None) -> None:
+    """Fold one tile (float64 inputs, their residuals to the exact input, results) in."""
     t.count += x.size
     fin = np.isfinite(x)
-    t.finite += _count(fin)
+    nfin = _count(fin)
+    t.finite += nfin
     t.nan_in += _count(np.isnan(x))
     t.overflow += _count(over & fin)
     rfin = np.isfinite(res)
-    t.underflow += _count(fin & (x != 0) & (res == 0))
+    t.lost += nfin - _count(fin & rfin)
+    t.underflow += _count(fin & (res == 0) & ((x != 0) if lo is None else ((x != 0) | (lo != 0))))
     if sub_limit is not None:
         t.subnormal += _count(rfin & (res != 0) & (np.abs(res) < sub_limit))
     lanes = fin & rfin
     if lanes.all():
-        xs, rs = x, res
+        xs, rs, ls = x, res, lo
     else:
         xs, rs = x[lanes], res[lanes]
+        ls = None if lo is None else lo[lanes]
     if xs.size == 0:
         return
     with np.errstate(over="ignore", invalid="ignore"):
-        err = np.abs(xs - rs)
+        d = xs - rs
+        err = np.abs(d if ls is None else d + ls)
     t.lanes += xs.size
     t.exact += _count(err == 0)
     t.max_abs = max(t.max_abs, float(err.max()))
@@ -274,222 +281,138 @@ def _tally(t: _Tally, x: F64, res: F64, over: Bool, sub_limit: float | None) -> 
     t.sum_x2.add(ax)
 
 
-def _finish(
-    name: str, t: _Tally, scale: float | list[float] | None, zp: int | list[int] | None
-) -> CompareStats:
+def _errors(t: _Tally) -> dict[str, float | None]:
     err: dict[str, float | None] = dict.fromkeys(
-        ("max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db")
-    )
-    if t.lanes:
-        max_abs = t.max_abs
-        err["max_abs_error"] = max_abs
-        err["max_rel_error"] = t.max_rel
-        ma, ea = t.sum_abs.mantissa()
-        ms, es = t.sum_sq.mantissa()
-        mx, ex = t.sum_x2.mantissa()
-        if not (t.sum_abs.inf or t.sum_sq.inf or not math.isfinite(max_abs)):
-            err["mean_abs_error"] = min(_ldexp(ma / t.lanes, ea), max_abs)
-            err["rmse"] = min(_ldexp(math.sqrt(ms / t.lanes), es), max_abs)
-            if max_abs > 0 and ms > 0 and mx > 0 and not t.sum_x2.inf:
-                err["sqnr_db"] = 10.0 * math.log10(mx / ms) + 20.0 * (ex - es) * _LOG10_2
-    return CompareStats(
-        format=name,
-        count=t.count,
-        nan_in=t.nan_in,
-        overflow=t.overflow,
-        underflow=t.underflow,
-        subnormal=t.subnormal,
-        exact_fraction=t.exact / t.finite if t.finite else None,
-        **err,
-        scale=scale,
-        zero_point=zp,
-    )
+        ("max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db"))
+    if t.lost:
+        inf = math.inf
+        return {"max_abs_error": inf, "mean_abs_error": inf, "rmse": inf,
+                "max_rel_error": inf, "sqnr_db": -inf}
+    if not t.lanes:
+        return err
+    max_abs = t.max_abs
+    err["max_abs_error"] = max_abs
+    err["max_rel_error"] = t.max_rel
+    ma, ea = t.sum_abs.mantissa()
+    ms, es = t.sum_sq.mantissa()
+    mx, ex = t.sum_x2.mantissa()
+    if t.sum_abs.inf or t.sum_sq.inf or not math.isfinite(max_abs):
+        err["mean_abs_error"] = err["rmse"] = math.inf
+        err["sqnr_db"] = -math.inf if not t.sum_x2.inf else None
+        return err
+    err["mean_abs_error"] = min(_ldexp(ma / t.lanes, ea), max_abs)
+    err["rmse"] = min(_ldexp(math.sqrt(ms / t.lanes), es), max_abs)
+    if max_abs == 0 or ms == 0:
+        err["sqnr_db"] = math.inf if t.finite else None
+    elif mx > 0 and not t.sum_x2.inf:
+        err["sqnr_db"] = 10.0 * math.log10(mx / ms) + 20.0 * (ex - es) * _LOG10_2
+    return err
 
 
-def _ldexp(m: float, e: int) -> float:
-    try:
-        return math.ldexp(m, e)
-    except OverflowError:
-        return math.inf
+# ------------------------------------------------------------------ inputs
 
 
-# ------------------------------------------------------------------ targets
+ExactFlat = Callable[[int], Fraction]
 
 
-def resolve_target(target: str | Target) -> Target:
-    """A format name (block formats first: mxfp4, nvfp4, ...) or a format record."""
-    if isinstance(target, str):
-        if is_block_format(target):
-            return get_block_format(target)
-        return get_format(target)
-    return target
+class Values:
+    """A tensor as compare reads it: its shape, and tiles of its matrix view as float64.
 
+    Build it with :meth:`of_array` (an ndarray or memory map: float16 / float32 / float64,
+    or integers), :meth:`of_text` (parsed decimal text: float64 values, their residuals
+    ``exact - value`` and a way to get the exact value back) or :meth:`of_reader` (a flat
+    ``read(start, stop)`` that decodes a stored tensor exactly, e.g. from a checkpoint)."""
 
-def needs_scan(target: Target) -> bool:
-    """Does the target need the data's range before quantizing (integers: the scale;
-    NVFP4: the tensor amax)?"""
-    return isinstance(target, IntFormat) or (
-        isinstance(target, BlockFormat) and target.kind == "nvfp4"
-    )
+    def __init__(self, shape: tuple[int, ...], axis: int | None,
+                 mat: npt.NDArray[Any] | None = None,
+                 read: Callable[[int, int], npt.NDArray[Any]] | None = None,
+                 lo: F64 | None = None, exact: ExactFlat | None = None) -> None:
+        self.shape = tuple(int(d) for d in shape)
+        self.ndim = len(self.shape)
+        self.axis = None if axis is None or self.ndim == 0 else axis % self.ndim
+        self.rows, self.cols = matrix_shape(self.shape, self.axis)
+        self.size = math.prod(self.shape)
+        self._mat = mat
+        self._read = read
+        self._lo = lo
+        self._exact = exact
 
+    @classmethod
+    def of_array(cls, a: npt.NDArray[Any], axis: int | None = None) -> Values:
+        arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
+        if arr.dtype.kind not in "fiu" or arr.dtype.itemsize > 8 or arr.dtype.kind == "f" and (
+                arr.dtype not in (np.float16, np.float32, np.float64)):
+            raise UsageError(f"compare takes float16, float32, float64 or integer arrays, "
+                             f"not {arr.dtype}")
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        shape = arr.shape
+        if axis is not None:
+            if not -arr.ndim <= axis < arr.ndim:
+                raise UsageError(f"--axis {axis} is out of range for an array of "
+                                 f"{arr.ndim} dimension(s)")
+            arr = np.moveaxis(arr, axis, -1)
+        c = arr.shape[-1]
+        mat = arr.reshape(-1, c) if c else arr.reshape(0, 0)
+        return cls(shape, axis, mat=mat)
 
-def _float_input(x: npt.ArrayLike) -> npt.NDArray[np.floating]:
-    """float16 / float32 / float64 as they are; integer arrays widened to float64 (exact up
-    to 2**53 in magnitude, rounded beyond, like precli's .npy reader)."""
-    a = np.asarray(x)
-    if a.dtype.kind in "iu":
-        return a.astype(np.float64)
-    if a.dtype not in (np.float64, np.float32, np.float16):
-        raise UsageError(
-            f"compare takes float16, float32, float64 or integer arrays, not {a.dtype}"
-        )
-    return a
+    @classmethod
+    def of_text(cls, values: F64, lo: F64, exact: ExactFlat) -> Values:
+        return cls(values.shape, None, mat=values.reshape(1, -1), lo=lo.reshape(1, -1),
+                   exact=exact)
 
+    @classmethod
+    def of_reader(cls, shape: tuple[int, ...], read: Callable[[int, int], npt.NDArray[Any]]
+                  ) -> Values:
+        return cls(shape if shape else (1,), None, read=read)
 
-def _as64(a: npt.NDArray[np.floating]) -> F64:
-    with np.errstate(invalid="ignore"):  # signalling NaNs widen quietly
-        out: F64 = a.astype(np.float64, copy=False)
-    return out
-
-
-class StatsAccumulator:
-    """Streaming statistics for one target: ``add`` chunks, then ``result``.
-
-    * Float formats round through :func:`precli.codec.round_array_with_flags` with
-      ``mode`` / ``saturate`` (stochastic rounding draws value number i of the whole
-      stream, so chunking never changes the result; a seed is drawn once when None).
-    * Integer formats need ``params`` (:func:`precli.quantize.int_params`, from a first
-      pass: :func:`scan`). Per-channel parameters need each element's channel: pass
-      ``channel`` to :meth:`add` (an index array broadcastable to the chunk, as
-      :func:`iter_blocks` yields) unless the chunk is the whole tensor.
-    * NF4 (table formats) and MX / NVFP4 work on blocks of the flattened stream: chunks
-      must come in order; a chunk's incomplete last block waits for the next chunk, and
-      :meth:`result` treats what is left as the (shorter) tail block. NVFP4 needs the
-      tensor's amax (``tensor_amax``, from :func:`scan`).
-
-    Quantized targets round to nearest-even only (their published definitions);
-    ``block_size`` applies to table formats (MX / NVFP4 blocks are part of the format).
-    Each chunk is processed at once: keep chunks bounded (compare_array does).
-    """
-
-    def __init__(
-        self,
-        target: str | Target,
-        *,
-        mode: str = "nearest-even",
-        saturate: bool = False,
-        seed: int | None = None,
-        params: QuantParams | None = None,
-        block_size: int = 64,
-        tensor_amax: float | None = None,
-    ) -> None:
-        self.target: Target = resolve_target(target)
-        self.mode = resolve_round_mode(mode)
-        self.saturate = saturate
-        self.params = params
-        self.tensor_scale: float | None = None
-        self._sub_limit: float | None = None
-        self._tally = _Tally()
-        self._carry: F64 = np.empty(0, dtype=np.float64)
-        self._index = 0
-        self.seed = seed
-        t = self.target
-        if not isinstance(t, FloatFormat) and self.mode != "nearest-even":
-            raise UsageError(
-                f"{t.name} is quantized with round-to-nearest-even only (got --round {mode})"
-            )
-        self.block_size = 0
-        if isinstance(t, FloatFormat):
-            try:
-                codec.decode_array(t, np.zeros(1, dtype=np.uint64))
-            except ValueError as e:
-                raise UsageError(f"cannot compare against {t.name}: {e}") from None
-            if t.has_subnormals:
-                self._sub_limit = float(t.smallest_normal)
-            if self.mode == "stochastic" and seed is None:
-                seed = secrets.randbits(64)
-            self.seed = seed
-        elif isinstance(t, IntFormat):
-            if params is None:
-                raise ValueError(f"{t.name} needs quantization parameters (int_params / scan)")
-            if params.fmt != t:
-                raise ValueError(f"parameters are for {params.fmt.name}, not {t.name}")
-        elif isinstance(t, TableFormat):
-            self.block_size = _check_block_size(block_size)
+    def tile(self, r0: int, r1: int, c0: int, c1: int
+             ) -> tuple[F64, F64 | None, Callable[[int, int], Fraction] | None]:
+        """(x, residuals or None, exact(i, j) or None) of rows r0:r1, columns c0:c1."""
+        if self._mat is not None:
+            raw = self._mat[r0:r1, c0:c1]
         else:
-            self.block_size = t.block_size
-            if t.kind == "nvfp4":
-                if tensor_amax is None:
-                    raise ValueError(f"{t.name} needs the tensor's amax (scan)")
-                self.tensor_scale = nvfp4_tensor_scale(tensor_amax)
+            assert self._read is not None
+            c = self.cols
+            if c0 == 0 and c1 == c:
+                raw = np.asarray(self._read(r0 * c, r1 * c)).reshape(r1 - r0, c)
+            else:
+                raw = np.stack([np.asarray(self._read(r * c + c0, r * c + c1))
+                                for r in range(r0, r1)])
+        with np.errstate(invalid="ignore"):  # signalling NaNs widen quietly
+            x = np.asarray(raw, dtype=np.float64)
+        if self._lo is not None:
+            cols, ex = self.cols, self._exact
+            assert ex is not None
+            return x, self._lo[r0:r1, c0:c1], lambda i, j: ex((r0 + i) * cols + c0 + j)
+        if raw.dtype.kind in "iu" and raw.dtype.itemsize == 8:
+            big = np.abs(x) >= 2.0**53
+            if big.any():
+                lo = np.zeros(x.shape, np.float64)
+                for i, j in zip(*np.nonzero(big), strict=True):
+                    lo[i, j] = float(int(raw[i, j]) - int(x[i, j]))
+                return x, lo, lambda i, j: Fraction(int(raw[i, j]))
+        return x, None, None
 
-    @property
-    def name(self) -> str:
-        return self.target.name
-
-    def add(self, x: npt.ArrayLike, *, channel: npt.ArrayLike | None = None) -> None:
-        """Fold a chunk in (float16 / float32 / float64, or integers; any shape)."""
-        a = _float_input(x)
-        t = self.target
-        if isinstance(t, FloatFormat):
-            flat = a.reshape(-1)
-            r = codec.round_array_with_flags(
-                t,
-                flat,
-                self.mode,
-                saturate=self.saturate,
-                seed=self.seed,
-                start_index=self._index,
-            )
-            res = codec.decode_array(t, r.codes)
-            if r.invalid.any():
-                res[r.invalid] = np.nan
-            over = (r.flags & _OVERFLOW) != 0
-            _tally(self._tally, _as64(flat), res, over, self._sub_limit)
-            self._index += flat.size
-        elif isinstance(t, IntFormat):
-            assert self.params is not None
-            a64 = _as64(a)
-            q = apply_int(self.params, a64, channel)
-            _tally(
-                self._tally, a64.reshape(-1), q.dequant.reshape(-1), q.overflow.reshape(-1), None
-            )
-        else:
-            data = _as64(a).reshape(-1)
-            if self._carry.size:
-                data = np.concatenate([self._carry, data], dtype=np.float64)
-            whole = data.size - data.size % self.block_size
-            if whole:
-                self._blocks(self._tally, data[:whole])
-            self._carry = data[whole:].copy()
-
-    def _blocks(self, tally: _Tally, flat: F64) -> None:
-        t = self.target
-        if isinstance(t, TableFormat):
-            _, _, deq, over, _ = _nf4_flat(t, flat, self.block_size)
-        else:
-            assert isinstance(t, BlockFormat)
-            _, _, _, deq, over = _block_flat(t, flat, self.tensor_scale or 1.0)
-        _tally(tally, flat, deq, over, None)
-
-    def result(self) -> CompareStats:
-        """The statistics so far (a pending partial block counts as the tail block; the
-        accumulator itself is left as it was, so more chunks may follow)."""
-        tally = self._tally
-        if self._carry.size:
-            tally = tally.copy()
-            self._blocks(tally, self._carry)
-        scale: float | list[float] | None = None
-        zp: int | list[int] | None = None
-        if self.params is not None:
-            scale = self.params.scale_value()
-            zp = self.params.zero_point_value()
-        elif self.tensor_scale is not None:
-            scale = self.tensor_scale
-        return _finish(self.name, tally, scale, zp)
+    def channels(self, axis: int) -> tuple[str, npt.NDArray[np.intp], int]:
+        """Where the channels of ``axis`` (of the original array) lie in the matrix view:
+        ("rows" | "cols", the channel of each row / column, the channel count)."""
+        if self.ndim < 2:
+            raise UsageError("channel scaling needs at least 2 dimensions: a 1-D array "
+                             "has no channels (use tensor scaling)")
+        a = axis % self.ndim
+        b = self.ndim - 1 if self.axis is None else self.axis
+        n = self.shape[a]
+        if a == b:
+            return "cols", np.arange(self.cols, dtype=np.intp), n
+        lead = [d for d in range(self.ndim) if d != b]
+        p = lead.index(a)
+        inner = math.prod(self.shape[d] for d in lead[p + 1:])
+        ids = (np.arange(self.rows, dtype=np.intp) // max(inner, 1)) % max(n, 1)
+        return "rows", ids, n
 
 
-# ------------------------------------------------------------------ walking arrays
+# ------------------------------------------------------------------ walking
 
 
 def iter_blocks(
@@ -511,7 +434,7 @@ def iter_blocks(
             raise UsageError("a 0-dimensional array has no axis to take channels along")
         yield a.reshape(1), None
         return
-    ax = None if axis is None else _norm_axis(axis, nd)
+    ax = None if axis is None else axis % nd
     k = nd  # index the first k dims ... find the fewest leaving pieces <= chunk_size
     while k > 0 and math.prod(shape[k - 1 :]) <= chunk_size:
         k -= 1
@@ -542,202 +465,335 @@ def _channel_range(lo: int, hi: int, dim: int, ndim: int) -> npt.NDArray[np.intp
     return np.arange(lo, hi, dtype=np.intp).reshape(shape)
 
 
-# ------------------------------------------------------------------ scanning
 
-
-@dataclass(frozen=True)
-class ScanResult:
-    """The first pass: counts and the range of the finite values (lo = +inf, hi = -inf,
-    absmax = 0 when there are none), per channel too when scanned with channels."""
-
-    count: int
-    finite: int
-    lo: float
-    hi: float
-    absmax: float
-    channel_lo: F64 | None = None
-    channel_hi: F64 | None = None
-
-
-class Scanner:
-    """Streaming min / max / absmax over the finite values (per channel with ``channels``:
-    then every :meth:`add` needs the chunk's channel indices)."""
-
-    def __init__(self, channels: int | None = None) -> None:
-        self.count = 0
-        self.finite = 0
-        self.lo = math.inf
-        self.hi = -math.inf
-        self.channels = channels
-        self.ch_lo: F64 | None = None
-        self.ch_hi: F64 | None = None
-        if channels is not None:
-            self.ch_lo = np.full(channels, np.inf)
-            self.ch_hi = np.full(channels, -np.inf)
-
-    def add(self, x: npt.ArrayLike, *, channel: npt.ArrayLike | None = None) -> None:
-        a = _as64(_float_input(x))
-        fin = np.isfinite(a)
-        self.count += a.size
-        self.finite += _count(fin)
-        self.lo = min(self.lo, float(np.min(a, where=fin, initial=np.inf)))
-        self.hi = max(self.hi, float(np.max(a, where=fin, initial=-np.inf)))
-        if self.ch_lo is None or self.ch_hi is None:
-            return
-        if channel is None:
-            raise ValueError("a per-channel scan needs each chunk's channel indices")
-        ch = np.asarray(channel, dtype=np.intp)
-        if ch.ndim > a.ndim:
-            raise ValueError("channel indices have more dimensions than the chunk")
-        chp = ch.reshape((1,) * (a.ndim - ch.ndim) + ch.shape)
-        axes = tuple(dim for dim in range(a.ndim) if chp.shape[dim] == 1)
-        lo = np.min(a, axis=axes, where=fin, initial=np.inf, keepdims=True)
-        hi = np.max(a, axis=axes, where=fin, initial=-np.inf, keepdims=True)
-        cb, lob, hib = np.broadcast_arrays(chp, lo, hi)
-        np.minimum.at(self.ch_lo, cb.reshape(-1), lob.reshape(-1))
-        np.maximum.at(self.ch_hi, cb.reshape(-1), hib.reshape(-1))
-
-    def result(self) -> ScanResult:
-        absmax = max(-self.lo, self.hi, 0.0) if self.finite else 0.0
-        return ScanResult(
-            self.count,
-            self.finite,
-            self.lo,
-            self.hi,
-            absmax,
-            None if self.ch_lo is None else self.ch_lo.copy(),
-            None if self.ch_hi is None else self.ch_hi.copy(),
-        )
-
-
-Source = Callable[[], Iterable[tuple[npt.NDArray[Any], npt.NDArray[np.intp] | None]]]
-
-
-def scan(
-    data: npt.ArrayLike | Iterable[npt.ArrayLike],
-    *,
-    axis: int | None = None,
-    chunk_size: int = CHUNK,
-) -> ScanResult:
-    """The first pass over an array (walked with :func:`iter_blocks`; per channel along
-    ``axis`` when given) or over an iterable of chunks (per tensor only)."""
-    source, channels, _ = _source(data, axis, chunk_size, passes=1)
-    sc = Scanner(channels)
-    for piece, ch in source():
-        sc.add(piece, channel=ch)
-    return sc.result()
-
-
-def _is_chunks(data: Any) -> bool:
-    if isinstance(data, (list, tuple)):
-        return bool(data) and all(isinstance(c, np.ndarray) for c in data)
-    return isinstance(data, Iterable) and not isinstance(data, (str, bytes))
-
-
-_NO_STREAM_CHANNELS = (
-    "per-channel scales need the whole array (in memory or memory-mapped), not a stream of chunks"
-)
-
-
-def _source(
-    data: Any, axis: int | None, chunk_size: int, passes: int
-) -> tuple[Source, int | None, int | None]:
-    """A re-startable walk over the data, the channel count and the normalised axis
-    (axis given: arrays only)."""
-    if isinstance(data, np.ndarray):
-        arr = data
-    elif callable(data) or _is_chunks(data):
-        if axis is not None:
-            raise UsageError(_NO_STREAM_CHANNELS)
-        if callable(data):
-            factory = data
-            return (lambda: ((np.asarray(c), None) for c in factory())), None, None
-        if passes > 1 and iter(data) is data:
-            raise UsageError(
-                "this comparison needs two passes over the data (integer scales, the "
-                "NVFP4 tensor scale): pass an array, a list of chunks or a callable"
-            )
-        chunks = data
-        return (lambda: ((np.asarray(c), None) for c in chunks)), None, None
+def _tiles(v: Values, recipes: Sequence[Recipe], chunk: int) -> Iterator[tuple[int, int, int, int]]:
+    """Tiles of the matrix view, each starting on a group / block boundary of every
+    recipe: row steps are multiples of every block height, column steps of every group
+    and block width (whole rows when a row is shorter than that)."""
+    R, C = v.rows, v.cols
+    if R == 0 or C == 0:
+        return
+    lr = lc = 1
+    for r in recipes:
+        if r.rows:
+            lr = math.lcm(lr, r.rows)
+            lc = math.lcm(lc, r.cols)
+    if lc >= C:
+        cstep = C
     else:
-        arr = np.asarray(data)
-    if axis is None:
-        return (lambda: iter_blocks(arr, chunk_size=chunk_size)), None, None
-    ax = _norm_axis(axis, arr.ndim)
-    return (lambda: iter_blocks(arr, axis=ax, chunk_size=chunk_size)), arr.shape[ax], ax
+        cstep = max(lc, (max(chunk // lr, 1) // lc) * lc)
+        cstep = min(cstep, C)
+    rstep = lr * max(1, chunk // (lr * cstep))
+    for r0 in range(0, R, rstep):
+        r1 = min(r0 + rstep, R)
+        for c0 in range(0, C, cstep):
+            yield r0, r1, c0, min(c0 + cstep, C)
 
 
-def compare_array(
-    targets: Sequence[str | Target],
-    array_or_chunks: npt.ArrayLike | Iterable[npt.ArrayLike],
-    *,
-    scheme: str = "symmetric",
-    granularity: str = "tensor",
-    axis: int | None = None,
-    block_size: int = 64,
-    mode: str = "nearest-even",
-    saturate: bool = False,
-    seed: int | None = None,
-    chunk_size: int = CHUNK,
-) -> list[CompareStats]:
-    """Statistics of storing the data in each target, in the order given.
+# ------------------------------------------------------------------ the first pass
 
-    ``array_or_chunks``: an array (a ``numpy.memmap`` is walked in bounded pieces), a list
-    of chunks or a zero-argument callable returning a fresh iterable of chunks (chunks are
-    consecutive pieces of the flattened data), or a one-shot iterable of chunks (only
-    when no target needs a first pass).
 
-    ``scheme`` and ``granularity`` apply to integer targets; ``axis`` only to
-    ``granularity="channel"`` (it is ignored per tensor); ``block_size`` to NF4;
-    ``mode``, ``saturate`` and ``seed`` to float targets (quantized targets round to
-    nearest-even). Integer targets and NVFP4 take a first pass over the data for their
-    scales (:func:`scan`); everything else is one pass.
-    """
-    mode = resolve_round_mode(mode)
-    _check_scheme(scheme)
-    if granularity not in GRANULARITIES:
-        raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")
-    resolved = [resolve_target(t) for t in targets]
-    ints = [t for t in resolved if isinstance(t, IntFormat)]
-    per_channel = granularity == "channel" and bool(ints)
-    if granularity == "channel" and axis is None:
-        raise UsageError("--granularity channel needs an axis")
-    passes = 2 if any(needs_scan(t) for t in resolved) else 1
-    source, channels, ax = _source(
-        array_or_chunks, axis if per_channel else None, chunk_size, passes
-    )
-    sres: ScanResult | None = None
-    if passes == 2:
-        sc = Scanner(channels)
-        for piece, ch in source():
-            sc.add(piece, channel=ch)
-        sres = sc.result()
-    accs: list[StatsAccumulator] = []
-    for t in resolved:
-        params: QuantParams | None = None
-        amax: float | None = None
-        if isinstance(t, IntFormat):
-            assert sres is not None
-            if per_channel:
-                assert sres.channel_lo is not None and sres.channel_hi is not None
-                params = int_params(t, sres.channel_lo, sres.channel_hi, scheme=scheme, axis=ax)
+class _Range:
+    """Running min / max of the finite values, per tensor or per channel."""
+
+    def __init__(self, n: int) -> None:
+        self.lo = np.full(n, np.inf)
+        self.hi = np.full(n, -np.inf)
+
+    def add_rows(self, x: F64, ids: npt.NDArray[np.intp] | None, axis: int) -> None:
+        fin = np.isfinite(x)
+        lo = np.min(x, axis=axis, where=fin, initial=np.inf)
+        hi = np.max(x, axis=axis, where=fin, initial=-np.inf)
+        if ids is None:
+            self.lo[0] = min(self.lo[0], float(np.min(lo)))
+            self.hi[0] = max(self.hi[0], float(np.max(hi)))
+        else:
+            np.minimum.at(self.lo, ids, lo)
+            np.maximum.at(self.hi, ids, hi)
+
+    def finite(self) -> tuple[F64, F64]:
+        """(lo, hi) with no finite value read as 0."""
+        return (np.where(np.isfinite(self.lo), self.lo, 0.0),
+                np.where(np.isfinite(self.hi), self.hi, 0.0))
+
+
+class _Plan:
+    """One recipe's per-tensor state: its first-pass scales and its running totals."""
+
+    def __init__(self, r: Recipe) -> None:
+        self.recipe = r
+        self.tally = _Tally()
+        self.ctx = Context()
+        self.where: str | None = None      # "rows" | "cols" for channel scales
+        self.ids: npt.NDArray[np.intp] | None = None
+        self.scale: F64 | None = None       # per tensor (1,) or per channel
+        self.zp: F64 | None = None
+        self.scale_min = math.inf
+        self.scale_max = -math.inf
+        self.scale_count = 0
+        self.scale_nan = 0
+        self.sub_limit: float | None = None
+        f = r.element
+        if r.kind == "cast" and isinstance(f, FloatFormat) and f.has_subnormals:
+            self.sub_limit = float(f.smallest_normal)
+
+    def note_scales(self, s: F64) -> None:
+        nan = np.isnan(s)
+        self.scale_count += s.size
+        self.scale_nan += _count(nan)
+        ok = s[~nan]
+        if ok.size:
+            self.scale_min = min(self.scale_min, float(ok.min()))
+            self.scale_max = max(self.scale_max, float(ok.max()))
+
+    def tile_scale(self, r0: int, r1: int, c0: int, c1: int) -> tuple[F64 | None, F64 | None]:
+        if self.scale is None:
+            return None, None
+        assert self.zp is not None
+        if self.where is None:
+            return self.scale.reshape(1, 1), self.zp.reshape(1, 1)
+        assert self.ids is not None
+        if self.where == "rows":
+            ids = self.ids[r0:r1]
+            return self.scale[ids][:, None], self.zp[ids][:, None]
+        ids = self.ids[c0:c1]
+        return self.scale[ids][None, :], self.zp[ids][None, :]
+
+
+def _first_pass(v: Values, plans: list[_Plan], tiles: list[tuple[int, int, int, int]],
+                progress: Callable[[int], None] | None) -> None:
+    """Ranges per tensor and per channel, then the scales of every tensor / channel
+    recipe (exact, through :func:`precli.recipes.scale_exact`, wherever float64 could
+    round differently)."""
+    scanned = [p for p in plans if p.recipe.needs_scan]
+    if not scanned:
+        return
+    axes: dict[int, tuple[str, npt.NDArray[np.intp], int]] = {}
+    for p in scanned:
+        r = p.recipe
+        if r.scaling == "channel":
+            cax = r.channel_axis if r.channel_axis is not None else 0
+            if cax not in axes:
+                axes[cax] = v.channels(cax)
+            p.where, p.ids, _ = axes[cax]
+    whole = _Range(1)
+    per = {k: _Range(n) for k, (_, _, n) in axes.items()}
+    exact_lanes = False
+    for r0, r1, c0, c1 in tiles:
+        x, lo, _ = v.tile(r0, r1, c0, c1)
+        exact_lanes = exact_lanes or lo is not None
+        whole.add_rows(x, None, 1)
+        for k, rng in per.items():
+            where, ids, _ = axes[k]
+            if where == "rows":
+                rng.add_rows(x, ids[r0:r1], 1)
             else:
-                params = int_params(t, sres.lo, sres.hi, scheme=scheme)
-        elif needs_scan(t):
-            assert sres is not None
-            amax = sres.absmax
-        accs.append(
-            StatsAccumulator(
-                t,
-                mode=mode,
-                saturate=saturate,
-                seed=seed,
-                params=params,
-                block_size=block_size,
-                tensor_amax=amax,
-            )
-        )
-    for piece, ch in source():
-        for acc in accs:
-            acc.add(piece, channel=ch)
-    return [acc.result() for acc in accs]
+                rng.add_rows(x, ids[c0:c1], 0)
+        if progress is not None:
+            progress(x.size)
+    ranges: dict[int | None, _Range] = {None: whole}
+    for k, rng_k in per.items():
+        ranges[k] = rng_k
+    for p in scanned:
+        r = p.recipe
+        ax: int | None = None
+        if r.scaling == "channel":
+            ax = r.channel_axis if r.channel_axis is not None else 0
+        rng = ranges[ax]
+        lo_a, hi_a = rng.finite()
+        if r.kind == "nvfp4":
+            t_amax = _exact_extreme_abs(v, tiles, float(max(-lo_a[0], hi_a[0], 0.0)),
+                                        exact_lanes)
+            p.ctx = Context(tensor_scale=nvfp4_tensor_scale(t_amax))
+            continue
+        if r.kind == "legacy-int":
+            assert isinstance(r.element, IntFormat)
+            qp = int_params(r.element, lo_a if ax is not None else lo_a[0],
+                            hi_a if ax is not None else hi_a[0], scheme=r.scheme or "symmetric",
+                            axis=ax)
+            p.scale = np.asarray(qp.scale, np.float64).reshape(-1)
+            p.zp = np.asarray(qp.zero_point, np.float64).reshape(-1)
+        else:
+            amax = np.maximum(np.maximum(-lo_a, hi_a), 0.0)
+            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+                s, z, bad, sus = scales_from_range(r, lo_a, hi_a, amax, 1.0)
+            for g in np.nonzero(sus)[0]:
+                glo, ghi = Fraction(float(lo_a[g])), Fraction(float(hi_a[g]))
+                if exact_lanes:
+                    glo, ghi = _exact_range(v, tiles, p, int(g), float(lo_a[g]),
+                                            float(hi_a[g]))
+                es, ez = scale_exact(r, glo, ghi)
+                bad[g] = es is None
+                s[g] = float(es) if es is not None else 1.0
+                z[g] = ez
+            p.scale = np.where(bad, np.nan, s)
+            p.zp = z
+        p.note_scales(p.scale)
+
+
+def _exact_extreme_abs(v: Values, tiles: list[tuple[int, int, int, int]], amax: float,
+                       exact_lanes: bool) -> Fraction:
+    """The exact largest finite magnitude, given its float64 value."""
+    best = Fraction(amax)
+    if not exact_lanes or amax == 0:
+        return best
+    for r0, r1, c0, c1 in tiles:
+        x, lo, ex = v.tile(r0, r1, c0, c1)
+        if ex is None:
+            continue
+        for i, j in zip(*np.nonzero(np.abs(x) == amax), strict=True):
+            best = max(best, abs(ex(int(i), int(j))))
+    return best
+
+
+def _exact_range(v: Values, tiles: list[tuple[int, int, int, int]], p: _Plan, g: int,
+                 lo: float, hi: float) -> tuple[Fraction, Fraction]:
+    """The exact finite range of tensor / channel g, given its float64 extremes (rounding
+    to float64 is monotonic: the exact extremes are among the lanes equal to those)."""
+    lo_f: Fraction | None = None
+    hi_f: Fraction | None = None
+    for r0, r1, c0, c1 in tiles:
+        x, _, ex = v.tile(r0, r1, c0, c1)
+        mask = np.ones(x.shape, np.bool_)
+        if p.where == "rows":
+            assert p.ids is not None
+            mask &= (p.ids[r0:r1] == g)[:, None]
+        elif p.where == "cols":
+            assert p.ids is not None
+            mask &= (p.ids[c0:c1] == g)[None, :]
+        for i, j in zip(*np.nonzero(mask & ((x == lo) | (x == hi))), strict=True):
+            t = ex(int(i), int(j)) if ex is not None else Fraction(float(x[i, j]))
+            if x[i, j] == lo:
+                lo_f = t if lo_f is None else min(lo_f, t)
+            if x[i, j] == hi:
+                hi_f = t if hi_f is None else max(hi_f, t)
+    return (lo_f if lo_f is not None else Fraction(lo),
+            hi_f if hi_f is not None else Fraction(hi))
+
+
+# ------------------------------------------------------------------ driving
+
+
+def resolve_recipes(names: Sequence[str | Recipe], defaults: Defaults | None = None
+                    ) -> list[Recipe]:
+    """Parse recipe texts (Recipe records pass through); duplicates are refused."""
+    out = [n if isinstance(n, Recipe) else parse_recipe(n, defaults) for n in names]
+    seen: set[tuple[Any, ...]] = set()
+    for r in out:
+        key = (r.text, r.scheme)
+        if key in seen:
+            raise UsageError(f"{r.text} is listed twice")
+        seen.add(key)
+    return out
+
+
+def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest-even",
+                   saturate: bool = False, seed: int | None = None, chunk: int = CHUNK,
+                   progress: Callable[[int], None] | None = None) -> list[CompareStats]:
+    """Statistics of storing one tensor under each recipe, in the order given.
+
+    ``mode`` / ``saturate`` / ``seed`` apply to plain casts (scaled recipes round to
+    nearest-even and saturate). ``progress(n)`` is called as values are processed (each
+    pass counts: the total is size times the number of passes)."""
+    mode = resolve_round_mode(mode)
+    if mode == "stochastic" and seed is None:
+        seed = secrets.randbits(64)
+    tiles = list(_tiles(v, recipes, chunk))
+    plans = [_Plan(r) for r in recipes]
+    _first_pass(v, plans, tiles, progress)
+    full_rows = all(c0 == 0 and c1 == v.cols for _, _, c0, c1 in tiles)
+    for r0, r1, c0, c1 in tiles:
+        x, lo, ex = v.tile(r0, r1, c0, c1)
+        for p in plans:
+            r = p.recipe
+            if r.kind == "cast" and mode == "stochastic" and not full_rows:
+                for i in range(x.shape[0]):
+                    res = quantize_tile(r, x[i:i + 1], mode=mode, saturate=saturate, seed=seed,
+                                        start_index=(r0 + i) * v.cols + c0,
+                                        exact=_row_exact(ex, i))
+                    _tally(p.tally, x[i:i + 1], None if lo is None else lo[i:i + 1],
+                           res.dequant, res.overflow, p.sub_limit)
+                continue
+            s, z = p.tile_scale(r0, r1, c0, c1)
+            res = quantize_tile(r, x, p.ctx, scale=s, zero_point=z, exact=ex, mode=mode,
+                                saturate=saturate, seed=seed, start_index=r0 * v.cols + c0)
+            if res.scales is not None:
+                p.note_scales(res.scales)
+            _tally(p.tally, x, lo, res.dequant, res.overflow, p.sub_limit)
+        if progress is not None:
+            progress(x.size)
+    return [_finish(p, v) for p in plans]
+
+
+def _row_exact(ex: Callable[[int, int], Fraction] | None, i: int
+               ) -> Callable[[int, int], Fraction] | None:
+    if ex is None:
+        return None
+    return lambda a, b: ex(i + a, b)
+
+
+def _finish(p: _Plan, v: Values) -> CompareStats:
+    r = p.recipe
+    t = p.tally
+    one = p.scale is not None and p.scale.size == 1 and p.where is None
+    return CompareStats(
+        format=r.text,
+        count=t.count,
+        nan_in=t.nan_in,
+        lost=t.lost,
+        overflow=t.overflow,
+        underflow=t.underflow,
+        subnormal=t.subnormal,
+        exact_fraction=t.exact / t.finite if t.finite else None,
+        **_errors(t),  # type: ignore[arg-type]
+        bits_per_value=r.bits_per_value(v.shape, v.axis),
+        scaling=r.kind if r.kind in ("mx", "nvfp4") else r.scaling,
+        block=[r.rows, r.cols] if r.rows else None,
+        scale_format=None if r.scale_format == "none" else r.scale_format,
+        scheme=r.scheme,
+        scale=float(p.scale[0]) if one and p.scale is not None else None,
+        zero_point=int(p.zp[0]) if one and p.zp is not None and r.kind in (
+            "int", "legacy-int") else None,
+        scale_count=p.scale_count,
+        scale_min=p.scale_min if p.scale_count > p.scale_nan else None,
+        scale_max=p.scale_max if p.scale_count > p.scale_nan else None,
+        scale_nan=p.scale_nan,
+        tensor_scale=p.ctx.tensor_scale if r.kind == "nvfp4" else None,
+    )
+
+
+def pick_cheapest(stats: Sequence[CompareStats], min_sqnr: float) -> int | None:
+    """Index of the cheapest recipe (fewest bits per value) that loses nothing and reaches
+    ``min_sqnr`` dB (zero error counts as infinite SQNR); ties go to the higher SQNR, then
+    to the earlier recipe. None when no recipe qualifies."""
+    best: tuple[float, float, int] | None = None
+    for i, s in enumerate(stats):
+        if s.lost or s.sqnr_db is None or s.bits_per_value is None:
+            continue
+        if s.sqnr_db < min_sqnr:
+            continue
+        key = (s.bits_per_value, -s.sqnr_db, i)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
+
+
+def compare_array(targets: Sequence[str | Recipe], data: npt.ArrayLike, *,
+                  scheme: str | None = None, granularity: str = "tensor", axis: int | None = None,
+                  block_size: int = 64, mode: str = "nearest-even", saturate: bool = False,
+                  seed: int | None = None, chunk_size: int = CHUNK) -> list[CompareStats]:
+    """Statistics of storing an array (or memory map) under each recipe.
+
+    ``scheme`` / ``granularity`` / ``block_size`` say what bare integer names and nf4
+    mean (see :class:`precli.recipes.Defaults`); ``axis`` is the channel axis of
+    ``granularity="channel"`` and otherwise the blocking axis (default: the last)."""
+    if granularity not in ("tensor", "channel"):
+        raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")
+    channel_axis = 0 if axis is None else axis
+    d = Defaults(scheme=scheme, granularity=granularity, channel_axis=channel_axis,
+                 block_size=block_size)
+    recipes = resolve_recipes(targets, d)
+    block_axis = None if granularity == "channel" else axis
+    v = Values.of_array(np.asarray(data) if not isinstance(data, np.ndarray) else data,
+                        block_axis)
+    return compare_values(recipes, v, mode=mode, saturate=saturate, seed=seed, chunk=chunk_size)

@@ -1,6 +1,7 @@
-"""Scaled quantization of float arrays: what a tensor looks like after quantization.
+"""Integer quantization parameters and the block-format registry.
 
-Three families, all pure numpy (no printing), all computed in float64:
+Pure numpy, no printing. Quantizing a tensor under a recipe (scaled floats, integer groups,
+NF4, MX, NVFP4) lives in :mod:`precli.recipes`; this module keeps what it builds on:
 
 * **Integer (affine) quantization** into int2..int64 / uint2..uint64 (:func:`int_params`,
   :func:`quantize_int`, :func:`apply_int`). The standard fake-quant definition used by
@@ -13,9 +14,10 @@ Three families, all pure numpy (no printing), all computed in float64:
   divides the same way; PyTorch's fake-quant kernels multiply by ``1 / scale`` in
   float32), so results are those of that arithmetic, not of exact rationals.
 
-  - ``symmetric``: ``scale = absmax / qmax`` and ``zero_point = 0``. For unsigned formats
-    symmetric means the same (zero point 0, ``scale = absmax / max_int``): negative inputs
-    clamp to 0 and count as overflow.
+  - ``symmetric``: ``scale = absmax / qmax`` and ``zero_point = 0``. Unsigned formats
+    follow PyTorch's quint8 convention (``torch.ao.quantization`` observers): the zero
+    point is the middle code ``(qmin + qmax + 1) // 2`` (128 for uint8) and
+    ``scale = absmax / ((qmax - qmin) / 2)``, so negative values keep their sign.
   - ``asymmetric``: the data range ``[min, max]`` is first extended to contain 0, then
     ``scale = (max - min) / (qmax - qmin)`` and
     ``zero_point = clamp(round_half_even(qmin - min / scale), qmin, qmax)`` (an integer).
@@ -34,23 +36,9 @@ Three families, all pure numpy (no printing), all computed in float64:
     float64: quantizing into 64-bit integers is exact only to float64's 53 bits.
   - ``granularity="channel"``: one scale and zero point per index along ``axis``.
 
-* **NF4 absmax blocks** (bitsandbytes ``quantize_4bit(quant_type="nf4")``,
-  :func:`quantize_nf4`): the flattened (row-major) array is cut into blocks of
-  ``block_size`` (default 64; the last block may be shorter). Each block keeps its absmax
-  (float32 in bitsandbytes, float64 here) and every element becomes the NF4 code nearest
-  to ``x / absmax`` (a float64 division; ties to the even code, the rule of precli's
-  scalar ``round_table``); ``dequant = nf4_value * absmax`` (float64). An all-zero block
-  has absmax 0: codes of 0, dequant 0. NaN inputs get the code of 0, a NaN dequantized
-  value and the ``invalid`` flag; absmax ignores NaN and inf.
-
-* **Block-scaled formats** (:class:`BlockFormat`, :func:`block_quantize`): the OCP
-  Microscaling (MX) formats of the OCP MX specification v1.0 and NVIDIA's NVFP4. See
-  :func:`block_quantize` for the exact recipes.
-
-Blocks run over the flattened (row-major) array, like bitsandbytes. Hardware MX / NVFP4
-blocks run along one axis (the reduction dimension) and pad each row; the two agree
-whenever the last dimension is a multiple of the block size. The tail block is padded
-with zeros internally; padding never enters an absmax or a result.
+* **Block-scaled formats** (:class:`BlockFormat`): the registry of the OCP Microscaling
+  (MX) formats of the OCP MX specification v1.0 and NVIDIA's NVFP4; their scale rules are
+  in :func:`precli.recipes.scale_exact`.
 """
 
 from __future__ import annotations
@@ -64,25 +52,20 @@ import numpy.typing as npt
 
 from precli import codec
 from precli.errors import UnknownFormatError, UsageError
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat, get_format
+from precli.formats import FloatFormat, Format, IntFormat, get_format
 
 __all__ = [
     "BlockFormat",
-    "BlockResult",
     "IntQuantResult",
-    "NF4Result",
     "QuantParams",
     "apply_int",
     "block_formats",
-    "block_quantize",
     "effective_bits",
     "get_block_format",
     "int_bounds",
     "int_params",
     "is_block_format",
-    "nvfp4_tensor_scale",
     "quantize_int",
-    "quantize_nf4",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -197,14 +180,16 @@ def int_params(
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         if scheme == "symmetric":
             absmax = np.maximum(-lo_a, hi_a)
-            scale = absmax / qmax
+            mid = 0 if fmt.signed else (fmt.min_int + fmt.max_int + 1) // 2
+            top = qmax - mid  # codes above the zero point
+            scale = absmax / (qmax if fmt.signed else (qmax - qmin) / 2)
             scale = _fix_scale(scale, absmax)
-            for _ in range(4):  # 64-bit formats: keep absmax itself inside [.., qmax]
-                past = np.rint(absmax / scale) > qmax
+            for _ in range(4 if fmt.signed else 0):  # 64-bit: keep absmax inside [.., qmax]
+                past = np.rint(absmax / scale) > top
                 if not past.any():
                     break
                 scale = np.where(past, np.nextafter(scale, np.inf), scale)
-            zp = np.zeros_like(scale)
+            zp = np.full_like(scale, float(mid))
         else:
             steps = qmax - qmin
             rng = hi_a - lo_a  # may overflow to inf: then divide first
@@ -332,83 +317,6 @@ def apply_int(
     return IntQuantResult(_int_codes(params.fmt, q), deq, over, invalid, params)
 
 
-# ========================================================================= nf4
-
-
-class NF4Result(NamedTuple):
-    """codes: table codes shaped like x; absmax: one float64 per block; dequant:
-    ``value * absmax`` (NaN on invalid lanes); overflow: clamped lanes (only +-inf can
-    be: x / absmax is within [-1, 1] for every finite x); invalid: NaN inputs, whose code
-    is the code of 0."""
-
-    codes: Codes
-    absmax: F64
-    dequant: F64
-    overflow: Bool
-    invalid: Bool
-    block_size: int
-
-
-def _table_zero_code(fmt: TableFormat) -> int:
-    zeros = [i for i, v in enumerate(fmt.values) if v == 0]
-    if not zeros:
-        raise UsageError(f"{fmt.name} has no zero value: absmax blocks need one")
-    return zeros[0]
-
-
-def _blocks(flat: F64, bs: int) -> F64:
-    """flat padded with zeros to whole blocks, shaped (nblocks, bs)."""
-    nb = -(-flat.size // bs)
-    if nb * bs == flat.size:
-        return flat.reshape(nb, bs)
-    out = np.zeros(nb * bs, dtype=np.float64)
-    out[: flat.size] = flat
-    return out.reshape(nb, bs)
-
-
-def _check_block_size(bs: int) -> int:
-    if int(bs) != bs or bs < 1:
-        raise UsageError(f"block size must be a positive integer, got {bs!r}")
-    return int(bs)
-
-
-def _nf4_flat(fmt: TableFormat, flat: F64, bs: int) -> tuple[Codes, F64, F64, Bool, Bool]:
-    n = flat.size
-    xb = _blocks(flat, bs)
-    fin = np.isfinite(xb)
-    absmax = np.max(np.abs(xb), axis=1, where=fin, initial=0.0)
-    div = np.where(absmax > 0, absmax, 1.0)
-    with np.errstate(invalid="ignore"):
-        t = xb / div[:, None]
-    r = codec.round_array_with_flags(fmt, t)
-    codes = r.codes.reshape(-1)[:n].copy()
-    invalid = r.invalid.reshape(-1)[:n]
-    if invalid.any():
-        codes[invalid] = _table_zero_code(fmt)
-    vals = codec.decode_array(fmt, codes)
-    deq = vals * np.repeat(absmax, bs)[:n]
-    deq[invalid] = np.nan
-    over = (r.flags.reshape(-1)[:n] & _OVERFLOW) != 0
-    return codes, absmax, deq, over, invalid
-
-
-def quantize_nf4(
-    x: npt.ArrayLike, block_size: int = 64, fmt: TableFormat | None = None
-) -> NF4Result:
-    """bitsandbytes-style NF4: absmax per block of the flattened array (see module doc).
-
-    Other table formats (values in [-1, 1] with a zero) work the same way via ``fmt``."""
-    tfmt = fmt if fmt is not None else get_format("nf4")
-    assert isinstance(tfmt, TableFormat)
-    bs = _check_block_size(block_size)
-    a = _as_float64(x)
-    codes, absmax, deq, over, invalid = _nf4_flat(tfmt, a.reshape(-1), bs)
-    s = a.shape
-    return NF4Result(
-        codes.reshape(s), absmax, deq.reshape(s), over.reshape(s), invalid.reshape(s), bs
-    )
-
-
 # ====================================================== block-scaled formats
 
 
@@ -506,150 +414,3 @@ def effective_bits(bfmt: BlockFormat, n: int | None = None) -> float:
     if n is not None and n > 0:
         bits += bfmt.tensor_scale_bits / n
     return bits
-
-
-class BlockResult(NamedTuple):
-    """element_codes: shaped like x (NaN blocks hold 0s); scale_codes: one code of the
-    scale format per block (E8M0 0xff / E4M3 0x7f: a NaN block); scales: the decoded block
-    scales as float64 (for NVFP4 not yet multiplied by the tensor scale; NaN for a NaN
-    block); tensor_scale: NVFP4's fp32 tensor scale (1.0 for MX); dequant: element value *
-    block scale (* tensor scale), NaN throughout a NaN block; overflow: elements clamped to
-    the element format's max (saturation)."""
-
-    element_codes: Codes
-    scale_codes: Codes
-    scales: F64
-    tensor_scale: float
-    dequant: F64
-    overflow: Bool
-    bfmt: BlockFormat
-
-
-_NV_DIVISOR = 6.0 * 448.0  # e2m1 max * e4m3fn max
-_FP32_MAX = float(np.finfo(np.float32).max)
-_FP32_TINY = 2.0**-149
-
-
-def nvfp4_tensor_scale(amax: float) -> float:
-    """NVFP4's per-tensor scale: fp32(amax / (6 * 448)), amax over the finite values.
-
-    amax 0 gives 1.0 (every block is zero anyway); a quotient that leaves fp32's range is
-    clamped to [2**-149, fp32 max] (only float64 inputs can get there)."""
-    a = float(amax)
-    if not np.isfinite(a) or a < 0:
-        raise ValueError(f"amax must be finite and >= 0, got {amax!r}")
-    if a == 0:
-        return 1.0
-    with np.errstate(over="ignore", under="ignore"):
-        ts = float(np.float32(a / _NV_DIVISOR))
-    return min(max(ts, _FP32_TINY), _FP32_MAX)
-
-
-def _block_flat(
-    bfmt: BlockFormat, flat: F64, tensor_scale: float
-) -> tuple[Codes, Codes, F64, F64, Bool]:
-    """(element codes, scale codes, scales, dequant, overflow) of a flat float64 array."""
-    n = flat.size
-    bs = bfmt.block_size
-    xb = _blocks(flat, bs)
-    fin = np.isfinite(xb)
-    bad: Bool = np.asarray(~fin.all(axis=1))  # a NaN or an infinity in the block
-    amax = np.max(np.abs(xb), axis=1, where=fin, initial=0.0)
-    sfmt = bfmt.scale_format
-    efmt = bfmt.element_format
-    if bfmt.kind == "mx":
-        _, e = np.frexp(amax)  # amax = m * 2**e, m in [0.5, 1): floor(log2 amax) = e - 1
-        shared = np.clip(e.astype(np.int64) - 1 - bfmt.emax_elem, -127, 127)
-        shared = np.where(amax == 0, -127, shared)
-        scale_codes = (shared + 127).astype(np.uint64)
-        scales = np.ldexp(1.0, shared)
-        v = np.ldexp(np.where(fin, xb, 0.0), -shared[:, None])  # exact: a power of two
-        mult = np.ldexp(1.0, shared + bfmt.element_exp)
-    else:
-        ts = float(tensor_scale)
-        with np.errstate(over="ignore"):
-            target = amax / (6.0 * ts)
-        r = codec.round_array_with_flags(sfmt, target, saturate=True)
-        scale_codes = r.codes.astype(np.uint64)
-        scales = codec.decode_array(sfmt, scale_codes)
-        denom = scales * ts  # exact: 4 x 24 significant bits
-        live = denom > 0
-        with np.errstate(over="ignore", invalid="ignore"):
-            v = np.where(live[:, None] & fin, xb / np.where(live, denom, 1.0)[:, None], 0.0)
-        mult = denom
-    v[bad] = 0.0
-    if isinstance(efmt, IntFormat):
-        er = codec.round_array_with_flags(efmt, v, scale=Fraction(2) ** bfmt.element_exp)
-    else:
-        er = codec.round_array_with_flags(efmt, v, saturate=True)
-    ecodes = er.codes
-    ecodes[bad] = 0
-    vals = codec.decode_array(efmt, ecodes)
-    deq = vals * mult[:, None]
-    deq[bad] = np.nan
-    over = ((er.flags & _OVERFLOW) != 0) & ~bad[:, None]
-    if bad.any():
-        scale_codes[bad] = sfmt.nan_code()
-        scales[bad] = np.nan
-    sdt = codec.code_dtype(sfmt.bits)
-    return (
-        ecodes.reshape(-1)[:n],
-        scale_codes.astype(sdt),
-        scales,
-        deq.reshape(-1)[:n],
-        over.reshape(-1)[:n],
-    )
-
-
-def block_quantize(
-    bfmt: BlockFormat | str, x: npt.ArrayLike, *, tensor_amax: float | None = None
-) -> BlockResult:
-    """Quantize the flattened array into a block-scaled format.
-
-    **MX** (OCP Microscaling Formats specification v1.0, section 6.3), per block of 32::
-
-        shared_exp = floor(log2(amax)) - emax_elem        (amax over the block)
-        X          = 2**shared_exp                        (E8M0: clamped to [-127, 127])
-        P_i        = element(x_i / X)                     round-to-nearest-even, saturating
-        dequant_i  = value(P_i) * X
-
-    ``emax_elem`` is the exponent of the element format's largest normal (e4m3: 8,
-    e5m2: 15, e3m2: 4, e2m3: 2, e2m1: 2, int8: 0). MXINT8 elements are int8 codes worth
-    ``q * 2**-6`` (two's complement, so ``[-2, 127/64]``; the microxcaling reference
-    library uses sign-magnitude and never produces -2). Elements past the element max
-    saturate and count as overflow (the spec's "clamping normal numbers"), which happens
-    when amax's significand rounds up past the element max (mxfp4 amax 7: 7 / 1 rounds to
-    8, stored 6), and whenever the scale exponent had to be clamped to 127. An all-zero
-    block gets the smallest scale 2**-127 (code 0) and zero elements. A block holding a
-    NaN or an infinity gets the NaN scale (0xff) and decodes to NaN throughout (its
-    element codes are 0): the spec decodes every element of a NaN-scaled block as NaN,
-    and in Microsoft's microxcaling reference a NaN or infinite amax gives a NaN scale
-    too. (That reference also turns a shared exponent above 127 into NaN; precli clamps
-    it to 127, as above, and saturates the elements.)
-
-    **NVFP4** (NVIDIA's published recipe, as in Transformer Engine / the NVFP4
-    pretraining report), per block of 16 with one fp32 scale per tensor::
-
-        tensor_scale = fp32(amax_tensor / (6 * 448))       see nvfp4_tensor_scale
-        block_scale  = e4m3fn(amax_block / (6 * tensor_scale))   nearest-even, saturating
-        P_i          = e2m1fn(x_i / (block_scale * tensor_scale)) nearest-even, saturating
-        dequant_i    = value(P_i) * block_scale * tensor_scale
-
-    computed in float64 (the divisions round once, to float64, before the rounding into
-    the element format). ``tensor_amax`` is the absmax of the whole tensor's finite values
-    (default: of x); pass it when x is one chunk of a larger tensor. A block scale that
-    rounds to 0 (a block far below the tensor's amax) makes the whole block 0. A block
-    holding NaN / inf gets the E4M3 NaN scale (0x7f) and decodes to NaN.
-    """
-    b = get_block_format(bfmt) if isinstance(bfmt, str) else bfmt
-    a = _as_float64(x)
-    flat = a.reshape(-1)
-    ts = 1.0
-    if b.kind == "nvfp4":
-        if tensor_amax is None:
-            fin = np.isfinite(flat)
-            tensor_amax = float(np.max(np.abs(flat), where=fin, initial=0.0))
-        ts = nvfp4_tensor_scale(tensor_amax)
-    ec, sc, scales, deq, over = _block_flat(b, flat, ts)
-    s = a.shape
-    return BlockResult(ec.reshape(s), sc, scales, ts, deq.reshape(s), over.reshape(s), b)

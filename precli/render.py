@@ -523,85 +523,144 @@ def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> Renderab
     return t
 
 
-_LOWER_BETTER = ("overflow", "underflow", "max_abs_error", "mean_abs_error", "rmse",
-                 "max_rel_error")
+_LOWER_BETTER = ("lost", "overflow", "underflow", "max_abs_error", "mean_abs_error", "rmse",
+                 "max_rel_error", "bits_per_value")
 _HIGHER_BETTER = ("exact_fraction", "sqnr_db")
+
+#: compare FILE columns: (record key, header). Columns leave a narrow table in _DROP order;
+#: format, lost and SQNR always stay.
+_STATS_COLUMNS = (
+    ("format", "recipe"), ("lost", "lost"), ("overflow", "overflow"),
+    ("underflow", "underflow"), ("sqnr_db", "SQNR dB"), ("rmse", "RMSE"),
+    ("bits_per_value", "bits/value"), ("max_abs_error", "max abs err"),
+    ("mean_abs_error", "mean abs err"), ("max_rel_error", "max rel err"),
+    ("exact_fraction", "exact"), ("subnormal", "subnormal"), ("nan_in", "NaN in"),
+)
+_DROP = ("nan_in", "subnormal", "max_rel_error", "mean_abs_error", "exact_fraction",
+         "max_abs_error", "underflow", "rmse", "overflow", "bits_per_value")
 
 
 def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int = 120,
-                        scheme: str = "symmetric") -> RenderableType:
-    """Per-format statistics of casting an array; ★ marks the best format per column.
-    Below it, the scale and zero-point each quantized target used."""
+                        min_sqnr: float | None = None) -> RenderableType:
+    """Per-recipe statistics of casting an array. ★ marks the best recipe per column among
+    those that lose no value; ◆ the cheapest recipe reaching --min-sqnr. Columns that do not
+    fit are dropped by priority and named in a footnote. Below: where each scale came from."""
     from rich.console import Console
     from rich.measure import Measurement
 
     probe = Console(width=1000)
-    for keep in (2, 1, 0):
-        t = _compare_stats(source, recs, keep)
-        if Measurement.get(probe, probe.options, t).maximum <= width:
+    hidden: list[str] = []
+    keys = [k for k, _ in _STATS_COLUMNS]
+    while True:
+        t = _compare_stats(source, recs, keys, min_sqnr)
+        if Measurement.get(probe, probe.options, t).maximum <= width or len(hidden) == len(_DROP):
             break
+        drop = _DROP[len(hidden)]
+        hidden.append(drop)
+        keys.remove(drop)
     notes: list[RenderableType] = [t]
+    if hidden:
+        names = dict(_STATS_COLUMNS)
+        notes.append(Text(f"not shown at this width: {', '.join(names[k] for k in hidden)} "
+                          "(widen the terminal, or use --output json)", style="dim"))
     for r in recs:
-        sc, zp = r.get("scale"), r.get("zero_point")
-        if sc is None:
-            continue
-        if isinstance(sc, list):
-            finite = [v for v in sc if v is not None]
-            txt = (f"{len(sc)} per-channel scales ({scheme}), from {_num(min(finite))} to "
-                   f"{_num(max(finite))}" if finite else f"{len(sc)} per-channel scales")
-            if isinstance(zp, list) and any(zp):
-                txt += f", zero-points {min(zp)} … {max(zp)}"
-        elif zp is None:
-            txt = f"tensor scale {sc!r} (fp32)"
-        else:
-            txt = f"scale {sc!r}, zero-point {zp} ({scheme}, per tensor)"
-        notes.append(Text(f"{r['format']}: {txt}", style="dim"))
+        txt = scale_note(r)
+        if txt:
+            notes.append(Text(f"{r['format']}: {txt}", style="dim"))
     return Group(*notes)
+
+
+def scale_note(r: dict[str, Any]) -> str | None:
+    """Where a recipe's scales came from, in words (None for a plain cast)."""
+    n = r.get("scale_count") or 0
+    sf = r.get("scale_format")
+    if r.get("scaling") == "none" or not n and r.get("tensor_scale") is None:
+        return None
+    parts = []
+    if r.get("tensor_scale") is not None:
+        parts.append(f"tensor scale {_num(r['tensor_scale'], 6)} (fp32, amax / 2688)")
+    if r.get("scale") is not None:
+        zp = r.get("zero_point")
+        parts.append(f"scale {_num(r['scale'], 6)} ({sf})" + (
+            f", zero-point {zp}" if zp is not None else ""))
+    elif n:
+        what = {"channel": "per-channel", "group": "group", "block": "block",
+                "mx": "block", "nvfp4": "block"}.get(str(r.get("scaling")), "")
+        lo, hi = r.get("scale_min"), r.get("scale_max")
+        rng = f" from {_num(lo)} to {_num(hi)}" if lo is not None else ""
+        parts.append(f"{n:,} {what} scales ({sf}){rng}")
+    if r.get("scheme"):
+        parts.append(str(r["scheme"]))
+    if r.get("scale_nan"):
+        parts.append(f"{r['scale_nan']:,} could not be stored (NaN: their values are lost)")
+    return ", ".join(parts)
 
 
 def _num(v: Any, digits: int = 4) -> str:
     if v is None:
         return "—"
+    if v == "inf":
+        return "∞"
+    if v == "-inf":
+        return "−∞"
     if isinstance(v, float):
         return "0" if v == 0 else f"{v:.{digits}g}"
     return f"{v:,}"
 
 
-def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keep: int) -> Table:
-    cols = [(k, h, pri) for k, h, pri in (
-        ("format", "format", 0), ("nan_in", "NaN in", 2), ("overflow", "overflow", 0),
-        ("underflow", "underflow", 1), ("subnormal", "subnormal", 2),
-        ("max_abs_error", "max abs err", 0), ("mean_abs_error", "mean abs err", 1),
-        ("rmse", "RMSE", 1), ("max_rel_error", "max rel err", 2), ("sqnr_db", "SQNR dB", 0),
-        ("exact_fraction", "exact", 1), ("scale", "scale", 2),
-    ) if pri <= keep]  # fmt: skip
+def _cmp_value(k: str, v: Any) -> float | None:
+    if v is None:
+        return None
+    if v == "inf":
+        return float("inf")
+    if v == "-inf":
+        return float("-inf")
+    return float(v)
+
+
+def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keys: list[str],
+                   min_sqnr: float | None) -> Table:
     count = recs[0]["count"] if recs else 0
-    t = _table(title=f"{source}: {count:,} values cast to each format", box="simple_head",
-              pad_edge=False, collapse_padding=True,
-              caption="★ best in its column (when most formats do not share it)")
-    for k, h, _ in cols:
-        t.add_column(h, justify="left" if k == "format" else "right", no_wrap=True)
-    best: dict[str, Any] = {}
+    best: dict[str, float] = {}
+    clean = [r for r in recs if not r.get("lost")]
     for k in _LOWER_BETTER + _HIGHER_BETTER:
-        vals = [r[k] for r in recs if r.get(k) is not None]
+        if k not in keys:
+            continue
+        vals = [c for c in (_cmp_value(k, r.get(k)) for r in clean) if c is not None]
         if len(vals) > 1 and len(set(vals)) > 1:
             b = min(vals) if k in _LOWER_BETTER else max(vals)
             if 2 * vals.count(b) <= len(vals):  # a star shared by most says nothing
                 best[k] = b
+    pick = any(r.get("recommended") for r in recs)
+    caption = []
+    if best:
+        caption.append("★ best in its column among recipes that lose no value")
+    if pick:
+        caption.append(f"◆ cheapest recipe reaching {min_sqnr:g} dB without loss")
+    t = _table(title=f"{source}: {count:,} values", box="simple_head", pad_edge=False,
+               collapse_padding=True, caption="; ".join(caption) or None)
+    names = dict(_STATS_COLUMNS)
+    for k in keys:
+        t.add_column(names[k], justify="left" if k == "format" else "right", no_wrap=True)
     for r in recs:
         cells: list[str | Text] = []
-        for k, _, _ in cols:
+        for k in keys:
             v = r.get(k)
             if k == "format":
-                cells.append(Text(str(v), style="bold"))
+                mark = "◆ " if r.get("recommended") else ""
+                cells.append(Text(mark + str(v), style="bold"))
                 continue
             if k == "exact_fraction" and v is not None:
                 txt = f"{100 * v:.3g}%"
-            elif k == "scale" and isinstance(v, list):
-                txt = f"{len(v)} per channel"
+            elif k == "bits_per_value" and isinstance(v, float):
+                txt = f"{v:.4g}"
+            elif k == "sqnr_db" and isinstance(v, float):
+                txt = f"{v:.2f}"
             else:
                 txt = _num(v)
-            if k in best and v == best[k]:
+            if k == "lost" and v:
+                cells.append(Text(txt, style="bold red"))
+            elif k in best and _cmp_value(k, v) == best[k] and not r.get("lost"):
                 cells.append(Text("★ " + txt, style="bold green"))
             else:
                 cells.append(txt)
