@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from precli import codec
 from precli.errors import UsageError
 from precli.formats import FloatFormat, IntFormat
 from precli.quantize import int_params
@@ -696,6 +697,7 @@ def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
     nearest-even and saturate). ``progress(n)`` is called as values are processed (each
     pass counts: the total is size times the number of passes)."""
     mode = resolve_round_mode(mode)
+    _check_options(recipes, mode, saturate)
     if mode == "stochastic" and seed is None:
         seed = secrets.randbits(64)
     tiles = list(_tiles(v, recipes, chunk))
@@ -723,6 +725,20 @@ def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
         if progress is not None:
             progress(x.size)
     return [_finish(p, v) for p in plans]
+
+
+def _check_options(recipes: Sequence[Recipe], mode: str, saturate: bool) -> None:
+    """Refuse what cannot apply: rounding modes other than nearest-even for scaled recipes
+    (their published definitions), and formats float64 cannot hold."""
+    for r in recipes:
+        if r.kind != "cast" and mode != "nearest-even":
+            raise UsageError(f"{r.text} is quantized with round-to-nearest-even only (its "
+                             f"published definition); --round {mode} applies to plain casts")
+        if r.kind == "cast":
+            try:
+                codec.decode_array(r.element, np.zeros(1, dtype=np.uint64))
+            except ValueError as e:
+                raise UsageError(f"cannot compare against {r.text}: {e}") from None
 
 
 def _row_exact(ex: Callable[[int, int], Fraction] | None, i: int

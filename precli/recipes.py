@@ -613,6 +613,9 @@ def _round_elements(r: Recipe, w: F64, zp: F64 | float, saturate: bool, mode: st
     over = (rr.flags & codec.FLAG_BITS["overflow"]) != 0
     if rr.invalid.any():
         vals[rr.invalid] = np.nan
+        if isinstance(f, TableFormat):  # no NaN code: NaN inputs hold the code of 0
+            zero = [i for i, v in enumerate(f.values) if v == 0]
+            rr.codes[rr.invalid] = zero[0] if zero else 0
     return rr.codes, vals, over, rr.invalid
 
 

@@ -18,9 +18,11 @@ from precli.cli import app
 
 runner = CliRunner()
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
-KEYS = ["format", "count", "nan_in", "overflow", "underflow", "subnormal", "exact_fraction",
-        "max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db", "scale",
-        "zero_point"]  # fmt: skip
+KEYS = ["format", "count", "nan_in", "lost", "overflow", "underflow", "subnormal",
+        "exact_fraction", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db",
+        "bits_per_value", "scaling", "block", "scale_format", "scheme", "scale", "zero_point",
+        "scale_count", "scale_min", "scale_max", "scale_nan", "tensor_scale",
+        "recommended"]  # fmt: skip
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -62,6 +64,20 @@ def numpy_stats(x: np.ndarray, q: np.ndarray, fmax: float) -> dict[str, float | 
     }
 
 
+def _casts(x: np.ndarray, saturate: bool) -> dict[str, tuple[np.ndarray, float]]:
+    """The oracle casts: ml_dtypes / numpy from float32 (saturating: clamp first, which
+    rounds the same as saturating after rounding, since clamped values are representable)."""
+    out = {}
+    for name, dt, fmax in (("bf16", ml_dtypes.bfloat16, 3.3895313892515355e38),
+                           ("fp16", np.float16, 65504.0),
+                           ("e4m3fn", ml_dtypes.float8_e4m3fn, 448.0),
+                           ("e5m2", ml_dtypes.float8_e5m2, 57344.0)):
+        src = np.clip(x, -fmax, fmax) if saturate else x
+        with np.errstate(over="ignore"):
+            out[name] = (src.astype(dt), fmax)
+    return out
+
+
 def test_compare_file_json_matches_numpy(weights: tuple[Path, np.ndarray]) -> None:
     path, x = weights
     code, out, err = run("compare", str(path), "--formats", "bf16,fp16,e4m3fn,e5m2",
@@ -70,25 +86,41 @@ def test_compare_file_json_matches_numpy(weights: tuple[Path, np.ndarray]) -> No
     recs = {r["format"]: r for r in json.loads(out)}
     for r in recs.values():
         assert list(r) == KEYS
-    with np.errstate(over="ignore"):  # -70000 overflows fp16 to -inf, as it should
-        casts = {
-            "bf16": (x.astype(ml_dtypes.bfloat16),
-                     float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)),
-            "fp16": (x.astype(np.float16), 65504.0),
-            "e4m3fn": (x.astype(ml_dtypes.float8_e4m3fn), 448.0),
-            "e5m2": (x.astype(ml_dtypes.float8_e5m2), 57344.0),
-        }
-        for name, (q, fmax) in casts.items():
-            want = numpy_stats(x, q, fmax)
-            got = recs[name]
-            for k in ("count", "nan_in", "underflow"):
-                assert got[k] == want[k], (name, k)
-            for k in ("max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db",
-                      "exact_fraction"):
-                assert got[k] == pytest.approx(want[k], rel=1e-9), (name, k)
-    # 1000 and -70000: e4m3fn (max 448) overflows on both, fp16 (65504) on one
+    fin = np.isfinite(x)
+    for name, (q, _) in _casts(x, saturate=False).items():
+        got = recs[name]
+        lost = int((fin & ~np.isfinite(q.astype(np.float64))).sum())
+        assert got["lost"] == lost, name
+        if lost:  # a lost value makes every error infinite: said plainly, never hidden
+            assert got["max_abs_error"] == got["rmse"] == got["mean_abs_error"] == "inf"
+            assert got["sqnr_db"] == "-inf"
+        else:
+            want = numpy_stats(x, q, 0.0)
+            assert got["sqnr_db"] == pytest.approx(want["sqnr_db"], rel=1e-9)
+    # 1000 and -70000: e4m3fn (max 448, no inf) turns both into NaN, e5m2 (57344) sends
+    # -70000 to -inf, fp16 (65504) too; bf16 keeps both
+    assert recs["e4m3fn"]["lost"] == 2 and recs["fp16"]["lost"] == 1
+    assert recs["e5m2"]["lost"] == 1 and recs["bf16"]["lost"] == 0
     assert recs["e4m3fn"]["overflow"] == 2 and recs["fp16"]["overflow"] == 1
     assert recs["bf16"]["overflow"] == 0
+
+
+def test_compare_file_saturated_matches_numpy(weights: tuple[Path, np.ndarray]) -> None:
+    path, x = weights
+    code, out, err = run("compare", str(path), "--formats", "bf16,fp16,e4m3fn,e5m2",
+                         "--saturate", "--output", "json")
+    assert code == 0, err
+    recs = {r["format"]: r for r in json.loads(out)}
+    for name, (q, fmax) in _casts(x, saturate=True).items():
+        want = numpy_stats(x, q, fmax)
+        got = recs[name]
+        assert got["lost"] == 0, name  # a saturated value is not lost: its error counts
+        for k in ("count", "nan_in", "underflow"):
+            assert got[k] == want[k], (name, k)
+        for k in ("max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db",
+                  "exact_fraction"):
+            assert got[k] == pytest.approx(want[k], rel=1e-9), (name, k)
+    assert recs["e4m3fn"]["overflow"] == 2 and recs["e4m3fn"]["max_abs_error"] == 70000 - 448
 
 
 def test_compare_file_int8_scale(weights: tuple[Path, np.ndarray]) -> None:
@@ -97,20 +129,35 @@ def test_compare_file_int8_scale(weights: tuple[Path, np.ndarray]) -> None:
     (r,) = json.loads(out)
     absmax = float(np.nanmax(np.abs(x.astype(np.float64))))
     assert r["scale"] == pytest.approx(absmax / 127, rel=1e-15) and r["zero_point"] == 0
+    assert r["scale_count"] == 1 and r["bits_per_value"] == 8 + 64 / x.size
     code, out, _ = run("compare", str(path), "--formats", "int8", "--granularity", "channel",
                        "--axis", "0", "--output", "json")
     (r,) = json.loads(out)
-    assert isinstance(r["scale"], list) and len(r["scale"]) == 64
+    assert r["scale"] is None and r["scale_count"] == 64
+    rows = np.abs(np.where(np.isfinite(x), x, 0).astype(np.float64)).max(axis=1)
+    assert r["scale_max"] == pytest.approx(rows.max() / 127, rel=1e-15)
+    assert r["scale_min"] == pytest.approx(rows.min() / 127, rel=1e-15)
 
 
 def test_compare_file_table_and_plot(weights: tuple[Path, np.ndarray]) -> None:
     path, _ = weights
-    code, out, _ = run("compare", str(path), "--formats", "bf16,fp16,e4m3fn", "--plot",
-                       "--output", "table")
+    code, out, _ = run("compare", str(path), "--formats", "bf16,fp16,e4m3fn,e4m3fn:tensor",
+                       "--plot", "--output", "table")
     assert code == 0
-    assert "★" in out and "6,144 values" in out
+    assert "6,144 values" in out
+    # fp16 and e4m3fn lose values: they show ∞ errors and never a star; the clean bf16
+    # and scaled e4m3fn rows compete for the stars
+    fp16 = next(line for line in out.splitlines() if line.lstrip().startswith("fp16"))
+    assert "★" not in fp16 and "−∞" in fp16
+    assert "★" in out and "★ best in its column among recipes that lose no value" in out
     assert "|x| by binade" in out and "2^9" in out  # 1000 lies in [2^9, 2^10)
     assert "×" in out  # 70000 is above e4m3fn's and fp16's max
+
+
+def test_no_star_caption_without_a_star(weights: tuple[Path, np.ndarray]) -> None:
+    path, _ = weights
+    code, out, _ = run("compare", str(path), "--formats", "fp16,e4m3fn", "--output", "table")
+    assert code == 0 and "★" not in out
 
 
 def test_compare_text_stdin_and_raw(tmp_path: Path) -> None:
@@ -119,7 +166,7 @@ def test_compare_text_stdin_and_raw(tmp_path: Path) -> None:
                         "--input-format", "text", "-o", "json"], input=b"0.1\n0.5\n1e6\n",
                        capture_output=True, env=env, timeout=60)
     (r,) = json.loads(p.stdout)
-    assert r["count"] == 3 and r["overflow"] == 1
+    assert r["count"] == 3 and r["overflow"] == 1 and r["lost"] == 1  # 1e6 -> inf
     raw = tmp_path / "x.f32"
     np.array([0.5, 1.5], "<f4").tofile(raw)
     code, out, _ = run("compare", "--input", str(raw), "--input-format", "f32", "--formats",

@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import ml_dtypes
 import numpy as np
@@ -27,25 +27,29 @@ from precli import codec
 from precli.compare import (
     RECORD_KEYS,
     CompareStats,
-    Scanner,
-    StatsAccumulator,
+    Values,
     compare_array,
+    compare_values,
     iter_blocks,
-    scan,
+    resolve_recipes,
 )
 from precli.errors import UnknownFormatError, UsageError
 from precli.formats import FloatFormat, IntFormat, get_format
 from precli.quantize import (
     apply_int,
     block_formats,
-    block_quantize,
     effective_bits,
     get_block_format,
     int_bounds,
     int_params,
-    nvfp4_tensor_scale,
     quantize_int,
-    quantize_nf4,
+)
+from precli.recipes import (
+    Defaults,
+    block_quantize,
+    nvfp4_tensor_scale,
+    parse_recipe,
+    quantize_tile,
 )
 
 
@@ -101,9 +105,11 @@ def oracle_stats(
     lanes = fin & np.isfinite(r)
     xs, rs = x[lanes], r[lanes]
     e = np.abs(xs - rs)
+    lost = int((fin & ~np.isfinite(r)).sum())
     out: dict[str, Any] = {
         "count": x.size,
         "nan_in": int(np.isnan(x).sum()),
+        "lost": lost,
         "overflow": int((over.reshape(-1) & fin).sum()),
         "underflow": int((fin & (x != 0) & (r == 0)).sum()),
         "subnormal": 0
@@ -113,6 +119,10 @@ def oracle_stats(
         ),
         "exact_fraction": float((lanes & (x == r)).sum() / fin.sum()) if fin.any() else None,
     }
+    if lost:  # errors are over every finite input: a lost one makes them infinite
+        out.update(max_abs_error="inf", mean_abs_error="inf", rmse="inf", max_rel_error="inf",
+                   sqnr_db="-inf")
+        return out
     if e.size == 0:
         out.update(
             max_abs_error=None, mean_abs_error=None, rmse=None, max_rel_error=None, sqnr_db=None
@@ -124,7 +134,7 @@ def oracle_stats(
         mean_abs_error=float(np.mean(e)),
         rmse=float(np.sqrt(np.mean(e**2))),
         max_rel_error=float(np.max(e[nz] / np.abs(xs[nz]))) if nz.any() else None,
-        sqnr_db=(float(10 * np.log10(np.sum(xs**2) / np.sum(e**2))) if e.max() > 0 else None),
+        sqnr_db=(float(10 * np.log10(np.sum(xs**2) / np.sum(e**2))) if e.max() > 0 else "inf"),
     )
     return out
 
@@ -132,6 +142,7 @@ def oracle_stats(
 EXACT_KEYS = (
     "count",
     "nan_in",
+    "lost",
     "overflow",
     "underflow",
     "subnormal",
@@ -145,7 +156,7 @@ def assert_stats(got: CompareStats, want: dict[str, Any], rel: float = 1e-12) ->
     rec = got.to_record()
     for k, v in want.items():
         g = rec[k]
-        if v is None or k in EXACT_KEYS:
+        if v is None or k in EXACT_KEYS or isinstance(v, str):
             assert g == v, (got.format, k, g, v)
         else:
             assert g is not None and math.isclose(g, v, rel_tol=rel, abs_tol=1e-9), (
@@ -207,10 +218,11 @@ def test_overflow_counts_whatever_the_policy() -> None:
     # e4m3fn: max 448, the midpoint to the next grid point (480) is 464 and ties to 448
     # (mantissa 110, even): 464 is no overflow, 465 is. -1e4 overflows.
     x = np.array([464.0, 465.0, -1e4, 1.0])
-    plain = one("e4m3fn", x)  # non-saturating: NaN results, left out of the error lanes
-    sat = one("e4m3fn", x, saturate=True)  # saturating: +-448, in the error lanes
+    plain = one("e4m3fn", x)  # non-saturating: NaN results, lost: errors are infinite
+    sat = one("e4m3fn", x, saturate=True)  # saturating: +-448, finite errors
     assert plain.overflow == sat.overflow == 2
-    assert plain.max_abs_error == 16.0  # 464 -> 448 only
+    assert plain.lost == 2 and sat.lost == 0
+    assert plain.max_abs_error == math.inf and plain.sqnr_db == -math.inf
     assert sat.max_abs_error == 1e4 - 448
     # toward-zero: 465 rounds down to 448 (no overflow); -1e4 passes max on the grid
     # (anything from 480 up), and is clamped to -448: still counted
@@ -229,16 +241,16 @@ def test_underflow_and_subnormal_definitions() -> None:
     assert s.max_rel_error == 1.0
 
 
-def test_exact_inputs_have_no_sqnr() -> None:
+def test_exact_inputs_have_infinite_sqnr() -> None:
     codes = np.arange(0, 1 << 16, 7, dtype=np.uint16)
     vals = codes.view(ml_dtypes.bfloat16).astype(np.float32)
     vals = vals[np.isfinite(vals)]
     s = one("bf16", vals)
     assert s.exact_fraction == 1.0
     assert s.max_abs_error == s.rmse == s.mean_abs_error == 0.0
-    assert s.sqnr_db is None
-    rec = s.to_record()
-    assert rec["sqnr_db"] is None and rec["max_rel_error"] == 0.0
+    assert s.sqnr_db == math.inf and s.lost == 0
+    rec = s.to_record()  # "inf" in JSON: never confused with null (no finite input)
+    assert rec["sqnr_db"] == "inf" and rec["max_rel_error"] == 0.0
 
 
 def test_no_finite_input_gives_nulls() -> None:
@@ -248,26 +260,18 @@ def test_no_finite_input_gives_nulls() -> None:
     for k in ("max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db"):
         assert rec[k] is None
     empty = one("int8", np.zeros(0, np.float32)).to_record()
-    assert empty["count"] == 0 and empty["exact_fraction"] is None and empty["scale"] == 1.0
+    assert empty["count"] == 0 and empty["exact_fraction"] is None
+    assert empty["bits_per_value"] is None and empty["sqnr_db"] is None
 
 
 def test_record_keys_and_types() -> None:
     assert RECORD_KEYS == (
-        "format",
-        "count",
-        "nan_in",
-        "overflow",
-        "underflow",
-        "subnormal",
-        "exact_fraction",
-        "max_abs_error",
-        "mean_abs_error",
-        "rmse",
-        "max_rel_error",
-        "sqnr_db",
-        "scale",
-        "zero_point",
-    )
+        "format", "count", "nan_in", "lost", "overflow", "underflow", "subnormal",
+        "exact_fraction", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error",
+        "sqnr_db", "bits_per_value", "scaling", "block", "scale_format", "scheme", "scale",
+        "zero_point", "scale_count", "scale_min", "scale_max", "scale_nan", "tensor_scale",
+        "recommended",
+    )  # fmt: skip
     rec = one("int8", np.array([1.0, -2.0, 0.5])).to_record()
     assert list(rec) == list(RECORD_KEYS)
     assert isinstance(rec["zero_point"], int) and isinstance(rec["scale"], float)
@@ -331,11 +335,17 @@ def test_int4_asymmetric_by_hand() -> None:
     assert r.dequant.tolist() == [0.0, 30.0, 8.0, 4.0]
 
 
-def test_unsigned_symmetric_clamps_negatives() -> None:
-    # absmax 255 -> scale 1, zero point 0: -10 clamps to 0 (an overflow)
+def test_unsigned_symmetric_is_pytorch_quint8() -> None:
+    # PyTorch's quint8 symmetric: zero point 128, scale absmax / ((255 - 0) / 2) = 2.
+    # -10 / 2 = -5 -> 123 (kept: negatives are not clamped to 0); 255 / 2 = 127.5 ->
+    # 128 (even) + 128 = 256 -> clamped to 255 (an overflow), dequant 254; 1 / 2 -> 0.
     r = quantize_int("uint8", np.array([-10.0, 255.0, 1.0]))
-    assert r.dequant.tolist() == [0.0, 255.0, 1.0]
-    assert r.overflow.tolist() == [True, False, False]
+    assert float(r.params.scale) == 2.0 and float(r.params.zero_point) == 128.0
+    assert r.codes.tolist() == [123, 255, 128]
+    assert r.dequant.tolist() == [-10.0, 254.0, 0.0]
+    assert r.overflow.tolist() == [False, True, False]
+    s = one("uint8", np.array([-10.0, 255.0, 1.0]))
+    assert (s.scale, s.zero_point, s.overflow, s.lost) == (2.0, 128, 1, 0)
 
 
 def test_zero_range_and_nan() -> None:
@@ -370,14 +380,16 @@ def test_int_quantization_matches_the_definitions(x: np.ndarray, name: str, sche
     assert isinstance(fmt, IntFormat)
     qmin, qmax = float(fmt.min_int), float(fmt.max_int)
     lo, hi = min(x.min(), 0.0), max(x.max(), 0.0)
-    if scheme == "symmetric":
+    if scheme == "symmetric" and fmt.signed:
         scale, zp = max(-lo, hi) / qmax, 0.0
+    elif scheme == "symmetric":  # PyTorch quint8: the middle code is zero
+        scale, zp = max(-lo, hi) / ((qmax - qmin) / 2), float((fmt.min_int + fmt.max_int + 1) // 2)
     else:
         scale = (hi - lo) / (qmax - qmin)
         zp = float(np.clip(np.rint(qmin - lo / scale), qmin, qmax)) if scale else 0.0
     if hi - lo == 0:
         scale = 1.0
-        zp = 0.0 if scheme == "symmetric" else qmin
+        zp = qmin if scheme == "asymmetric" else zp
     r = quantize_int(fmt, x, scheme=scheme)
     assert float(r.params.scale) == scale and float(r.params.zero_point) == zp
     raw = np.rint(x / scale) + zp
@@ -398,9 +410,8 @@ def test_64_bit_bounds_and_no_spurious_overflow() -> None:
     rng = np.random.default_rng(5)
     for _ in range(50):
         x = rng.standard_normal(17) * 10.0 ** rng.integers(-30, 30)
-        for f in (i64, u64):
-            r = quantize_int(f, np.abs(x) if f is u64 else x)
-            assert not r.overflow.any()
+        r = quantize_int(i64, x)
+        assert not r.overflow.any()
     r = quantize_int(i64, np.array([-1.0, 1.0]))
     # 1 / (1 / (2^63 - 1024)) is 2^63 - 2048 in float64: one float step below the bound
     assert r.codes.dtype == np.uint64 and 2**63 - 2048 <= int(r.codes[1]) <= 2**63 - 1024
@@ -420,7 +431,9 @@ def test_per_channel(axis: int) -> None:
         assert np.take(r.dequant, i, axis=ax).tolist() == alone.dequant.tolist()
         assert np.take(r.codes, i, axis=ax).tolist() == alone.codes.tolist()
     s = one("int8", x, granularity="channel", axis=axis)
-    assert s.scale == want.tolist() and s.zero_point == [0] * x.shape[ax]
+    assert s.scale is None and s.scale_count == x.shape[ax]
+    assert (s.scale_min, s.scale_max) == (want.min(), want.max())
+    assert s.max_abs_error == np.abs(x - r.dequant).max()
 
 
 def test_per_channel_asymmetric_hand() -> None:
@@ -455,6 +468,22 @@ def test_int_params_and_apply_with_channel_indices() -> None:
 # ====================================================================== nf4
 
 
+class NF4Out(NamedTuple):
+    codes: np.ndarray
+    absmax: np.ndarray
+    dequant: np.ndarray
+    invalid: np.ndarray
+
+
+def quantize_nf4(x: np.ndarray, block_size: int = 64) -> NF4Out:
+    """NF4 absmax groups of one row (a 1-D array), through the recipe engine."""
+    r = parse_recipe("nf4", Defaults(block_size=block_size))
+    res = quantize_tile(r, np.asarray(x, np.float64).reshape(1, -1))
+    assert res.scales is not None
+    return NF4Out(res.codes.reshape(-1), res.scales, res.dequant.reshape(-1),
+                  np.isnan(np.asarray(x)))
+
+
 def test_nf4_block_by_hand() -> None:
     # block_size 4: blocks [2, -1, 0.5, 0], [0, 0, 0, 0], tail [1, 2]
     # block 0: absmax 2, x / 2 = [1, -0.5, 0.25, 0]: 1 is code 15; -0.5 lies between
@@ -463,11 +492,11 @@ def test_nf4_block_by_hand() -> None:
     # Tail: absmax 2, [0.5, 1]: 0.5 between 0.4407 (12) and 0.5626 (13) -> 12; 1 -> 15.
     x = np.array([2.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0])
     r = quantize_nf4(x, 4)
-    assert r.absmax.tolist() == [2.0, 0.0, 2.0]
+    assert r.absmax.tolist() == [2.0, 1.0, 2.0]  # an all-zero group: scale 1
     assert r.codes.tolist() == [15, 2, 10, 7, 7, 7, 7, 7, 12, 15]
     want = [2.0, NF4[2] * 2, NF4[10] * 2, 0.0, 0.0, 0.0, 0.0, 0.0, NF4[12] * 2, 2.0]
     assert r.dequant.tolist() == want
-    assert not r.overflow.any() and not r.invalid.any()
+    assert not r.invalid.any()
 
 
 def test_nf4_ties_go_to_the_even_code() -> None:
@@ -490,17 +519,17 @@ def test_nf4_nan_and_all_zero() -> None:
     assert r.codes[0] == 7 and math.isnan(r.dequant[0]) and r.absmax.tolist() == [0.5]
     z = quantize_nf4(np.zeros(130), 64)
     assert z.codes.tolist() == [7] * 130 and z.dequant.tolist() == [0.0] * 130
-    assert z.absmax.tolist() == [0.0, 0.0, 0.0]
+    assert z.absmax.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_nf4_default_block_and_streaming_tail() -> None:
     rng = np.random.default_rng(1)
     x = rng.standard_normal(64 * 5 + 17)
     r = quantize_nf4(x)
-    assert r.absmax.size == 6 and r.absmax[-1] == np.abs(x[-17:]).max()
+    # the absmax is stored as fp32, as bitsandbytes does
+    assert r.absmax.size == 6 and r.absmax[-1] == np.float32(np.abs(x[-17:]).max())
     whole = compare_array(["nf4"], x)[0]
-    chunks = [x[:50], x[50:51], x[51:200], x[200:]]
-    assert compare_array(["nf4"], chunks)[0].to_record() == pytest.approx(whole.to_record())
+    assert whole.scale_count == 6 and whole.bits_per_value == (4 * x.size + 32 * 6) / x.size
     dq = r.dequant
     e = np.abs(x - dq)
     assert whole.max_abs_error == e.max()
@@ -628,17 +657,23 @@ def test_mx_overflowing_blocks_saturate() -> None:
     assert r5.dequant[0] == 57344.0 and r5.overflow[0]
 
 
-def test_mx_scale_exponent_clamps() -> None:
+def test_mx_scale_exponent_clamps_below_and_is_nan_above() -> None:
     # amax 2^-140 in mxfp8_e4m3: shared -140 - 8 = -148, clamped to -127 (code 0);
     # x / 2^-127 = 2^-13, below half of e4m3's smallest subnormal 2^-9: 0 (underflow)
     r = block_quantize("mxfp8_e4m3", mx_block([2.0**-140]))
     assert r.scale_codes.tolist() == [0] and r.dequant[0] == 0.0
     assert one("mxfp8_e4m3", mx_block([2.0**-140])).underflow == 1
-    # amax 2^200 in mxfp4: shared 198 -> 127 (code 254); 2^200 / 2^127 = 2^73 saturates
+    # amax 2^200 in mxfp4: shared 198 > 127 cannot be stored in E8M0: the block is NaN
+    # (scale code 0xff), per OCP MX v1.0 and microxcaling; its finite values are lost
     r = block_quantize("mxfp4", mx_block([2.0**200, 2.0**126]))
+    assert r.scale_codes.tolist() == [255]
+    assert np.isnan(r.dequant).all()
+    s = one("mxfp4", mx_block([2.0**200, 2.0**126]))
+    assert s.lost == 32 and s.scale_nan == 1 and s.sqnr_db == -math.inf
+    # shared exactly 127 is fine: amax 2^129 -> 129 - 2 = 127 (code 254)
+    r = block_quantize("mxfp4", mx_block([2.0**129, 2.0**126]))
     assert r.scale_codes.tolist() == [254]
-    assert r.dequant[:2].tolist() == [6 * 2.0**127, 0.5 * 2.0**127]
-    assert r.overflow[:2].tolist() == [True, False]
+    assert r.dequant[:2].tolist() == [2.0**129, 2.0**126]
 
 
 def test_mx_nan_or_inf_block() -> None:
@@ -714,12 +749,17 @@ def test_nvfp4_by_hand() -> None:
     assert r.dequant[16:20].tolist() == [96.0, 48.0, -24.0, 0.0]
     assert r.dequant[32:].tolist() == [0.0] * 32
     s = one("nvfp4", x)
-    assert s.scale == 1.0 and s.underflow == 4 and s.overflow == 0
+    assert s.tensor_scale == 1.0 and s.underflow == 4 and s.overflow == 0
 
 
 def test_nvfp4_tensor_scale() -> None:
-    # fp32(1 / 2688): the fp32 division
+    # fp32(1 / 2688): correctly rounded, as the fp32 division is
     assert nvfp4_tensor_scale(1.0) == float(np.float32(1.0) / np.float32(2688.0))
+    # from the exact quotient, not through float64: (2688 * (1 + 2^-24)) / 2688 is the
+    # fp32 midpoint 1 + 2^-24 only if amax is exactly that; a decimal just above it
+    # rounds up, while its float64 would tie to even
+    assert nvfp4_tensor_scale(Fraction(2688) * (1 + Fraction(1, 2**24) + Fraction(1, 10**30))
+                              ) == 1 + 2.0**-23
     assert nvfp4_tensor_scale(0.0) == 1.0
     assert nvfp4_tensor_scale(1e300) == float(np.finfo(np.float32).max)
     assert nvfp4_tensor_scale(1e-60) == 2.0**-149
@@ -731,8 +771,6 @@ def test_nvfp4_tensor_scale() -> None:
         sb * ts
     )
     assert block_quantize("nvfp4", x).dequant.tolist() == want.tolist()
-    part = block_quantize("nvfp4", x * 0.5, tensor_amax=1.0)
-    assert part.tensor_scale == ts
 
 
 def test_nvfp4_nan_block() -> None:
@@ -760,18 +798,6 @@ def test_iter_blocks_cover_the_array_in_order() -> None:
     assert [p.tolist() for p, _ in iter_blocks(np.float64(3.0))] == [[3.0]]
 
 
-def test_scan_per_channel() -> None:
-    a = np.array([[1.0, -5.0, NAN], [2.0, np.inf, -3.0]])
-    r = scan(a, axis=1, chunk_size=2)
-    assert (r.count, r.finite, r.lo, r.hi, r.absmax) == (6, 4, -5.0, 2.0, 5.0)
-    assert r.channel_lo is not None and r.channel_hi is not None
-    assert r.channel_lo.tolist() == [1.0, -5.0, -3.0]
-    assert r.channel_hi.tolist() == [2.0, -5.0, -3.0]
-    sc = Scanner()
-    sc.add(np.array([NAN]))
-    assert sc.result().absmax == 0.0 and sc.result().lo == math.inf
-
-
 ALL_TARGETS = [
     "bf16",
     "fp16",
@@ -790,91 +816,93 @@ ALL_TARGETS = [
 def assert_same(a: CompareStats, b: CompareStats) -> None:
     ra, rb = a.to_record(), b.to_record()
     for k in RECORD_KEYS:
-        if k in ("mean_abs_error", "rmse", "sqnr_db") and ra[k] is not None:
+        if k in ("mean_abs_error", "rmse", "sqnr_db") and isinstance(ra[k], float):
             assert rb[k] is not None
             assert math.isclose(ra[k], rb[k], rel_tol=1e-12, abs_tol=1e-12), (a.format, k)
         else:
             assert ra[k] == rb[k], (a.format, k, ra[k], rb[k])
 
 
-@settings(deadline=None, max_examples=80)
+@settings(deadline=None, max_examples=60)
 @given(
     hnp.arrays(
         np.float32,
-        st.integers(1, 400),
+        st.tuples(st.integers(1, 9), st.integers(1, 70)),
         elements=st.one_of(st.floats(-100.0, 100.0, width=32), st.floats(width=32)),
     ),
-    st.lists(st.integers(0, 400), max_size=6),
+    st.sampled_from([1, 7, 64, 1 << 15]),
     st.sampled_from(["symmetric", "asymmetric"]),
 )
-def test_chunked_equals_one_shot(x: np.ndarray, cuts: list[int], scheme: str) -> None:
-    whole = compare_array(ALL_TARGETS, x, scheme=scheme)
-    bounds = sorted({0, x.size, *(c for c in cuts if c < x.size)})
-    chunks = [x[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    parts = compare_array(ALL_TARGETS, chunks, scheme=scheme)
-    small = compare_array(ALL_TARGETS, x, scheme=scheme, chunk_size=7)
-    for w, p, s in zip(whole, parts, small, strict=True):
-        assert_same(w, p)
+def test_tile_size_does_not_change_results(x: np.ndarray, chunk: int, scheme: str) -> None:
+    targets = [*ALL_TARGETS, "e4m3fn:block2x16", "int4:group8", "e4m3fn:channel"]
+    whole = compare_array(targets, x, scheme=scheme)
+    small = compare_array(targets, x, scheme=scheme, chunk_size=chunk)
+    for w, s in zip(whole, small, strict=True):
         assert_same(w, s)
 
 
-def test_chunked_per_channel_and_memmap(tmp_path: Any) -> None:
+def test_memmap_and_fortran_order_match_memory(tmp_path: Any) -> None:
     rng = np.random.default_rng(7)
     a = (rng.standard_normal((37, 23)) * rng.uniform(0.1, 100, 23)).astype(np.float32)
     path = tmp_path / "a.npy"
     np.save(path, a)
     m = np.load(path, mmap_mode="r")
+    fpath = tmp_path / "f.npy"
+    np.save(fpath, np.asfortranarray(a))
+    f = np.load(fpath, mmap_mode="r")
+    targets = ["int8", "uint8", "bf16", "mxfp4", "int4:group8", "e4m3fn:block8x8"]
     for axis in (0, 1):
         for scheme in ("symmetric", "asymmetric"):
             kw: dict[str, Any] = dict(scheme=scheme, granularity="channel", axis=axis)
-            one_shot = compare_array(["int8", "uint8", "bf16"], a, **kw)
-            mapped = compare_array(["int8", "uint8", "bf16"], m, chunk_size=10, **kw)
-            for w, p in zip(one_shot, mapped, strict=True):
-                assert_same(w, p)
+            one_shot = compare_array(targets, a, **kw)
+            for other in (m, f):
+                for w, p in zip(one_shot, compare_array(targets, other, chunk_size=10, **kw),
+                                strict=True):
+                    assert_same(w, p)
             q = quantize_int("int8", a, scheme=scheme, granularity="channel", axis=axis)
             e = np.abs(a.astype(np.float64) - q.dequant)
             assert one_shot[0].max_abs_error == e.max()
-            assert one_shot[0].scale == q.params.scale.tolist()
+            assert one_shot[0].scale_max == q.params.scale.max()
 
 
-def test_stochastic_streaming_is_reproducible() -> None:
-    x = np.random.default_rng(2).standard_normal(1000)
+def test_stochastic_is_reproducible_across_tiles() -> None:
+    x = np.random.default_rng(2).standard_normal((10, 100))
     a = compare_array(["e4m3fn"], x, mode="stochastic", seed=11)[0]
-    b = compare_array(["e4m3fn"], [x[:333], x[333:]], mode="stochastic", seed=11)[0]
+    b = compare_array(["e4m3fn"], x, mode="stochastic", seed=11, chunk_size=7)[0]
+    c = compare_array(["e4m3fn"], x.reshape(-1), mode="stochastic", seed=11)[0]
     assert_same(a, b)
+    assert_same(a, c)
 
 
-def test_accumulator_result_is_repeatable() -> None:
-    x = np.random.default_rng(4).standard_normal(100)
-    acc = StatsAccumulator("mxfp4")
-    acc.add(x[:45])
-    first = acc.result()  # 45 = one block of 32 + a pending 13
-    assert acc.result() == first and first.count == 45
-    acc.add(x[45:])
-    assert_same(acc.result(), compare_array(["mxfp4"], x)[0])
-
-
-def test_sources() -> None:
+def test_inputs_and_refusals() -> None:
     x = np.linspace(-3, 3, 101)
     want = compare_array(["int8", "bf16"], x)
-    assert_same(compare_array(["int8", "bf16"], lambda: iter([x[:50], x[50:]]))[0], want[0])
-    # a one-shot generator is fine for one-pass targets ...
-    assert_same(compare_array(["bf16"], (c for c in [x[:50], x[50:]]))[0], want[1])
-    # ... not for targets that need a first pass, nor for channels
-    with pytest.raises(UsageError):
-        compare_array(["int8"], (c for c in [x[:50], x[50:]]))
-    with pytest.raises(UsageError):
-        compare_array(["int8"], [x[:50], x[50:]], granularity="channel", axis=0)
-    # plain lists of numbers are arrays; the CLI's axis is ignored per tensor
-    assert_same(compare_array(["int8"], x.tolist(), axis=0)[0], want[0])
+    # plain lists of numbers are arrays
+    assert_same(compare_array(["int8"], x.tolist())[0], want[0])
     ints = np.arange(-50, 51, dtype=np.int32)  # integer arrays are widened to float64
     assert_same(compare_array(["bf16"], ints)[0], compare_array(["bf16"], ints * 1.0)[0])
     with pytest.raises(UsageError):
         compare_array(["int8"], x.astype(np.complex128))
+    with pytest.raises(UsageError):  # a 1-D array has no channels
+        compare_array(["int8"], x, granularity="channel")
     with pytest.raises(UsageError):
-        compare_array(["bf16"], x, granularity="channel")
+        compare_array(["e4m3fn:channel"], x)
     with pytest.raises(UsageError):
         compare_array(["nosuchformat"], x)
+    with pytest.raises(UsageError):
+        compare_array(["bf16", "bf16"], x)
+
+
+def test_values_channels_map() -> None:
+    v = Values.of_array(np.zeros((2, 3, 4)))
+    where, ids, n = v.channels(0)
+    assert (where, n) == ("rows", 2) and ids.tolist() == [0, 0, 0, 1, 1, 1]
+    where, ids, n = v.channels(1)
+    assert (where, n) == ("rows", 3) and ids.tolist() == [0, 1, 2, 0, 1, 2]
+    where, ids, n = v.channels(2)
+    assert (where, n) == ("cols", 4) and ids.tolist() == [0, 1, 2, 3]
+    rs = resolve_recipes(["int8:channel"])
+    assert compare_values(rs, Values.of_array(np.ones((3, 5))))[0].scale_count == 3
 
 
 # ====================================================================== properties
@@ -916,6 +944,12 @@ def test_statistics_properties(x: np.ndarray, scheme: str, saturate: bool) -> No
         for k, v in rec.items():
             if isinstance(v, float):
                 assert math.isfinite(v), (s.format, k)
+            if isinstance(v, str) and k != "format" and k not in ("scaling", "scale_format",
+                                                                     "scheme"):
+                assert v in ("inf", "-inf"), (s.format, k)
+        if rec["lost"]:
+            assert rec["max_abs_error"] == "inf" and rec["sqnr_db"] == "-inf"
+            continue
         assert rec["count"] == x.size and rec["nan_in"] == int(np.isnan(x).sum())
         if rec["max_abs_error"] is None:
             assert rec["rmse"] is None and rec["sqnr_db"] is None
@@ -924,7 +958,7 @@ def test_statistics_properties(x: np.ndarray, scheme: str, saturate: bool) -> No
             assert rec["rmse"] <= rec["max_abs_error"]
             assert rec["mean_abs_error"] <= rec["max_abs_error"]
         if rec["max_abs_error"] == 0:
-            assert rec["sqnr_db"] is None and rec["rmse"] == 0.0
+            assert rec["sqnr_db"] == "inf" and rec["rmse"] == 0.0
         assert 0.0 <= rec["exact_fraction"] <= 1.0
 
 
@@ -936,7 +970,7 @@ def test_representable_inputs_have_zero_error(codes: list[int]) -> None:
     for s in compare_array(["bf16", "fp32", "fp64"], v):
         if s.max_abs_error is None:
             continue
-        assert s.max_abs_error == 0.0 and s.sqnr_db is None and s.exact_fraction == 1.0
+        assert s.max_abs_error == 0.0 and s.sqnr_db == math.inf and s.exact_fraction == 1.0
 
 
 def test_huge_values_do_not_overflow_the_sums() -> None:
@@ -950,4 +984,4 @@ def test_huge_values_do_not_overflow_the_sums() -> None:
         10 * math.log10(np.sum(y**2) / np.sum((y - d) ** 2)), rel=1e-12
     )
     tiny = one("bf16", np.array([1e-300, 3e-300]))  # squares underflow
-    assert tiny.sqnr_db is None or math.isfinite(tiny.sqnr_db)
+    assert tiny.sqnr_db is not None
