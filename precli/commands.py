@@ -407,14 +407,15 @@ def _coverages(recipes: list[Any]) -> list[Any]:
             if r.kind == "cast" and isinstance(r.element, FloatFormat)]
 
 
-BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "value", "abs_error")
+BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "tensor_scale", "value",
+                     "abs_error")
 
 
 def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | None,
                   output: str | None, no_color: bool) -> int:
     """Encode an array into a block-scaled format (mxfp4, nvfp4, ...): blocks need their
-    neighbours, so the whole input is read first. Values are parsed to float64 (the block
-    scales are float64 arithmetic too)."""
+    neighbours, so the whole input is read first. Decimal text keeps its exact value:
+    scales and elements are rounded from it, and abs_error is measured against it."""
     import numpy as np
 
     from precli.recipes import block_quantize
@@ -423,6 +424,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson", "raw"))
     texts: list[str] = []
     exact: Any = None
+    los: Any = None
     if src is None:
         texts = list(values)
         from precli.errors import ValueParseError
@@ -435,14 +437,17 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
             except ValueParseError as e:
                 raise UsageError(f"{tx!r}: {e} (block formats need a clean array)") from None
         vals = np.array([p[0] for p in pairs], np.float64)
+        los = np.array([p[1] for p in pairs], np.float64)
 
         def exact(i: int, j: int) -> Fraction:
             ev = parse_number(texts[j])
             return ev.value if ev.kind == "finite" else Fraction(float(vals[j]))
     elif src[0] == "text":
         tv = load_values(src[1] or "-", "text")
-        vals = tv.tile(0, 1, 0, tv.cols)[0].reshape(-1) if tv.size else np.zeros(0)
-        exact = tv.tile(0, 1, 0, tv.cols)[2] if tv.size else None
+        vals = np.zeros(0)
+        if tv.size:
+            vals, lo2, exact = tv.tile(0, 1, 0, tv.cols)
+            vals, los = vals.reshape(-1), lo2.reshape(-1) if lo2 is not None else None
     else:
         vals = np.asarray(load_values(src[1] or "-", src[0]).tile(0, 1 << 62, 0, 1 << 62)[0],
                           np.float64).reshape(-1)
@@ -455,30 +460,37 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     swidth = (bfmt.scale_format.bits + 3) // 4
     scodes = np.asarray(r.scale_codes).reshape(-1).tolist()
     deq = r.dequant.reshape(-1).tolist()
+    lo_list = los.tolist() if los is not None else [0.0] * len(deq)
+    ts = r.tensor_scale if bfmt.kind == "nvfp4" else None
     recs = []
     for i, c in enumerate(codes.tolist()):
         x = float(vals[i])
         q = deq[i]
+        err = abs((q - x) + lo_list[i]) if math.isfinite(q) and math.isfinite(x) else None
         recs.append({
             "input": texts[i] if texts else repr(x),
             "format": bfmt.name,
             "block": i // bfmt.block_size,
             "hex": f"0x{c:0{width}x}",
             "scale_hex": f"0x{scodes[i // bfmt.block_size]:0{swidth}x}",
+            "tensor_scale": ts,
             "value": repr(q) if q == q else "nan",
-            "abs_error": abs(q - x) if q == q and x == x and abs(q - x) != float("inf")
-            else None,
+            "abs_error": err,
         })
     if mode == "table":
-        from rich.table import Table
-
         from precli.cli import console
+        from precli.render import _table
 
-        t = Table(title=f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)")
-        for k in BLOCK_RECORD_KEYS:
-            t.add_column(k)
+        keys = [k for k in BLOCK_RECORD_KEYS if k != "tensor_scale" or ts is not None]
+        title = f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)"
+        if ts is not None:
+            title += f", tensor scale {ts!r} (fp32)"
+        t = _table(title=title, box="simple_head", pad_edge=False, collapse_padding=True)
+        for k in keys:
+            t.add_column(k, justify="left" if k in ("input", "format") else "right",
+                         no_wrap=True)
         for rec in recs:
-            t.add_row(*("" if rec[k] is None else str(rec[k]) for k in BLOCK_RECORD_KEYS))
+            t.add_row(*("" if rec[k] is None else str(rec[k]) for k in keys))
         console(sys.stdout, env.color).print(t)
         return 0
     if mode == "plain":

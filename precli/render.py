@@ -563,10 +563,14 @@ def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int 
         names = dict(_STATS_COLUMNS)
         notes.append(Text(f"not shown at this width: {', '.join(names[k] for k in hidden)} "
                           "(widen the terminal, or use --output json)", style="dim"))
+    kv = KeyValues()
     for r in recs:
         txt = scale_note(r)
         if txt:
-            notes.append(Text(f"{r['format']}: {txt}", style="dim"))
+            kv.add_row(str(r["format"]), txt)
+    if kv.rows:
+        kv.title = Text("scales", style="bold")
+        notes.append(kv)
     return Group(*notes)
 
 
@@ -653,7 +657,7 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keys: list[str],
             if k == "exact_fraction" and v is not None:
                 txt = f"{100 * v:.3g}%"
             elif k == "bits_per_value" and isinstance(v, float):
-                txt = f"{v:.4g}"
+                txt = f"{v:.6g}"
             elif k == "sqnr_db" and isinstance(v, float):
                 txt = f"{v:.2f}"
             else:
