@@ -481,7 +481,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
         from precli.cli import console
         from precli.render import _table
 
-        keys = [k for k in BLOCK_RECORD_KEYS if k != "tensor_scale" or ts is not None]
+        keys = [k for k in BLOCK_RECORD_KEYS if k != "tensor_scale"]  # in the title
         title = f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)"
         if ts is not None:
             title += f", tensor scale {ts!r} (fp32)"
