@@ -490,7 +490,8 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
             t.add_column(k, justify="left" if k in ("input", "format") else "right",
                          no_wrap=True)
         for rec in recs:
-            t.add_row(*("" if rec[k] is None else str(rec[k]) for k in keys))
+            t.add_row(*("" if rec[k] is None else f"{rec[k]:.4g}" if k == "abs_error"
+                        else str(rec[k]) for k in keys))
         console(sys.stdout, env.color).print(t)
         return 0
     if mode == "plain":
