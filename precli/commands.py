@@ -481,14 +481,15 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
         from precli.cli import console
         from precli.render import _table
 
-        keys = [k for k in BLOCK_RECORD_KEYS if k != "tensor_scale"]  # in the title
+        keys = [k for k in BLOCK_RECORD_KEYS if k not in ("tensor_scale", "format")]  # title
         title = f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)"
         if ts is not None:
             title += f", tensor scale {ts!r} (fp32)"
         t = _table(title=title, box="simple_head", pad_edge=False, collapse_padding=True)
+        heads = {"scale_hex": "scale", "abs_error": "abs error"}
         for k in keys:
-            t.add_column(k, justify="left" if k in ("input", "format") else "right",
-                         no_wrap=True)
+            t.add_column(heads.get(k, k), justify="left" if k == "input" else "right",
+                         no_wrap=k != "input")
         for rec in recs:
             t.add_row(*("" if rec[k] is None else f"{rec[k]:.4g}" if k == "abs_error"
                         else str(rec[k]) for k in keys))
