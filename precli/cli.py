@@ -518,8 +518,8 @@ def compare(
     axis: Annotated[int | None, typer.Option(
         "--axis", help="Blocking axis of groups, blocks, MX, NVFP4 and nf4 (default: the last);"
                        " with --granularity channel, the channel axis (default 0).")] = None,
-    block_size: Annotated[int, typer.Option(
-        "--block-size", help="nf4 absmax block size (bitsandbytes uses 64).")] = 64,
+    block_size: Annotated[int | None, typer.Option(
+        "--block-size", help="nf4 absmax block size (bitsandbytes uses 64).")] = None,
     min_sqnr: Annotated[float | None, typer.Option(
         "--min-sqnr", metavar="DB", help="Mark the cheapest recipe (bits per value) that "
         "reaches DB dB SQNR without losing values; exit 1 if none does.")] = None,
@@ -541,6 +541,16 @@ def compare(
     names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()] or None
     blocks = [n for n in [*items, *(names or [])]
               if ":" in n or _block_format(n) is not None]
+    array_only = [o for o, on in (("--plot", plot), ("--scheme", scheme is not None),
+                                  ("--granularity", granularity != "tensor"),
+                                  ("--axis", axis is not None),
+                                  ("--block-size", block_size is not None),
+                                  ("--min-sqnr", min_sqnr is not None)) if on]
+    single = input_file is None and items and items != ["-"] and all(
+        _is_format(a) or _is_number(a) for a in items)
+    if single and array_only:
+        raise UsageError(f"{', '.join(array_only)} appl{'ies' if len(array_only) == 1 else 'y'}"
+                         " to an array (compare FILE); not to values or format names")
     if input_file is None and items and all(_is_format(a) for a in items):
         if blocks:
             raise UsageError(f"{blocks[0]} is block-scaled: compare it on an array (compare "
@@ -558,6 +568,13 @@ def compare(
         if failed:
             raise typer.Exit(int(ExitStatus.DATA_ERROR))
         return
+    if input_file is None and not items:
+        from precli.streams import stdin_is_piped
+
+        if not stdin_is_piped():
+            raise UsageError("give one number, format names, or one file (or '-', or pipe "
+                             "values in) to compare")
+        items = ["-"]
     if input_file is None and len(items) != 1:
         bad = next((a for a in items if not _is_format(a) and not _is_number(a)), None)
         raise UsageError(

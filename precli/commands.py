@@ -190,6 +190,50 @@ def _decode_plain(fmt: Format, batches: Iterator[bulk.Batch], strict: bool) -> i
 TEXT_VALUES_CAP = 4_000_000
 
 
+TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
+
+
+def sniff_input(path: str) -> str:
+    """npy or text, from the file's first bytes (and a text extension); a path that does
+    not exist is an error that says so, and suggests a format when it looks like a name."""
+    import os
+
+    if path == "-":
+        return "text"
+    if not os.path.exists(path):
+        from precli.formats import get_format
+
+        try:
+            get_format(path)
+        except UsageError as e:
+            if "did you mean" in str(e):
+                raise UsageError(f"{path!r} is neither a file nor a known format: "
+                                 f"{str(e).split('; ', 1)[1]}") from None
+        raise UsageError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory; give an array file (.npy, text, or raw "
+                         "with --input-format)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if path.lower().endswith(TEXT_SUFFIXES):
+        return "text"
+    if path.lower().endswith(".npy"):
+        raise PrecliError(f"{path} is not a .npy file (no NUMPY magic: empty, truncated or "
+                          "another format)")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not a multibyte sequence cut at the end
+            raise UsageError(f"cannot tell the type of {path!r} (binary, not .npy): pass "
+                             "--input-format f16|f32|f64 for raw values") from None
+    return "text"
+
+
 def load_values(path: str, input_format: str | None, axis: int | None = None) -> Any:
     """What compare reads: a .npy memory-mapped (never unpickled), raw f16/f32/f64
     memory-mapped, or decimal text (stdin or a file) parsed exactly (see text_values)."""
@@ -197,10 +241,7 @@ def load_values(path: str, input_format: str | None, axis: int | None = None) ->
 
     from precli.compare import Values
 
-    fmt = input_format or ("npy" if path.endswith(".npy") else "text" if path == "-" else None)
-    if fmt is None:
-        raise UsageError(f"cannot tell the type of {path!r}: pass --input-format "
-                         "npy|f16|f32|f64|text")
+    fmt = input_format or sniff_input(path)
     if fmt == "npy":
         batches = bulk.npy_batches(path)  # validates: no pickles, numeric dtype
         next(iter(batches), None)
@@ -208,7 +249,11 @@ def load_values(path: str, input_format: str | None, axis: int | None = None) ->
     if fmt in ("f16", "f32", "f64"):
         dt = {"f16": "<f2", "f32": "<f4", "f64": "<f8"}[fmt]
         if path == "-":
-            data = sys.stdin.buffer.read()
+            cap = TEXT_VALUES_CAP * 8
+            data = sys.stdin.buffer.read(cap + 1)
+            if len(data) > cap:
+                raise UsageError(f"compare holds stdin in memory, at most {cap:,} bytes; "
+                                 "save the array to a file (raw or .npy) instead")
             if len(data) % np.dtype(dt).itemsize:
                 raise PrecliError(f"stdin ends with stray bytes: not a whole {fmt} array")
             return Values.of_array(np.frombuffer(data, dtype=dt), axis)
@@ -304,18 +349,26 @@ def _exact_pair(tok: bytes, parse_number: Any) -> tuple[float, float]:
 
 def compare_array_command(path: str, input_format: str | None, names: list[str] | None,
                           mode: str, saturate: bool, scheme: str | None, granularity: str,
-                          axis: int | None, block_size: int, min_sqnr: float | None,
+                          axis: int | None, block_size: int | None, min_sqnr: float | None,
                           plot: bool, env: OutputEnv, output: str | None) -> int:
     from precli.analysis import DEFAULT_COMPARE_FORMATS
     from precli.compare import RECORD_KEYS, compare_values, pick_cheapest, resolve_recipes
     from precli.recipes import Defaults
 
     out_mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
+    if plot and out_mode != "table":
+        raise UsageError(f"--plot draws a chart in the table view, not in --output {out_mode} "
+                         "(add --output table)")
+    if granularity not in ("tensor", "channel"):
+        raise UsageError(f"invalid --granularity {granularity!r}; choose tensor or channel")
+    if scheme is not None and scheme not in ("symmetric", "asymmetric"):
+        raise UsageError(f"invalid --scheme {scheme!r}; choose symmetric or asymmetric")
     channel = granularity == "channel"
     d = Defaults(scheme=scheme, granularity=granularity,
                  channel_axis=axis if axis is not None and channel else 0,
-                 block_size=block_size)
+                 block_size=64 if block_size is None else block_size)
     recipes = resolve_recipes(names or list(DEFAULT_COMPARE_FORMATS), d)
+    _refuse_unused(recipes, saturate, scheme, channel, block_size, mode)
     values = load_values(path, input_format, None if channel else axis)
     kw: dict[str, Any] = dict(mode=mode, saturate=saturate)
     if values.size >= PROGRESS_MIN and _stderr_tty():
@@ -358,6 +411,28 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
         error_line(f"no recipe reaches {min_sqnr:g} dB SQNR without losing values")
         return int(ExitStatus.DATA_ERROR)
     return 0
+
+
+def _refuse_unused(recipes: list[Any], saturate: bool, scheme: str | None, channel: bool,
+                   block_size: int | None, mode: str) -> None:
+    """Options that would change nothing are refused, as encode refuses them."""
+    kinds = {r.kind for r in recipes}
+    names = ", ".join(r.text for r in recipes)
+    if saturate and "cast" not in kinds:
+        raise UsageError(f"--saturate applies to plain casts; {names} scale first and always "
+                         "saturate")
+    if scheme is not None and not kinds & {"int", "legacy-int"}:
+        raise UsageError(f"--scheme applies to integer recipes; none in {names}")
+    if channel and "legacy-int" not in kinds:
+        raise UsageError("--granularity applies to bare integer names (int8, uint4, ...); "
+                         f"none in {names} (use a recipe such as e4m3fn:channel)")
+    bare_table = any(r.kind == "table" and ":" not in r.text for r in recipes)
+    if block_size is not None and not bare_table:
+        raise UsageError(f"--block-size applies to bare nf4; none in {names} (use a recipe "
+                         "such as nf4:group128)")
+    if mode != "nearest-even" and "cast" not in kinds:
+        raise UsageError(f"--round {mode} applies to plain casts; {names} round to "
+                         "nearest-even (their published definitions)")
 
 
 PROGRESS_MIN = 1 << 22  # values; smaller arrays finish before a bar would help

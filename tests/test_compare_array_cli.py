@@ -197,3 +197,104 @@ def test_encode_block_format_by_hand() -> None:
     # 100 / 16 = 6.25 -> 6 -> 96; 3 / 16 = 0.1875 -> 0 (nearest e2m1 is 0)
     assert {r["scale_hex"] for r in recs} == {"0x83"}
     assert recs[3]["value"] == "96.0" and recs[2]["value"] == "0.0"
+
+
+def precli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "precli", *args], input=stdin,
+                          capture_output=True, env=env, timeout=60)
+
+
+def test_compare_reads_piped_stdin_without_dash() -> None:
+    p = precli("compare", "-F", "fp16", "-o", "json", stdin=b"0.5\n1e6\n")
+    assert p.returncode == 0, p.stderr
+    (r,) = json.loads(p.stdout)
+    assert r["count"] == 2 and r["lost"] == 1
+
+
+def test_compare_names_the_problem() -> None:
+    code, _, err = run("compare", "fp61")
+    assert code == 2 and "neither a file nor a known format" in err and "fp16" in err
+    code, _, err = run("compare", "missing.npy")
+    assert code == 2 and "no such file: missing.npy" in err
+
+
+def test_compare_text_files_by_extension_and_content(tmp_path: Path) -> None:
+    for name in ("v.txt", "v.csv", "values"):
+        f = tmp_path / name
+        f.write_text("0.5\n1.5\n")
+        code, out, err = run("compare", str(f), "-F", "e2m1fn", "-o", "json")
+        assert code == 0, err
+        assert json.loads(out)[0]["exact_fraction"] == 1.0
+    npy_named_txt = tmp_path / "a.txt"
+    np.save(tmp_path / "a.npy", np.array([0.5], np.float32))
+    (tmp_path / "a.npy").rename(npy_named_txt)  # the magic bytes decide, not the name
+    code, out, _ = run("compare", str(npy_named_txt), "-F", "e2m1fn", "-o", "json")
+    assert code == 0 and json.loads(out)[0]["count"] == 1
+    bad = tmp_path / "b.npy"
+    bad.write_bytes(b"")
+    code, _, err = run("compare", str(bad))
+    assert code == 1 and "not a .npy file" in err
+
+
+def test_compare_refuses_options_that_change_nothing(weights: tuple[Path, np.ndarray]) -> None:
+    path, _ = weights
+    cases = [
+        (["-F", "mxfp4", "--saturate"], "--saturate applies to plain casts"),
+        (["-F", "fp16", "--block-size", "32"], "--block-size applies to bare nf4"),
+        (["-F", "fp16", "--scheme", "asymmetric"], "--scheme applies to integer recipes"),
+        (["-F", "e4m3fn:tensor", "--granularity", "channel"], "--granularity applies"),
+        (["-F", "int4:group128", "--round", "up"], "applies to plain casts"),
+        (["-F", "fp16", "--plot", "-o", "json"], "--plot draws a chart"),
+        (["-F", "nf4", "--block-size", "100000"], "between 1 and 65,536"),
+        (["-F", "e4m3fn:group0"], "between 1 and 65,536"),
+        (["-F", "e4m3fn:rows"], "unknown scaling 'rows'"),
+        (["-F", "e4m3fn:tensor:fp8"], "unknown scale format 'fp8'"),
+        (["-F", "mxfp4:tensor"], "one scale rule"),
+        (["-F", "nvfp4:rceil"], "takes no scaling"),
+        (["-F", "e4m3fn:tensor,e4m3fn:TENSOR"], "listed twice"),
+    ]
+    for extra, msg in cases:
+        code, _, err = run("compare", str(path), *extra)
+        assert code == 2 and msg in err, (extra, err)
+    for args in (["3.14", "--plot"], ["fp16", "bf16", "--min-sqnr", "30"]):
+        code, _, err = run("compare", *args)
+        assert code == 2 and "applies to an array" in err
+
+
+def test_formats_option_accumulates(weights: tuple[Path, np.ndarray]) -> None:
+    path, _ = weights
+    code, out, _ = run("compare", str(path), "-F", "bf16", "-F", "fp16,e4m3fn:tensor", "-o",
+                       "json")
+    assert [r["format"] for r in json.loads(out)] == ["bf16", "fp16", "e4m3fn:tensor"]
+
+
+def test_min_sqnr_marks_the_cheapest_clean_recipe(weights: tuple[Path, np.ndarray]) -> None:
+    path, _ = weights
+    recipes = "bf16,fp16,e4m3fn,e4m3fn:tensor,int4:group32,nvfp4"
+    code, out, _ = run("compare", str(path), "-F", recipes, "--min-sqnr", "25", "-o", "json")
+    recs = json.loads(out)
+    ok = [r for r in recs if not r["lost"] and r["sqnr_db"] not in (None, "-inf")
+          and (r["sqnr_db"] == "inf" or r["sqnr_db"] >= 25)]
+    want = min(ok, key=lambda r: r["bits_per_value"])["format"]
+    assert code == 0 and [r["format"] for r in recs if r["recommended"]] == [want]
+    assert want != "e4m3fn"  # cheap, but it loses the 1000 and -70000
+    code, out, _ = run("compare", str(path), "-F", recipes, "--min-sqnr", "25", "-o", "table")
+    assert f"◆ {want}" in out and "◆ cheapest recipe reaching 25 dB" in out
+    code, out, err = run("compare", str(path), "-F", "e4m3fn,nvfp4", "--min-sqnr", "90")
+    assert code == 1 and "no recipe reaches 90 dB SQNR without losing values" in err
+
+
+def test_table_fits_narrow_terminals_and_names_hidden_columns(
+        weights: tuple[Path, np.ndarray]) -> None:
+    path, _ = weights
+    for width in (60, 80, 120):
+        r = runner.invoke(app, ["compare", str(path), "-F", "bf16,e4m3fn:tensor,int4:group128",
+                                "-o", "table"], env={"COLUMNS": str(width), "NO_COLOR": "1"})
+        lines = r.stdout.splitlines()
+        table = lines[: next(i for i, s in enumerate(lines) if s.startswith("scales"))]
+        assert max(len(s) for s in table if "not shown" not in s) <= width, width
+        for kept in ("recipe", "lost", "SQNR dB"):
+            assert kept in r.stdout, (width, kept)
+        if width < 120:
+            assert "not shown at this width:" in r.stdout
