@@ -75,6 +75,7 @@ class PrecliGroup(TyperGroup):
             completion_init()  # registers bash / zsh / fish / powershell completion classes
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
+        _NOTED.clear()  # each note once per run
         try:
             rv = super().main(argv, prog_name or "precli", complete_var, False,
                               windows_expand_args, **extra)
@@ -116,6 +117,29 @@ def error_line(msg: str) -> None:
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):
         pass
+
+
+def note_line(msg: str) -> None:
+    try:
+        sys.stderr.write(f"precli: note: {msg}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+_NOTED: set[str] = set()
+
+
+def resolve_format(name: str) -> Any:
+    """get_format, plus the name's trap note (e4m3 is not OCP e4m3fn, ...) once on stderr."""
+    from precli.formats import get_format, name_note
+
+    fmt = get_format(name)
+    note = name_note(name)
+    if note is not None and note not in _NOTED:
+        _NOTED.add(note)
+        note_line(note)
+    return fmt
 
 
 def _silence_stdout() -> None:
@@ -206,7 +230,7 @@ def info(
 ) -> None:
     """Show formats: every built-in one as a table, or the named ones in detail."""
     from precli import analysis
-    from precli.formats import builtin_formats, get_format
+    from precli.formats import builtin_formats
     from precli.streams import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
 
     env = detect_env(no_color)
@@ -221,7 +245,7 @@ def info(
                              f"{blocks[0].element} --values`")
         _info_blocks(blocks, mode, env)
         return
-    fmts = [get_format(n) for n in formats] if formats else list(builtin_formats())
+    fmts = [resolve_format(n) for n in formats] if formats else list(builtin_formats())
     listings = {f.name: analysis.code_listing(f) for f in fmts} if values else {}
     out = sys.stdout
     if mode == "table":
@@ -330,7 +354,6 @@ def encode(
 ) -> None:
     """Show what values become when stored in a format."""
     from precli.analysis import EncodeOptions, encode_text, parse_scale
-    from precli.formats import get_format
     from precli.rounding import resolve_round_mode
 
     if not to:
@@ -350,7 +373,7 @@ def encode(
         raise typer.Exit(encode_blocks(bfmt, values or [], _stream_source(
             values if values else None, input_file, input_format) if not values or
             values == ["-"] or input_file else None, output, no_color))
-    fmt = get_format(to)
+    fmt = resolve_format(to)
     if seed is not None and resolve_round_mode(round_mode) != "stochastic":
         raise UsageError("--seed applies to --round stochastic only")
     if seed is not None and not 0 <= seed < 1 << 64:
@@ -394,7 +417,6 @@ def decode(
 ) -> None:
     """Show what codes mean in a format."""
     from precli.analysis import decode_text, parse_scale
-    from precli.formats import get_format
 
     if not frm:
         raise UsageError("missing option '--from FORMAT' (see 'precli decode --help')")
@@ -402,7 +424,7 @@ def decode(
     if blk is not None:
         raise UsageError(f"{blk.name} is block-scaled: decode its element codes with --from "
                          f"{blk.element} and its scales with --from {blk.scale}")
-    fmt = get_format(frm)
+    fmt = resolve_format(frm)
     s = parse_scale(scale)
     src = _stream_source(codes, input_file, "text")
     if src is not None:
