@@ -181,6 +181,11 @@ def complete_output(incomplete: str) -> Iterator[str]:
     return (m for m in OUTPUT_MODES if m.startswith(incomplete))
 
 
+def complete_decode_input(incomplete: str) -> Iterator[str]:
+    return (m for m in ("text", "u8", "u16", "u32", "u64", "packed", "npy")
+            if m.startswith(incomplete))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"precli {__version__}")
@@ -347,6 +352,14 @@ def encode(
         "--seed", help="Seed for --round stochastic (reproducible draws).")] = None,
     input_file: InputOpt = None,
     input_format: InputFormatOpt = "text",
+    dtype: Annotated[str | None, typer.Option(
+        "--dtype", metavar="FORMAT", autocompletion=complete_format,
+        help="Element format of an opaque .npy (ml_dtypes saves bfloat16 / float8 as |V2 / "
+             "|V1): --dtype bf16.")] = None,
+    pack: Annotated[bool, typer.Option(
+        "--pack", help="With --output raw, pack sub-byte codes: two 4-bit per byte (first in "
+                       "the low nibble), four 2-bit per byte, four 6-bit in three bytes.")
+    ] = False,
     strict: StrictOpt = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
@@ -365,7 +378,8 @@ def encode(
         given = [o for o, on in (("--round", resolve_round(round_mode) != "nearest-even"),
                                  ("--saturate", saturate), ("--scale", scale is not None),
                                  ("--zero-point", zero_point is not None),
-                                 ("--seed", seed is not None)) if on]
+                                 ("--seed", seed is not None), ("--pack", pack),
+                                 ("--dtype", dtype is not None)) if on]
         if given:
             verb = "does" if len(given) == 1 else "do"
             raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "
@@ -384,15 +398,24 @@ def encode(
         raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
     if scale is not None and fmt.kind == "float":
         raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
+    if pack:
+        from precli.packing import check_packable
+
+        if (output or "").lower() != "raw":
+            raise UsageError("--pack applies to --output raw")
+        check_packable(fmt)
     src = _stream_source(values, input_file, input_format)
     if src is None and (output or "").lower() == "raw":
         from precli.commands import ARGS
 
         src = (ARGS, "".join(v + "\n" for v in values or []))  # raw: the bulk writer's job
+    if dtype is not None and (src is None or src[0] != "npy"):
+        raise UsageError("--dtype names the element format of an opaque .npy "
+                         "(--input-format npy --input FILE)")
     if src is not None:
         from precli.commands import stream_encode
 
-        raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict))
+        raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict, pack, dtype))
     _run_values(values or [], lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
                 plain_key="hex", strict=strict,
                 quantized=scale is not None or zero_point is not None)
@@ -410,6 +433,11 @@ def decode(
         "--scale", metavar="S", help="Dequantize integer/nf4 codes: (q - Z) × S.")] = None,
     zero_point: Annotated[int | None, typer.Option("--zero-point", metavar="Z")] = None,
     input_file: InputOpt = None,
+    input_format: Annotated[str, typer.Option(
+        "--input-format", metavar="FMT", autocompletion=complete_decode_input,
+        help="text (default), u8 / u16 / u32 / u64 (raw little-endian codes; tf32 as fp32 "
+             "containers), packed (the --pack layout), npy (integer or ml_dtypes |V codes, "
+             "with --input).")] = "text",
     strict: StrictOpt = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
@@ -426,7 +454,7 @@ def decode(
                          f"{blk.element} and its scales with --from {blk.scale}")
     fmt = resolve_format(frm)
     s = parse_scale(scale)
-    src = _stream_source(codes, input_file, "text")
+    src = _stream_source(codes, input_file, input_format)
     if src is not None:
         from precli.commands import stream_decode
 
