@@ -251,9 +251,37 @@ def load_npy(path: str) -> Any:
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except ValueError as e:
+        opaque = _foreign_descr(path)  # ml_dtypes' float8_e5m2 saves as '<f1'
+        if opaque is not None:
+            return opaque
         raise UsageError(f"{path}: cannot read as .npy ({e})") from None
     except OSError as e:
         raise UsageError(f"{path}: {e}") from None
+
+
+def _foreign_descr(path: str) -> Any:
+    """A .npy whose descr numpy cannot build (ml_dtypes writes float8_e5m2 as '<f1'),
+    memory-mapped as opaque items of the descr's size; None if it is not that."""
+    import ast
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+            if magic[:6] != b"\x93NUMPY" or magic[6] not in (1, 2, 3):
+                return None
+            hlen = int.from_bytes(f.read(2 if magic[6] == 1 else 4), "little")
+            header = ast.literal_eval(f.read(hlen).decode("latin1"))
+            offset = f.tell()
+        m = re.fullmatch(r"[<>|=]?[a-zA-Z](\d+)", str(header["descr"]))
+        shape = tuple(int(x) for x in header["shape"])
+        order = "F" if header["fortran_order"] else "C"
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        return None
+    if m is None or int(m.group(1)) not in (1, 2, 4, 8):
+        return None
+    return np.memmap(path, dtype=np.dtype(f"V{m.group(1)}"), mode="r", offset=offset,
+                     shape=shape, order="F" if order == "F" else "C")
 
 
 # ------------------------------------------------------------------ opaque .npy values
@@ -273,7 +301,7 @@ def opaque_values(path: str, dtype: str | None) -> Any:
     if dtype is None:
         hint = {1: "e4m3fn, e5m2, fp4, ...", 2: "bf16, fp16"}.get(size, "")
         raise UsageError(f"{path}: opaque {size}-byte items (|V{size}, as ml_dtypes saves "
-                         f"bfloat16 / float8); name their format with --dtype"
+                         "bfloat16 / float8); name their format with --dtype"
                          + (f" ({hint})" if hint else ""))
     from precli.formats import get_format
 
