@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Annotated, Any
 
 import typer
+import typer._click.types as click_types
 from typer.core import TyperCommand, TyperGroup
 
 from precli import __version__
@@ -162,11 +163,34 @@ app = typer.Typer(
 )
 
 
-def complete_format(incomplete: str) -> Iterator[str]:
+def complete_element_format(incomplete: str) -> Iterator[str]:
     from precli.formats import all_names
 
     low = incomplete.lower()
     return (n for n in all_names() if n.startswith(low))
+
+
+def complete_format(incomplete: str) -> Iterator[str]:
+    """Element formats, then the block-scaled ones (mxfp4, nvfp4, ...)."""
+    from precli.quantize import block_formats
+
+    low = incomplete.lower()
+    blocks = [n for b in block_formats() for n in (b.name, *b.aliases)]
+    return (n for n in (*complete_element_format(incomplete), *blocks) if n.startswith(low))
+
+
+#: The values of compare's --scheme and --granularity (precli.quantize.SCHEMES and
+#: GRANULARITIES, spelled out here so completion and help need no numpy; a test checks).
+SCHEMES = ("symmetric", "asymmetric")
+GRANULARITIES = ("tensor", "channel")
+
+
+def complete_scheme(incomplete: str) -> Iterator[str]:
+    return (m for m in SCHEMES if m.startswith(incomplete.lower()))
+
+
+def complete_granularity(incomplete: str) -> Iterator[str]:
+    return (m for m in GRANULARITIES if m.startswith(incomplete.lower()))
 
 
 def complete_round(incomplete: str) -> Iterator[str]:
@@ -181,9 +205,23 @@ def complete_output(incomplete: str) -> Iterator[str]:
     return (m for m in OUTPUT_MODES if m.startswith(incomplete))
 
 
+def complete_input(incomplete: str) -> Iterator[str]:
+    return (m for m in ("text", "f16", "f32", "f64", "npy") if m.startswith(incomplete))
+
+
 def complete_decode_input(incomplete: str) -> Iterator[str]:
     return (m for m in ("text", "u8", "u16", "u32", "u64", "packed", "npy")
             if m.startswith(incomplete))
+
+
+class _Words(click_types.StringParamType):
+    """A string argument whose help shows its metavar only, not a `<str>` type column."""
+
+    def get_metavar(self, param: Any, ctx: Any = None) -> str:
+        return ""
+
+
+WORDS = _Words()
 
 
 def _version(value: bool) -> None:
@@ -221,14 +259,25 @@ def console(out: IO[str], color: bool) -> Any:
 # ---------------------------------------------------------------- info
 
 
-@app.command(cls=PrecliCommand)
+INFO_EXAMPLES = """Examples:
+
+  precli info                          every format, then the block formats
+
+  precli info fp16 bf16 --output json  exact facts as JSON
+
+  precli info e2m1fn --values          every code of a small format"""
+
+
+@app.command(cls=PrecliCommand, epilog=INFO_EXAMPLES)
 def info(
     formats: Annotated[list[str] | None, typer.Argument(
-        metavar="[FORMAT]...", autocompletion=complete_format,
+        click_type=WORDS, metavar="[FORMAT]...", autocompletion=complete_format,
         help="Format names, aliases or custom eXmY[fn|fnuz] specs; none lists every format.",
     )] = None,
     values: Annotated[bool, typer.Option("--values", help="List every code with its value "
                                                           "(formats of 8 bits or fewer).")] = False,
+    blocks_only: Annotated[bool, typer.Option(
+        "--blocks", help="List the block-scaled formats (mxfp4, nvfp4, ...) instead.")] = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
@@ -240,6 +289,14 @@ def info(
 
     env = detect_env(no_color)
     mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
+    if blocks_only:
+        if formats or values:
+            raise UsageError("--blocks lists every block-scaled format; name one instead "
+                             "(precli info mxfp4)")
+        from precli.quantize import block_formats
+
+        _info_blocks(list(block_formats()), mode, env, overview=True)
+        return
     blocks = [b for b in (_block_format(n) for n in formats or []) if b is not None]
     if blocks:
         if len(blocks) != len(formats or []):
@@ -258,7 +315,11 @@ def info(
 
         con = console(out, env.color)
         if not formats and not values:
+            from precli.quantize import block_formats
+
             con.print(render.overview_table(fmts, con.width))
+            con.print()
+            con.print(render.block_overview_table(block_formats(), con.width))
         for f in fmts if formats or values else []:
             con.print(render.format_detail(f))
             if values:
@@ -300,7 +361,7 @@ def _block_format(name: str) -> Any:
         return get_block_format(name) if is_block_format(name) else None
 
 
-def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
+def _info_blocks(blocks: list[Any], mode: str, env: Any, overview: bool = False) -> None:
     from precli.analysis import BLOCK_KEYS, block_record
     from precli.streams import write_table_rows
 
@@ -308,12 +369,15 @@ def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
         from precli import render
 
         con = console(sys.stdout, env.color)
+        if overview:
+            con.print(render.block_overview_table(blocks, con.width))
+            return
         for b in blocks:
             con.print(render.block_detail(b, block_record(b)))
             con.print()
         return
     write_table_rows(sys.stdout, mode, BLOCK_KEYS, [block_record(b) for b in blocks],
-                     single=len(blocks) == 1)
+                     single=len(blocks) == 1 and not overview)
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -322,18 +386,28 @@ def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
 InputOpt = Annotated[str | None, typer.Option(
     "--input", "-i", metavar="FILE", help="Read values from FILE instead of stdin.")]
 InputFormatOpt = Annotated[str, typer.Option(
-    "--input-format", metavar="FMT",
+    "--input-format", metavar="FMT", autocompletion=complete_input,
     help="text (default; one per line or whitespace-separated), f16 / f32 / f64 (raw "
          "little-endian), npy (with --input).")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Stop at the first bad value (default: report it, go on, exit 1).")]
 
 
-@app.command(cls=ValuesCommand)
+ENCODE_EXAMPLES = """Examples:
+
+  precli encode 3.14 --as tf32 --output table   one value in detail
+
+  seq 1 5 | precli encode --as e4m3fn -o ndjson  a stream, one record per line
+
+  precli encode 0.5 1 3 --as fp4 -o raw --pack > w.bin  packed nibbles"""
+
+
+@app.command(cls=ValuesCommand, epilog=ENCODE_EXAMPLES)
 def encode(
     values: Annotated[list[str] | None, typer.Argument(
-        metavar="[VALUE]...", help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values "
-                                   "need no '--'. '-' (or none, with stdin piped) reads stdin.",
+        click_type=WORDS, metavar="[VALUE]...",
+        help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values need no '--'. '-' "
+             "(or none, with stdin piped) reads stdin.",
     )] = None,
     to: Annotated[str, typer.Option("--as", "-a", metavar="FORMAT", autocompletion=complete_format,
                                      help="Target format (required): a name, alias, "
@@ -349,11 +423,11 @@ def encode(
     zero_point: Annotated[int | None, typer.Option(
         "--zero-point", metavar="Z", help="Integer quantization zero-point.")] = None,
     seed: Annotated[int | None, typer.Option(
-        "--seed", help="Seed for --round stochastic (reproducible draws).")] = None,
+        "--seed", metavar="N", help="Seed for --round stochastic (reproducible draws).")] = None,
     input_file: InputOpt = None,
     input_format: InputFormatOpt = "text",
     dtype: Annotated[str | None, typer.Option(
-        "--dtype", metavar="FORMAT", autocompletion=complete_format,
+        "--dtype", metavar="FORMAT", autocompletion=complete_element_format,
         help="Element format of an opaque .npy (ml_dtypes saves bfloat16 / float8 as |V2 / "
              "|V1): --dtype bf16.")] = None,
     pack: Annotated[bool, typer.Option(
@@ -421,13 +495,23 @@ def encode(
                 quantized=scale is not None or zero_point is not None)
 
 
-@app.command(cls=ValuesCommand)
+DECODE_EXAMPLES = """Examples:
+
+  precli decode 0x7e --from e4m3fn          448
+
+  precli decode "0 10000 1001001000" --from fp16 --output table
+
+  precli decode --input w.bin --from fp4 --input-format packed"""
+
+
+@app.command(cls=ValuesCommand, epilog=DECODE_EXAMPLES)
 def decode(
     codes: Annotated[list[str] | None, typer.Argument(
-        metavar="[CODE]...", help="0x hex, 0b binary, or a bit string with _ / space / . "
-                                  "separators ('0 10000 1001001000'). '-' reads stdin.")] = None,
+        click_type=WORDS, metavar="[CODE]...",
+        help="0x hex, 0b binary, or a bit string with _ / space / . separators "
+             "('0 10000 1001001000'). '-' reads stdin.")] = None,
     frm: Annotated[str, typer.Option("--from", "-f", metavar="FORMAT",
-                                      autocompletion=complete_format,
+                                      autocompletion=complete_element_format,
                                       help="Source format (required).")] = "",
     scale: Annotated[str | None, typer.Option(
         "--scale", metavar="S", help="Dequantize integer/nf4 codes: (q - Z) × S.")] = None,
@@ -538,10 +622,19 @@ def _print_results(results: list[Any], color: bool) -> None:
         con.print()
 
 
-@app.command(cls=ValuesCommand)
+COMPARE_EXAMPLES = """Examples:
+
+  precli compare 3.14                       one value in every common format
+
+  precli compare fp16 bf16 tf32             formats side by side
+
+  precli compare w.npy --formats bf16,e4m3fn,mxfp4,nvfp4  what casting an array costs"""
+
+
+@app.command(cls=ValuesCommand, epilog=COMPARE_EXAMPLES)
 def compare(
     args: Annotated[list[str] | None, typer.Argument(
-        metavar="VALUE | FORMAT... | FILE",
+        click_type=WORDS, metavar="VALUE | FORMAT... | FILE",
         autocompletion=complete_format,
         help="A number: that value in every format. Format names: the formats side by "
              "side. A .npy / raw / text file or '-': what casting the array costs.")] = None,
@@ -554,16 +647,18 @@ def compare(
     saturate: Annotated[bool, typer.Option("--saturate", help="Clamp overflow to ±max.")] = False,
     input_file: InputOpt = None,
     input_format: Annotated[str | None, typer.Option(
-        "--input-format", metavar="FMT",
+        "--input-format", metavar="FMT", autocompletion=complete_input,
         help="npy (default for *.npy), f32, f64, f16 or text.")] = None,
     scheme: Annotated[str, typer.Option(
-        "--scheme", help="Integer quantization: symmetric or asymmetric.")] = "symmetric",
+        "--scheme", metavar="symmetric|asymmetric", autocompletion=complete_scheme,
+        help="Integer quantization: symmetric or asymmetric.")] = "symmetric",
     granularity: Annotated[str, typer.Option(
-        "--granularity", help="Integer scales per tensor or per channel.")] = "tensor",
-    axis: Annotated[int, typer.Option("--axis", help="Channel axis for --granularity channel.")
-                    ] = 0,
+        "--granularity", metavar="tensor|channel", autocompletion=complete_granularity,
+        help="Integer scales per tensor or per channel.")] = "tensor",
+    axis: Annotated[int, typer.Option(
+        "--axis", metavar="N", help="Channel axis for --granularity channel.")] = 0,
     block_size: Annotated[int, typer.Option(
-        "--block-size", help="nf4 absmax block size (bitsandbytes uses 64).")] = 64,
+        "--block-size", metavar="N", help="nf4 absmax block size (bitsandbytes uses 64).")] = 64,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Histogram of the input's magnitudes against each format's range.")
     ] = False,

@@ -174,3 +174,90 @@ def test_unknown_names_get_suggestions_including_block_formats(
     assert code == 2 and out == ""
     assert err.startswith("precli: error: unknown") and "did you mean" in err and want in err
     assert err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ info lists block formats
+
+
+def test_info_table_has_a_second_table_of_block_formats() -> None:
+    from precli.quantize import block_formats
+
+    code, out, _ = run("info", "--output", "table")
+    assert code == 0
+    head, tail = out.split("block-scaled formats", 1)
+    assert "fp16" in head and "e2m1fn" in head
+    for b in block_formats():
+        assert re.search(rf"^ {b.name} ", tail, re.M), b.name
+    assert "nvfp4" not in head
+
+
+def test_info_blocks_records_and_plain_info_unchanged() -> None:
+    import json
+
+    from precli.analysis import BLOCK_KEYS
+    from precli.quantize import block_formats, effective_bits
+
+    code, out, _ = run("info", "--blocks", "--output", "json")
+    recs = json.loads(out)
+    assert code == 0 and [r["name"] for r in recs] == [b.name for b in block_formats()]
+    assert all(list(r) == list(BLOCK_KEYS) and r["kind"] in ("mx", "nvfp4") for r in recs)
+    # bits per value by hand: element bits + scale bits / block size
+    by = {r["name"]: r for r in recs}
+    assert by["mxfp4"]["effective_bits"] == 4 + 8 / 32 == effective_bits(block_formats()[4])
+    assert by["nvfp4"]["effective_bits"] == 4 + 8 / 16
+    code, out, _ = run("info", "--output", "json")
+    assert {r["name"] for r in json.loads(out)} == {f.name for f in builtin_formats()}
+    code, out, _ = run("info", "--blocks", "--output", "csv")
+    assert code == 0 and out.splitlines()[0] == ",".join(BLOCK_KEYS)
+    assert len(out.splitlines()) == 1 + len(block_formats())
+    code, _, err = run("info", "fp16", "--blocks")
+    assert code == 2 and "--blocks" in err
+
+
+@pytest.mark.parametrize("width", ["60", "80", "120"])
+def test_block_table_fits_the_terminal(width: str) -> None:
+    r = runner.invoke(app, ["info", "--blocks", "--output", "table"],
+                      env={**ENV, "COLUMNS": width})
+    assert r.exit_code == 0
+    assert max(len(line.rstrip()) for line in r.stdout.splitlines()) <= int(width)
+    assert "mxfp6_e2m3" in r.stdout
+
+
+# ------------------------------------------------------------------ completions and help
+
+
+def _complete(words: str, cword: int) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "_PRECLI_COMPLETE": "complete_bash", "COMP_WORDS": words,
+           "COMP_CWORD": str(cword)}
+    code = "import sys; sys.argv[0] = 'precli'; from precli.cli import main; main()"
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=60)
+    return p.stdout.split()
+
+
+def test_completions_offer_block_formats_and_option_values() -> None:
+    from precli.quantize import GRANULARITIES, SCHEMES
+
+    assert {"mxfp4", "mxfp6", "mxfp6_e2m3"} <= set(_complete("precli encode 1 --as mxfp", 4))
+    assert "nvfp4" in _complete("precli info nv", 2)
+    assert _complete("precli decode --from mxfp", 3) == []  # decode takes element formats
+    assert _complete("precli compare x --scheme ", 4) == list(SCHEMES)
+    assert _complete("precli compare x --granularity ", 4) == list(GRANULARITIES)
+    assert _complete("precli encode 1 --round ne", 4) == ["nearest-even", "nearest-away"]
+    assert set(_complete("precli encode 1 --output ", 4)) == {
+        "table", "json", "csv", "plain", "ndjson", "raw"}
+    assert "packed" in _complete("precli decode - --input-format ", 4)
+
+
+@pytest.mark.parametrize("cmd", ["info", "encode", "decode", "compare"])
+def test_every_subcommand_help_ends_with_examples(cmd: str) -> None:
+    code, out, _ = run(cmd, "--help")
+    assert code == 0
+    tail = out[out.rindex("Examples:"):]
+    lines = [ln.strip() for ln in tail.splitlines()[1:] if ln.strip()]
+    assert 2 <= len(lines) <= 3 and all(ln.startswith(("precli ", "seq ")) for ln in lines)
+    assert "<str>" not in out and " TEXT " not in out
