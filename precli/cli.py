@@ -452,8 +452,11 @@ def encode(
         given = [o for o, on in (("--round", resolve_round(round_mode) != "nearest-even"),
                                  ("--saturate", saturate), ("--scale", scale is not None),
                                  ("--zero-point", zero_point is not None),
-                                 ("--seed", seed is not None), ("--pack", pack),
-                                 ("--dtype", dtype is not None)) if on]
+                                 ("--seed", seed is not None)) if on]
+        if pack or dtype is not None:
+            raise UsageError(f"{'--pack' if pack else '--dtype'} does not apply to block "
+                             f"formats ({bfmt.name}): their raw output is one element code "
+                             "per byte")
         if given:
             verb = "does" if len(given) == 1 else "do"
             raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "
