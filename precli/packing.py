@@ -290,8 +290,12 @@ def _foreign_descr(path: str) -> Any:
 def opaque_values(path: str, dtype: str | None) -> Any:
     """For encode: a .npy of opaque |V items (ml_dtypes saves bfloat16 / float8 that way)
     as float64 values, decoded exactly from the element format `dtype` names; None when
-    the file is an ordinary numeric .npy (bulk.npy_batches reads those)."""
-    arr = load_npy(path)
+    the file is an ordinary numeric .npy (bulk.npy_batches reads those, and reports what
+    is wrong with a file that is neither)."""
+    try:
+        arr = load_npy(path)
+    except UsageError:
+        return None
     if arr.dtype.kind != "V":
         if dtype is not None:
             raise UsageError(f"--dtype names the element format of an opaque .npy; {path} "
