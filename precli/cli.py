@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Annotated, Any
 
 import typer
+import typer._click.types as click_types
 from typer.core import TyperCommand, TyperGroup
 
 from precli import __version__
@@ -75,6 +76,7 @@ class PrecliGroup(TyperGroup):
             completion_init()  # registers bash / zsh / fish / powershell completion classes
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
+        _NOTED.clear()  # each note once per run
         try:
             rv = super().main(argv, prog_name or "precli", complete_var, False,
                               windows_expand_args, **extra)
@@ -118,6 +120,29 @@ def error_line(msg: str) -> None:
         pass
 
 
+def note_line(msg: str) -> None:
+    try:
+        sys.stderr.write(f"precli: note: {msg}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+_NOTED: set[str] = set()
+
+
+def resolve_format(name: str) -> Any:
+    """get_format, plus the name's trap note (e4m3 is not OCP e4m3fn, ...) once on stderr."""
+    from precli.formats import get_format, name_note
+
+    fmt = get_format(name)
+    note = name_note(name)
+    if note is not None and note not in _NOTED:
+        _NOTED.add(note)
+        note_line(note)
+    return fmt
+
+
 def _silence_stdout() -> None:
     """After EPIPE, point stdout at devnull so the interpreter's final flush is quiet."""
     import os
@@ -138,11 +163,34 @@ app = typer.Typer(
 )
 
 
-def complete_format(incomplete: str) -> Iterator[str]:
+def complete_element_format(incomplete: str) -> Iterator[str]:
     from precli.formats import all_names
 
     low = incomplete.lower()
     return (n for n in all_names() if n.startswith(low))
+
+
+def complete_format(incomplete: str) -> Iterator[str]:
+    """Element formats, then the block-scaled ones (mxfp4, nvfp4, ...)."""
+    from precli.quantize import block_formats
+
+    low = incomplete.lower()
+    blocks = [n for b in block_formats() for n in (b.name, *b.aliases)]
+    return (n for n in (*complete_element_format(incomplete), *blocks) if n.startswith(low))
+
+
+#: The values of compare's --scheme and --granularity (precli.quantize.SCHEMES and
+#: GRANULARITIES, spelled out here so completion and help need no numpy; a test checks).
+SCHEMES = ("symmetric", "asymmetric")
+GRANULARITIES = ("tensor", "channel")
+
+
+def complete_scheme(incomplete: str) -> Iterator[str]:
+    return (m for m in SCHEMES if m.startswith(incomplete.lower()))
+
+
+def complete_granularity(incomplete: str) -> Iterator[str]:
+    return (m for m in GRANULARITIES if m.startswith(incomplete.lower()))
 
 
 def complete_round(incomplete: str) -> Iterator[str]:
@@ -155,6 +203,25 @@ def complete_output(incomplete: str) -> Iterator[str]:
     from precli.streams import OUTPUT_MODES
 
     return (m for m in OUTPUT_MODES if m.startswith(incomplete))
+
+
+def complete_input(incomplete: str) -> Iterator[str]:
+    return (m for m in ("text", "f16", "f32", "f64", "npy") if m.startswith(incomplete))
+
+
+def complete_decode_input(incomplete: str) -> Iterator[str]:
+    return (m for m in ("text", "u8", "u16", "u32", "u64", "packed", "npy")
+            if m.startswith(incomplete))
+
+
+class _Words(click_types.StringParamType):
+    """A string argument whose help shows its metavar only, not a `<str>` type column."""
+
+    def get_metavar(self, param: Any, ctx: Any = None) -> str:
+        return ""
+
+
+WORDS = _Words()
 
 
 def _version(value: bool) -> None:
@@ -192,25 +259,44 @@ def console(out: IO[str], color: bool) -> Any:
 # ---------------------------------------------------------------- info
 
 
-@app.command(cls=PrecliCommand)
+INFO_EXAMPLES = """Examples:
+
+  precli info                          every format, then the block formats
+
+  precli info fp16 bf16 --output json  exact facts as JSON
+
+  precli info e2m1fn --values          every code of a small format"""
+
+
+@app.command(cls=PrecliCommand, epilog=INFO_EXAMPLES)
 def info(
     formats: Annotated[list[str] | None, typer.Argument(
-        metavar="[FORMAT]...", autocompletion=complete_format,
+        click_type=WORDS, metavar="[FORMAT]...", autocompletion=complete_format,
         help="Format names, aliases or custom eXmY[fn|fnuz] specs; none lists every format.",
     )] = None,
     values: Annotated[bool, typer.Option("--values", help="List every code with its value "
                                                           "(formats of 8 bits or fewer).")] = False,
+    blocks_only: Annotated[bool, typer.Option(
+        "--blocks", help="List the block-scaled formats (mxfp4, nvfp4, ...) instead.")] = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Show formats: every built-in one as a table, or the named ones in detail."""
     from precli import analysis
-    from precli.formats import builtin_formats, get_format
+    from precli.formats import builtin_formats
     from precli.streams import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
 
     env = detect_env(no_color)
     mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
+    if blocks_only:
+        if formats or values:
+            raise UsageError("--blocks lists every block-scaled format; name one instead "
+                             "(precli info mxfp4)")
+        from precli.quantize import block_formats
+
+        _info_blocks(list(block_formats()), mode, env, overview=True)
+        return
     blocks = [b for b in (_block_format(n) for n in formats or []) if b is not None]
     if blocks:
         if len(blocks) != len(formats or []):
@@ -221,7 +307,7 @@ def info(
                              f"{blocks[0].element} --values`")
         _info_blocks(blocks, mode, env)
         return
-    fmts = [get_format(n) for n in formats] if formats else list(builtin_formats())
+    fmts = [resolve_format(n) for n in formats] if formats else list(builtin_formats())
     listings = {f.name: analysis.code_listing(f) for f in fmts} if values else {}
     out = sys.stdout
     if mode == "table":
@@ -229,7 +315,11 @@ def info(
 
         con = console(out, env.color)
         if not formats and not values:
+            from precli.quantize import block_formats
+
             con.print(render.overview_table(fmts, con.width))
+            con.print()
+            con.print(render.block_overview_table(block_formats(), con.width))
         for f in fmts if formats or values else []:
             con.print(render.format_detail(f))
             if values:
@@ -271,7 +361,7 @@ def _block_format(name: str) -> Any:
         return get_block_format(name) if is_block_format(name) else None
 
 
-def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
+def _info_blocks(blocks: list[Any], mode: str, env: Any, overview: bool = False) -> None:
     from precli.analysis import BLOCK_KEYS, block_record
     from precli.streams import write_table_rows
 
@@ -279,12 +369,15 @@ def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
         from precli import render
 
         con = console(sys.stdout, env.color)
+        if overview:
+            con.print(render.block_overview_table(blocks, con.width))
+            return
         for b in blocks:
             con.print(render.block_detail(b, block_record(b)))
             con.print()
         return
     write_table_rows(sys.stdout, mode, BLOCK_KEYS, [block_record(b) for b in blocks],
-                     single=len(blocks) == 1)
+                     single=len(blocks) == 1 and not overview)
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -293,18 +386,28 @@ def _info_blocks(blocks: list[Any], mode: str, env: Any) -> None:
 InputOpt = Annotated[str | None, typer.Option(
     "--input", "-i", metavar="FILE", help="Read values from FILE instead of stdin.")]
 InputFormatOpt = Annotated[str, typer.Option(
-    "--input-format", metavar="FMT",
+    "--input-format", metavar="FMT", autocompletion=complete_input,
     help="text (default; one per line or whitespace-separated), f16 / f32 / f64 (raw "
          "little-endian), npy (with --input).")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Stop at the first bad value (default: report it, go on, exit 1).")]
 
 
-@app.command(cls=ValuesCommand)
+ENCODE_EXAMPLES = """Examples:
+
+  precli encode 3.14 --as tf32 --output table   one value in detail
+
+  seq 1 5 | precli encode --as e4m3fn -o ndjson  a stream, one record per line
+
+  precli encode 0.5 1 3 --as fp4 -o raw --pack > w.bin  packed nibbles"""
+
+
+@app.command(cls=ValuesCommand, epilog=ENCODE_EXAMPLES)
 def encode(
     values: Annotated[list[str] | None, typer.Argument(
-        metavar="[VALUE]...", help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values "
-                                   "need no '--'. '-' (or none, with stdin piped) reads stdin.",
+        click_type=WORDS, metavar="[VALUE]...",
+        help="Decimal, hex-float (0x1.8p+1), inf or nan; negative values need no '--'. '-' "
+             "(or none, with stdin piped) reads stdin.",
     )] = None,
     to: Annotated[str, typer.Option("--as", "-a", metavar="FORMAT", autocompletion=complete_format,
                                      help="Target format (required): a name, alias, "
@@ -320,9 +423,17 @@ def encode(
     zero_point: Annotated[int | None, typer.Option(
         "--zero-point", metavar="Z", help="Integer quantization zero-point.")] = None,
     seed: Annotated[int | None, typer.Option(
-        "--seed", help="Seed for --round stochastic (reproducible draws).")] = None,
+        "--seed", metavar="N", help="Seed for --round stochastic (reproducible draws).")] = None,
     input_file: InputOpt = None,
     input_format: InputFormatOpt = "text",
+    dtype: Annotated[str | None, typer.Option(
+        "--dtype", metavar="FORMAT", autocompletion=complete_element_format,
+        help="Element format of an opaque .npy (ml_dtypes saves bfloat16 / float8 as |V2 / "
+             "|V1): --dtype bf16.")] = None,
+    pack: Annotated[bool, typer.Option(
+        "--pack", help="With --output raw, pack sub-byte codes: two 4-bit per byte (first in "
+                       "the low nibble), four 2-bit per byte, four 6-bit in three bytes.")
+    ] = False,
     strict: StrictOpt = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
@@ -330,7 +441,6 @@ def encode(
 ) -> None:
     """Show what values become when stored in a format."""
     from precli.analysis import EncodeOptions, encode_text, parse_scale
-    from precli.formats import get_format
     from precli.rounding import resolve_round_mode
 
     if not to:
@@ -343,14 +453,18 @@ def encode(
                                  ("--saturate", saturate), ("--scale", scale is not None),
                                  ("--zero-point", zero_point is not None),
                                  ("--seed", seed is not None)) if on]
+        if dtype is not None:
+            raise UsageError(f"--dtype does not apply to block formats ({bfmt.name})")
+        if pack and (output or "").lower() != "raw":
+            raise UsageError("--pack applies to --output raw")
         if given:
             verb = "does" if len(given) == 1 else "do"
             raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "
                              "scales and saturating nearest-even elements are fixed by its spec")
         raise typer.Exit(encode_blocks(bfmt, values or [], _stream_source(
             values if values else None, input_file, input_format) if not values or
-            values == ["-"] or input_file else None, output, no_color))
-    fmt = get_format(to)
+            values == ["-"] or input_file else None, output, no_color, pack))
+    fmt = resolve_format(to)
     if seed is not None and resolve_round_mode(round_mode) != "stochastic":
         raise UsageError("--seed applies to --round stochastic only")
     if seed is not None and not 0 <= seed < 1 << 64:
@@ -361,32 +475,56 @@ def encode(
         raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
     if scale is not None and fmt.kind == "float":
         raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
+    if pack:
+        from precli.packing import check_packable
+
+        if (output or "").lower() != "raw":
+            raise UsageError("--pack applies to --output raw")
+        check_packable(fmt)
     src = _stream_source(values, input_file, input_format)
     if src is None and (output or "").lower() == "raw":
         from precli.commands import ARGS
 
         src = (ARGS, "".join(v + "\n" for v in values or []))  # raw: the bulk writer's job
+    if dtype is not None and (src is None or src[0] != "npy"):
+        raise UsageError("--dtype names the element format of an opaque .npy "
+                         "(--input-format npy --input FILE)")
     if src is not None:
         from precli.commands import stream_encode
 
-        raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict))
+        raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict, pack, dtype))
     _run_values(values or [], lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
                 plain_key="hex", strict=strict,
                 quantized=scale is not None or zero_point is not None)
 
 
-@app.command(cls=ValuesCommand)
+DECODE_EXAMPLES = """Examples:
+
+  precli decode 0x7e --from e4m3fn          448
+
+  precli decode "0 10000 1001001000" --from fp16 --output table
+
+  precli decode --input w.bin --from fp4 --input-format packed"""
+
+
+@app.command(cls=ValuesCommand, epilog=DECODE_EXAMPLES)
 def decode(
     codes: Annotated[list[str] | None, typer.Argument(
-        metavar="[CODE]...", help="0x hex, 0b binary, or a bit string with _ / space / . "
-                                  "separators ('0 10000 1001001000'). '-' reads stdin.")] = None,
+        click_type=WORDS, metavar="[CODE]...",
+        help="0x hex, 0b binary, or a bit string with _ / space / . separators "
+             "('0 10000 1001001000'). '-' reads stdin.")] = None,
     frm: Annotated[str, typer.Option("--from", "-f", metavar="FORMAT",
-                                      autocompletion=complete_format,
+                                      autocompletion=complete_element_format,
                                       help="Source format (required).")] = "",
     scale: Annotated[str | None, typer.Option(
         "--scale", metavar="S", help="Dequantize integer/nf4 codes: (q - Z) × S.")] = None,
     zero_point: Annotated[int | None, typer.Option("--zero-point", metavar="Z")] = None,
     input_file: InputOpt = None,
+    input_format: Annotated[str, typer.Option(
+        "--input-format", metavar="FMT", autocompletion=complete_decode_input,
+        help="text (default), u8 / u16 / u32 / u64 (raw little-endian codes; tf32 as fp32 "
+             "containers), packed (the --pack layout), npy (integer or ml_dtypes |V codes, "
+             "with --input).")] = "text",
     strict: StrictOpt = False,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
@@ -394,7 +532,6 @@ def decode(
 ) -> None:
     """Show what codes mean in a format."""
     from precli.analysis import decode_text, parse_scale
-    from precli.formats import get_format
 
     if not frm:
         raise UsageError("missing option '--from FORMAT' (see 'precli decode --help')")
@@ -402,9 +539,9 @@ def decode(
     if blk is not None:
         raise UsageError(f"{blk.name} is block-scaled: decode its element codes with --from "
                          f"{blk.element} and its scales with --from {blk.scale}")
-    fmt = get_format(frm)
+    fmt = resolve_format(frm)
     s = parse_scale(scale)
-    src = _stream_source(codes, input_file, "text")
+    src = _stream_source(codes, input_file, input_format)
     if src is not None:
         from precli.commands import stream_decode
 
@@ -488,10 +625,19 @@ def _print_results(results: list[Any], color: bool) -> None:
         con.print()
 
 
-@app.command(cls=ValuesCommand)
+COMPARE_EXAMPLES = """Examples:
+
+  precli compare 3.14                       one value in every common format
+
+  precli compare fp16 bf16 tf32             formats side by side
+
+  precli compare w.npy -F e4m3fn,e4m3fn:tensor,int4:group128,nvfp4  recipes side by side"""
+
+
+@app.command(cls=ValuesCommand, epilog=COMPARE_EXAMPLES)
 def compare(
     args: Annotated[list[str] | None, typer.Argument(
-        metavar="VALUE | FORMAT... | FILE",
+        click_type=WORDS, metavar="VALUE | FORMAT... | FILE",
         autocompletion=complete_format,
         help="A number: that value in every format. Format names: the formats side by "
              "side. A .npy / raw / text file or '-': what casting the array costs.")] = None,
@@ -505,21 +651,22 @@ def compare(
     saturate: Annotated[bool, typer.Option("--saturate", help="Clamp overflow to ±max.")] = False,
     input_file: InputOpt = None,
     input_format: Annotated[str | None, typer.Option(
-        "--input-format", metavar="FMT",
+        "--input-format", metavar="FMT", autocompletion=complete_input,
         help="npy (default for *.npy), f32, f64, f16 or text.")] = None,
     scheme: Annotated[str | None, typer.Option(
-        "--scheme", metavar="symmetric|asymmetric",
+        "--scheme", metavar="symmetric|asymmetric", autocompletion=complete_scheme,
         help="Integer scales (default: asymmetric for integer groups, symmetric otherwise).")
     ] = None,
     granularity: Annotated[str, typer.Option(
-        "--granularity", metavar="tensor|channel",
+        "--granularity", metavar="tensor|channel", autocompletion=complete_granularity,
         help="Scales of bare integer names: per tensor or per channel (along --axis).")
     ] = "tensor",
     axis: Annotated[int | None, typer.Option(
-        "--axis", help="Blocking axis of groups, blocks, MX, NVFP4 and nf4 (default: the last);"
-                       " with --granularity channel, the channel axis (default 0).")] = None,
+        "--axis", metavar="N",
+        help="Blocking axis of groups, blocks, MX, NVFP4 and nf4 (default: the last); with "
+             "--granularity channel, the channel axis (default 0).")] = None,
     block_size: Annotated[int | None, typer.Option(
-        "--block-size", help="nf4 absmax block size (bitsandbytes uses 64).")] = None,
+        "--block-size", metavar="N", help="nf4 absmax block size (bitsandbytes uses 64).")] = None,
     min_sqnr: Annotated[float | None, typer.Option(
         "--min-sqnr", metavar="DB", help="Mark the cheapest recipe (bits per value) that "
         "reaches DB dB SQNR without losing values; exit 1 if none does.")] = None,

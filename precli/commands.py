@@ -17,7 +17,7 @@ from typing import IO, Any
 from precli import bulk
 from precli.analysis import EncodeOptions, ErrorRecord
 from precli.errors import ExitStatus, PrecliError, UsageError
-from precli.formats import Format
+from precli.formats import FloatFormat, Format
 from precli.streams import RESULT_KEYS, OutputEnv, RecordWriter, detect_env, result_record
 
 TABLE_ROWS = 100
@@ -27,14 +27,23 @@ TABLE_ROWS = 100
 ARGS = "args"
 
 
-def _open(src: tuple[str, str | None]) -> tuple[Iterator[bulk.Batch], IO[bytes] | None]:
+def _open(src: tuple[str, str | None], dtype: str | None = None,
+          ) -> tuple[Iterator[bulk.Batch], IO[bytes] | None]:
     input_format, path = src
     if input_format == ARGS:
         import io
 
         return bulk.text_batches(io.BytesIO((path or "").encode())), None
     if input_format == "npy":
+        from precli.packing import opaque_values
+
+        opaque = opaque_values(path, dtype) if path not in (None, "-") else None
+        if opaque is not None:  # ml_dtypes' |V items, decoded by --dtype
+            return opaque.batches(), None
         return bulk.open_batches("npy", None, path), None
+    if dtype is not None:
+        raise UsageError("--dtype names the element format of an opaque .npy "
+                         "(--input-format npy)")
     if path is None or path == "-":
         return bulk.open_batches(input_format, sys.stdin.buffer, None), None
     try:
@@ -58,13 +67,16 @@ def _mode(env: OutputEnv, output: str | None, allowed: tuple[str, ...]) -> str:
 
 
 def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
-                  output: str | None, no_color: bool, strict: bool) -> int:
+                  output: str | None, no_color: bool, strict: bool, pack: bool = False,
+                  dtype: str | None = None) -> int:
     env = detect_env(no_color)
     mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson", "raw"))
-    batches, f = _open(src)
+    if pack and mode != "raw":
+        raise UsageError("--pack applies to --output raw")
+    batches, f = _open(src, dtype)
     try:
         if mode in ("plain", "raw"):
-            return _encode_bytes(fmt, opts, batches, mode, strict)
+            return _encode_bytes(fmt, opts, batches, mode, strict, pack)
         return _records(batches, lambda b: bulk.encode_records(fmt, b, opts), mode, env, "hex",
                         strict)
     finally:
@@ -73,23 +85,42 @@ def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
 
 
 def _encode_bytes(fmt: Format, opts: EncodeOptions, batches: Iterator[bulk.Batch], mode: str,
-                  strict: bool) -> int:
+                  strict: bool, pack: bool = False) -> int:
+    raw = None
+    if mode == "raw":
+        from precli.packing import RawCodes
+
+        raw = RawCodes(fmt, pack)  # tf32 in its fp32 container; --pack: sub-byte layout
+
     def convert(batch: bulk.Batch) -> tuple[dict[int, str], Any]:
         enc = bulk.encode_batch(fmt, batch, opts)
 
         def render(stop: int | None) -> bytes:
             e = enc if stop is None else bulk.EncodedBatch(enc.codes[:stop], {})
-            return bulk.plain_lines(fmt, e) if mode == "plain" else bulk.raw_bytes(fmt, e)
+            return bulk.plain_lines(fmt, e) if raw is None else raw.write(e.codes)
 
         return enc.errors, render
 
-    return _stream_bytes(batches, convert, strict)
+    return _stream_bytes(batches, convert, strict, raw.finish if raw is not None else None)
 
 
-def _stream_bytes(batches: Iterator[bulk.Batch], convert: Any, strict: bool) -> int:
+def _stream_bytes(batches: Iterator[Any], convert: Any, strict: bool,
+                  finish: Any = None) -> int:
     """Write each batch's bytes in order; report its errors (with line numbers) first.
-    convert(batch) -> (errors by index, render(stop) -> bytes for values before stop)."""
+    convert(batch) -> (errors by index, render(stop) -> bytes for values before stop);
+    finish() -> the bytes that end the stream (a packed tail)."""
     out = sys.stdout.buffer
+    failed = 0
+    try:
+        failed = _write_batches(out, batches, convert, strict)
+    finally:
+        if finish is not None:
+            out.write(finish())
+            out.flush()
+    return int(ExitStatus.DATA_ERROR) if failed else 0
+
+
+def _write_batches(out: IO[bytes], batches: Iterator[Any], convert: Any, strict: bool) -> int:
     failed = 0
     for batch in batches:
         errors, render = convert(batch)
@@ -104,10 +135,10 @@ def _stream_bytes(batches: Iterator[bulk.Batch], convert: Any, strict: bool) -> 
         out.flush()
         if stop is not None:
             break
-    return int(ExitStatus.DATA_ERROR) if failed else 0
+    return failed
 
 
-def _records(batches: Iterator[bulk.Batch], make: Any, mode: str, env: OutputEnv,
+def _records(batches: Iterator[Any], make: Any, mode: str, env: OutputEnv,
              plain_key: str, strict: bool) -> int:
     failed = 0
     writer = None if mode == "table" else RecordWriter(sys.stdout, mode, RESULT_KEYS, plain_key)
@@ -154,7 +185,7 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
     env = detect_env(no_color)
     mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson"))
     if src[0] != "text":
-        raise UsageError("decode reads codes as text")
+        return _decode_binary(fmt, scale, zero_point, src, mode, env, strict)
     batches, f = _open(src)
     try:
         if mode == "plain" and scale is None and zero_point is None:
@@ -162,6 +193,56 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
 
         def make(b: bulk.Batch) -> Iterator[Any]:
             return bulk.decode_records(fmt, b, bulk.decode_codes(fmt, b), scale, zero_point)
+
+        return _records(batches, make, mode, env, "value", strict)
+    finally:
+        if f is not None:
+            f.close()
+
+
+def _decode_binary(fmt: Format, scale: Fraction | None, zero_point: int | None,
+                   src: tuple[str, str | None], mode: str, env: OutputEnv, strict: bool) -> int:
+    """decode --input-format u8|u16|u32|u64|packed|npy: codes already binary."""
+    from precli.analysis import DecodeResult, describe_code
+    from precli.packing import CODE_INPUT_FORMATS, code_batches
+
+    input_format, path = src
+    if isinstance(fmt, FloatFormat) and (scale is not None or zero_point is not None):
+        raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
+    if input_format not in CODE_INPUT_FORMATS:
+        raise UsageError(f"invalid --input-format {input_format!r} for decode; choose text, "
+                         f"{', '.join(CODE_INPUT_FORMATS)}")
+    f = None
+    stream: IO[bytes] | None = None
+    if input_format != "npy":
+        if path is None or path == "-":
+            stream = sys.stdin.buffer
+        else:
+            try:
+                stream = f = open(path, "rb")  # noqa: SIM115 - closed below
+            except OSError as e:
+                raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    batches = code_batches(fmt, input_format, stream, path)
+    try:
+        if mode == "plain" and scale is None and zero_point is None:
+            texts = bulk.ValueTexts(fmt)
+
+            def convert(b: Any) -> tuple[dict[int, str], Any]:
+                def render(stop: int | None) -> bytes:
+                    if stop is None:
+                        return texts.lines(b.codes, b.errors)
+                    return texts.lines(b.codes[:stop], {})
+
+                return b.errors, render
+
+            return _stream_bytes(batches, convert, strict)
+
+        def make(b: Any) -> Iterator[Any]:
+            for i, c in enumerate(b.codes.tolist()):
+                if i in b.errors:
+                    yield ErrorRecord(b.text(i), b.errors[i], b.start + i)
+                else:
+                    yield DecodeResult(b.text(i), describe_code(fmt, c, scale, zero_point))
 
         return _records(batches, make, mode, env, "value", strict)
     finally:
@@ -482,12 +563,12 @@ def _coverages(recipes: list[Any]) -> list[Any]:
             if r.kind == "cast" and isinstance(r.element, FloatFormat)]
 
 
-BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "tensor_scale", "value",
-                     "abs_error")
+BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "tensor_scale",
+                     "tensor_scale_hex", "value", "abs_error")
 
 
 def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | None,
-                  output: str | None, no_color: bool) -> int:
+                  output: str | None, no_color: bool, pack: bool = False) -> int:
     """Encode an array into a block-scaled format (mxfp4, nvfp4, ...): blocks need their
     neighbours, so the whole input is read first. Decimal text keeps its exact value:
     scales and elements are rounded from it, and abs_error is measured against it."""
@@ -529,7 +610,11 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     r = block_quantize(bfmt, vals, exact=exact)
     codes = np.asarray(r.element_codes).reshape(-1)
     if mode == "raw":
-        sys.stdout.buffer.write(codes.astype(np.uint8).tobytes())
+        from precli.packing import block_raw_bytes
+
+        sys.stdout.buffer.write(block_raw_bytes(
+            codes, bfmt.element_format.bits, r.scale_codes,
+            r.tensor_scale if bfmt.kind == "nvfp4" else None, pack))
         return 0
     width = (bfmt.element_format.bits + 3) // 4
     swidth = (bfmt.scale_format.bits + 3) // 4
@@ -537,6 +622,11 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     deq = r.dequant.reshape(-1).tolist()
     lo_list = los.tolist() if los is not None else [0.0] * len(deq)
     ts = r.tensor_scale if bfmt.kind == "nvfp4" else None
+    ts_hex = None
+    if ts is not None:
+        from precli.packing import nvfp4_tensor_scale_fields
+
+        ts_hex = nvfp4_tensor_scale_fields(ts)["tensor_scale_hex"]
     recs = []
     for i, c in enumerate(codes.tolist()):
         x = float(vals[i])
@@ -549,6 +639,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
             "hex": f"0x{c:0{width}x}",
             "scale_hex": f"0x{scodes[i // bfmt.block_size]:0{swidth}x}",
             "tensor_scale": ts,
+            "tensor_scale_hex": ts_hex,
             "value": repr(q) if q == q else "nan",
             "abs_error": err,
         })
@@ -556,7 +647,8 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
         from precli.cli import console
         from precli.render import _table
 
-        keys = [k for k in BLOCK_RECORD_KEYS if k not in ("tensor_scale", "format")]  # title
+        keys = [k for k in BLOCK_RECORD_KEYS
+                if k not in ("tensor_scale", "tensor_scale_hex", "format")]  # in the title
         title = f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)"
         if ts is not None:
             title += f", tensor scale {ts!r} (fp32)"

@@ -370,33 +370,38 @@ _NF4_BITS = (
 )  # fmt: skip
 
 _BUILTIN: tuple[Format, ...] = (
-    FloatFormat("fp64", 11, 52, 1023, "ieee", ("float64", "double", "binary64"),
+    FloatFormat("fp64", 11, 52, 1023, "ieee", ("float64", "double", "binary64", "f64"),
                 "IEEE 754 binary64"),
-    FloatFormat("fp32", 8, 23, 127, "ieee", ("float32", "single", "binary32"),
+    FloatFormat("fp32", 8, 23, 127, "ieee", ("float32", "single", "binary32", "f32"),
                 "IEEE 754 binary32"),
     FloatFormat("tf32", 8, 10, 127, "ieee", ("tensorfloat32",),
                 "NVIDIA TensorFloat-32: fp32 range, fp16 precision; stored in a 32-bit container"),
-    FloatFormat("fp16", 5, 10, 15, "ieee", ("float16", "half", "binary16"), "IEEE 754 binary16"),
+    FloatFormat("fp16", 5, 10, 15, "ieee", ("float16", "half", "binary16", "f16"),
+                "IEEE 754 binary16"),
     FloatFormat("bf16", 8, 7, 127, "ieee", ("bfloat16",), "Google brain float: fp32 range"),
-    FloatFormat("e5m2", 5, 2, 15, "ieee", ("fp8_e5m2", "float8_e5m2"),
+    FloatFormat("e5m2", 5, 2, 15, "ieee", ("fp8_e5m2", "float8_e5m2", "float8e5m2"),
                 "OCP FP8 E5M2: IEEE-style inf and NaN"),
-    FloatFormat("e4m3fn", 4, 3, 7, "fn", ("fp8", "fp8_e4m3", "float8_e4m3fn", "fp8_e4m3fn"),
+    FloatFormat("e4m3fn", 4, 3, 7, "fn", ("fp8", "fp8_e4m3", "float8_e4m3fn", "fp8_e4m3fn",
+                                         "float8e4m3fn"),
                 "OCP FP8 E4M3: no inf, NaN only at S.1111.111"),
     FloatFormat("e4m3", 4, 3, 7, "ieee", ("float8_e4m3", "fp8_e4m3_ieee"),
                 "IEEE-like E4M3 (inf/NaN in the top binade, max 240); OCP FP8 is e4m3fn"),
-    FloatFormat("e4m3fnuz", 4, 3, 8, "fnuz", ("float8_e4m3fnuz", "fp8_e4m3fnuz"),
+    FloatFormat("e4m3fnuz", 4, 3, 8, "fnuz", ("float8_e4m3fnuz", "fp8_e4m3fnuz", "float8e4m3fnuz"),
                 "E4M3 FNUZ (AMD / Graphcore): bias 8, one NaN at 0x80, no -0"),
-    FloatFormat("e5m2fnuz", 5, 2, 16, "fnuz", ("float8_e5m2fnuz", "fp8_e5m2fnuz"),
+    FloatFormat("e5m2fnuz", 5, 2, 16, "fnuz", ("float8_e5m2fnuz", "fp8_e5m2fnuz", "float8e5m2fnuz"),
                 "E5M2 FNUZ (AMD / Graphcore): bias 16, one NaN at 0x80, no -0"),
     FloatFormat("e4m3b11fnuz", 4, 3, 11, "fnuz", ("float8_e4m3b11fnuz", "fp8_e4m3b11fnuz"),
                 "E4M3 with bias 11 (TPU): one NaN at 0x80, no -0"),
     FloatFormat("e3m4", 3, 4, 3, "ieee", ("float8_e3m4", "fp8_e3m4"),
                 "IEEE-like E3M4"),
-    FloatFormat("e3m2fn", 3, 2, 3, "finite", ("fp6_e3m2", "float6_e3m2fn", "fp6_e3m2fn"),
+    FloatFormat("e3m2fn", 3, 2, 3, "finite", ("fp6_e3m2", "float6_e3m2fn", "fp6_e3m2fn",
+                                           "float6e3m2"),
                 "OCP MX FP6 E3M2: no inf, no NaN"),
-    FloatFormat("e2m3fn", 2, 3, 1, "finite", ("fp6_e2m3", "float6_e2m3fn", "fp6_e2m3fn"),
+    FloatFormat("e2m3fn", 2, 3, 1, "finite", ("fp6", "fp6_e2m3", "float6_e2m3fn", "fp6_e2m3fn",
+                                           "float6e2m3"),
                 "OCP MX FP6 E2M3: no inf, no NaN"),
-    FloatFormat("e2m1fn", 2, 1, 1, "finite", ("fp4", "fp4_e2m1", "float4_e2m1fn", "fp4_e2m1fn"),
+    FloatFormat("e2m1fn", 2, 1, 1, "finite", ("fp4", "fp4_e2m1", "float4_e2m1fn", "fp4_e2m1fn",
+                                           "float4_e2m1fn_x2", "float4e2m1"),
                 "OCP MX FP4 E2M1: values 0, 0.5, 1, 1.5, 2, 3, 4, 6"),
     FloatFormat("e8m0fnu", 8, 0, 127, "fnu", ("float8_e8m0fnu", "e8m0", "fp8_e8m0"),
                 "OCP MX scale E8M0: unsigned powers of two, no zero, NaN 0xff"),
@@ -460,17 +465,83 @@ def custom_format(exponent_bits: int, mantissa_bits: int, suffix: str = "") -> F
     return FloatFormat(name, E, M, 1 << (E - 1), "fnuz", (), "custom, one NaN at 0x80.., no -0")
 
 
+#: Module prefixes people copy from code (``torch.float16``, ``np.float16``,
+#: ``jnp.bfloat16``, ``ml_dtypes.float8_e4m3fn``, ``onnx.TensorProto.FLOAT8E4M3FN``).
+_PREFIXES = ("torch.", "numpy.", "np.", "jax.numpy.", "jnp.", "ml_dtypes.", "tf.",
+             "tensorflow.", "onnx.tensorproto.", "tensorproto.")
+
+#: Names whose meaning depends on the library: ``torch.float`` is float32, while numpy's
+#: ``float_`` is float64. Bare ``float`` is ambiguous and stays unknown.
+_LIBRARY_NAMES: dict[tuple[str, str], str] = {
+    ("torch", "float"): "fp32",
+    ("numpy", "float_"): "fp64",
+    ("np", "float_"): "fp64",
+}
+
+#: One-line notes for names that resolve to a near twin of the format people usually mean.
+#: Keyed by the name as typed (normalised); printed once on stderr by the CLI.
+_NAME_NOTES: dict[str, str] = {
+    "e4m3": "e4m3 is the IEEE-like E4M3 (max 240, has inf); OCP FP8 E4M3 is e4m3fn (max "
+            "448, alias fp8)",
+    "float8_e4m3": "float8_e4m3 is the IEEE-like E4M3 (max 240, has inf); OCP FP8 E4M3 "
+                   "(torch.float8_e4m3fn) is e4m3fn (max 448)",
+    "e2m1": "e2m1 is a custom IEEE-style FP4 (max 3, has inf and NaN); OCP MX FP4 is e2m1fn "
+            "(max 6, alias fp4)",
+    "e3m2": "e3m2 is a custom IEEE-style FP6 (max 14, has inf and NaN); OCP MX FP6 E3M2 is "
+            "e3m2fn (max 28)",
+    "e2m3": "e2m3 is a custom IEEE-style FP6 (max 3.75, has inf and NaN); OCP MX FP6 E2M3 is "
+            "e2m3fn (max 7.5, alias fp6)",
+    "fp6": "fp6 means e2m3fn (OCP MX FP6 E2M3, max 7.5, as mxfp6 is mxfp6_e2m3); the other "
+           "OCP FP6 is e3m2fn (max 28)",
+}
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _split_prefix(key: str) -> tuple[str, str]:
+    """('torch', 'float16') for 'torch.float16'; ('', key) without a known prefix."""
+    for p in _PREFIXES:
+        if key.startswith(p) and len(key) > len(p):
+            return p[:-1], key[len(p):]
+    return "", key
+
+
+def name_note(name: str) -> str | None:
+    """The trap note for a name (e4m3 is not OCP e4m3fn, ...), or None."""
+    return _NAME_NOTES.get(_split_prefix(_normalise(name))[1])
+
+
 def get_format(name: str) -> Format:
-    """Resolve a canonical name, alias or custom eXmY[fn|fnuz] spec (case-insensitive)."""
-    key = name.strip().lower().replace("-", "_")
+    """Resolve a canonical name, alias or custom eXmY[fn|fnuz] spec (case-insensitive).
+
+    Library spellings work too: ``torch.bfloat16``, ``np.float16``, ``jnp.bfloat16``,
+    ``ml_dtypes.float8_e4m3fn``, ``onnx.TensorProto.FLOAT4E2M1`` (see README: Formats)."""
+    prefix, key = _split_prefix(_normalise(name))
+    lib = _LIBRARY_NAMES.get((prefix, key))
+    if lib is not None:
+        return _BY_NAME[lib]
     fmt = _BY_NAME.get(key)
     if fmt is not None:
         return fmt
     m = _CUSTOM.fullmatch(key)
     if m:
         return custom_format(int(m.group(1)), int(m.group(2)), m.group(3) or "")
+    raise UnknownFormatError(f"unknown format {name!r}{suggestion_hint(key)}")
+
+
+def suggestion_hint(name: str) -> str:
+    """'; did you mean fp16, fp64, fp6?' over every element and block-format name."""
     import difflib
 
-    close = difflib.get_close_matches(key, all_names(), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; see `precli info` for the list"
-    raise UnknownFormatError(f"unknown format {name!r}{hint}")
+    key = _split_prefix(_normalise(name))[1]
+    names = all_names()
+    try:
+        from precli.quantize import block_formats  # imports numpy: the error path only
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        names += [n for b in block_formats() for n in (b.name, *b.aliases)]
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else "; see `precli info` for the list"

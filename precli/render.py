@@ -697,3 +697,35 @@ def block_detail(b: Any, rec: dict[str, Any]) -> RenderableType:
     if b.element_exp:
         kv.add_row("element", f"{b.element} code q stands for q × 2^{b.element_exp}")
     return Group(title, Text(b.description, style="italic"), layout, kv)
+
+
+def block_overview_table(blocks: Sequence[Any], width: int = 120) -> Table:
+    """The block-scaled formats, one row each (the second table of `precli info`)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    from precli.quantize import effective_bits
+
+    cols = (("name", "left", 0), ("element", "left", 0), ("scale", "left", 0),
+            ("block", "right", 0), ("bits/value", "right", 0), ("element max", "right", 1),
+            ("tensor scale", "left", 1), ("aliases", "left", 2))  # fmt: skip
+    probe = Console(width=1000)
+    for keep in (2, 1, 0):
+        t = _table(title="block-scaled formats", box="simple_head", header_style="bold",
+                   pad_edge=False, collapse_padding=True,
+                   caption="`precli info NAME` for the scale rule")
+        shown = [(h, j) for h, j, pri in cols if pri <= keep]
+        for h, j in shown:
+            t.add_column(h, justify=j, no_wrap=True)  # type: ignore[arg-type]
+        for b in blocks:
+            cells = {
+                "name": Text(b.name, style="bold"), "element": b.element, "scale": b.scale,
+                "block": str(b.block_size), "bits/value": f"{effective_bits(b):g}",
+                "element max": exact_short(b.max),
+                "tensor scale": "fp32" if b.tensor_scale_bits else "—",
+                "aliases": ", ".join(b.aliases) or "—",
+            }  # fmt: skip
+            t.add_row(*(cells[h] for h, _ in shown))
+        if Measurement.get(probe, probe.options, t).maximum <= width:
+            break
+    return t

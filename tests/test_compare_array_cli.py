@@ -298,3 +298,23 @@ def test_table_fits_narrow_terminals_and_names_hidden_columns(
             assert kept in r.stdout, (width, kept)
         if width < 120:
             assert "not shown at this width:" in r.stdout
+
+
+def test_block_raw_layout_round_trips() -> None:
+    from precli.packing import split_block_raw
+
+    vals = ["1", "2", "3", "-0.5", "100"]
+    for name, bits, bs, nv in (("mxfp4", 4, 32, False), ("nvfp4", 4, 16, True),
+                               ("mxfp8_e4m3", 8, 32, False)):
+        recs = [json.loads(x) for x in precli("encode", *vals, "--as", name, "-o",
+                                              "ndjson").stdout.splitlines()]
+        for pack in ((False, True) if bits < 8 else (False,)):
+            raw = precli("encode", *vals, "--as", name, "-o", "raw",
+                         *(["--pack"] if pack else [])).stdout
+            codes, scales, ts = split_block_raw(raw, len(vals), bits, bs, nv, pack)
+            assert [f"0x{c:0{bits // 4}x}" for c in codes.tolist()] == [r["hex"] for r in recs]
+            assert {f"0x{s:02x}" for s in scales.tolist()} == {r["scale_hex"] for r in recs}
+            if nv:
+                assert ts == recs[0]["tensor_scale"]
+                # the fp32 bits of the tensor scale, as the record's hex says
+                assert np.float32(ts).view(np.uint32) == int(recs[0]["tensor_scale_hex"], 16)
