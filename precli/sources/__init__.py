@@ -212,9 +212,9 @@ def open_checkpoint(path: str, kind: str | None = None) -> Checkpoint:
 
         return safetensors.open_sharded(path)
     if kind == "gguf":
-        from precli.sources import gguf
+        from precli.sources.gguf import open_file as open_gguf
 
-        return gguf.open_file(path)
+        return open_gguf(path)
     if kind == "onnx":
         from precli.sources import onnx
 

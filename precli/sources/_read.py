@@ -30,17 +30,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-_MAPS: dict[str, mmap.mmap | bytes] = {}
+_MAPS: dict[str, tuple[tuple[int, int, int], mmap.mmap | bytes]] = {}
 
 
 def mapped(path: str) -> mmap.mmap | bytes:
-    """The whole file, memory-mapped read-only (one map per path per process)."""
-    m = _MAPS.get(path)
-    if m is None:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        _MAPS[path] = m
+    """The whole file, memory-mapped read-only: one map per path per process, made again
+    when the file was replaced or changed size since (a stat per call)."""
+    st = os.stat(path)
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = _MAPS.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    _MAPS[path] = (key, m)
     return m
 
 

@@ -152,6 +152,8 @@ def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
     for d in shape:
         numel *= d
     need = header_len + numel * dt.itemsize
+    if dt.hasobject:  # listed and skipped: its bytes are a pickle
+        return _tensor(path, name, dt, shape, False, None)
     if info.compress_type != zipfile.ZIP_STORED:
         reader: Reader = NpzMember(path, 0, info.filename)
         return _tensor(path, name, dt, shape, False, reader)
