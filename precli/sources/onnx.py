@@ -1,9 +1,10 @@
-"""ONNX models: the graph's initializers, read with a minimal protobuf wire-format parser.
+"""ONNX models: the graph's initializers (and Constant tensors), read with a minimal
+protobuf wire-format parser.
 
 Only the fields needed are decoded (``onnx/onnx.proto``): ModelProto (ir_version 1,
 producer 2/3, domain 4, model_version 5, graph 7, opset_import 8, metadata_props 14),
-GraphProto (initializer 5, sparse_initializer 15; nodes and everything else are skipped by
-length) and TensorProto (dims 1, data_type 2, segment 3, float_data 4, int32_data 5,
+GraphProto (node 1, initializer 5, sparse_initializer 15; everything else is skipped by
+length), NodeProto / AttributeProto (for Constant nodes) and TensorProto (dims 1, data_type 2, segment 3, float_data 4, int32_data 5,
 string_data 6, int64_data 7, name 8, raw_data 9, double_data 10, uint64_data 11,
 external_data 13, data_location 14). Why not the ``onnx`` package: see pyproject.toml.
 
@@ -19,8 +20,10 @@ Where an initializer's elements are:
   directory, optional ``offset`` and ``length``): memory-mapped from that file. A location
   that escapes the model's directory is refused.
 
-Initializers of subgraphs (If / Loop bodies) and Constant nodes are not read. A problem
-with one initializer (external file missing or too short, a byte count that does not match
+The tensors listed are the main graph's initializers and the ``value`` tensors of its
+Constant nodes (some exporters, e.g. paddle2onnx, store every weight that way; such a tensor
+is named by the node's output), in the order the file holds them. Subgraphs (If / Loop
+bodies) are not read. A problem with one initializer (external file missing or too short, a byte count that does not match
 its shape) is one error in ``Checkpoint.errors``; the others are still listed.
 """
 
@@ -208,7 +211,16 @@ def _parse_model(path: str, buf: Buf) -> Checkpoint:
     errors: list[CheckpointError] = []
     index = 0
     for fno, wt, a, b in _fields(buf, *graph):
-        if fno == 5 and wt == 2:
+        if fno == 1 and wt == 2:  # a node: only Constant nodes hold tensors
+            value = _constant_value(buf, a, b)
+            if value is not None:
+                out_name, c, d = value
+                try:
+                    tensors.append(_initializer(path, buf, c, d, index, out_name))
+                except CheckpointError as e:
+                    errors.append(e)
+                index += 1
+        elif fno == 5 and wt == 2:
             try:
                 tensors.append(_initializer(path, buf, a, b, index))
             except CheckpointError as e:
@@ -218,6 +230,37 @@ def _parse_model(path: str, buf: Buf) -> Checkpoint:
             tensors.append(_sparse(path, buf, a, b, index))
             index += 1
     return Checkpoint(path, "onnx", meta, tensors, errors)
+
+
+def _constant_value(buf: Buf, a: int, b: int) -> tuple[str | None, int, int] | None:
+    """A Constant node's output name and the span of its ``value`` TensorProto (NodeProto:
+    output 2, op_type 4, attribute 5, domain 7; AttributeProto: name 1, t 5), else None."""
+    op = domain = ""
+    output: str | None = None
+    attrs: list[tuple[int, int]] = []
+    for fno, wt, c, d in _fields(buf, a, b):
+        if wt != 2:
+            continue
+        if fno == 4:
+            op = _text(buf, c, d)
+        elif fno == 2 and output is None:
+            output = _text(buf, c, d)
+        elif fno == 5:
+            attrs.append((c, d))
+        elif fno == 7:
+            domain = _text(buf, c, d)
+    if op != "Constant" or domain not in ("", "ai.onnx"):
+        return None
+    for c, d in attrs:
+        name, span = "", None
+        for fno, wt, e, f in _fields(buf, c, d):
+            if fno == 1 and wt == 2:
+                name = _text(buf, e, f)
+            elif fno == 5 and wt == 2:
+                span = (e, f)
+        if name == "value" and span is not None:
+            return output, span[0], span[1]
+    return None
 
 
 def _string_pair(buf: Buf, a: int, b: int) -> tuple[str, str]:
@@ -290,9 +333,11 @@ def _sparse(path: str, buf: Buf, a: int, b: int, index: int) -> Tensor:
     return Tensor(name, dtype, tuple(dims), None, "sparse initializer (not read)", 0, path)
 
 
-def _initializer(path: str, buf: Buf, a: int, b: int, index: int) -> Tensor:
+def _initializer(path: str, buf: Buf, a: int, b: int, index: int,
+                 output: str | None = None) -> Tensor:
+    """An initializer's TensorProto, or a Constant node's value (named by its output)."""
     p = _tensor_proto(buf, a, b)
-    name = p.name if p.name is not None else f"<initializer {index}>"
+    name = output or p.name or f"<initializer {index}>"
 
     def bad(msg: str) -> CheckpointError:
         return CheckpointError(path, msg, name)
