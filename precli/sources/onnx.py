@@ -6,7 +6,8 @@ producer 2/3, domain 4, model_version 5, graph 7, opset_import 8, metadata_props
 GraphProto (node 1, initializer 5, sparse_initializer 15; everything else is skipped by
 length), NodeProto / AttributeProto (for Constant nodes) and TensorProto (dims 1,
 data_type 2, segment 3, float_data 4, int32_data 5, string_data 6, int64_data 7, name 8,
-raw_data 9, double_data 10, uint64_data 11, external_data 13, data_location 14). Why not the ``onnx`` package: see pyproject.toml.
+raw_data 9, double_data 10, uint64_data 11, external_data 13, data_location 14). Why not
+the ``onnx`` package: see pyproject.toml.
 
 Where an initializer's elements are:
 
@@ -24,7 +25,8 @@ The tensors listed are the main graph's initializers and the ``value`` tensors o
 Constant nodes (some exporters, e.g. paddle2onnx, store every weight that way; such a tensor
 is named by the node's output), in the order the file holds them. Subgraphs (If / Loop
 bodies) are not read. A problem with one initializer (external file missing or too short,
-a byte count that does not match its shape) is one error in ``Checkpoint.errors``; the others are still listed.
+a byte count that does not match its shape) is one error in ``Checkpoint.errors``; the
+others are still listed.
 """
 
 from __future__ import annotations
