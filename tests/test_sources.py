@@ -603,3 +603,64 @@ print(peak - before)
                          check=True)
     grew = int(out.stdout.strip())
     assert grew < 40, f"RssAnon grew by {grew} MiB reading a 200 MiB file"
+
+
+# ------------------------------------------------------------------- odds and ends
+
+
+def test_importing_the_readers_costs_no_numpy() -> None:
+    out = subprocess.run([sys.executable, "-c", "import sys, precli.sources; "
+                          "print('numpy' in sys.modules)"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_tensors_pickle_for_worker_processes(tmp_path: Path) -> None:
+    import pickle
+
+    p = write_st(tmp_path / "k.safetensors", [("w", "BF16", [3], bytes([0, 0x3F, 0x80, 0x3F,
+                                                                        0x00, 0xC0]))])
+    t = only(p)
+    t2 = pickle.loads(pickle.dumps(t))
+    assert t2 == t and t2.read().tolist() == [0.5, 1.0, -2.0]
+
+
+def test_benchmark_generator_quick(tmp_path: Path) -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("gen_checkpoint",
+                                                  root / "benchmarks" / "gen_checkpoint.py")
+    assert spec and spec.loader
+    gen = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(gen)
+    finally:
+        del sys.modules[spec.name]
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    assert gen.main(["--quick", str(a)]) == 0
+    assert gen.main(["--quick", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()  # deterministic
+    ck = open_checkpoint(str(a))
+    with safe_open(str(a), framework="np") as f:  # the reference parser accepts it
+        names = list(f.keys())
+        assert all(f.get_slice(k).get_dtype() == "BF16" for k in names)
+    ts = {t.name: t for t in ck.tensors()}
+    assert set(ts) == set(names) and len(ts) == 2 + 12 * 2
+    raw = a.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + n])
+    for name, t in ts.items():
+        b0, b1 = header[name]["data_offsets"]
+        want = np.frombuffer(raw[8 + n + b0 : 8 + n + b1], "<u2").view(
+            ml_dtypes.bfloat16).astype(np.float32)
+        assert f32_bits_equal(t.read(), want)
+        x = want.astype(np.float64)
+        if name.endswith("norm.weight"):
+            assert abs(x.mean() - 1) < 0.02
+        elif t.numel > 10_000:
+            assert 0.015 < x.std() < 0.03, name
+    down = ts["model.layers.0.mlp.down_proj.weight"].read().reshape(128, 352)
+    col_amax = np.abs(down).max(axis=0)
+    assert (col_amax > 5 * np.median(col_amax)).sum() >= 2  # the outlier channels
