@@ -14,9 +14,9 @@ same pieces, so a given seed gives the same bytes on any machine. Written in str
 fashion: the header first (the offsets follow from the shapes), then each tensor a piece of
 at most 4 Mi elements at a time, so memory stays under ~100 MB whatever the size.
 
-    uv run python benchmarks/gen_checkpoint.py                 # benchmarks/out/ckpt-bf16.safetensors
-    uv run python benchmarks/gen_checkpoint.py --quick PATH    # ~1 MB, same structure (tests)
-    uv run python benchmarks/gen_checkpoint.py --layers 8 PATH # a smaller big one
+    uv run python benchmarks/gen_checkpoint.py              # benchmarks/out/ckpt-bf16.safetensors
+    uv run python benchmarks/gen_checkpoint.py --quick PATH # ~1 MB, same structure (tests)
+    uv run python benchmarks/gen_checkpoint.py --layers 8   # a smaller big one
 """
 
 from __future__ import annotations
