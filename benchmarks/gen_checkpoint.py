@@ -12,7 +12,7 @@ input channels scaled 8x, the "massive activation" columns); norm weights 1 + no
 Deterministic: tensor i draws from ``numpy.random.default_rng([seed, i])``, always in the
 same pieces, so a given seed gives the same bytes on any machine. Written in streaming
 fashion: the header first (the offsets follow from the shapes), then each tensor a piece of
-at most 4 Mi elements at a time, so memory stays under ~100 MB whatever the size.
+at most 1 Mi elements at a time, so memory stays under ~100 MB whatever the size.
 
     uv run python benchmarks/gen_checkpoint.py              # benchmarks/out/ckpt-bf16.safetensors
     uv run python benchmarks/gen_checkpoint.py --quick PATH # ~1 MB, same structure (tests)
@@ -33,7 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "out" / "ckpt-bf16.safetensors"
-PIECE = 1 << 22  # elements per generated piece
+PIECE = 1 << 20  # elements per generated piece
 
 
 @dataclass(frozen=True)
