@@ -222,3 +222,32 @@ def test_unknown_ggml_type_is_listed_not_fatal(tmp_path: Path) -> None:
     assert (a.dtype, a.format, a.skip, a.nbytes) == (
         "type 200", None, "unknown GGML type 200 (newer than precli)", 64)
     assert b.read().tolist() == [1.0] * 8
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_files_only_raise_checkpoint_errors(tmp_path: Path, data: Any) -> None:
+    raw = np.arange(8, dtype="<f4").tobytes()
+    kv = (s("general.alignment") + struct.pack("<II", 4, 32)
+          + s("arr") + struct.pack("<IIQ", 9, 8, 2) + s("a") + s("bc"))
+    good = bytearray(gguf_file([("w", [2, 4], F32, raw), ("h", [4], 1, raw[:8])], kv=kv,
+                               n_kv=2))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(good) - 1))
+        good[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(good)))
+    p = write(tmp_path, bytes(good[:cut] if data.draw(st.booleans()) else good))
+    forget_maps()
+    try:
+        ck = open_checkpoint(str(p), kind="gguf")
+    except CheckpointError as e:
+        assert str(e).startswith(f"{p}: ") and "\n" not in str(e)
+        return
+    for t in ck.tensors():
+        if t.format is not None:
+            assert len(t.read()) == t.numel

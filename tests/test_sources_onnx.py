@@ -268,3 +268,28 @@ def test_detection_by_content(tmp_path: Path) -> None:
         open_checkpoint(str(q))
     assert str(ei.value) == (f"{q}: is not a valid ONNX model: at byte 2: field 2 is "
                              "4294967295 bytes long but its message ends 0 bytes later")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_models_only_raise_checkpoint_errors(tmp_path: Path, data: Any) -> None:
+    good = bytearray(model_with(initializers()[:12]).SerializeToString())
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(good) - 1))
+        good[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(good)))
+    p = tmp_path / "fz.onnx"
+    p.write_bytes(bytes(good[:cut] if data.draw(st.booleans()) else good))
+    forget_maps()
+    try:
+        ck = open_checkpoint(str(p), kind="onnx")
+        for t in ck.tensors():
+            if t.format is not None or t.skip == "bool mask":
+                assert len(t.read()) == t.numel
+    except CheckpointError as e:
+        assert str(e).startswith(f"{p}: ") and "\n" not in str(e)

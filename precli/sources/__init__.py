@@ -157,11 +157,11 @@ def detect(path: str) -> str:
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         raise CheckpointError(path, f"is a pickle (protocol {head[1]}), e.g. a PyTorch "
                               f"checkpoint: {_PICKLE_HINT}")
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
     stripped = head.lstrip()
     if stripped.startswith(b"{") and (ext == ".json" or b"weight_map" in head):
-        return "safetensors-sharded"
+        return "safetensors-sharded"  # an index file: JSON with a weight_map
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
     from precli.sources.onnx import looks_like_onnx
 
     if looks_like_onnx(path, size):
