@@ -42,8 +42,8 @@ def main(argv: list[str]) -> int:
     except PrecliError as e:
         print(f"precli: error: {e}", file=sys.stderr)
         return int(e.exit_code)
-    for e in ck.errors:
-        print(f"precli: error: {e}", file=sys.stderr)
+    for problem in ck.errors:
+        print(f"precli: error: {problem}", file=sys.stderr)
     return 1 if ck.errors else 0
 
 
