@@ -1,0 +1,173 @@
+""".npy and .npz files: numpy's own header format, never unpickled.
+
+A ``.npy`` is memory-mapped (``np.load(mmap_mode="r", allow_pickle=False)``). A ``.npz`` is
+a zip of ``.npy`` members: a stored (uncompressed) member is memory-mapped in place through
+its offset in the zip; a compressed member (``np.savez_compressed``) cannot be, so it is
+decompressed into memory when first read, one member at a time. A zip holding a pickle
+(``data.pkl``: PyTorch's ``torch.save`` format) is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from precli.sources import _PICKLE_HINT, Checkpoint, CheckpointError, Tensor
+from precli.sources._read import Native, Reader, _cached
+
+
+def dtype_info(dt: np.dtype[Any]) -> tuple[str | None, str | None, bool]:
+    """(precli format, skip reason, readable) of a numpy dtype."""
+    if dt.hasobject:
+        return None, "object array (reading it would need unpickling)", False
+    if dt.kind == "f":
+        fmt = {2: "fp16", 4: "fp32", 8: "fp64"}.get(dt.itemsize)
+        if fmt is None:
+            return None, f"{dt.name} is not supported (float16, float32, float64 are)", False
+        return fmt, None, True
+    if dt.kind in "iu":
+        return f"{'u' if dt.kind == 'u' else ''}int{8 * dt.itemsize}", \
+            f"integer tensor ({dt.name})", True
+    if dt.kind == "b":
+        return None, "bool mask", True
+    if dt.kind == "c":
+        return None, f"complex tensor ({dt.name})", False
+    return None, f"{dt} elements are not numbers", False
+
+
+def _tensor(path: str, name: str, dt: np.dtype[Any], shape: tuple[int, ...],
+            fortran: bool, reader: Reader | None) -> Tensor:
+    fmt, skip, readable = dtype_info(dt)
+    numel = 1
+    for d in shape:
+        numel *= d
+    return Tensor(name, dt.name if dt.names is None else str(dt), tuple(shape), fmt, skip,
+                  numel * dt.itemsize, path, reader if readable else None)
+
+
+def open_npy(path: str) -> Checkpoint:
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError, SyntaxError) as e:
+        raise CheckpointError(path, f"not a readable .npy without unpickling ({_one_line(e)})") \
+            from None
+    name = os.path.splitext(os.path.basename(path))[0]
+    fortran = bool(arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous)
+    offset = int(getattr(arr, "offset", 0))
+    if arr.size == 0 and not isinstance(arr, np.memmap):
+        offset = 0  # numpy does not map empty arrays; nothing is ever read
+    reader = Native(path, offset, arr.dtype.str, tuple(arr.shape), fortran)
+    t = _tensor(path, name, arr.dtype, tuple(arr.shape), fortran, reader)
+    return Checkpoint(path, "npy", {}, [t])
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+# ---------------------------------------------------------------------------------- npz
+
+
+def _read_header(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    if version == (1, 0):
+        shape, fortran, dt = fmt.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, fortran, dt = fmt.read_array_header_2_0(fp)
+    else:
+        shape, fortran, dt = fmt._read_array_header(fp, version)  # type: ignore[attr-defined]
+    return tuple(shape), bool(fortran), dt
+
+
+@dataclass(frozen=True)
+class NpzMember(Reader):
+    """A compressed member: decompressed whole into memory on first read (one at a time)."""
+
+    member: str = ""
+
+    def _load(self) -> npt.NDArray[Any]:
+        try:
+            with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fp:
+                a = np.lib.format.read_array(fp, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise CheckpointError(self.path, f"cannot decompress ({_one_line(e)})",
+                                  _member_name(self.member)) from None
+        flat: npt.NDArray[Any] = np.ascontiguousarray(a).reshape(-1)
+        if not flat.dtype.isnative:
+            flat = flat.astype(flat.dtype.newbyteorder("="))
+        return flat
+
+    def read(self, start: int, stop: int) -> npt.NDArray[Any]:
+        whole = _cached(("npz", self.path, self.member), self._load)
+        out: npt.NDArray[Any] = whole[start:stop]
+        return out
+
+
+def _member_name(member: str) -> str:
+    return member[:-4] if member.endswith(".npy") else member
+
+
+def open_npz(path: str) -> Checkpoint:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(path, f"is a damaged zip archive ({_one_line(e)})") from None
+    with zf:
+        infos = zf.infolist()
+        pickles = [i.filename for i in infos if i.filename.endswith(".pkl")]
+        if pickles:
+            raise CheckpointError(path, f"is a PyTorch checkpoint (a zip holding "
+                                  f"{pickles[0]!r}): {_PICKLE_HINT}")
+        members = [i for i in infos if i.filename.endswith(".npy")]
+        if not members:
+            held = ", ".join(i.filename for i in infos[:5]) or "nothing"
+            raise CheckpointError(path, f"is a zip archive with no .npy members (it holds "
+                                  f"{held}); precli reads .npz archives")
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            tensors = [_member(path, zf, raw, size, info) for info in members]
+    return Checkpoint(path, "npz", {}, tensors)
+
+
+def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
+            info: zipfile.ZipInfo) -> Tensor:
+    name = _member_name(info.filename)
+    if info.flag_bits & 1:
+        raise CheckpointError(path, "member is encrypted", name)
+    try:
+        with zf.open(info) as fp:
+            shape, fortran, dt = _read_header(fp)
+            header_len = fp.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile) as e:
+        raise CheckpointError(path, f"member is not a readable .npy ({_one_line(e)})",
+                              name) from None
+    numel = 1
+    for d in shape:
+        numel *= d
+    need = header_len + numel * dt.itemsize
+    if dt.hasobject:  # listed and skipped: its bytes are a pickle
+        return _tensor(path, name, dt, shape, False, None)
+    if info.compress_type != zipfile.ZIP_STORED:
+        reader: Reader = NpzMember(path, 0, info.filename)
+        return _tensor(path, name, dt, shape, False, reader)
+    if need != info.file_size:
+        raise CheckpointError(path, f"member holds {info.file_size - header_len} bytes of "
+                              f"data but shape {list(shape)} of {dt.name} needs "
+                              f"{need - header_len}", name)
+    raw.seek(info.header_offset)
+    local = raw.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise CheckpointError(path, "member's local zip header is damaged", name)
+    n, m = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + n + m + header_len
+    if start + numel * dt.itemsize > size:
+        raise CheckpointError(path, "member runs past the end of the file (truncated?)", name)
+    return _tensor(path, name, dt, shape, fortran,
+                   Native(path, start, dt.str, shape, fortran))
