@@ -645,7 +645,8 @@ def _first_pass(v: Values, plans: list[_Plan], tiles: list[tuple[int, int, int, 
                 z[g] = ez
             p.scale = np.where(bad, np.nan, s)
             p.zp = z
-        p.note_scales(p.scale)
+        if v.size:
+            p.note_scales(p.scale)
 
 
 def _exact_extreme_abs(v: Values, tiles: list[tuple[int, int, int, int]], amax: float,

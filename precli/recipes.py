@@ -386,6 +386,7 @@ def _round_scale_vec(sfmt: str, q: F64) -> tuple[F64, Bool, Bool]:
     if sfmt == "ue8m0":
         m, e = np.frexp(q)
         k = np.where(m == 0.5, e - 1, e).astype(np.int64)
+        k = np.where(q == 0, _E8M0_MIN, k)  # a quotient below float64's range: clamped
         bad = k > _E8M0_MAX
         s = np.ldexp(1.0, np.clip(k, _E8M0_MIN, _E8M0_MAX))
         lo_m, lo_e = np.frexp(q * (1 - _WINDOW))
@@ -539,6 +540,7 @@ def scales_from_range(r: Recipe, lo: F64, hi: F64, amax: F64, ts: float
             q = amax / float(r.block.max)
             m, e = np.frexp(q)
             k = np.where(m == 0.5, e - 1, e).astype(np.int64)
+            k = np.where(q == 0, _E8M0_MIN, k)  # below float64's range: clamped
             lo_m, lo_e = np.frexp(q * (1 - _WINDOW))
             hi_m, hi_e = np.frexp(q * (1 + _WINDOW))
             sus = np.where(lo_m == 0.5, lo_e - 1, lo_e) != np.where(hi_m == 0.5, hi_e - 1,
