@@ -401,7 +401,9 @@ def stats(X: list[list[Any]], res: Result) -> dict[str, Any]:
     se2 = sum((e * e for e in errs), F(0))
     out["max_abs_error"] = float(max(errs))
     out["mean_abs_error"] = float(sum(errs, F(0)) / len(errs))
-    out["rmse"] = math.sqrt(se2 / len(errs))
+    ms = se2 / len(errs)
+    j = floor_log2(ms) // 2 if ms else 0  # sqrt(ms) = sqrt(ms / 4**j) * 2**j, no overflow
+    out["rmse"] = math.ldexp(math.sqrt(ms / F(4) ** j), j)
     out["max_rel_error"] = float(max(rels)) if rels else None
     if se2 == 0:
         out["sqnr_db"] = "inf"

@@ -206,6 +206,8 @@ def test_scaled_fp8_against_ml_dtypes(fp8_data: np.ndarray, elem: str) -> None:
         assert rec["scale_min"] == min(scales) and rec["scale_max"] == max(scales), name
         assert rec["scale_format"] == sf and rec["scale_nan"] == 0
         assert rec["scale"] == (scales[0] if sc == "tensor" else None), name
+        assert rec["scaling"] == sc.rstrip("0123456789x"), name
+        assert rec["block"] == {"group32": [1, 32], "block16x12": [16, 12]}.get(sc), name
         n = fp8_data.size
         assert rec["bits_per_value"] == (8 * n + len(scales) * (8 if sf == "ue8m0" else 32
                                          if sf == "fp32" else 16)) / n, name
@@ -552,3 +554,57 @@ def test_quantize_tile_equals_exact_reference(case: tuple[str, np.ndarray, list[
     assert got.scales is not None
     ws = [math.nan if s is None else float(s) for s in res.scales]
     np.testing.assert_array_equal(np.asarray(got.scales), np.asarray(ws), err_msg=name)
+
+
+# recipe, anchors (put at the start of every group: they make the scale 1, nvfp4's block
+# scale 448 with tensor scale 1, and integer zero points 0 / 128), element grid, unit
+TIE_CASES = [
+    ("mxfp4", [4.0], "e2m1fn", 1, 32), ("mxfp4:rceil", [6.0], "e2m1fn", 1, 32),
+    ("mxfp6_e3m2", [16.0], "e3m2fn", 1, 32), ("mxfp6_e2m3:rceil", [7.5], "e2m3fn", 1, 32),
+    ("mxfp8_e4m3", [256.0], "e4m3fn", 1, 32), ("mxfp8_e5m2", [32768.0], "e5m2", 1, 32),
+    ("mxint8", [1.0], "int", F(1, 64), 32), ("nvfp4", [2688.0], "e2m1fn", 448, 16),
+    ("e4m3fn:group8", [448.0], "e4m3fn", 1, 8), ("e2m1fn:group8:ue8m0", [6.0], "e2m1fn", 1, 8),
+    ("e5m2:block2x8:bf16", [57344.0], "e5m2", 1, 8),
+    ("int4:group8", [7.0, -8.0], "int", 1, 8), ("int8:group8:bf16", [127.0, -128.0], "int", 1, 8),
+    ("uint8:block2x4", [127.5], "int", 1, 4),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "anchors", "grid", "unit", "cols"), TIE_CASES)
+def test_quantize_tile_redoes_ties_of_inexact_inputs(name: str, anchors: list[float], grid: str,
+                                                      unit: Any, cols: int) -> None:
+    # every other value is an element tie in float64; the exact inputs sit 2**-80
+    # (relative) above or below it: only exact rounding gets them right
+    top = max(abs(a) for a in anchors)
+    if grid == "int":
+        mids = [(k + F(1, 2)) * unit for k in range(-300, 300)]
+    else:
+        g = oracle.table(grid).mags
+        mids = [(a + b) / 2 * unit for a, b in zip(g, g[1:], strict=False)]
+        mids += [-m for m in mids]
+    lo_a, hi_a = (min(anchors), max(anchors)) if len(anchors) > 1 else (-top, top)
+    mids = sorted(m for m in mids if lo_a < m < hi_a)
+    row: list[Fraction] = []
+    k = 0
+    while len(row) < 4 * max(cols, 32):
+        if len(row) % cols == 0:
+            row += [F(a) for a in anchors]
+        else:
+            row.append(mids[(k * 7) % len(mids)])
+            k += 1
+    x = np.array([[float(v) for v in row]] * 2)
+    exact = [[v * (1 + (-1) ** (i + j) * F(1, 2**80)) for j, v in enumerate(row)]
+             for i in range(2)]
+    for i in range(2):
+        for j in range(len(row)):
+            if j % cols < len(anchors):
+                exact[i][j] = row[j]
+    res = ref.quantize(ref.parse(name), exact)
+    f64 = ref.quantize(ref.parse(name), ref.exact_entries(x))
+    assert all(s == (448 if name == "nvfp4" else 1) for s in res.scales), res.scales[:3]
+    assert sum(a != b for ra, rb in zip(res.values, f64.values, strict=True)
+               for a, b in zip(ra, rb, strict=True)) >= 8, "no trap in this tile"
+    ctx = Context(tensor_scale=float(res.tensor_scale)) if res.tensor_scale is not None else None
+    got = quantize_tile(parse_recipe(name), x, ctx, exact=lambda i, j: exact[i][j])
+    want = np.array([[float(v) for v in r] for r in res.values])
+    np.testing.assert_array_equal(got.dequant, want, err_msg=name)
