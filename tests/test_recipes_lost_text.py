@@ -359,3 +359,64 @@ def test_big_int64_npy_is_measured_exactly(tmp_path: Path) -> None:
     np.save(u, np.array([2**64 - 1, 1], np.uint64))
     code, out, err = cli("compare", str(u), "-F", "fp64", "--output", "json")
     assert json.loads(out)[0]["max_abs_error"] == 1.0  # 2**64 - 1 -> 2**64
+
+
+@pytest.mark.parametrize(("name", "texts"), [
+    # exact amax / 448 is just above 1: ue8m0 rounds it up to 2 (float64 says 1)
+    ("e4m3fn:tensor:ue8m0", ["448.00000000000000000001", "1", "-3.3"]),
+    ("e4m3fn:group2:ue8m0", ["448.00000000000000000001", "1", "-3.3", "0.7"]),
+    # floor(log2 amax) is 1, not 2, when amax is just below 4
+    ("mxfp4", ["3.99999999999999999999", "1.75", "-0.25000000000000000001"]),
+    # ceil(log2(amax / 6)) is 1, not 0, when amax is just above 6
+    ("mxfp4:rceil", ["6.00000000000000000001", "2.5", "-1"]),
+    ("mxint8", ["-0.99999999999999999999", "0.5", "0.25"]),
+    # the zero point qmin - lo / s is -0.5 (int4) / 7.5 (uint4) in float64, just past it
+    # exactly: round half even goes the other way
+    ("int4:group4", ["-7.49999999999999999999", "7.5", "0.5", "1"]),
+    ("uint4:group4", ["-7.49999999999999999999", "7.5", "0.5", "-1"]),
+    ("nvfp4", ["2688.0000000000000001", "112.00000000000000001", "-0.5"]),
+])  # fmt: skip
+def test_scales_come_from_the_exact_decimal_range(name: str, texts: list[str]) -> None:
+    X = exact_values(texts)
+    want, res = ref_stats(name, X)
+    via = ref.quantize(ref.parse(name), [[F(float(t)) for t in texts]])  # a real trap:
+    assert (via.scales, via.zero_points, via.values) != (res.scales, res.zero_points,
+                                                         res.values)
+    code, out, err = cli("compare", "-", "-F", name, "--output", "json",
+                         input=("\n".join(texts) + "\n").encode())
+    assert code == 0, err
+    rec = json.loads(out)[0]
+    check_stats(rec, want, name)
+    ok = [s for s in res.scales if s is not None]
+    assert (rec["scale_min"], rec["scale_max"]) == (float(min(ok)), float(max(ok))), name
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 37, 64, 1000])
+def test_statistics_do_not_depend_on_the_tile_size(chunk: int) -> None:
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((9, 50)) * (4.0 ** np.arange(9))[:, None]
+    x[4, 7] = np.nan
+    names = ["e4m3fn:tensor", "e4m3fn:channel", "int4:group8", "e5m2:block3x5:ue8m0",
+             "mxfp4", "nvfp4", "uint8:block4x7", "int8:channel:bf16", "fp16"]
+    got = [s.to_record() for s in compare_array(names, x, chunk_size=chunk)]
+    X = ref.exact_entries(x)
+    for name, rec in zip(names, got, strict=True):
+        spec = ref.parse(name)
+        res = ref.quantize(spec, X, list(range(9)) if spec.scaling == "channel" else None)
+        check_stats(rec, ref.stats(X, res), f"{name} chunk {chunk}")
+        assert rec["scale_count"] == len(res.scales), name
+
+
+def test_channel_scaling_stays_on_axis_0_when_blocks_take_another_axis() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 6, 5)) * np.array([0.01, 1, 100, 3])[:, None, None]
+    names = ["e4m3fn:channel", "int8:channel", "e4m3fn:group4", "mxfp4"]
+    got = [s.to_record() for s in compare_array(names, x, axis=1)]
+    m = ref.matrix(x, 1)  # (4 * 5) x 6: rows are (axis 0, axis 2) pairs
+    X = ref.exact_entries(m)
+    for name, rec in zip(names, got, strict=True):
+        spec = ref.parse(name)
+        ch = [i // 5 for i in range(20)] if spec.scaling == "channel" else None
+        res = ref.quantize(spec, X, ch)
+        check_stats(rec, ref.stats(X, res), name)
+        assert rec["scale_count"] == len(res.scales), name

@@ -608,3 +608,56 @@ def test_quantize_tile_redoes_ties_of_inexact_inputs(name: str, anchors: list[fl
     got = quantize_tile(parse_recipe(name), x, ctx, exact=lambda i, j: exact[i][j])
     want = np.array([[float(v) for v in r] for r in res.values])
     np.testing.assert_array_equal(got.dequant, want, err_msg=name)
+
+
+STATS_RECIPES = ["e4m3fn:tensor", "e5m2:tensor:ue8m0", "e4m3fn:channel:bf16", "int8:channel",
+                 "int4:group8", "uint4:group5:bf16", "uint8:tensor", "e4m3fn:block2x3:fp16",
+                 "int4:block3x4", "mxfp4", "mxfp6_e2m3:rceil", "mxint8", "nvfp4", "fp16",
+                 "e4m3fn", "bf16", "e2m1fn:group3:ue8m0"]  # fmt: skip
+
+
+@st.composite
+def array_case(draw: st.DrawFn) -> tuple[list[str], np.ndarray, int | None, int]:
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.lists(st.integers(1, 7), min_size=ndim, max_size=ndim)))
+    n = math.prod(shape)
+    scale = 2.0 ** draw(st.integers(-20, 20))
+    vals = draw(st.lists(st.one_of(
+        st.floats(-1e4, 1e4, allow_nan=False, width=32).map(lambda v: v * scale),
+        st.integers(-40, 40).map(lambda k: k / 8 * scale),
+        st.sampled_from([0.0, math.nan, math.inf, -math.inf, 1e5 * scale])),
+        min_size=n, max_size=n))
+    names = draw(st.lists(st.sampled_from(STATS_RECIPES), min_size=1, max_size=4, unique=True))
+    if ndim == 1:
+        names = [nm for nm in names if ":channel" not in nm] or ["mxfp4"]
+    axis = draw(st.sampled_from([None, *range(ndim)]))
+    chunk = draw(st.sampled_from([1, 3, 16, 1 << 15]))
+    return names, np.array(vals, np.float64).reshape(shape), axis, chunk
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(array_case())
+def test_compare_array_equals_reference_statistics(
+        case: tuple[list[str], np.ndarray, int | None, int]) -> None:
+    names, x, axis, chunk = case
+    got = [s.to_record() for s in compare_array(names, x, axis=axis, chunk_size=chunk)]
+    m = ref.matrix(x, axis)
+    X = ref.exact_entries(m)
+    b = x.ndim - 1 if axis is None else axis
+    # channel of each matrix row: the row's index along axis 0 of the original array
+    lead = [d for d in range(x.ndim) if d != b]
+    ch = [int(np.unravel_index(i, [x.shape[d] for d in lead])[lead.index(0)])
+          if 0 in lead else 0 for i in range(m.shape[0])]
+    for name, rec in zip(names, got, strict=True):
+        spec = ref.parse(name)
+        if spec.scaling == "channel" and b == 0:
+            # channels along the columns: transpose the view for the reference
+            res = ref.quantize(spec, [list(c) for c in zip(*X, strict=True)],
+                               list(range(m.shape[1])))
+            Xr = [list(c) for c in zip(*X, strict=True)]
+        else:
+            res = ref.quantize(spec, X, ch if spec.scaling == "channel" else None)
+            Xr = X
+        check_stats(rec, ref.stats(Xr, res), f"{name} {x.shape} axis={axis} chunk={chunk}")
+        assert rec["scale_count"] == len(res.scales), name
+        assert rec["scale_nan"] == sum(s is None for s in res.scales), name
