@@ -420,3 +420,21 @@ def test_channel_scaling_stays_on_axis_0_when_blocks_take_another_axis() -> None
         res = ref.quantize(spec, X, ch)
         check_stats(rec, ref.stats(X, res), name)
         assert rec["scale_count"] == len(res.scales), name
+
+
+@pytest.mark.parametrize("name", [n for n in BLOCK_TRAPS if ":" not in n])
+def test_block_encode_abs_error_is_against_the_exact_decimal(name: str) -> None:
+    # plain `encode 1.00000000000000000001 --as fp16` reports abs_error 1e-20 and
+    # `compare -` measures against the exact decimal: block encode must too (it stores
+    # 4.00000000000000000001 as 4 in mxfp4: the error is 1e-20, not 0)
+    anchor = BLOCK_TRAPS[name][0]
+    texts = [anchor + (".00000000000000000001" if "." not in anchor else "00000000000000001"),
+             *block_inputs(name)[1:]]
+    code, out, err = cli("encode", *texts, "--as", name, "--output", "json")
+    assert code == 0, err
+    bad = []
+    for t, r in zip(texts, json.loads(out), strict=True):
+        want = float(abs(Fraction(t) - Fraction(r["value"])))
+        if r["abs_error"] != want:
+            bad.append((t, r["value"], r["abs_error"], want))
+    assert not bad, f"encode --as {name}: (input, value, abs_error, exact error) {bad[:3]}"
