@@ -438,3 +438,24 @@ def test_block_encode_abs_error_is_against_the_exact_decimal(name: str) -> None:
         if r["abs_error"] != want:
             bad.append((t, r["value"], r["abs_error"], want))
     assert not bad, f"encode --as {name}: (input, value, abs_error, exact error) {bad[:3]}"
+
+
+@pytest.mark.parametrize("mag", [1e-300, 5e-324, 1e-40, 1e300])
+def test_extreme_magnitudes_against_reference(mag: float) -> None:
+    # scales clamp at the scale format's smallest value (2**-127 for ue8m0 / E8M0, the
+    # smallest subnormal for fp32 / bf16, 2**-149 for nvfp4's tensor scale) or saturate
+    x = [mag, -mag / 3, mag / 7, 0.0] * 8
+    names = ["e4m3fn:tensor", "e4m3fn:tensor:ue8m0", "e4m3fn:group8:bf16", "int8:tensor",
+             "int4:group8", "uint8:tensor", "mxfp4", "mxint8:rceil", "nvfp4", "fp16",
+             "mxfp8_e4m3:rceil", "int8:group8:ue8m0"]
+    got = [s.to_record() for s in compare_array(names, np.array(x))]
+    X = entries(x)
+    wrong = []
+    for name, rec in zip(names, got, strict=True):
+        want, res = ref_stats(name, X)
+        check_stats(rec, want, f"{name} {mag}")
+        ok = [s for s in res.scales if s is not None]
+        if ok and (rec["scale_min"], rec["scale_max"]) != (float(min(ok)), float(max(ok))):
+            wrong.append((name, rec["scale_min"], rec["scale_max"], float(min(ok))))
+    # 5e-324 / 448 underflows float64 to 0: its ue8m0 / rceil scale is still 2**-127
+    assert not wrong, f"reported scales (recipe, min, max, reference): {wrong}"
