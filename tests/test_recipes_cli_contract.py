@@ -81,3 +81,30 @@ def test_min_sqnr_counts_zero_error_as_infinite(tmp_path: Path) -> None:
                          "--min-sqnr", "500", "--output", "json")
     assert code == 0, err
     assert [r["format"] for r in json.loads(out) if r["recommended"]] == ["e4m3fn"]
+
+
+def test_json_ndjson_csv_carry_the_same_records(npy: Path) -> None:
+    names = "e4m3fn:tensor,int4:group16,mxfp4:rceil,nvfp4,fp16,e4m3fn:block2x8:ue8m0"
+    _, js, _ = cli("compare", str(npy), "-F", names, "--output", "json")
+    _, nd, _ = cli("compare", str(npy), "-F", names, "--output", "ndjson")
+    _, cs, _ = cli("compare", str(npy), "-F", names, "--output", "csv")
+    recs = json.loads(js)
+    assert [json.loads(line) for line in nd.splitlines()] == recs
+    need = {"format", "lost", "bits_per_value", "scaling", "block", "scale_format", "scale",
+            "scale_count", "scale_min", "scale_max", "tensor_scale", "sqnr_db"}
+    assert need <= set(recs[0])
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(cs)))
+    assert list(rows[0]) == list(recs[0])
+    for row, rec in zip(rows, recs, strict=True):
+        for k, v in rec.items():
+            if isinstance(v, float):
+                assert float(row[k]) == v, (k, row[k], v)
+            elif isinstance(v, int) and not isinstance(v, bool):
+                assert int(row[k]) == v, k
+            elif v is None:
+                assert row[k] == "", k
+            elif isinstance(v, str):
+                assert row[k] == v, k
