@@ -459,3 +459,27 @@ def test_extreme_magnitudes_against_reference(mag: float) -> None:
             wrong.append((name, rec["scale_min"], rec["scale_max"], float(min(ok))))
     # 5e-324 / 448 underflows float64 to 0: its ue8m0 / rceil scale is still 2**-127
     assert not wrong, f"reported scales (recipe, min, max, reference): {wrong}"
+
+
+@pytest.mark.parametrize(("name", "vals"), [
+    # float64 rounds 448 * 2**52 + 1 down to 448 * 2**52: ue8m0 would give 2**52, not 2**53
+    ("e4m3fn:tensor:ue8m0", [448 * 2**52 + 1, 5, -(2**40)]),
+    ("e4m3fn:group2:ue8m0", [448 * 2**52 + 1, 5, -(2**40), 3]),
+    # floor(log2(2**62 - 1)) = 61; float64 says 2**62
+    ("mxfp4", [2**62 - 1, 3 * 2**59, -(2**58) - 1]),
+    ("mxfp8_e4m3:rceil", [448 * 2**52 + 1, 2**50 + 3]),
+    ("nvfp4", [2688 * 2**50 + 1, 112 * 2**50 + 1, 7]),
+    ("int8:tensor", [127 * 2**55 + 1, -(2**55) - 1, 2**54 + 3]),  # errors vs exact ints
+])  # fmt: skip
+def test_big_int64_scales_from_the_exact_range(tmp_path: Path, name: str,
+                                               vals: list[int]) -> None:
+    p = tmp_path / "i.npy"
+    np.save(p, np.array(vals, np.int64))
+    code, out, err = cli("compare", str(p), "-F", name, "--output", "json")
+    assert code == 0, err
+    rec = json.loads(out)[0]
+    X = [[F(v) for v in vals]]
+    want, res = ref_stats(name, X)
+    check_stats(rec, want, name)
+    ok = [s for s in res.scales if s is not None]
+    assert (rec["scale_min"], rec["scale_max"]) == (float(min(ok)), float(max(ok))), name
