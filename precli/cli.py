@@ -457,6 +457,9 @@ def encode(
             raise UsageError(f"--dtype does not apply to block formats ({bfmt.name})")
         if pack and (output or "").lower() != "raw":
             raise UsageError("--pack applies to --output raw")
+        if pack and bfmt.element_format.bits >= 8:
+            raise UsageError(f"--pack applies to formats under 8 bits; {bfmt.name}'s "
+                             f"{bfmt.element} elements take whole bytes")
         if given:
             verb = "does" if len(given) == 1 else "do"
             raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "

@@ -49,11 +49,17 @@ def test_refused_recipes_are_one_line_usage_errors(npy: Path, bad: str) -> None:
     assert "Traceback" not in err and "internal error" not in err
 
 
-def test_channel_of_a_1d_array_is_a_usage_error(tmp_path: Path) -> None:
+def test_channels_of_a_1d_array(tmp_path: Path) -> None:
     p = tmp_path / "v.npy"
-    np.save(p, np.ones(8))
-    code, _, err = cli("compare", str(p), "-F", "e4m3fn:channel")
+    np.save(p, np.arange(1.0, 9.0))
+    # --granularity channel along an axis a 1-D array lacks: refused
+    code, _, err = cli("compare", str(p), "-F", "int8", "--granularity", "channel")
     assert code == 2 and err.startswith("precli: error: ")
+    # a channel recipe treats a 1-D tensor (a norm, a bias) as one channel: one scale
+    code, out, err = cli("compare", str(p), "-F", "e4m3fn:channel", "-o", "json")
+    assert code == 0, err
+    (r,) = json.loads(out)
+    assert r["scale_count"] == 1 and r["scale"] == float(np.float32(8 / 448))
 
 
 def test_no_finite_input_is_null_zero_error_is_inf(tmp_path: Path) -> None:

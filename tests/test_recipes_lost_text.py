@@ -312,9 +312,14 @@ def test_plain_formats_text_rounds_once(name: str) -> None:
 @pytest.mark.parametrize("name", ["e4m3fn:tensor", "e5m2:channel", "int4:group32",
                                   "e4m3fn:block1x8:ue8m0", "int8:tensor:bf16"])
 def test_scaled_recipes_text_against_exact_reference(name: str) -> None:
-    if name == "e5m2:channel":  # text is one row: a 1-D input has no channels
-        code, out, err = cli("compare", "-", "-F", name, input=b"1\n2\n")
-        assert code == 2 and err.startswith("precli: error: ") and "Traceback" not in err
+    if name == "e5m2:channel":  # text is one row: a 1-D input is one channel
+        code, out, err = cli("compare", "-", "-F", "e5m2:channel,e5m2:tensor", "-o", "json",
+                             input=b"1\n2.00000000000000000001\n-3\n")
+        assert code == 0, err
+        ch, te = json.loads(out)
+        assert ch["scale_count"] == 1 and ch["scale"] == te["scale"]
+        assert {k: v for k, v in ch.items() if k not in ("format", "scaling")} == {
+            k: v for k, v in te.items() if k not in ("format", "scaling")}
         return
     texts = traps(midpoints("e4m3fn", F(2**-6), F(440), 20), F(1, 7)) + ["64"]
     X = exact_values(texts)
