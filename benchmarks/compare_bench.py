@@ -66,7 +66,7 @@ values over 30 decades.
 
 Usage (from the project root)::
 
-    uv run python benchmarks/compare_bench.py             # 7 rounds, 10M values (~5 min)
+    uv run python benchmarks/compare_bench.py             # both rows, 7 rounds, 10M values (~4 min)
     uv run python benchmarks/compare_bench.py --quick     # 5 rounds, 1M values
     uv run python benchmarks/compare_bench.py --rounds 11
     uv run python benchmarks/compare_bench.py --rows recipes
