@@ -12,7 +12,14 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from precli.errors import CodeRangeError, UsageError, ValueParseError
-from precli.exact import ExactValue, exact_decimal, floor_log2, parse_number
+from precli.exact import (
+    ECHO_CHARS,
+    ExactValue,
+    exact_decimal,
+    floor_log2,
+    parse_number,
+    shown_text,
+)
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 from precli.rounding import (
     float_neighbours,
@@ -96,13 +103,14 @@ def parse_code(fmt: Format, text: str) -> int:
                 raise ValueError
             if len(bits) != fmt.bits:
                 raise CodeRangeError(
-                    f"bit string {text!r} has {len(bits)} bits; {fmt.name} has {fmt.bits} "
+                    f"bit string {shown_text(text)} has {len(bits)} bits; {fmt.name} has "
+                    f"{fmt.bits} "
                     "(prefix 0b or 0x for a shorter code)"
                 )
             code = int(bits, 2)
     except ValueError:
         raise ValueParseError(
-            f"not a code: {text!r} (use 0x hex, 0b binary, or {fmt.bits} bits)"
+            f"not a code: {shown_text(text)} (use 0x hex, 0b binary, or {fmt.bits} bits)"
         ) from None
     if code >> fmt.bits:
         hint = (
@@ -110,7 +118,10 @@ def parse_code(fmt: Format, text: str) -> int:
             if fmt.name == "tf32" and code < 1 << 32
             else ""
         )
-        raise CodeRangeError(f"code {code:#x} does not fit {fmt.name} ({fmt.bits} bits){hint}")
+        h = hex(code)
+        if len(h) > ECHO_CHARS:
+            h = f"{h[:ECHO_CHARS]}… ({code.bit_length():,} bits)"
+        raise CodeRangeError(f"code {h} does not fit {fmt.name} ({fmt.bits} bits){hint}")
     return code
 
 

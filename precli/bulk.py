@@ -32,7 +32,7 @@ from precli.analysis import (
     parse_code,
 )
 from precli.errors import PrecliError, UsageError, ValueParseError
-from precli.exact import ExactValue, exact_of_float, parse_number
+from precli.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
 from precli.formats import FloatFormat, Format, IntFormat
 from precli.rounding import round_value, shortest_float, shortest_table, stochastic_bits
 
@@ -44,20 +44,34 @@ INPUT_FORMATS = ("text", "f16", "f32", "f64", "npy")
 # ------------------------------------------------------------------ sources
 
 
+#: The longest value (token) text reads: a longer one is one error record, skipped as it
+#: streams past (only its first bytes are kept, for the message). Documented in the README.
+MAX_TOKEN_BYTES = 1 << 20
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
+
+
 @dataclass
 class Batch:
-    """A slice of the input: text (a body of whole lines), or binary values."""
+    """A slice of the input: text (a body of whole tokens), or binary values.
+
+    A text batch never splits a token. A token longer than the cap arrives as a batch of
+    its own with ``oversize`` set: ``(its first bytes, its length)``; its one token is that
+    prefix followed by "…", which no parser accepts, and ``errors`` says why.
+    """
 
     start: int  # index of its first value in the whole input
     body: bytes | None = None
     first_line: int = 1
     values: np.ndarray | None = None
+    oversize: tuple[bytes, int] | None = None
     _tokens: list[bytes] | None = None
     _lines: list[int] | None = None
     _bounds: Any = None
 
     @property
     def tokens(self) -> list[bytes] | None:
+        if self.oversize is not None:
+            return [self.oversize[0] + "…".encode()]
         if self.body is None:
             return None
         if self._tokens is None:
@@ -65,9 +79,16 @@ class Batch:
         return self._tokens
 
     @property
+    def errors(self) -> dict[int, str]:
+        """Errors known before parsing (a value over the length cap), by index."""
+        if self.oversize is None:
+            return {}
+        return {0: f"longer than the {MAX_TOKEN_BYTES:,}-byte limit for one value; skipped"}
+
+    @property
     def bounds(self) -> Any:
         """(starts, ends) when the body is one plain token per line, else None."""
-        if self.body is None:
+        if self.body is None or self.oversize is not None:
             return None
         if self._bounds is None:
             self._bounds = fastparse.line_bounds(self.body) or False
@@ -75,58 +96,147 @@ class Batch:
 
     @property
     def lines(self) -> list[int]:
+        """The line number of each token (one linear pass, whatever the layout)."""
         if self._lines is None:
-            assert self.body is not None
-            if fastparse.line_bounds(self.body) is not None:
+            if self.oversize is not None:
+                self._lines = [self.first_line]
+            elif self.bounds is not None:
                 self._lines = list(range(self.first_line, self.first_line + len(self)))
             else:
-                body, line = self.body, self.first_line
-                self._lines = [line + body.count(b"\n", 0, m.start())
-                               for m in _TOKEN.finditer(body)]
+                assert self.body is not None
+                buf = np.frombuffer(self.body, np.uint8)
+                space = np.isin(buf, np.frombuffer(_WHITESPACE, np.uint8))
+                starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
+                newlines = np.flatnonzero(buf == 10)
+                self._lines = (np.searchsorted(newlines, starts) + self.first_line).tolist()
         return self._lines
 
     def __len__(self) -> int:
+        if self.oversize is not None:
+            return 1
         if self.body is not None:
             return len(self.tokens or ())
         assert self.values is not None
         return len(self.values)
 
     def text(self, i: int) -> str:
-        if self.body is not None:
+        if self.body is not None or self.oversize is not None:
             return (self.tokens or [])[i].decode("utf-8", "replace")
         return _float_text(self.values[i])  # type: ignore[index]
 
+    def shown(self, i: int) -> str:
+        """The value as an error line shows it: quoted, cut to ECHO_CHARS, with its length."""
+        if self.oversize is not None:
+            prefix, n = self.oversize
+            return shown_text(prefix.decode("utf-8", "replace"), n)
+        return shown_text(self.text(i))
+
     def where(self, i: int) -> str:
-        if self.body is not None:
+        if self.body is not None or self.oversize is not None:
             return f"line {self.lines[i]}"
         return f"value {self.start + i + 1}"
 
 
-_TOKEN = re.compile(rb"\S+")
+def text_batches(stream: IO[bytes], chunk: int = CHUNK_BYTES,
+                 max_token: int | None = None) -> Iterator[Batch]:
+    """Whitespace-separated tokens, a chunk at a time; output can start before input ends.
 
-
-def text_batches(stream: IO[bytes], chunk: int = CHUNK_BYTES) -> Iterator[Batch]:
-    """Whitespace-separated tokens, a chunk at a time; output can start before input ends."""
+    Linear in the input whatever its layout (one huge line, CRLF, many values a line), and
+    memory-bounded: a batch ends at the last whitespace of what has been read, so only a
+    partial token is carried over, and a token past ``max_token`` bytes (default
+    :data:`MAX_TOKEN_BYTES`) is skipped as it streams, keeping its first bytes for the
+    message. No token is ever split in two.
+    """
+    cap = MAX_TOKEN_BYTES if max_token is None else max_token
     read = getattr(stream, "read1", stream.read)
-    carry = b""
+    carry: list[bytes] = []  # a partial token (no whitespace), at most cap bytes in all
+    carried = 0
+    skip: list[Any] | None = None  # [prefix, length, line] while skipping a long token
     line = 1
     index = 0
     while True:
         data = read(chunk)
         if not data:
             break
-        data = carry + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < 64 * chunk:
-            carry = data  # no line end yet: wait for more (a single huge line still flows)
+        if skip is not None:
+            j = _first_space(data)
+            if j < 0:
+                skip[1] += len(data)
+                continue
+            skip[1] += j
+            yield Batch(index, first_line=skip[2], oversize=(skip[0], skip[1]))
+            index += 1
+            skip = None
+            data = data[j:]
+        cut = _last_space(data) + 1
+        if cut == 0:  # no whitespace: the partial token grows
+            carry.append(data)
+            carried += len(data)
+            if carried > cap:
+                whole = b"".join(carry)
+                skip = [whole[:ECHO_CHARS * 4], carried, line]
+                carry, carried = [], 0
             continue
-        body, carry = (data[:cut], data[cut:]) if cut else (data, b"")
-        b = _batch(body, line, index)
-        yield b
-        index += len(b)
+        body = b"".join(carry) + data[:cut] if carry else data[:cut]
+        carry, carried = ([data[cut:]], len(data) - cut) if cut < len(data) else ([], 0)
+        for b in _split_long(body, line, index, cap):
+            yield b
+            index += len(b)
         line += body.count(b"\n")
-    if carry:
-        yield _batch(carry, line, index)
+        if carried > cap:
+            skip = [carry[0][:ECHO_CHARS * 4], carried, line]
+            carry, carried = [], 0
+    if skip is not None:
+        yield Batch(index, first_line=skip[2], oversize=(skip[0], skip[1]))
+    elif carry:
+        for b in _split_long(b"".join(carry), line, index, cap):
+            yield b
+            index += len(b)
+
+
+def _last_space(data: bytes) -> int:
+    return max(data.rfind(c) for c in (b"\n", b" ", b"\t", b"\r", b"\x0b", b"\x0c"))
+
+
+_SPACE_RE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+
+
+def _first_space(data: bytes) -> int:
+    m = _SPACE_RE.search(data)
+    return m.start() if m else -1
+
+
+def _split_long(body: bytes, line: int, index: int, cap: int) -> Iterator[Batch]:
+    """The body as batches: itself, or (when a token in it is over the cap) the pieces
+    around each long token plus one oversize batch for it."""
+    if len(body) <= cap:
+        yield _batch(body, line, index)
+        return
+    toks = body.split()
+    if not toks or max(map(len, toks)) <= cap:
+        yield Batch(index, body=body, first_line=line, _tokens=toks)
+        return
+    long = [m for m in _TOKEN.finditer(body) if m.end() - m.start() > cap]
+    pos = 0
+    for m in long:
+        if m.start() > pos:
+            piece = body[pos:m.start()]
+            b = _batch(piece, line, index)
+            if len(b):
+                yield b
+                index += len(b)
+            line += piece.count(b"\n")
+        yield Batch(index, first_line=line,
+                    oversize=(body[m.start():m.start() + ECHO_CHARS * 4], m.end() - m.start()))
+        index += 1
+        pos = m.end()
+    rest = body[pos:]
+    b = _batch(rest, line, index)
+    if len(b):
+        yield b
+
+
+_TOKEN = re.compile(rb"\S+")
 
 
 def _batch(body: bytes, line: int, index: int) -> Batch:
@@ -270,6 +380,8 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
     n = len(batch)
     from_text = batch.body is not None
     dt = codec.code_dtype(fmt.bits)
+    if batch.oversize is not None:
+        return EncodedBatch(np.full(n, placeholder_code(fmt), dt), batch.errors)
     if not _vector_ok(fmt, opts, from_text):
         codes = np.zeros(n, dt)
         errors: dict[int, str] = {}
@@ -364,6 +476,9 @@ def placeholder_code(fmt: Format) -> int:
 def encode_records(fmt: Format, batch: Batch, opts: EncodeOptions,
                    ) -> Iterator[EncodeResult | ErrorRecord]:
     """Full per-value results (exact path) for the record outputs: json, ndjson, csv, table."""
+    for i, msg in batch.errors.items():
+        yield ErrorRecord(batch.text(i), msg, batch.start + i)
+        return
     for i in range(len(batch)):
         text = batch.text(i)
         try:
@@ -388,6 +503,8 @@ def decode_codes(fmt: Format, batch: Batch) -> DecodedBatch:
     """Parse the code tokens of a batch: vectorized for 0x hex lines, exact otherwise."""
     n = len(batch)
     codes = np.zeros(n, np.uint64)
+    if batch.oversize is not None:
+        return DecodedBatch(codes, batch.errors)
     todo = np.ones(n, bool)
     bounds = batch.bounds
     if bounds is not None:

@@ -46,7 +46,7 @@ def _open(src: tuple[str, str | None]) -> tuple[Iterator[bulk.Batch], IO[bytes] 
 def _report(batch: bulk.Batch, i: int, msg: str) -> None:
     from precli.cli import error_line
 
-    error_line(f"{batch.where(i)} ({batch.text(i)!r}): {msg}")
+    error_line(f"{batch.where(i)} ({batch.shown(i)}): {msg}")
 
 
 def _mode(env: OutputEnv, output: str | None, allowed: tuple[str, ...]) -> str:
