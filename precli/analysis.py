@@ -326,9 +326,12 @@ class EncodeOptions:
 def parse_scale(text: str | None) -> Fraction | None:
     if text is None:
         return None
-    v = parse_number(text)
+    try:
+        v = parse_number(text)
+    except ValueParseError:
+        v = ExactValue(False, "nan")
     if v.kind != "finite" or v.negative or v.is_zero:
-        raise UsageError(f"--scale must be a positive finite number, got {text!r}")
+        raise UsageError(f"--scale must be a positive finite number, got {shown_text(text)}")
     return v.magnitude
 
 

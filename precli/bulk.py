@@ -263,23 +263,76 @@ def binary_batches(stream: IO[bytes], dtype: str, n: int = CHUNK_VALUES) -> Iter
                               f"whole {dtype} value")
 
 
-def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
-    """A .npy file, memory-mapped (never read whole, never unpickled)."""
+def open_npy(path: str) -> np.ndarray:
+    """A .npy file memory-mapped, its header checked first (never unpickled).
+
+    Every way a file can fail to be a usable .npy is a one-line usage error (exit 2) that
+    names the problem: missing, empty, a .npz archive, no .npy magic, a damaged or truncated header,
+    fewer data bytes than the header promises, object (pickled) or unsupported dtypes.
+    Big-endian arrays are mapped as they are; readers convert them a chunk at a time.
+    """
+    from numpy.lib import format as npf
+
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise UsageError(f"{path}: cannot read as .npy without unpickling ({e}); precli never "
-                         "loads pickles") from None
+        f = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as e:
-        raise UsageError(f"{path}: {e}") from None
-    if arr.dtype.kind not in "fiu" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
-        raise UsageError(f"{path}: dtype {arr.dtype} is not supported; precli reads float16, "
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    with f:
+        head = f.read(6)
+        if not head:
+            raise UsageError(f"{path} is empty (0 bytes), not a .npy file")
+        if head.startswith(b"PK\x03\x04"):
+            raise UsageError(f"{path} is a .npz archive (a zip of arrays), not a .npy: "
+                                  "save the array you want with np.save")
+        if head != b"\x93NUMPY":
+            raise UsageError(f"{path} is not a .npy file (it does not start with the "
+                                  "\\x93NUMPY magic)")
+        f.seek(0)
+        try:
+            version = npf.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = npf.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = npf.read_array_header_2_0(f)
+            else:
+                shape, fortran, dtype = npf._read_array_header(  # type: ignore[attr-defined]
+                    f, version)  # 3.0: a utf-8 header
+        except (ValueError, EOFError, OSError, SyntaxError, TypeError) as e:
+            raise UsageError(f"{path}: damaged or truncated .npy header ({e})") from None
+        offset = f.tell()
+        f.seek(0, 2)
+        size = f.tell()
+    if dtype.hasobject:
+        raise UsageError(f"{path} holds Python objects (pickled data); precli never loads "
+                         "pickles")
+    if dtype.kind not in "fiu" or (dtype.kind == "f" and dtype.itemsize > 8) \
+            or dtype.fields is not None or dtype.subdtype is not None:
+        raise UsageError(f"{path}: dtype {dtype} is not supported; precli reads float16, "
                          "float32, float64 and integer arrays")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    need = count * dtype.itemsize
+    if size - offset < need:
+        raise UsageError(f"{path} is truncated: its header promises {count:,} values "
+                              f"({need:,} bytes) but {max(size - offset, 0):,} bytes follow")
+    if count == 0:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
+                     order="F" if fortran else "C")
+
+
+def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
+    """A .npy file, memory-mapped (never read whole, never unpickled); big-endian arrays
+    are byte-swapped a chunk at a time."""
+    arr = open_npy(path)
     from precli.compare import iter_blocks
 
     start = 0
     for piece, _ in iter_blocks(arr, chunk_size=n):  # views in row-major order: a
         chunk = np.asarray(piece).reshape(-1)  # Fortran-order file is never copied whole
+        if not chunk.dtype.isnative:
+            chunk = chunk.astype(chunk.dtype.newbyteorder("="))
         if chunk.dtype.kind != "f" and chunk.dtype.itemsize < 8:
             chunk = chunk.astype(np.float64)  # exact: int32 and narrower fit float64
         # int64 / uint64 stay integers: values past 2^53 go the exact path
