@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from precli.errors import CodeRangeError, UsageError, ValueParseError
@@ -163,6 +164,12 @@ class CodeInfo(NamedTuple):
         return None
 
 
+@lru_cache(maxsize=1 << 17)
+def _shortest(fmt: FloatFormat, code: int) -> str:
+    """shortest_float, remembered: a stream's records name each code's neighbours too."""
+    return shortest_float(fmt, code)
+
+
 def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
     s, e, m = fmt.fields(code)
     M = fmt.mantissa_bits
@@ -207,11 +214,11 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         sign=s if fmt.signed else None,
         exponent=e,
         mantissa=m,
-        value=shortest_float(fmt, code),
+        value=_shortest(fmt, code),
         exact=value_text(stored),
         ulp=ulp,
-        prev=None if prev_c is None else shortest_float(fmt, prev_c),
-        next=None if next_c is None else shortest_float(fmt, next_c),
+        prev=None if prev_c is None else _shortest(fmt, prev_c),
+        next=None if next_c is None else _shortest(fmt, next_c),
         formula=formula,
     )
 

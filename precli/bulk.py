@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
 from typing import IO, Any
 
 import numpy as np
@@ -33,7 +35,7 @@ from precli.analysis import (
 )
 from precli.errors import PrecliError, UsageError, ValueParseError
 from precli.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
-from precli.formats import FloatFormat, Format, IntFormat
+from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 from precli.rounding import round_value, shortest_float, shortest_table, stochastic_bits
 
 CHUNK_BYTES = 1 << 20
@@ -644,3 +646,249 @@ def raw_bytes(fmt: Format, enc: EncodedBatch) -> bytes:
 
 
 ErrorSink = Callable[[str, str, str], None]  # (where, text, message)
+
+
+# ------------------------------------------------------------------ record outputs, fast
+
+_SIMPLE_DEC = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3}))?")
+_JSON_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b"\\", b"") + _WHITESPACE
+_CSV_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b",", b"") + _WHITESPACE
+
+
+def _plain_cells(batch: Batch, json_mode: bool) -> list[str] | None:
+    """Each token as its output cell when no token needs quoting or escaping, else None."""
+    body = batch.body
+    if body is None or batch.oversize is not None:
+        return None
+    if body.translate(None, _JSON_SAFE if json_mode else _CSV_SAFE):
+        return None
+    toks = body.decode("ascii").split()
+    return ['"' + t + '"' for t in toks] if json_mode else toks
+
+
+def _fraction_parts(x: Fraction) -> tuple[bool, int, int]:
+    return x < 0, abs(x.numerator), x.denominator
+
+
+class RecordTexts:
+    """Rendered encode / decode records for a stream, without the exact path per value.
+
+    Everything a record says about its code (hex, bits, value, exact, ulp, prev, next,
+    flags for a given flag set) is rendered once per code into a template; per value only
+    the input and the three errors are filled in. The errors are computed from the value's
+    exact rational (its digits, or the binary value) with integer arithmetic, and Python's
+    int / int is correctly rounded, as the exact path's float(Fraction) is. Values this
+    does not cover (specials, codes at the ends of the range where overflow and saturation
+    live, long or unusual literals, scale / zero-point encodes) take the exact path.
+    Equality with the exact path is tested over every code of the formats of 16 bits or
+    fewer and on patterned and random values for the wide ones (tests/test_records.py).
+    """
+
+    def __init__(self, fmt: Format, writer: Any, opts: EncodeOptions | None = None,
+                 scale: Any = None, zero_point: int | None = None) -> None:
+        from precli.streams import result_record
+
+        self.fmt, self.writer, self.opts = fmt, writer, opts
+        self.scale, self.zero_point = scale, zero_point
+        self.json = writer.mode in ("json", "ndjson")
+        self._result_record = result_record
+        self._templates: dict[Any, tuple[str, ...]] = {}
+        self._codes: dict[int, Any] = {}  # code -> (neg, Sn, Sd, Un, Ud, kind) or None
+        self._infos: dict[int, Any] = {}
+        self.fast_encode = opts is not None and opts.scale is None and \
+            opts.zero_point is None and not (isinstance(fmt, FloatFormat) and
+                                             fmt.specials == "fnu")
+
+    # -- decode
+
+    def decode(self, batch: Batch, dec: DecodedBatch) -> list[Any]:
+        """One rendered record (str) per value, an ErrorRecord where it failed."""
+        from precli.analysis import describe_code
+
+        n = len(batch)
+        cells = _plain_cells(batch, self.json)
+        codes = dec.codes.tolist()
+        out: list[Any] = [None] * n
+        tpl = self._templates
+        for i in range(n):
+            if i in dec.errors:
+                out[i] = ErrorRecord(batch.text(i), dec.errors[i], batch.start + i)
+                continue
+            c = codes[i]
+            t = tpl.get(c)
+            if t is None:
+                info = describe_code(self.fmt, c, self.scale, self.zero_point)
+                rec = self._result_record(DecodeResult("", info))
+                t = tpl[c] = self.writer.template(rec, ("input",)).pieces
+            cell = cells[i] if cells is not None else self._cell(batch.text(i))
+            out[i] = t[0] + cell + t[1]
+        return out
+
+    def _cell(self, v: Any) -> str:
+        from precli.streams import RecordTemplate
+
+        return RecordTemplate((), self.json).cell(v)
+
+    # -- encode
+
+    def encode(self, batch: Batch, enc: EncodedBatch) -> list[Any]:
+        """One rendered record (str) per value, an ErrorRecord where it failed."""
+        n = len(batch)
+        out: list[Any] = [None] * n
+        codes = enc.codes.tolist()
+        from_text = batch.tokens is not None
+        cells = _plain_cells(batch, self.json) if from_text else None
+        toks = batch.tokens if from_text else None
+        vals = None if from_text else batch.values.tolist()  # type: ignore[union-attr]
+        fast = self.fast_encode
+        none_text = "null" if self.json else ""
+        for i in range(n):
+            if i in enc.errors:
+                out[i] = ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
+                continue
+            c = codes[i]
+            r = self._lane(c, toks[i] if toks is not None else vals[i]) if fast else None  # type: ignore[index]
+            if r is None:
+                out[i] = self._exact(batch, i)
+                continue
+            flags, abs_e, rel_e, ulp_e = r
+            t = self._templates.get((c, flags))
+            if t is None:
+                t = self._encode_template(c, flags)
+            cell = cells[i] if cells is not None else self._cell(batch.text(i))
+            out[i] = "".join((t[0], cell, t[1], none_text if abs_e is None else repr(abs_e),
+                              t[2], none_text if rel_e is None else repr(rel_e), t[3],
+                              none_text if ulp_e is None else repr(ulp_e), t[4]))
+        return out
+
+    def _exact(self, batch: Batch, i: int) -> Any:
+        assert self.opts is not None
+        text = batch.text(i)
+        try:
+            x = _exact_input(batch, i)
+            r = encode_exact(self.fmt, text, x, self.opts, batch.start + i)
+        except UsageError:
+            raise
+        except PrecliError as e:
+            return ErrorRecord(text, str(e), batch.start + i)
+        return self.writer.render(self._result_record(r))
+
+    def _info(self, c: int) -> Any:
+        info = self._infos.get(c)
+        if info is None:
+            from precli.analysis import describe_code
+
+            info = self._infos[c] = describe_code(self.fmt, c)
+        return info
+
+    def _encode_template(self, c: int, flags: tuple[str, ...]) -> tuple[str, ...]:
+        assert self.opts is not None
+        info = self._info(c)
+        rec = self._result_record(EncodeResult("", self.opts.mode, info, flags, None, None, None))
+        t: tuple[str, ...] = self.writer.template(
+            rec, ("input", "abs_error", "rel_error", "ulp_error")).pieces
+        self._templates[(c, flags)] = t
+        return t
+
+    def _code_facts(self, c: int) -> Any:
+        """(negative, Sn, Sd, Un, Ud, zero_is_underflow_bound) of a code the fast path
+        covers, else None."""
+        if c in self._codes:
+            return self._codes[c]
+        fmt = self.fmt
+        facts: Any = None
+        if isinstance(fmt, FloatFormat):
+            mag = c & ~fmt.sign_mask if fmt.signed else c
+            if not (fmt.is_nan(c) or fmt.is_inf(c) or mag == fmt.max_code):
+                info = self._info(c)
+                s = info.stored
+                u = info.ulp
+                assert u is not None
+                facts = (s.negative, s.magnitude.numerator, s.magnitude.denominator,
+                         u.numerator, u.denominator, fmt.smallest_normal)
+        elif isinstance(fmt, IntFormat):
+            q = int(fmt.code_value(c))
+            if fmt.min_int < q < fmt.max_int:
+                facts = (q < 0, abs(q), 1, 1, 1, None)
+        else:
+            assert isinstance(fmt, TableFormat)
+            if 0 < c < len(fmt.values) - 1:
+                info = self._info(c)
+                v = fmt.values[c]
+                u = info.ulp
+                assert u is not None
+                facts = (v < 0, abs(v.numerator), v.denominator, u.numerator, u.denominator,
+                         None)
+        self._codes[c] = facts
+        return facts
+
+    def _lane(self, c: int, src: Any) -> tuple[tuple[str, ...], float | None, float | None,
+                                                float | None] | None:
+        """(flags, abs_error, rel_error, ulp_error) exactly as the exact path gives them, or
+        None when this lane needs the exact path."""
+        facts = self._code_facts(c)
+        if facts is None:
+            return None
+        if isinstance(src, bytes):
+            m = _SIMPLE_DEC.fullmatch(src)
+            if m is None:
+                return None
+            sign, ip, fp, ex = m.groups()
+            digits = ip + (fp or b"")
+            if not digits or len(digits) > 40:
+                return None
+            xn = int(digits)
+            e = (int(ex) if ex else 0) - len(fp or b"")
+            xneg = sign == b"-"
+            if e >= 0:
+                xn *= _pow10(e)
+                xd = 1
+            else:
+                xd = _pow10(-e)
+        elif isinstance(src, float):
+            if src != src or src in (_INF, -_INF):
+                return None
+            xneg = src < 0 or (src == 0 and str(src).startswith("-"))
+            xn, xd = abs(src).as_integer_ratio()
+        else:
+            xneg, xn, xd = src < 0, abs(int(src)), 1
+        sneg, sn, sd, un, ud, small = facts
+        # the stored value is the rounding of x; its sign is x's unless x rounded to zero
+        a = (-sn if sneg else sn) * xd
+        b = (-xn if xneg else xn) * sd
+        num = a - b if a >= b else b - a
+        den = xd * sd
+        inexact = num != 0
+        fmt = self.fmt
+        if not inexact:
+            flags: tuple[str, ...] = ()
+        elif isinstance(fmt, FloatFormat):
+            # underflow: inexact and |x| < smallest normal
+            underflow = xn * small.denominator < small.numerator * xd
+            flags = ("inexact", "underflow") if underflow else ("inexact",)
+        else:
+            flags = ("inexact", "underflow") if sn == 0 else ("inexact",)
+        try:
+            abs_e: float | None = num / den
+        except OverflowError:
+            abs_e = None
+        try:
+            rel_e: float | None = num / (sd * xn) if xn else None
+        except OverflowError:
+            rel_e = None
+        try:
+            ulp_e: float | None = (num * ud) / (den * un) if un else None
+        except OverflowError:
+            ulp_e = None
+        return flags, abs_e, rel_e, ulp_e
+
+
+_INF = float("inf")
+
+
+@lru_cache(maxsize=2048)
+def _pow10(e: int) -> int:
+    p: int = 10**e
+    return p
+
+

@@ -64,6 +64,11 @@ def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
     try:
         if mode in ("plain", "raw"):
             return _encode_bytes(fmt, opts, batches, mode, strict)
+        if mode != "table":
+            writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, "hex")
+            texts = bulk.RecordTexts(fmt, writer, opts)
+            return _rendered(batches, lambda b: texts.encode(b, bulk.encode_batch(fmt, b, opts)),
+                             writer, strict)
         return _records(batches, lambda b: bulk.encode_records(fmt, b, opts), mode, env, "hex",
                         strict)
     finally:
@@ -136,6 +141,30 @@ def _records(batches: Iterator[bulk.Batch], make: Any, mode: str, env: OutputEnv
     return int(ExitStatus.DATA_ERROR) if failed else 0
 
 
+def _rendered(batches: Iterator[bulk.Batch], render: Any, writer: RecordWriter,
+              strict: bool) -> int:
+    """Write each batch's rendered records (render(batch) -> str per value, ErrorRecord
+    where one failed) in order, reporting errors; --strict stops before the first."""
+    failed = 0
+    for batch in batches:
+        out = render(batch)
+        stop = None
+        for i, r in enumerate(out):
+            if isinstance(r, ErrorRecord):
+                _report(batch, i, r.error)
+                failed += 1
+                if strict:
+                    stop = i
+                    break
+                out[i] = writer.render(result_record(r))
+        writer.write_many(out if stop is None else out[:stop])
+        sys.stdout.flush()
+        if stop is not None:
+            break
+    writer.close()
+    return int(ExitStatus.DATA_ERROR) if failed else 0
+
+
 class _Stop(Exception):
     pass
 
@@ -158,6 +187,12 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
     try:
         if mode == "plain" and scale is None and zero_point is None:
             return _decode_plain(fmt, batches, strict)
+
+        if mode != "table":
+            writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, "value")
+            texts = bulk.RecordTexts(fmt, writer, scale=scale, zero_point=zero_point)
+            return _rendered(batches, lambda b: texts.decode(b, bulk.decode_codes(fmt, b)),
+                             writer, strict)
 
         def make(b: bulk.Batch) -> Iterator[Any]:
             return bulk.decode_records(fmt, b, bulk.decode_codes(fmt, b), scale, zero_point)
