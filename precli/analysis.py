@@ -81,6 +81,60 @@ def _scaled_shortest(v: Fraction) -> str:
     return format_decimal(v < 0, int(digits), exp)
 
 
+#: A value prints exactly when its exact decimal has at most this many significant digits.
+VALUE_DIGITS = 17
+
+
+def plain_value(v: Fraction, negative_zero: bool = False,
+                fallback: Any = None) -> str:
+    """The value text people and pipes see (README: "Values"): the exact decimal when it has
+    at most 17 significant digits (every value of every format of 16 bits or fewer), else
+    the shortest text that reads back as the same float64 (Python's repr of the nearest
+    float64, which is the value itself for every format up to fp64). ``fallback()`` gives
+    the text instead when the value is beyond float64's range or finer than float64.
+
+    Numbers print Python-style: positional for 1e-4 <= |v| < 1e16, else d.ddde±XX."""
+    from precli.exact import format_decimal, int_to_str
+
+    if v == 0:
+        return "-0" if negative_zero else "0"
+    neg = v < 0
+    a = -v if neg else v
+    n, d = a.numerator, a.denominator
+    k = d.bit_length() - 1
+    if d == 1 << k:  # dyadic (every binary format): n / 2^k = n * 5^k / 10^k
+        digits, exp = n * 5**k, -k
+    else:  # scaled integer / table values: d = 2^a 5^b
+        digits, exp = n * (10**_decimal_places(d) // d), -_decimal_places(d)
+    text = int_to_str(digits) if digits >= 10**VALUE_DIGITS else str(digits)
+    sig = len(text.rstrip("0"))
+    if sig <= VALUE_DIGITS:
+        return format_decimal(neg, digits, exp)
+    try:
+        f = float(v)
+    except OverflowError:
+        f = None
+    if f is None or f == 0 or abs(f) == float("inf") or (
+            fallback is not None and Fraction(f) != v):
+        if fallback is not None:
+            return str(fallback())
+    return repr(f)
+
+
+def _decimal_places(d: int) -> int:
+    """The number of decimal places of 1/d for d = 2^a 5^b."""
+    a = b = 0
+    while d % 2 == 0:
+        d //= 2
+        a += 1
+    while d % 5 == 0:
+        d //= 5
+        b += 1
+    if d != 1:
+        raise ValueError("no terminating decimal expansion")
+    return max(a, b)
+
+
 # ------------------------------------------------------------ code parsing
 
 _SEPARATORS = re.compile(r"[_ .]")
@@ -147,6 +201,7 @@ class CodeInfo(NamedTuple):
     formula: str
     scale: Fraction | None = None
     zero_point: int | None = None
+    shortest: str | None = None  # the shortest text that selects this code in its format
 
     @property
     def hex(self) -> str:
@@ -168,6 +223,18 @@ class CodeInfo(NamedTuple):
 def _shortest(fmt: FloatFormat, code: int) -> str:
     """shortest_float, remembered: a stream's records name each code's neighbours too."""
     return shortest_float(fmt, code)
+
+
+@lru_cache(maxsize=1 << 17)
+def _float_value(fmt: FloatFormat, code: int) -> str:
+    """plain_value of a float code (nan / inf as words)."""
+    if fmt.is_nan(code):
+        return "nan"
+    if fmt.is_inf(code):
+        return "-inf" if fmt.fields(code)[0] else "inf"
+    neg = bool(fmt.fields(code)[0]) if fmt.signed else False
+    mag = fmt.code_magnitude(code & ~fmt.sign_mask if fmt.signed else code)
+    return plain_value(-mag if neg else mag, neg, lambda: _shortest(fmt, code))
 
 
 def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
@@ -214,12 +281,13 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         sign=s if fmt.signed else None,
         exponent=e,
         mantissa=m,
-        value=_shortest(fmt, code),
+        value=_float_value(fmt, code),
         exact=value_text(stored),
         ulp=ulp,
-        prev=None if prev_c is None else _shortest(fmt, prev_c),
-        next=None if next_c is None else _shortest(fmt, next_c),
+        prev=None if prev_c is None else _float_value(fmt, prev_c),
+        next=None if next_c is None else _float_value(fmt, next_c),
         formula=formula,
+        shortest=_shortest(fmt, code),
     )
 
 
@@ -247,14 +315,17 @@ def _int_info(
         sign=None,
         exponent=None,
         mantissa=None,
-        value=_scaled_shortest(v),
+        value=plain_value(v, fallback=lambda: _scaled_shortest(v)),
         exact=exact_decimal(v),
         ulp=S,
-        prev=_scaled_shortest(deq(q - 1)) if q > fmt.min_int else None,
-        next=_scaled_shortest(deq(q + 1)) if q < fmt.max_int else None,
+        prev=plain_value(deq(q - 1), fallback=lambda: _scaled_shortest(deq(q - 1)))
+        if q > fmt.min_int else None,
+        next=plain_value(deq(q + 1), fallback=lambda: _scaled_shortest(deq(q + 1)))
+        if q < fmt.max_int else None,
         formula=formula,
         scale=scale,
         zero_point=zero_point,
+        shortest=_scaled_shortest(v),
     )
 
 
@@ -274,13 +345,14 @@ def _table_info(fmt: TableFormat, code: int, scale: Fraction | None) -> CodeInfo
         sign=None,
         exponent=None,
         mantissa=None,
-        value=shortest_table(fmt, code, S),
+        value=plain_value(v),
         exact=exact_decimal(v),
         ulp=None if nxt is None else nxt - v,
-        prev=shortest_table(fmt, code - 1, S) if code > 0 else None,
-        next=shortest_table(fmt, code + 1, S) if code + 1 < len(vals) else None,
+        prev=plain_value(vals[code - 1] * S) if code > 0 else None,
+        next=plain_value(nxt) if nxt is not None else None,
         formula=formula,
         scale=scale,
+        shortest=shortest_table(fmt, code, S),
     )
 
 

@@ -60,7 +60,8 @@ def detect_env(no_color: bool = False) -> OutputEnv:
 
 RESULT_KEYS = (
     "input", "format", "round", "hex", "bits", "sign", "exponent", "mantissa", "class",
-    "value", "exact", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next", "flags",
+    "value", "exact", "shortest", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next",
+    "flags",
 )  # fmt: skip
 
 
@@ -81,6 +82,7 @@ def result_record(r: EncodeResult | DecodeResult | ErrorRecord) -> dict[str, Any
         "class": info.cls,
         "value": info.value,
         "exact": info.exact,
+        "shortest": info.shortest,
         "abs_error": None,
         "rel_error": None,
         "ulp_error": None,
