@@ -146,7 +146,7 @@ def parse_code(fmt: Format, text: str) -> int:
     low = s.lower()
     neg = low.startswith("-")
     try:
-        if neg:
+        if neg or not s.isascii():  # codes are ASCII hex / binary digits only
             raise ValueError
         if low.startswith("0x"):
             code = int(_SEPARATORS.sub("", low[2:]), 16)

@@ -105,6 +105,9 @@ def parse_number(text: str) -> ExactValue:
     s = text.strip().replace("_", "")
     if not s:
         raise ValueParseError(f"empty value {shown_text(text)}")
+    if not s.isascii():  # Arabic-Indic, full-width, ... digits: refused, not guessed at
+        raise ValueParseError(f"not a number: {shown_text(text)} (numbers are written with "
+                              "ASCII digits 0-9)")
     body = s.lstrip("+-")
     special = _SPECIAL.get(body.lower())
     if special is not None and len(s) - len(body) <= 1:
