@@ -491,7 +491,9 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
             if isinstance(e, UsageError):
                 raise
             failed += 1
-            error_line(f"value {i + 1} ({text!r}): {e}")
+            from precli.exact import shown_text
+
+            error_line(f"value {i + 1} ({shown_text(text)}): {e}")
             if strict:
                 break
             r = ErrorRecord(text, str(e), i)
