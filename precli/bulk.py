@@ -650,6 +650,7 @@ ErrorSink = Callable[[str, str, str], None]  # (where, text, message)
 
 # ------------------------------------------------------------------ record outputs, fast
 
+SLICE = 1 << 13  # records rendered and written at a time
 _SIMPLE_DEC = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3}))?")
 _JSON_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b"\\", b"") + _WHITESPACE
 _CSV_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b",", b"") + _WHITESPACE
@@ -701,18 +702,26 @@ class RecordTexts:
 
     # -- decode
 
-    def decode(self, batch: Batch, dec: DecodedBatch) -> list[Any]:
-        """One rendered record (str) per value, an ErrorRecord where it failed."""
+    def decode(self, batch: Batch, dec: DecodedBatch) -> Iterator[list[Any]]:
+        """Rendered records (str), an ErrorRecord where a value failed, in slices of
+        SLICE values (a batch's records at once would hold ~60 MB of text)."""
         from precli.analysis import describe_code
 
         n = len(batch)
         cells = _plain_cells(batch, self.json)
         codes = dec.codes.tolist()
-        out: list[Any] = [None] * n
         tpl = self._templates
-        for i in range(n):
+        for lo in range(0, n, SLICE):
+            yield self._decode_slice(batch, dec, codes, cells, tpl, describe_code, lo,
+                                     min(n, lo + SLICE))
+
+    def _decode_slice(self, batch: Batch, dec: DecodedBatch, codes: list[int],
+                      cells: list[str] | None, tpl: dict[Any, tuple[str, ...]],
+                      describe_code: Any, lo: int, hi: int) -> list[Any]:
+        out: list[Any] = [None] * (hi - lo)
+        for i in range(lo, hi):
             if i in dec.errors:
-                out[i] = ErrorRecord(batch.text(i), dec.errors[i], batch.start + i)
+                out[i - lo] = ErrorRecord(batch.text(i), dec.errors[i], batch.start + i)
                 continue
             c = codes[i]
             t = tpl.get(c)
@@ -721,7 +730,7 @@ class RecordTexts:
                 rec = self._result_record(DecodeResult("", info))
                 t = tpl[c] = self.writer.template(rec, ("input",)).pieces
             cell = cells[i] if cells is not None else self._cell(batch.text(i))
-            out[i] = t[0] + cell + t[1]
+            out[i - lo] = t[0] + cell + t[1]
         return out
 
     def _cell(self, v: Any) -> str:
@@ -731,32 +740,40 @@ class RecordTexts:
 
     # -- encode
 
-    def encode(self, batch: Batch, enc: EncodedBatch) -> list[Any]:
-        """One rendered record (str) per value, an ErrorRecord where it failed."""
+    def encode(self, batch: Batch, enc: EncodedBatch) -> Iterator[list[Any]]:
+        """Rendered records (str), an ErrorRecord where a value failed, in slices of
+        SLICE values."""
         n = len(batch)
-        out: list[Any] = [None] * n
         codes = enc.codes.tolist()
         from_text = batch.tokens is not None
         cells = _plain_cells(batch, self.json) if from_text else None
         toks = batch.tokens if from_text else None
         vals = None if from_text else batch.values.tolist()  # type: ignore[union-attr]
+        for lo in range(0, n, SLICE):
+            yield self._encode_slice(batch, enc, codes, cells, toks, vals, lo,
+                                     min(n, lo + SLICE))
+
+    def _encode_slice(self, batch: Batch, enc: EncodedBatch, codes: list[int],
+                      cells: list[str] | None, toks: list[bytes] | None, vals: Any,
+                      lo: int, hi: int) -> list[Any]:
+        out: list[Any] = [None] * (hi - lo)
         fast = self.fast_encode
         none_text = "null" if self.json else ""
-        for i in range(n):
+        for i in range(lo, hi):
             if i in enc.errors:
-                out[i] = ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
+                out[i - lo] = ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
                 continue
             c = codes[i]
-            r = self._lane(c, toks[i] if toks is not None else vals[i]) if fast else None  # type: ignore[index]
+            r = self._lane(c, toks[i] if toks is not None else vals[i]) if fast else None
             if r is None:
-                out[i] = self._exact(batch, i)
+                out[i - lo] = self._exact(batch, i)
                 continue
             flags, abs_e, rel_e, ulp_e = r
             t = self._templates.get((c, flags))
             if t is None:
                 t = self._encode_template(c, flags)
             cell = cells[i] if cells is not None else self._cell(batch.text(i))
-            out[i] = "".join((t[0], cell, t[1], none_text if abs_e is None else repr(abs_e),
+            out[i - lo] = "".join((t[0], cell, t[1], none_text if abs_e is None else repr(abs_e),
                               t[2], none_text if rel_e is None else repr(rel_e), t[3],
                               none_text if ulp_e is None else repr(ulp_e), t[4]))
         return out

@@ -143,21 +143,26 @@ def _records(batches: Iterator[bulk.Batch], make: Any, mode: str, env: OutputEnv
 
 def _rendered(batches: Iterator[bulk.Batch], render: Any, writer: RecordWriter,
               strict: bool) -> int:
-    """Write each batch's rendered records (render(batch) -> str per value, ErrorRecord
-    where one failed) in order, reporting errors; --strict stops before the first."""
+    """Write each batch's rendered records (render(batch) -> slices of them: a str per value,
+    an ErrorRecord where one failed) in order, reporting errors; --strict stops before the
+    first."""
     failed = 0
+    stop = None
     for batch in batches:
-        out = render(batch)
-        stop = None
-        for i, r in enumerate(out):
-            if isinstance(r, ErrorRecord):
-                _report(batch, i, r.error)
-                failed += 1
-                if strict:
-                    stop = i
-                    break
-                out[i] = writer.render(result_record(r))
-        writer.write_many(out if stop is None else out[:stop])
+        at = 0
+        for out in render(batch):
+            for i, r in enumerate(out):
+                if isinstance(r, ErrorRecord):
+                    _report(batch, at + i, r.error)
+                    failed += 1
+                    if strict:
+                        stop = i
+                        break
+                    out[i] = writer.render(result_record(r))
+            writer.write_many(out if stop is None else out[:stop])
+            at += len(out)
+            if stop is not None:
+                break
         sys.stdout.flush()
         if stop is not None:
             break

@@ -27,7 +27,7 @@ def fast_encode(name: str, batch: bulk.Batch, mode: str, opts: EncodeOptions) ->
     fmt = get_format(name)
     w = _writer(mode, "hex")
     texts = bulk.RecordTexts(fmt, w, opts)
-    out = texts.encode(batch, bulk.encode_batch(fmt, batch, opts))
+    out = [r for part in texts.encode(batch, bulk.encode_batch(fmt, batch, opts)) for r in part]
     return [w.render(result_record(r)) if isinstance(r, ErrorRecord) else r for r in out]
 
 
@@ -161,7 +161,7 @@ def test_decode_every_code(name: str) -> None:
             w = _writer(mode, "value")
             rt = bulk.RecordTexts(fmt, w, scale=scale, zero_point=zp)
             got = [w.render(result_record(r)) if isinstance(r, ErrorRecord) else r
-                   for r in rt.decode(batch, bulk.decode_codes(fmt, batch))]
+                   for part in rt.decode(batch, bulk.decode_codes(fmt, batch)) for r in part]
             want = []
             for t in texts:
                 try:
