@@ -226,7 +226,7 @@ def _shortest(fmt: FloatFormat, code: int) -> str:
 
 
 @lru_cache(maxsize=1 << 17)
-def _float_value(fmt: FloatFormat, code: int) -> str:
+def float_value_text(fmt: FloatFormat, code: int) -> str:
     """plain_value of a float code (nan / inf as words)."""
     if fmt.is_nan(code):
         return "nan"
@@ -281,11 +281,11 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         sign=s if fmt.signed else None,
         exponent=e,
         mantissa=m,
-        value=_float_value(fmt, code),
+        value=float_value_text(fmt, code),
         exact=value_text(stored),
         ulp=ulp,
-        prev=None if prev_c is None else _float_value(fmt, prev_c),
-        next=None if next_c is None else _float_value(fmt, next_c),
+        prev=None if prev_c is None else float_value_text(fmt, prev_c),
+        next=None if next_c is None else float_value_text(fmt, next_c),
         formula=formula,
         shortest=_shortest(fmt, code),
     )

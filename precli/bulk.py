@@ -36,7 +36,7 @@ from precli.analysis import (
 from precli.errors import PrecliError, UsageError, ValueParseError
 from precli.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.rounding import round_value, shortest_float, shortest_table, stochastic_bits
+from precli.rounding import round_value, shortest_float, stochastic_bits
 
 CHUNK_BYTES = 1 << 20
 CHUNK_VALUES = 1 << 18
@@ -580,20 +580,23 @@ def decode_codes(fmt: Format, batch: Batch) -> DecodedBatch:
 
 
 class ValueTexts:
-    """code -> shortest value text, computed once per distinct code."""
+    """code -> value text, computed once per distinct code."""
 
     def __init__(self, fmt: Format) -> None:
         self.fmt = fmt
         self.cache: dict[int, bytes] = {}
 
     def _text(self, code: int) -> bytes:
+        """The record's "value" (README: the value rule), as decode_text gives it."""
+        from precli.analysis import float_value_text, plain_value
+
         fmt = self.fmt
         if isinstance(fmt, FloatFormat):
-            s = shortest_float(fmt, code)
+            s = float_value_text(fmt, code)
         elif isinstance(fmt, IntFormat):
             s = str(int(fmt.code_value(code)))
         else:
-            s = shortest_table(fmt, code)
+            s = plain_value(fmt.values[code])
         return s.encode()
 
     def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:

@@ -97,3 +97,16 @@ def test_small_formats_print_exactly() -> None:
             info = describe_code(fmt, code)
             if info.stored.kind == "finite":
                 assert Fraction(info.value) == info.stored.value or info.value == "-0"
+
+
+@pytest.mark.parametrize("name", ["fp16", "bf16", "e4m3fn", "e8m0fnu", "int8", "nf4", "fp32"])
+def test_stream_plain_decode_prints_the_same_value(name: str) -> None:
+    """decode's plain stream (per-code text cache) prints each record's "value"."""
+    from precli import bulk
+
+    fmt = get_format(name)
+    codes = np.arange(0, 1 << min(fmt.bits, 16), dtype=np.uint64)
+    if fmt.bits > 16:
+        codes = np.random.default_rng(0).integers(0, 1 << fmt.bits, 4000, dtype=np.uint64)
+    got = bulk.ValueTexts(fmt).lines(codes, {}).decode().split("\n")[:-1]
+    assert got == [describe_code(fmt, int(c)).value for c in codes.tolist()]
