@@ -311,3 +311,53 @@ def test_record_streams_are_memory_bounded(mode: str) -> None:
     status, err, rss = sh_rss(["encode", "-", "--as", "bf16", "-o", mode],
                               "yes 0.1 | head -n 150000")
     assert status == 0 and err == b"" and rss < 150 * MIB, rss / MIB
+
+
+# ------------------------------------------------------------------ the reader, in process
+
+
+def test_text_batches_never_split_a_token_whatever_the_chunking() -> None:
+    """Random tokens (some over a small cap) and whitespace, read in random chunk sizes:
+    every token comes back whole, in order, with its line number; long ones as one
+    oversize record with their length."""
+    import io
+    import random
+
+    from precli import bulk
+
+    class Trickle(io.RawIOBase):  # read1 returns at most `n` bytes, like a pipe
+        def __init__(self, data: bytes, rng: random.Random) -> None:
+            self.data, self.pos, self.rng = data, 0, rng
+
+        def read1(self, size: int = -1) -> bytes:
+            k = self.rng.randint(1, max(1, min(size, 23)))
+            out = self.data[self.pos:self.pos + k]
+            self.pos += len(out)
+            return out
+
+        def readable(self) -> bool:
+            return True
+
+    rng = random.Random(11)
+    cap = 10
+    for _ in range(200):
+        toks, seps, want = [], [], []
+        line = 1
+        for _ in range(rng.randint(0, 30)):
+            t = "".join(rng.choice("0123456789.e-") for _ in range(rng.randint(1, 25)))
+            sep = rng.choice([" ", "\n", "\r\n", "\t", "  \n\n"])
+            toks.append(t)
+            seps.append(sep)
+            want.append((t if len(t) <= cap else None, len(t), line))
+            line += sep.count("\n")
+        data = "".join(t + s for t, s in zip(toks, seps, strict=True)).encode()
+        if rng.random() < 0.3 and data:
+            data = data.rstrip()  # no final newline
+        got = []
+        for b in bulk.text_batches(Trickle(data, rng), chunk=rng.randint(1, 16), max_token=cap):
+            for i in range(len(b)):
+                if b.oversize is not None:
+                    got.append((None, b.oversize[1], b.lines[i]))
+                else:
+                    got.append((b.text(i), len(b.text(i)), b.lines[i]))
+        assert got == want
