@@ -96,7 +96,8 @@ class PrecliGroup(TyperGroup):
             if e.errno == errno.EPIPE:
                 code = int(ExitStatus.OK)
             else:
-                error_line(f"cannot write output: {e.strerror or e}")
+                what = "cannot write output" if e.errno in _WRITE_ERRNOS else "I/O error"
+                error_line(f"{what}: {e.strerror or e}")
                 code = int(ExitStatus.DATA_ERROR)
         except OutputError as e:
             error_line(f"cannot write output: {e}")
@@ -127,6 +128,10 @@ class PrecliGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF, errno.EROFS, errno.EIO,
+                 errno.EAGAIN, errno.EINVAL, errno.ENXIO}
 
 
 class OutputError(Exception):
