@@ -1,5 +1,6 @@
 """Thin Typer layer: parse options, call the core, hand results to a writer."""
 
+import errno
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -78,9 +79,31 @@ class PrecliGroup(TyperGroup):
         debug = "--debug" in argv
         _NOTED.clear()  # each note once per run
         try:
-            rv = super().main(argv, prog_name or "precli", complete_var, False,
-                              windows_expand_args, **extra)
+            if sys.stdout is None:  # started with stdout closed (`>&-`)
+                raise OutputError("stdout is closed")
+            try:
+                rv = super().main(argv, prog_name or "precli", complete_var, False,
+                                  windows_expand_args, **extra)
+            except typer.Exit as e:  # a command's exit status: flush before it counts
+                rv = e.exit_code
             code = rv if isinstance(rv, int) else 0
+            sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
+        except (BrokenPipeError, PipeClosed):
+            _silence_stdout()
+            code = int(ExitStatus.OK)
+        except OSError as e:
+            if debug:
+                raise
+            _silence_stdout()
+            if e.errno == errno.EPIPE:
+                code = int(ExitStatus.OK)
+            else:
+                what = "cannot write output" if e.errno in _WRITE_ERRNOS else "I/O error"
+                error_line(f"{what}: {e.strerror or e}")
+                code = int(ExitStatus.DATA_ERROR)
+        except OutputError as e:
+            error_line(f"cannot write output: {e}")
+            code = int(ExitStatus.DATA_ERROR)
         except PrecliError as e:
             if debug:
                 raise
@@ -98,9 +121,6 @@ class PrecliGroup(TyperGroup):
             code = e.exit_code
         except (KeyboardInterrupt, typer.Abort):
             code = int(ExitStatus.INTERRUPTED)
-        except (BrokenPipeError, PipeClosed):
-            _silence_stdout()
-            code = int(ExitStatus.OK)
         except Exception as e:  # a bug: one line unless --debug
             if debug:
                 raise
@@ -112,11 +132,19 @@ class PrecliGroup(TyperGroup):
         return code
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF, errno.EROFS, errno.EIO,
+                 errno.EAGAIN, errno.EINVAL, errno.ENXIO}
+
+
+class OutputError(Exception):
+    """stdout cannot be written (closed at start)."""
+
+
 def error_line(msg: str) -> None:
     try:
         sys.stderr.write(f"precli: error: {msg}\n")
         sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 
@@ -144,7 +172,8 @@ def resolve_format(name: str) -> Any:
 
 
 def _silence_stdout() -> None:
-    """After EPIPE, point stdout at devnull so the interpreter's final flush is quiet."""
+    """After a write error, point stdout at devnull (dropping what is still buffered) so the
+    interpreter's final flush is quiet."""
     import os
 
     try:
@@ -251,7 +280,11 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for err
 def console(out: IO[str], color: bool) -> Any:
     from rich.console import Console
 
-    return Console(file=out, force_terminal=color, no_color=not color,
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # Rich's own exits 1: a closed pipe is quiet, 0
+            raise PipeClosed
+
+    return _Console(file=out, force_terminal=color, no_color=not color,
                    color_system="auto" if color else None, highlight=False, soft_wrap=False,
                    markup=False, emoji=False)
 
@@ -544,6 +577,11 @@ def decode(
                          f"{blk.element} and its scales with --from {blk.scale}")
     fmt = resolve_format(frm)
     s = parse_scale(scale)
+    if fmt.kind == "float" and (scale is not None or zero_point is not None):
+        raise UsageError(f"--scale / --zero-point apply to integer formats and nf4, not "
+                         f"{fmt.name}")  # refused before any input is read
+    if zero_point is not None and fmt.kind != "int":
+        raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
     src = _stream_source(codes, input_file, input_format)
     if src is not None:
         from precli.commands import stream_decode
@@ -598,7 +636,9 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
             if isinstance(e, UsageError):
                 raise
             failed += 1
-            error_line(f"value {i + 1} ({text!r}): {e}")
+            from precli.exact import shown_text
+
+            error_line(f"value {i + 1} ({shown_text(text)}): {e}")
             if strict:
                 break
             r = ErrorRecord(text, str(e), i)
@@ -817,7 +857,9 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
         results = compare_value(fmts, text, opts)
         for r in results:
             if isinstance(r, ErrorRecord):
-                error_line(f"{text!r}: {r.error}")
+                from precli.exact import shown_text
+
+                error_line(f"{shown_text(text)}: {r.error}")
                 failed += 1
         if writer is not None:
             for r in results:

@@ -56,7 +56,7 @@ def _open(src: tuple[str, str | None], dtype: str | None = None,
 def _report(batch: bulk.Batch, i: int, msg: str) -> None:
     from precli.cli import error_line
 
-    error_line(f"{batch.where(i)} ({batch.text(i)!r}): {msg}")
+    error_line(f"{batch.where(i)} ({batch.shown(i)}): {msg}")
 
 
 def _mode(env: OutputEnv, output: str | None, allowed: tuple[str, ...]) -> str:
@@ -77,6 +77,11 @@ def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
     try:
         if mode in ("plain", "raw"):
             return _encode_bytes(fmt, opts, batches, mode, strict, pack)
+        if mode != "table":
+            writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, "hex")
+            texts = bulk.RecordTexts(fmt, writer, opts)
+            return _rendered(batches, lambda b: texts.encode(b, bulk.encode_batch(fmt, b, opts)),
+                             writer, strict)
         return _records(batches, lambda b: bulk.encode_records(fmt, b, opts), mode, env, "hex",
                         strict)
     finally:
@@ -168,6 +173,35 @@ def _records(batches: Iterator[Any], make: Any, mode: str, env: OutputEnv,
     return int(ExitStatus.DATA_ERROR) if failed else 0
 
 
+def _rendered(batches: Iterator[bulk.Batch], render: Any, writer: RecordWriter,
+              strict: bool) -> int:
+    """Write each batch's rendered records (render(batch) -> slices of them: a str per value,
+    an ErrorRecord where one failed) in order, reporting errors; --strict stops before the
+    first."""
+    failed = 0
+    stop = None
+    for batch in batches:
+        at = 0
+        for out in render(batch):
+            for i, r in enumerate(out):
+                if isinstance(r, ErrorRecord):
+                    _report(batch, at + i, r.error)
+                    failed += 1
+                    if strict:
+                        stop = i
+                        break
+                    out[i] = writer.render(result_record(r))
+            writer.write_many(out if stop is None else out[:stop])
+            at += len(out)
+            if stop is not None:
+                break
+        sys.stdout.flush()
+        if stop is not None:
+            break
+    writer.close()
+    return int(ExitStatus.DATA_ERROR) if failed else 0
+
+
 class _Stop(Exception):
     pass
 
@@ -190,6 +224,12 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
     try:
         if mode == "plain" and scale is None and zero_point is None:
             return _decode_plain(fmt, batches, strict)
+
+        if mode != "table":
+            writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, "value")
+            texts = bulk.RecordTexts(fmt, writer, scale=scale, zero_point=zero_point)
+            return _rendered(batches, lambda b: texts.decode(b, bulk.decode_codes(fmt, b)),
+                             writer, strict)
 
         def make(b: bulk.Batch) -> Iterator[Any]:
             return bulk.decode_records(fmt, b, bulk.decode_codes(fmt, b), scale, zero_point)
@@ -332,10 +372,8 @@ def load_values(path: str, input_format: str | None, axis: int | None = None) ->
     from precli.compare import Values
 
     fmt = input_format or sniff_input(path)
-    if fmt == "npy":
-        batches = bulk.npy_batches(path)  # validates: no pickles, numeric dtype
-        next(iter(batches), None)
-        return Values.of_array(np.load(path, mmap_mode="r", allow_pickle=False), axis)
+    if fmt == "npy":  # header checked first, never unpickled; big-endian is read too
+        return Values.of_array(bulk.open_npy(path), axis)
     if fmt in ("f16", "f32", "f64"):
         dt = {"f16": "<f2", "f32": "<f4", "f64": "<f8"}[fmt]
         if path == "-":
@@ -383,6 +421,10 @@ def text_values(stream: IO[bytes]) -> Any:
     failed = 0
     for batch in bulk.text_batches(stream):
         for i, tok in enumerate(batch.tokens or []):
+            if i in batch.errors:  # a value past the token cap, skipped as it streamed
+                _report(batch, i, batch.errors[i])
+                failed += 1
+                continue
             try:
                 v, lo = _exact_pair(tok, parse_number)
             except ValueParseError as e:
