@@ -592,7 +592,7 @@ def main() -> int:
         system = statistics.median(s for _, s in c.cpu)
         ratio = f"{c.med / base.med:.2f}×" if base is not None else "–"
         print(f"| {c.label} | {c.med:.1f} s | {min(c.times):.1f}–{max(c.times):.1f} | "
-              f"{user:.1f} + {system:.1f} s | {nbytes / c.med / 1e9:.3f} | "
+              f"{user:.1f} + {system:.1f} s | {nbytes / c.med / 1e9:.3g} | "
               f"{max(c.anon) / 1e6:.0f} MB | {max(c.rss) / 1e6:.0f} MB | "
               f"{max(c.maxrss) / 1e6:.0f} MB | {ratio} |")
     for c in cmds:
@@ -605,6 +605,11 @@ def main() -> int:
             a = max(c.anon) / 1e6
             print(f"goal [{c.key}]: peak RssAnon <= {GOAL_ANON_MB} MB: {a:.0f} MB -> "
                   f"{'PASS' if a <= GOAL_ANON_MB else 'MISS'}")
+    for c in cmds:
+        cpu = statistics.median(u + s for u, s in c.cpu)
+        print(f"CPU time [{c.key}]: {cpu:.1f} s" + (
+            f", {cpu / statistics.median(u + s for u, s in base.cpu):.2f}× the baseline's"
+            if base is not None else ""))
     print(f"outputs {'agree' if ok else 'DISAGREE'} (counts and scales exact, other floats "
           f"within {REL_TOL:g})")
     for c in cmds:
