@@ -670,6 +670,17 @@ def compare(
     min_sqnr: Annotated[float | None, typer.Option(
         "--min-sqnr", metavar="DB", help="Mark the cheapest recipe (bits per value) that "
         "reaches DB dB SQNR without losing values; exit 1 if none does.")] = None,
+    tensors: Annotated[str | None, typer.Option(
+        "--tensors", metavar="REGEX", help="Checkpoints: only tensors whose name matches.")
+    ] = None,
+    exclude: Annotated[str | None, typer.Option(
+        "--exclude", metavar="REGEX", help="Checkpoints: leave out tensors whose name matches.")
+    ] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", metavar="N", help="Checkpoints: tensors in N processes (same results).")
+    ] = 1,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Checkpoints: list every tensor in the table view.")] = False,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Histogram of the input's magnitudes against each format's range.")
     ] = False,
@@ -692,7 +703,10 @@ def compare(
                                   ("--granularity", granularity != "tensor"),
                                   ("--axis", axis is not None),
                                   ("--block-size", block_size is not None),
-                                  ("--min-sqnr", min_sqnr is not None)) if on]
+                                  ("--min-sqnr", min_sqnr is not None),
+                                  ("--tensors", tensors is not None),
+                                  ("--exclude", exclude is not None), ("--jobs", jobs != 1),
+                                  ("--all", show_all)) if on]
     single = input_file is None and items and items != ["-"] and all(
         _is_format(a) or _is_number(a) for a in items)
     if single and array_only:
@@ -727,11 +741,12 @@ def compare(
         raise UsageError(
             f"cannot compare {bad!r}: give one number, format names, or one file"
             if bad else "give one number, format names, or one file (or '-') to compare")
-    from precli.commands import compare_array_command
+    from precli.commands import CheckpointOptions, compare_array_command
 
     raise typer.Exit(compare_array_command(
         input_file or items[0], input_format, names, resolve_round_mode(round_mode), saturate,
-        scheme, granularity, axis, block_size, min_sqnr, plot, env, output))
+        scheme, granularity, axis, block_size, min_sqnr, plot, env, output,
+        CheckpointOptions(tensors, exclude, jobs, show_all)))
 
 
 def _is_format(name: str) -> bool:

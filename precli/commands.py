@@ -292,8 +292,7 @@ def sniff_input(path: str) -> str:
                                  f"{str(e).split('; ', 1)[1]}") from None
         raise UsageError(f"no such file: {path}")
     if os.path.isdir(path):
-        raise UsageError(f"{path} is a directory; give an array file (.npy, text, or raw "
-                         "with --input-format)")
+        return "checkpoint"  # a sharded safetensors model (its reader checks the index)
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
@@ -303,6 +302,16 @@ def sniff_input(path: str) -> str:
         return "npy"
     if path.lower().endswith(TEXT_SUFFIXES):
         return "text"
+    from precli.sources import CheckpointError, detect
+
+    try:
+        kind = detect(path)
+        if kind != "npy":
+            return "checkpoint"
+    except CheckpointError as e:
+        if "is not a checkpoint precli reads" not in str(e) or path.lower().endswith(
+                (".pt", ".pth", ".bin", ".pkl", ".ckpt")):
+            raise
     if path.lower().endswith(".npy"):
         raise PrecliError(f"{path} is not a .npy file (no NUMPY magic: empty, truncated or "
                           "another format)")
@@ -428,10 +437,20 @@ def _exact_pair(tok: bytes, parse_number: Any) -> tuple[float, float]:
     return v, float(t - Fraction(v)) if t.denominator != 1 or abs(v) >= 2.0**53 else 0.0
 
 
+class CheckpointOptions:
+    """compare's checkpoint options: tensor selection, worker processes, the full list."""
+
+    def __init__(self, include: str | None = None, exclude: str | None = None, jobs: int = 1,
+                 show_all: bool = False) -> None:
+        self.include, self.exclude, self.jobs, self.show_all = include, exclude, jobs, show_all
+
+
 def compare_array_command(path: str, input_format: str | None, names: list[str] | None,
                           mode: str, saturate: bool, scheme: str | None, granularity: str,
                           axis: int | None, block_size: int | None, min_sqnr: float | None,
-                          plot: bool, env: OutputEnv, output: str | None) -> int:
+                          plot: bool, env: OutputEnv, output: str | None,
+                          ckpt: CheckpointOptions | None = None) -> int:
+    ckpt = ckpt or CheckpointOptions()
     from precli.analysis import DEFAULT_COMPARE_FORMATS
     from precli.compare import RECORD_KEYS, compare_values, pick_cheapest, resolve_recipes
     from precli.recipes import Defaults
@@ -450,6 +469,12 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
                  block_size=64 if block_size is None else block_size)
     recipes = resolve_recipes(names or list(DEFAULT_COMPARE_FORMATS), d)
     _refuse_unused(recipes, saturate, scheme, channel, block_size, mode)
+    if input_format is None and sniff_input(path) == "checkpoint":
+        return compare_checkpoint(path, recipes, mode, saturate, axis, min_sqnr, plot, env,
+                                  out_mode, ckpt)
+    if ckpt.include or ckpt.exclude or ckpt.jobs != 1 or ckpt.show_all:
+        raise UsageError("--tensors, --exclude, --jobs and --all apply to checkpoints "
+                         "(safetensors, GGUF, ONNX, .npz)")
     values = load_values(path, input_format, None if channel else axis)
     kw: dict[str, Any] = dict(mode=mode, saturate=saturate)
     if values.size >= PROGRESS_MIN and _stderr_tty():
@@ -514,6 +539,85 @@ def _refuse_unused(recipes: list[Any], saturate: bool, scheme: str | None, chann
     if mode != "nearest-even" and "cast" not in kinds:
         raise UsageError(f"--round {mode} applies to plain casts; {names} round to "
                          "nearest-even (their published definitions)")
+
+
+def compare_checkpoint(path: str, recipes: list[Any], mode: str, saturate: bool,
+                       axis: int | None, min_sqnr: float | None, plot: bool, env: OutputEnv,
+                       out_mode: str, ckpt: CheckpointOptions) -> int:
+    """Every tensor of a checkpoint under each recipe, then the model-wide summary."""
+    import dataclasses
+
+    from precli.compare import pick_cheapest
+    from precli.report import CHECKPOINT_KEYS, analyze
+    from precli.sources import open_checkpoint
+
+    if axis is not None:
+        raise UsageError("--axis does not apply to checkpoints: their tensors are blocked "
+                         "along the last axis (the input dimension of a PyTorch weight)")
+    if plot:
+        raise UsageError("--plot charts one array; compare one tensor saved as .npy")
+    ck = open_checkpoint(path)
+    kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
+                              mode=mode, saturate=saturate, checkpoint=ck)
+    if _stderr_tty():
+        report = _checkpoint_progress(path, ck, recipes, kw, env)
+    else:
+        report = analyze(path, recipes, **kw)
+    if not report.tensors and not report.errors:
+        raise UsageError(f"no tensor of {path} matches --tensors / --exclude")
+    pick = None
+    if min_sqnr is not None:
+        pick = pick_cheapest(report.summary, min_sqnr)
+        if pick is not None:
+            report.summary[pick] = dataclasses.replace(report.summary[pick], recommended=True)
+    if out_mode == "table":
+        from precli import render
+        from precli.cli import console
+
+        con = console(sys.stdout, env.color)
+        con.print(render.checkpoint_view(report, con.width, ckpt.show_all, min_sqnr))
+    else:
+        from precli.streams import write_table_rows
+
+        write_table_rows(sys.stdout, out_mode, CHECKPOINT_KEYS, report.records())
+    from precli.cli import error_line
+
+    for e in report.errors:
+        error_line(e)
+    if min_sqnr is not None and pick is None:
+        error_line(f"no recipe reaches {min_sqnr:g} dB SQNR over the model without losing "
+                   "values")
+        return int(ExitStatus.DATA_ERROR)
+    return int(ExitStatus.DATA_ERROR) if report.errors else 0
+
+
+def _checkpoint_progress(path: str, ck: Any, recipes: list[Any], kw: dict[str, Any],
+                         env: OutputEnv) -> Any:
+    """analyze() with a Rich progress bar on stderr: tensors done, bytes per second, ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from precli.report import _select, analyze
+
+    todo = [t for t in _select(list(ck.tensors()), kw["include"], kw["exclude"])
+            if t.skip is None]
+    con = Console(file=sys.stderr, no_color=not env.color)
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[tensors]}/" + f"{len(todo)} tensors"),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=con,
+                  transient=True) as prog:
+        task = prog.add_task("comparing", total=sum(t.nbytes for t in todo) or 1, tensors=0)
+
+        def tick(n: int, nbytes: int) -> None:
+            prog.update(task, completed=nbytes, tensors=n)
+
+        return analyze(path, recipes, progress=tick, **kw)
 
 
 PROGRESS_MIN = 1 << 22  # values; smaller arrays finish before a bar would help

@@ -78,8 +78,11 @@ __all__ = [
     "CompareStats",
     "Values",
     "compare_array",
+    "compare_tensor",
     "compare_values",
     "iter_blocks",
+    "merge_tallies",
+    "summary_stats",
     "pick_cheapest",
     "resolve_recipes",
 ]
@@ -203,6 +206,20 @@ class _ScaledSum:
         elif k < self.e:
             s = math.ldexp(s, self.power * (k - self.e))
         _grow(self.parts, s)
+
+    def add_scaled(self, m: float, k: int) -> None:
+        """Add m * 2**(power * k) (a partial of another sum scaled at exponent k)."""
+        if m == 0:
+            return
+        if self.e is None:
+            self.e = k
+        elif k > self.e:
+            shift = self.power * (self.e - k)
+            self.parts = [math.ldexp(p, shift) for p in self.parts]
+            self.e = k
+        elif k < self.e:
+            m = math.ldexp(m, self.power * (k - self.e))
+        _grow(self.parts, m)
 
     def mantissa(self) -> tuple[float, int]:
         """(m, e): the sum is m * 2**(power * e); m is 0.0 for an empty sum."""
@@ -398,9 +415,8 @@ class Values:
     def channels(self, axis: int) -> tuple[str, npt.NDArray[np.intp], int]:
         """Where the channels of ``axis`` (of the original array) lie in the matrix view:
         ("rows" | "cols", the channel of each row / column, the channel count)."""
-        if self.ndim < 2:
-            raise UsageError("channel scaling needs at least 2 dimensions: a 1-D array "
-                             "has no channels (use tensor scaling)")
+        if self.ndim < 2:  # a 1-D tensor (a norm, a bias) is one channel
+            return "rows", np.zeros(self.rows, dtype=np.intp), 1
         a = axis % self.ndim
         b = self.ndim - 1 if self.axis is None else self.axis
         n = self.shape[a]
@@ -688,6 +704,20 @@ def resolve_recipes(names: Sequence[str | Recipe], defaults: Defaults | None = N
     return out
 
 
+@dataclass
+class TensorStats:
+    """One tensor under every recipe: the records, the running totals behind them (kept so
+    that a model-wide summary can merge them exactly), and the tensor's own range:
+    ``amax`` (largest finite magnitude) and ``min_nonzero`` (smallest nonzero finite one),
+    None when there is none."""
+
+    stats: list[CompareStats]
+    tallies: list[_Tally]
+    scales: list[tuple[int, int, float, float]]  # (count, nan, min, max) per recipe
+    amax: float | None
+    min_nonzero: float | None
+
+
 def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest-even",
                    saturate: bool = False, seed: int | None = None, chunk: int = CHUNK,
                    progress: Callable[[int], None] | None = None) -> list[CompareStats]:
@@ -696,6 +726,14 @@ def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
     ``mode`` / ``saturate`` / ``seed`` apply to plain casts (scaled recipes round to
     nearest-even and saturate). ``progress(n)`` is called as values are processed (each
     pass counts: the total is size times the number of passes)."""
+    return compare_tensor(recipes, v, mode=mode, saturate=saturate, seed=seed, chunk=chunk,
+                          progress=progress).stats
+
+
+def compare_tensor(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest-even",
+                   saturate: bool = False, seed: int | None = None, chunk: int = CHUNK,
+                   progress: Callable[[int], None] | None = None) -> TensorStats:
+    """:func:`compare_values`, keeping what a model-wide summary needs."""
     mode = resolve_round_mode(mode)
     _check_options(recipes, mode, saturate)
     if mode == "stochastic" and seed is None:
@@ -704,8 +742,14 @@ def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
     plans = [_Plan(r) for r in recipes]
     _first_pass(v, plans, tiles, progress)
     full_rows = all(c0 == 0 and c1 == v.cols for _, _, c0, c1 in tiles)
+    amax = -math.inf
+    min_nz = math.inf
     for r0, r1, c0, c1 in tiles:
         x, lo, ex = v.tile(r0, r1, c0, c1)
+        ax = np.abs(x)
+        fin = np.isfinite(ax)
+        amax = max(amax, float(np.max(ax, where=fin, initial=-np.inf)))
+        min_nz = min(min_nz, float(np.min(ax, where=fin & (ax > 0), initial=np.inf)))
         for p in plans:
             r = p.recipe
             if r.kind == "cast" and mode == "stochastic" and not full_rows:
@@ -724,7 +768,54 @@ def compare_values(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
             _tally(p.tally, x, lo, res.dequant, res.overflow, p.sub_limit)
         if progress is not None:
             progress(x.size)
-    return [_finish(p, v) for p in plans]
+    return TensorStats([_finish(p, v) for p in plans], [p.tally for p in plans],
+                       [(p.scale_count, p.scale_nan, p.scale_min, p.scale_max) for p in plans],
+                       amax if amax > -math.inf else None,
+                       min_nz if min_nz < math.inf else None)
+
+
+def merge_tallies(tallies: Sequence[_Tally]) -> _Tally:
+    """The exact union of several tensors' running totals (order does not matter)."""
+    out = _Tally()
+    for t in tallies:
+        for k in ("count", "nan_in", "lost", "finite", "overflow", "underflow", "subnormal",
+                  "exact", "lanes"):
+            setattr(out, k, getattr(out, k) + getattr(t, k))
+        out.max_abs = max(out.max_abs, t.max_abs)
+        if t.max_rel is not None:
+            out.max_rel = t.max_rel if out.max_rel is None else max(out.max_rel, t.max_rel)
+        for name in ("sum_abs", "sum_sq", "sum_x2"):
+            _merge_sum(getattr(out, name), getattr(t, name))
+    return out
+
+
+def _merge_sum(into: _ScaledSum, other: _ScaledSum) -> None:
+    into.inf = into.inf or other.inf
+    if other.e is None:
+        return
+    for part in other.parts:
+        into.add_scaled(part, other.e)
+
+
+def summary_stats(r: Recipe, tally: _Tally, bits_total: int, params: int,
+                  scales: Sequence[tuple[int, int, float, float]]) -> CompareStats:
+    """A model-wide record for one recipe: the merged totals of every tensor, with bits
+    per value averaged over the parameters (scales included)."""
+    count = sum(c for c, _, _, _ in scales)
+    nan = sum(n for _, n, _, _ in scales)
+    lo = min((m for c, n, m, _ in scales if c > n), default=None)
+    hi = max((m for c, n, _, m in scales if c > n), default=None)
+    return CompareStats(
+        format=r.text, count=tally.count, nan_in=tally.nan_in, lost=tally.lost,
+        overflow=tally.overflow, underflow=tally.underflow, subnormal=tally.subnormal,
+        exact_fraction=tally.exact / tally.finite if tally.finite else None,
+        **_errors(tally),  # type: ignore[arg-type]
+        bits_per_value=bits_total / params if params else None,
+        scaling=r.kind if r.kind in ("mx", "nvfp4") else r.scaling,
+        block=[r.rows, r.cols] if r.rows else None,
+        scale_format=None if r.scale_format == "none" else r.scale_format,
+        scheme=r.scheme, scale=None, zero_point=None, scale_count=count,
+        scale_min=lo, scale_max=hi, scale_nan=nan, tensor_scale=None)
 
 
 def _check_options(recipes: Sequence[Recipe], mode: str, saturate: bool) -> None:
@@ -751,7 +842,7 @@ def _row_exact(ex: Callable[[int, int], Fraction] | None, i: int
 def _finish(p: _Plan, v: Values) -> CompareStats:
     r = p.recipe
     t = p.tally
-    one = p.scale is not None and p.scale.size == 1 and p.where is None
+    one = p.scale is not None and p.scale.size == 1
     return CompareStats(
         format=r.text,
         count=t.count,
@@ -805,6 +896,9 @@ def compare_array(targets: Sequence[str | Recipe], data: npt.ArrayLike, *,
     ``granularity="channel"`` and otherwise the blocking axis (default: the last)."""
     if granularity not in ("tensor", "channel"):
         raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")
+    if granularity == "channel" and np.ndim(data) < 2:
+        raise UsageError("--granularity channel needs an array of 2 or more dimensions; a "
+                         "1-D array has no channels")
     channel_axis = 0 if axis is None else axis
     d = Defaults(scheme=scheme, granularity=granularity, channel_axis=channel_axis,
                  block_size=block_size)

@@ -147,9 +147,9 @@ class Recipe(NamedTuple):
         n = math.prod(shape)
         if self.scaling == "tensor":
             return 1 if n else 0
-        if self.scaling == "channel":
+        if self.scaling == "channel":  # a 1-D tensor is one channel
             ax = self.channel_axis if self.channel_axis is not None else 0
-            return shape[ax] if shape and n else 0
+            return (shape[ax] if len(shape) > 1 else 1) if n else 0
         r, c = matrix_shape(shape, axis)
         return -(-r // self.rows) * -(-c // self.cols)
 

@@ -535,13 +535,15 @@ _STATS_COLUMNS = (
     ("bits_per_value", "bits/value"), ("max_abs_error", "max abs err"),
     ("mean_abs_error", "mean abs err"), ("max_rel_error", "max rel err"),
     ("exact_fraction", "exact"), ("subnormal", "subnormal"), ("nan_in", "NaN in"),
+    ("bytes", "size"),
 )
 _DROP = ("nan_in", "subnormal", "max_rel_error", "mean_abs_error", "exact_fraction",
-         "max_abs_error", "underflow", "rmse", "overflow", "bits_per_value")
+         "max_abs_error", "underflow", "rmse", "overflow", "bytes", "bits_per_value")
 
 
 def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int = 120,
-                        min_sqnr: float | None = None) -> RenderableType:
+                        min_sqnr: float | None = None, title: str | None = None
+                        ) -> RenderableType:
     """Per-recipe statistics of casting an array. ★ marks the best recipe per column among
     those that lose no value; ◆ the cheapest recipe reaching --min-sqnr. Columns that do not
     fit are dropped by priority and named in a footnote. Below: where each scale came from."""
@@ -550,12 +552,14 @@ def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int 
 
     probe = Console(width=1000)
     hidden: list[str] = []
-    keys = [k for k, _ in _STATS_COLUMNS]
+    keys = [k for k, _ in _STATS_COLUMNS if k != "bytes" or (recs and "bytes" in recs[0])]
+    drop_order = [k for k in _DROP if k in keys]
     while True:
-        t = _compare_stats(source, recs, keys, min_sqnr)
-        if Measurement.get(probe, probe.options, t).maximum <= width or len(hidden) == len(_DROP):
+        t = _compare_stats(source, recs, keys, min_sqnr, title)
+        if Measurement.get(probe, probe.options, t).maximum <= width or len(hidden) == len(
+                drop_order):
             break
-        drop = _DROP[len(hidden)]
+        drop = drop_order[len(hidden)]
         hidden.append(drop)
         keys.remove(drop)
     notes: list[RenderableType] = [t]
@@ -574,6 +578,91 @@ def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int 
     return Group(*notes)
 
 
+def human_bytes(n: int) -> str:
+    """1,536,000 -> '1.54 MB' (decimal units, as disks and model cards count)."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} B"
+
+
+def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
+                    min_sqnr: float | None = None) -> RenderableType:
+    """A checkpoint report: the model-wide summary per recipe, the worst tensors, what was
+    skipped, and with show_all every tensor's SQNR under each recipe."""
+    parts: list[RenderableType] = []
+    n = len(report.tensors)
+    nc = len(report.compared)
+    params = sum(t.params for t in report.compared)
+    head = (f"{report.path} ({report.kind}): {nc:,} of {n:,} tensors, {params:,} "
+            f"parameters, {human_bytes(report.compared_bytes)} as stored")
+    recs = report.summary_records()
+    parts.append(compare_stats_table(report.path, recs, width, min_sqnr, title=head))
+    worst = report.worst(3)
+    kv = KeyValues()
+    kv.title = Text("worst tensors by SQNR", style="bold")
+    for r, ts in zip(report.recipes, worst, strict=True):
+        j = report.recipes.index(r)
+        cells = [f"{t.name} ({_sqnr_cell(t.stats[j])})" for t in ts
+                 if t.stats[j].lost or t.stats[j].sqnr_db != float("inf")]
+        if cells:
+            kv.add_row(r.text, " · ".join(cells))
+        elif ts:
+            kv.add_row(r.text, "every tensor is stored exactly")
+    if kv.rows:
+        parts.append(kv)
+    skipped = [t for t in report.tensors if t.skip is not None]
+    if skipped:
+        sk = KeyValues()
+        names = ", ".join(f"{t.name} ({t.skip})" for t in skipped[:8])
+        more = f", and {len(skipped) - 8} more" if len(skipped) > 8 else ""
+        sk.add_row("skipped", f"{len(skipped)} tensor(s): {names}{more}")
+        parts.append(sk)
+    if show_all:
+        parts.append(_tensor_table(report, width))
+    elif nc > 3:
+        parts.append(Text("every tensor: add --all (or --output ndjson for the records)",
+                          style="dim"))
+    return Group(*parts)
+
+
+def _sqnr_cell(s: Any) -> str:
+    if s.lost:
+        return f"{s.lost:,} lost"
+    v = s.sqnr_db
+    if v is None:
+        return "—"
+    if v == float("inf"):
+        return "exact"
+    return f"{v:.1f} dB"
+
+
+def _tensor_table(report: Any, width: int) -> Table:
+    """Every tensor's SQNR under each recipe; dtype, amax and range leave narrow screens."""
+    wide = width >= 100 + 12 * len(report.recipes)
+    t = _table(title="SQNR of every tensor", box="simple_head", pad_edge=False,
+               collapse_padding=True)
+    t.add_column("tensor", overflow="fold", min_width=min(40, width // 3))
+    if wide:
+        t.add_column("dtype", no_wrap=True)
+    t.add_column("shape", no_wrap=True)
+    if wide:
+        t.add_column("amax", justify="right", no_wrap=True)
+        t.add_column("range", justify="right", no_wrap=True)
+    for r in report.recipes:
+        t.add_column(r.text, justify="right", no_wrap=True)
+    for tr in report.tensors:
+        shape = "×".join(str(d) for d in tr.shape) or "scalar"
+        if tr.skip is not None:
+            cells = ["skipped"] + [""] * (len(report.recipes) - 1)
+        else:
+            cells = [_sqnr_cell(s) for s in tr.stats]
+        rng = "—" if tr.dynamic_range is None else f"2^{tr.dynamic_range:.1f}"
+        info = [tr.dtype, shape, _num(tr.amax), rng] if wide else [shape]
+        t.add_row(tr.name, *info, *cells)
+    return t
+
+
 def scale_note(r: dict[str, Any]) -> str | None:
     """Where a recipe's scales came from, in words (None for a plain cast)."""
     n = r.get("scale_count") or 0
@@ -589,7 +678,7 @@ def scale_note(r: dict[str, Any]) -> str | None:
             f", zero-point {zp}" if zp is not None else ""))
     elif n:
         what = {"channel": "per-channel", "group": "group", "block": "block",
-                "mx": "block", "nvfp4": "block"}.get(str(r.get("scaling")), "")
+                "mx": "block", "nvfp4": "block"}.get(str(r.get("scaling")), "per-tensor")
         lo, hi = r.get("scale_min"), r.get("scale_max")
         rng = f" from {_num(lo)} to {_num(hi)}" if lo is not None else ""
         parts.append(f"{n:,} {what} scales ({sf}){rng}")
@@ -623,8 +712,9 @@ def _cmp_value(k: str, v: Any) -> float | None:
 
 
 def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keys: list[str],
-                   min_sqnr: float | None) -> Table:
+                   min_sqnr: float | None, title: str | None = None) -> Table:
     count = recs[0]["count"] if recs else 0
+    title = title or f"{source}: {count:,} values"
     best: dict[str, float] = {}
     clean = [r for r in recs if not r.get("lost")]
     for k in _LOWER_BETTER + _HIGHER_BETTER:
@@ -641,7 +731,7 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keys: list[str],
         caption.append("★ best in its column among recipes that lose no value")
     if pick:
         caption.append(f"◆ cheapest recipe reaching {min_sqnr:g} dB without loss")
-    t = _table(title=f"{source}: {count:,} values", box="simple_head", pad_edge=False,
+    t = _table(title=title, box="simple_head", pad_edge=False,
                collapse_padding=True, caption="; ".join(caption) or None)
     names = dict(_STATS_COLUMNS)
     for k in keys:
@@ -660,6 +750,11 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keys: list[str],
                 txt = f"{v:.6g}"
             elif k == "sqnr_db" and isinstance(v, float):
                 txt = f"{v:.2f}"
+            elif k == "bytes" and isinstance(v, int):
+                txt = human_bytes(v)
+                stored = r.get("stored_bytes")
+                if stored:
+                    txt += f" ({100 * v / stored:.0f}%)"
             else:
                 txt = _num(v)
             if k == "lost" and v:

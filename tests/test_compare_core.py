@@ -10,6 +10,7 @@ floating-point warnings turned into errors.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Iterator
@@ -885,8 +886,9 @@ def test_inputs_and_refusals() -> None:
         compare_array(["int8"], x.astype(np.complex128))
     with pytest.raises(UsageError):  # a 1-D array has no channels
         compare_array(["int8"], x, granularity="channel")
-    with pytest.raises(UsageError):
-        compare_array(["e4m3fn:channel"], x)
+    # a 1-D array under a channel recipe is one channel: the same as one tensor scale
+    assert_same(*[dataclasses.replace(s, format="x", scaling="x") for s in (
+        compare_array(["e4m3fn:channel"], x)[0], compare_array(["e4m3fn:tensor"], x)[0])])
     with pytest.raises(UsageError):
         compare_array(["nosuchformat"], x)
     with pytest.raises(UsageError):

@@ -1,0 +1,236 @@
+"""Model-wide reports: every tensor of a checkpoint under every recipe, and a summary.
+
+Pure, never prints. :func:`analyze` opens a checkpoint (:mod:`precli.sources`), walks each
+selected tensor once through :func:`precli.compare.compare_tensor` (memory-mapped, in
+tiles), optionally in ``jobs`` worker processes, and merges the per-tensor totals exactly
+into one summary record per recipe. A tensor is always computed whole by one process, and
+the summary merges exact partial sums, so results do not depend on ``jobs``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from precli.compare import (
+    RECORD_KEYS,
+    CompareStats,
+    TensorStats,
+    Values,
+    compare_tensor,
+    json_number,
+    merge_tallies,
+    summary_stats,
+)
+from precli.errors import UsageError
+from precli.recipes import Recipe
+from precli.sources import Checkpoint, CheckpointError, Tensor, open_checkpoint
+
+__all__ = ["CHECKPOINT_KEYS", "ModelReport", "TensorResult", "analyze"]
+
+#: The keys of a checkpoint record (per tensor and recipe, and the summary records), in order.
+CHECKPOINT_KEYS: tuple[str, ...] = (
+    "tensor", "dtype", "shape", "params", "amax", "dynamic_range", "skip", *RECORD_KEYS,
+    "bytes", "stored_bytes",
+)
+
+
+@dataclass
+class TensorResult:
+    """One tensor: what it is, and its statistics under each recipe (none when skipped).
+
+    ``dynamic_range`` is log2(amax / smallest nonzero magnitude), in binades."""
+
+    name: str
+    dtype: str
+    format: str | None
+    shape: tuple[int, ...]
+    params: int
+    nbytes: int
+    amax: float | None
+    dynamic_range: float | None
+    skip: str | None
+    stats: list[CompareStats]
+    _raw: TensorStats | None = field(default=None, repr=False)
+
+    def records(self) -> list[dict[str, Any]]:
+        head = {"tensor": self.name, "dtype": self.dtype, "shape": list(self.shape),
+                "params": self.params, "amax": json_number(self.amax),
+                "dynamic_range": json_number(self.dynamic_range), "skip": self.skip}
+        if self.skip is not None:
+            return [{**head, **dict.fromkeys(RECORD_KEYS), "bytes": None,
+                     "stored_bytes": self.nbytes}]
+        out = []
+        for s in self.stats:
+            rec = {**head, **s.to_record()}
+            bpv = s.bits_per_value
+            rec["bytes"] = None if bpv is None else math.ceil(bpv * self.params / 8)
+            rec["stored_bytes"] = self.nbytes
+            out.append(rec)
+        return out
+
+
+@dataclass
+class ModelReport:
+    """Every selected tensor (in file order), the per-recipe summary, and the problems
+    found (damaged shards or tensors: the healthy ones are still reported)."""
+
+    path: str
+    kind: str
+    stored_bytes: int
+    recipes: list[Recipe]
+    tensors: list[TensorResult]
+    summary: list[CompareStats]
+    summary_bytes: list[int]
+    errors: list[str]
+
+    @property
+    def compared(self) -> list[TensorResult]:
+        return [t for t in self.tensors if t.skip is None]
+
+    @property
+    def compared_bytes(self) -> int:
+        return sum(t.nbytes for t in self.compared)
+
+    def summary_records(self) -> list[dict[str, Any]]:
+        params = sum(t.params for t in self.compared)
+        amaxes = [t.amax for t in self.compared if t.amax is not None]
+        out = []
+        for s, nbytes in zip(self.summary, self.summary_bytes, strict=True):
+            rec = {"tensor": None, "dtype": None, "shape": None, "params": params,
+                   "amax": json_number(max(amaxes)) if amaxes else None,
+                   "dynamic_range": None, "skip": None, **s.to_record(), "bytes": nbytes,
+                   "stored_bytes": self.compared_bytes}
+            out.append(rec)
+        return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every (tensor, recipe) record in file order, then one summary record per recipe
+        (``tensor`` null)."""
+        return [r for t in self.tensors for r in t.records()] + self.summary_records()
+
+    def worst(self, n: int = 3) -> list[list[TensorResult]]:
+        """Per recipe, the n tensors with the lowest SQNR (lost values first)."""
+        out = []
+        for j in range(len(self.recipes)):
+            def key(t: TensorResult, j: int = j) -> float:
+                return _sqnr_key(t.stats[j])
+
+            out.append(sorted(self.compared, key=key)[:n])
+        return out
+
+
+def _sqnr_key(s: CompareStats) -> float:
+    return s.sqnr_db if s.sqnr_db is not None else math.inf
+
+
+def _select(tensors: Sequence[Tensor], include: str | None, exclude: str | None
+            ) -> list[Tensor]:
+    def rx(p: str | None, opt: str) -> re.Pattern[str] | None:
+        if p is None:
+            return None
+        try:
+            return re.compile(p)
+        except re.error as e:
+            raise UsageError(f"invalid {opt} pattern {p!r}: {e}") from None
+
+    inc, exc = rx(include, "--tensors"), rx(exclude, "--exclude")
+    return [t for t in tensors if (inc is None or inc.search(t.name))
+            and (exc is None or not exc.search(t.name))]
+
+
+def _one(t: Tensor, recipes: Sequence[Recipe], mode: str, saturate: bool) -> TensorStats:
+    """Compare one tensor (runs in a worker process when jobs > 1)."""
+    v = Values.of_reader(t.shape, t.read)
+    return compare_tensor(recipes, v, mode=mode, saturate=saturate)
+
+
+def _work(args: tuple[Tensor, Sequence[Recipe], str, bool]) -> TensorStats | str:
+    t, recipes, mode, saturate = args
+    try:
+        return _one(t, recipes, mode, saturate)
+    except CheckpointError as e:
+        return str(e)
+
+
+def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
+            exclude: str | None = None, jobs: int = 1, mode: str = "nearest-even",
+            saturate: bool = False, progress: Callable[[int, int], None] | None = None,
+            checkpoint: Checkpoint | None = None) -> ModelReport:
+    """Compare every selected tensor of a checkpoint under each recipe.
+
+    ``include`` / ``exclude``: regular expressions searched in tensor names. Tensors that
+    cannot be cast (integer buffers, bool masks, quantized GGUF blocks) are listed with the
+    reason. ``progress(tensors_done, bytes_done)`` is called after each tensor."""
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    ck = checkpoint if checkpoint is not None else open_checkpoint(path)
+    selected = _select(list(ck.tensors()), include, exclude)
+    errors = [str(e) for e in ck.errors]
+    todo = [t for t in selected if t.skip is None]
+    results: dict[str, TensorStats | str] = {}
+    done = [0, 0]
+
+    def finished(t: Tensor, r: TensorStats | str) -> None:
+        results[t.name] = r
+        done[0] += 1
+        done[1] += t.nbytes
+        if progress is not None:
+            progress(done[0], done[1])
+
+    if jobs == 1 or len(todo) < 2:
+        for t in todo:
+            finished(t, _work((t, recipes, mode, saturate)))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            # biggest first keeps the workers busy; results are placed by name
+            order = sorted(todo, key=lambda t: -t.nbytes)
+            futs = [(t, pool.submit(_work, (t, recipes, mode, saturate))) for t in order]
+            for t, f in futs:
+                finished(t, f.result())
+    tensors: list[TensorResult] = []
+    for t in selected:
+        if t.skip is not None:
+            tensors.append(TensorResult(t.name, t.dtype, t.format, t.shape, t.numel, t.nbytes,
+                                        None, None, t.skip, []))
+            continue
+        r = results[t.name]
+        if isinstance(r, str):
+            errors.append(r)
+            continue
+        dr = None
+        if r.amax is not None and r.min_nonzero is not None:
+            dr = math.log2(r.amax / r.min_nonzero)
+        tensors.append(TensorResult(t.name, t.dtype, t.format, t.shape, t.numel, t.nbytes,
+                                    r.amax, dr, None, r.stats, r))
+    summary, sbytes = _summary(recipes, tensors)
+    return ModelReport(path, ck.kind, ck.stored_bytes, list(recipes), tensors, summary,
+                       sbytes, errors)
+
+
+def _summary(recipes: Sequence[Recipe], tensors: Sequence[TensorResult]
+             ) -> tuple[list[CompareStats], list[int]]:
+    done = [t for t in tensors if t._raw is not None]
+    params = sum(t.params for t in done)
+    out, nbytes = [], []
+    for j, r in enumerate(recipes):
+        raws = [t._raw for t in done if t._raw is not None]
+        tally = merge_tallies([x.tallies[j] for x in raws])
+        bits = sum(_bits(r, t) for t in done)
+        out.append(summary_stats(r, tally, bits, params, [x.scales[j] for x in raws]))
+        nbytes.append(sum(math.ceil(_bits(r, t) / 8) for t in done))
+    return out, nbytes
+
+
+def _bits(r: Recipe, t: TensorResult) -> int:
+    """Exact storage bits of one tensor under a recipe."""
+    n = t.params
+    return n * r.element_bits + r.scale_count(t.shape) * r.scale_bits + (
+        r.tensor_bits if n else 0)
