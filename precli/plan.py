@@ -220,6 +220,7 @@ class Item:
     choices: tuple[Choice, ...]
     pin: str | None = None  # the pinned recipe text, or None
     pin_reason: str | None = None
+    nbytes: int | None = None  # bytes as stored in the checkpoint
 
     @property
     def stored_bits(self) -> int:
@@ -265,10 +266,12 @@ def _stored_recipe(recipes: Sequence[Recipe], fmt: str | None) -> int | None:
 
 
 def build_items(tensors: Sequence[Any], recipes: Sequence[Recipe], keeps: Sequence[Keep] = (),
-                default_pins: bool = True) -> tuple[list[Item], list[tuple[str, str, str]]]:
+                default_pins: bool = True, offer_stored: bool = True
+                ) -> tuple[list[Item], list[tuple[str, str, str]]]:
     """Items to plan from the report's tensors, and the skipped ones as (name, dtype,
     reason). A tensor takes the recipes of --formats, plus "stored" when its stored format
-    is not among them; a pin fixes its choice."""
+    is not among them (with ``offer_stored``: otherwise only pins keep a tensor stored);
+    a pin fixes its choice."""
     texts = [r.text for r in recipes]
     for k in keeps:
         if k.recipe != STORED and k.recipe not in texts:
@@ -291,8 +294,6 @@ def build_items(tensors: Sequence[Any], recipes: Sequence[Recipe], keeps: Sequen
                                   math.inf if s.lost else tensor_error(t.params, s.sqnr_db),
                                   s.lost, i))
         same = _stored_recipe(recipes, t.format)
-        if same is None:
-            choices.append(Choice(STORED, t.params * _format_bits(t.format), math.inf, 0.0))
         pin = reason = None
         for k in keeps:
             if k.pattern.search(t.name):
@@ -300,10 +301,13 @@ def build_items(tensors: Sequence[Any], recipes: Sequence[Recipe], keeps: Sequen
                 break
         if pin is None and default_pins and len(shape) <= 1:
             pin = STORED if same is None else recipes[same].text
-            reason = "1-D: kept in its stored precision"
+            reason = "1-D tensors keep their stored precision"
         if pin == STORED and same is not None:
             pin = recipes[same].text
-        item = Item(t.name, t.dtype, t.format, shape, t.params, tuple(choices), pin, reason)
+        if same is None and (offer_stored or pin == STORED):
+            choices.append(Choice(STORED, t.params * _format_bits(t.format), math.inf, 0.0))
+        item = Item(t.name, t.dtype, t.format, shape, t.params, tuple(choices), pin, reason,
+                    getattr(t, "nbytes", None))
         if pin is not None:
             c = next(c for c in choices if c.recipe == pin)
             if not c.allowed:
@@ -594,7 +598,11 @@ def solve(items: Sequence[Item], budget: Budget, objective: str = "error",
     cap = budget.cap(params)
     opts = [_allowed(it, budget.min_sqnr) for it in items]
     for it, o in zip(items, opts, strict=True):
+        if not o and budget.min_sqnr is None:
+            raise PlanError(f"every recipe loses values in tensor {it.name!r}; add a wider "
+                            "recipe to --formats")
         if not o:
+            assert budget.min_sqnr is not None
             best = max((c.sqnr_db for c in it.choices if c.allowed and c.sqnr_db is not None),
                        default=None)
             raise PlanError(f"no recipe reaches --min-sqnr {budget.min_sqnr:g} dB without "
@@ -748,8 +756,10 @@ class Plan:
         return sum(it.params for it in self.items)
 
     @property
-    def stored_bits(self) -> int:
-        return sum(it.stored_bits for it in self.items)
+    def stored_bytes(self) -> int:
+        """Bytes of the planned tensors as the checkpoint stores them."""
+        return sum(it.nbytes if it.nbytes is not None else -(-it.stored_bits // 8)
+                   for it in self.items)
 
     def pins(self) -> list[tuple[str, str, str]]:
         """(tensor, recipe, reason) of every pinned tensor."""
@@ -759,9 +769,10 @@ class Plan:
 
 def make_plan(report: Any, recipes: Sequence[Recipe], budget: Budget,
               keeps: Sequence[Keep] = (), objective: str = "error", default_pins: bool = True,
-              with_sweep: bool = True, node_limit: int = NODE_LIMIT) -> Plan:
+              offer_stored: bool = True, with_sweep: bool = True,
+              node_limit: int = NODE_LIMIT) -> Plan:
     """Plan from a :class:`precli.report.ModelReport` (or anything with its fields)."""
-    items, skipped = build_items(report.tensors, recipes, keeps, default_pins)
+    items, skipped = build_items(report.tensors, recipes, keeps, default_pins, offer_stored)
     sol = solve(items, budget, objective, node_limit)
     rows = sweep(items, budget, objective, node_limit) if with_sweep else []
     return Plan(report.path, report.kind, [r.text for r in recipes], budget, objective, items,
@@ -816,7 +827,7 @@ def plan_record(plan: Plan) -> dict[str, Any]:
         })
     total = _totals(plan, s)
     total.update({
-        "stored_bytes": -(-plan.stored_bits // 8),
+        "stored_bytes": plan.stored_bytes,
         "bf16_bytes": 2 * plan.params,
         "optimal": s.optimal,
         "bound": float(s.bound),
