@@ -833,12 +833,11 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
 
 PLAN_EXAMPLES = """Examples:
 
-  precli plan model.safetensors -F bf16,e4m3fn:tensor,nvfp4 --bits 5.5   at most 5.5 bits/param
+  precli plan m.safetensors -F bf16,e4m3fn:tensor,nvfp4 --bits 5.5   at most 5.5 bits/param
 
-  precli plan model.gguf -F bf16,int8:group32,mxfp4 --scheme symmetric --size 4GB --emit
-  llama-quantize                                            --tensor-type arguments
+  precli plan m.gguf -F bf16,mxfp4 --size 4GB --emit llama-quantize  llama.cpp arguments
 
-  precli plan ckpt/ -F e4m3fn:channel,nvfp4 --min-sqnr 20 --keep 'lm_head|embed=stored' -o json"""
+  precli plan m.safetensors -F nvfp4 --min-sqnr 20 --keep 'lm_head=stored' -o json"""
 
 
 def complete_emit(incomplete: str) -> Iterator[str]:
