@@ -883,5 +883,5 @@ def _plan_notes(plan: Any, note: Any) -> None:
         note(f"skipped {len(plan.skipped)} tensor(s) that cannot be cast (not in the plan)")
     s = plan.solution
     if not s.optimal:
-        note(f"the search stopped after {s.nodes:,} nodes: the optimum is at least "
+        note(f"the search stopped after {s.nodes:,} states: the optimum is at least "
              f"{float(s.bound):.6g} (this plan: {float(s.objective):.6g})")

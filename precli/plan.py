@@ -29,8 +29,12 @@ alone the plan is the smallest one that meets it; with a size budget too, it is 
 **Exactness.** Errors are float64 numbers; the solver adds them as exact integers (every
 float64 is an integer times a power of two), so every comparison is exact. The knapsack is
 solved by removing dominated choices, a linear-programming bound from each tensor's convex
-hull (Sinha and Zoltners), reduced-cost fixing at the root and depth-first branch and bound.
-If the node limit is ever reached, the plan found is reported with the proven lower bound.
+hull (Sinha and Zoltners) whose greedy rounding is the first plan, reduced-cost fixing at
+the root, then a dynamic program over the tensors still open that keeps only the
+Pareto-optimal partial plans the Lagrangian bound cannot rule out, aimed at targets that
+rise from the LP bound (each failed target is a proven lower bound); branch and bound takes
+over if the program outgrows its limit. If the search limit is ever reached, the best plan
+found is reported with the proven lower bound on the optimum.
 """
 
 from __future__ import annotations
@@ -73,8 +77,9 @@ __all__ = [
     "yaml_map",
 ]
 
-#: Branch-and-bound nodes before the search stops and reports its proven bound.
-NODE_LIMIT = 200_000
+#: Search effort before the solver stops and reports its proven bound: branch-and-bound
+#: nodes, and ten times as many dynamic-programming states.
+NODE_LIMIT = 100_000
 
 STORED = "stored"
 
@@ -493,18 +498,56 @@ def solve_mckp(groups: list[list[tuple[int, int]]], cap: int,
         if fixed_key < best:
             return MckpResult(choice, fixed_key, fixed_key, True, 0)
         return MckpResult(inc_choice, best, best, True, 0)
-    # branch first on the groups whose choice moves the key most
-    open_groups.sort(key=lambda g: -(groups[g][keep[g][0]][1] - groups[g][keep[g][-1]][1]))
+    # first a dynamic program over the open groups, keeping only Pareto-optimal partial
+    # plans (bits, key) that the Lagrangian bound cannot rule out: partial plans of equal
+    # bits merge, which branch and bound cannot do (many tensors of one shape); then, if
+    # it outgrows its state limit, branch and bound with its node limit
+    open_groups.sort(key=lambda g: (tuple(groups[g][j][0] for j in keep[g]), g))
     sub = [[groups[g][j] for j in keep[g]] for g in open_groups]
-    sub_fronts = [_frontier(s, range(len(s))) for s in sub]
-    res = _branch_and_bound(_Core(sub, sub_fronts), cap - fixed_bits, best - fixed_key,
-                            node_limit)
-    if res is None:  # nothing strictly better than the incumbent
-        return MckpResult(inc_choice, best, lp_bound, True, 0)
-    path, sub_key, sub_bound, optimal, nodes = res
+    sub_fronts = [_frontier(x, range(len(x))) for x in sub]
+    target = best - fixed_key
+    room = cap - fixed_bits
+    # the target rises from the LP bound toward the incumbent: a search for key < T either
+    # finds the optimum (nothing better can exist) or proves the optimum is at least T,
+    # and a target near the optimum prunes hardest
+    lo, delta, nodes = lp_bound, max(1, (best - lp_bound) // 256), 0
+    done = True
+    path: list[int] | None = None
+    sub_key = best
+    while True:
+        t = min(best, lo + delta)
+        dp = _pareto_dp(sub, sub_fronts, room, t - fixed_key, lam, node_limit * 10 - nodes)
+        nodes += dp[2]
+        if not dp[3]:
+            done = False
+            break
+        if dp[0] is not None:
+            path, sub_key = dp[0], dp[1]
+            break
+        lo = t  # no plan has a key below t
+        if t == best:
+            break
+        delta *= 4
+    if done:
+        sub_bound, optimal = sub_key, True
+    else:
+        open_groups_bb = sorted(range(len(sub)), key=lambda i: -(
+            sub[i][sub_fronts[i][0]][1] - sub[i][sub_fronts[i][-1]][1]))
+        sub2 = [sub[i] for i in open_groups_bb]
+        fr2 = [sub_fronts[i] for i in open_groups_bb]
+        res = _branch_and_bound(_Core(sub2, fr2), room, target, node_limit)
+        if res is None:  # nothing strictly better than the incumbent
+            return MckpResult(inc_choice, best, best, True, nodes)
+        path2, sub_key, sub_bound, optimal, n2 = res
+        sub_bound = max(sub_bound, lo - fixed_key)
+        nodes += n2
+        if path2 is not None:
+            path = [0] * len(sub)
+            for pos, i in enumerate(open_groups_bb):
+                path[i] = path2[pos]
     if path is None:
-        return MckpResult(inc_choice, best, max(lp_bound, fixed_key + sub_bound), optimal,
-                          nodes)
+        bound = best if optimal else max(lp_bound, fixed_key + sub_bound)
+        return MckpResult(inc_choice, best, bound, optimal, nodes)
     choice = list(inc_choice)
     for g in range(n):
         if len(keep[g]) == 1:
@@ -514,6 +557,71 @@ def solve_mckp(groups: list[list[tuple[int, int]]], cap: int,
     key = fixed_key + sub_key
     return MckpResult(choice, key, key if optimal else max(lp_bound, fixed_key + sub_bound),
                       optimal, nodes)
+
+
+def _pareto_dp(groups: list[list[tuple[int, int]]], fronts: list[list[int]], cap: int,
+               best: int, lam: tuple[int, int], state_limit: int
+               ) -> tuple[list[int] | None, int, int, bool]:
+    """Exact search for a choice with key < best by dynamic programming over the groups.
+
+    States after each group are the Pareto-optimal (bits, key) partial plans (bits
+    ascending, key strictly descending; of equal states the first made wins). A state is
+    dropped when the remaining groups' cheapest options no longer fit, or when the
+    Lagrangian bound at lambda = gain / bits (any lambda >= 0 gives a valid bound)
+    shows it cannot reach a key below `best`. Returns (path or None, key, states, done);
+    done is False when more than `state_limit` states were made."""
+    gd, bd = lam
+    n = len(groups)
+    mins = [min(bd * groups[g][j][1] + gd * groups[g][j][0] for j in fronts[g])
+            for g in range(n)]
+    suf_m = [0] * (n + 1)
+    suf_b = [0] * (n + 1)
+    for g in range(n - 1, -1, -1):
+        suf_m[g] = suf_m[g + 1] + mins[g]
+        suf_b[g] = suf_b[g + 1] + min(groups[g][j][0] for j in fronts[g])
+    limit = bd * (best - 1)
+    states: list[tuple[int, int]] = [(0, 0)]
+    back: list[tuple[list[int], list[int]]] = []  # per group: parent state, option
+    made = 0
+    for g in range(n):
+        rest_b = suf_b[g + 1]
+        rest_m = suf_m[g + 1] - gd * cap
+        cand: list[tuple[int, int, int, int]] = []
+        for si, (sb, sk) in enumerate(states):
+            for j in fronts[g]:
+                b, k = groups[g][j]
+                nb, nk = sb + b, sk + k
+                if nb + rest_b > cap or bd * nk + gd * nb + rest_m > limit:
+                    continue
+                cand.append((nb, nk, si, j))
+        made += len(cand)
+        if made > state_limit:
+            return None, best, made, False
+        if not cand:
+            return None, best, made, True
+        cand.sort()
+        keep_s: list[tuple[int, int]] = []
+        par: list[int] = []
+        opt: list[int] = []
+        for nb, nk, si, j in cand:
+            if keep_s and nk >= keep_s[-1][1]:
+                continue  # dominated (equal bits sort by key, so one per bit count)
+            keep_s.append((nb, nk))
+            par.append(si)
+            opt.append(j)
+        states = keep_s
+        back.append((par, opt))
+    # the last states all fit; the least key among them (states are key-descending)
+    si = len(states) - 1
+    key = states[si][1]
+    if key >= best:
+        return None, best, made, True
+    path = [0] * n
+    for g in range(n - 1, -1, -1):
+        par, opt = back[g]
+        path[g] = opt[si]
+        si = par[si]
+    return path, key, made, True
 
 
 def _branch_and_bound(core: _Core, cap: int, best: int, node_limit: int
@@ -700,7 +808,7 @@ def sweep(items: Sequence[Item], budget: Budget, objective: str = "error",
 
     def add(label: str, b: Budget, given: bool = False) -> None:
         try:
-            s = solve(items, b, objective, node_limit)
+            s = solve(items, b, objective, node_limit if given else max(1, node_limit // 5))
         except PlanError:
             s = None
         rows.append(SweepRow(label, b.cap(params), s, given))
@@ -839,7 +947,8 @@ def plan_record(plan: Plan) -> dict[str, Any]:
         if row.solution is None:
             rec.update(met=False)
         else:
-            rec.update(met=True, **_totals(plan, row.solution))
+            rec.update(met=True, **_totals(plan, row.solution),
+                       optimal=row.solution.optimal, bound=float(row.solution.bound))
         sweep_recs.append(rec)
     return {
         "input": plan.path,

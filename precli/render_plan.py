@@ -110,10 +110,10 @@ def totals_view(plan: Plan, s: Solution) -> KeyValues:
                         f"figure, a weighted SQNR of {_db(w)} dB); worst tensor "
                         f"{_db(s.worst_sqnr)} dB")
     if s.optimal:
-        kv.add_row("solver", f"optimal (proven; {s.nodes:,} branch-and-bound nodes)")
+        kv.add_row("solver", f"optimal (proven; {s.nodes:,} search states)")
     else:
-        kv.add_row("solver", f"stopped after {s.nodes:,} nodes: the optimum is at least "
-                             f"{_err(float(s.bound))} (gap {_err(float(s.gap))})")
+        kv.add_row("solver", f"stopped after {s.nodes:,} search states: the optimum is at "
+                             f"least {_err(float(s.bound))} (gap {_err(float(s.gap))})")
     return kv
 
 
@@ -150,6 +150,7 @@ def sweep_view(plan: Plan) -> Any:
         if s is None:
             t.add_row(label, "cannot be met", "", "", "", "")
             continue
-        t.add_row(label, f"{s.bits / p:.4f}", f"{-(-s.bits // 8):,}", _err(float(s.objective)),
+        e = _err(float(s.objective)) + ("" if s.optimal else " (≥ " + _err(float(s.bound)) + ")")
+        t.add_row(label, f"{s.bits / p:.4f}", f"{-(-s.bits // 8):,}", e,
                   _db(weighted_sqnr(s.objective, p)), _db(s.worst_sqnr))
     return t

@@ -649,3 +649,23 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert code == 2 and "--formats" in err_
     code, _, err_ = run("plan", str(tmp_path / "nope.safetensors"), "-F", "nvfp4", "--bits", "5")
     assert code in (1, 2) and err_.startswith("precli: error: ") and "Traceback" not in err_
+
+
+def test_near_ties_of_one_shape_against_brute_force() -> None:
+    """Tensors of one shape with nearly equal statistics under close recipes (the case
+    where partial plans of equal bits must merge): still the brute-force optimum."""
+    rng = random.Random(99)
+    base = [(16, math.inf), (8, 31.5), (8.0625, 31.6), (4.5, 20.5), (4.25, 18.6)]
+    for _ in range(6):
+        items = []
+        for i in range(7):
+            params = rng.choice([256, 256, 512])
+            ch = []
+            for j, (b, sq) in enumerate(base):
+                v = sq if sq == math.inf else sq + rng.gauss(0, 0.05)
+                ch.append(P.Choice(f"r{j}", round(b * params), v, P.tensor_error(params, v),
+                                   0, j))
+            items.append(P.Item(f"t{i}", "BF16", "bf16", (params,), params, tuple(ch)))
+        for b in (4.3, 4.6, 5.5, 6.1, 8.03, 9, 12, 15.9):
+            check_against_brute(items, P.Budget(bits=Fraction(b).limit_denominator(1000)),
+                                "error")
