@@ -457,6 +457,9 @@ def encode(
             raise UsageError(f"--dtype does not apply to block formats ({bfmt.name})")
         if pack and (output or "").lower() != "raw":
             raise UsageError("--pack applies to --output raw")
+        if pack and bfmt.element_format.bits >= 8:
+            raise UsageError(f"--pack applies to formats under 8 bits; {bfmt.name}'s "
+                             f"{bfmt.element} elements take whole bytes")
         if given:
             verb = "does" if len(given) == 1 else "do"
             raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "
@@ -785,7 +788,8 @@ def _compare_formats(fmts: list[Any], notes: list[str], env: Any, output: str | 
     if mode == "table":
         from precli import render
 
-        console(sys.stdout, env.color).print(render.compare_formats_view(fmts, notes))
+        con = console(sys.stdout, env.color)
+        con.print(render.compare_formats_view(fmts, notes, con.width))
         return
     recs = [analysis.format_record(f) for f in fmts]
     if mode == "json":

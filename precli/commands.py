@@ -476,6 +476,9 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
         raise UsageError("--tensors, --exclude, --jobs and --all apply to checkpoints "
                          "(safetensors, GGUF, ONNX, .npz)")
     values = load_values(path, input_format, None if channel else axis)
+    if channel and values.ndim < 2:
+        raise UsageError("--granularity channel needs an array of 2 or more dimensions; a "
+                         "1-D array has no channels")
     kw: dict[str, Any] = dict(mode=mode, saturate=saturate)
     if values.size >= PROGRESS_MIN and _stderr_tty():
         stats = _with_progress(recipes, values, kw, env)

@@ -386,6 +386,7 @@ def _round_scale_vec(sfmt: str, q: F64) -> tuple[F64, Bool, Bool]:
     if sfmt == "ue8m0":
         m, e = np.frexp(q)
         k = np.where(m == 0.5, e - 1, e).astype(np.int64)
+        k = np.where(q == 0, _E8M0_MIN, k)  # a quotient below float64's range: clamped
         bad = k > _E8M0_MAX
         s = np.ldexp(1.0, np.clip(k, _E8M0_MIN, _E8M0_MAX))
         lo_m, lo_e = np.frexp(q * (1 - _WINDOW))
@@ -410,6 +411,8 @@ def _round_float_vec(f: FloatFormat, q: F64, saturate: bool) -> F64:
 def _float_suspects(f: Format, w: F64, saturate: bool = True) -> Bool:
     """Lanes whose nearest-even rounding into f could change within the relative window
     (the float64 value may sit on the wrong side of a rounding boundary)."""
+    if isinstance(f, FloatFormat) and f.specials != "fnu":
+        return _midpoint_suspects(f, w)
     d = np.abs(w) * _WINDOW
     with np.errstate(invalid="ignore", over="ignore"):
         a = codec.round_array(f, w - d, saturate=saturate)[0]
@@ -430,6 +433,20 @@ def nvfp4_tensor_scale(amax: Fraction | float) -> float:
     assert isinstance(f32, FloatFormat)
     v = round_float(f32, ExactValue.of(a / 2688), saturate=True).stored.value
     return float(v) if v > 0 else 2.0**-149
+
+
+def _midpoint_suspects(f: FloatFormat, w: F64) -> Bool:
+    """:func:`_float_suspects` for a sign / exponent / mantissa format, without rounding:
+    the rounding boundaries of nearest modes are the midpoints (k + 1/2) * ulp of each
+    binade (the overflow threshold among them), so a lane is suspect when |w| / ulp lies
+    within the relative window of a half-integer. Division by a power of two is exact."""
+    aw = np.abs(w)
+    with np.errstate(invalid="ignore"):
+        _, e = np.frexp(aw)  # aw = m * 2**e, m in [0.5, 1): floor(log2 aw) = e - 1
+        k = np.maximum(e.astype(np.int64) - 1, f.emin) - f.mantissa_bits
+        t = np.ldexp(aw, -k)  # aw in ulps of its binade
+        near = np.abs(t - np.floor(t) - 0.5) <= t * (2 * _WINDOW)
+    return np.asarray(near & np.isfinite(w), np.bool_)
 
 
 # ------------------------------------------------------------------ one tile
@@ -539,6 +556,7 @@ def scales_from_range(r: Recipe, lo: F64, hi: F64, amax: F64, ts: float
             q = amax / float(r.block.max)
             m, e = np.frexp(q)
             k = np.where(m == 0.5, e - 1, e).astype(np.int64)
+            k = np.where(q == 0, _E8M0_MIN, k)  # below float64's range: clamped
             lo_m, lo_e = np.frexp(q * (1 - _WINDOW))
             hi_m, hi_e = np.frexp(q * (1 + _WINDOW))
             sus = np.where(lo_m == 0.5, lo_e - 1, lo_e) != np.where(hi_m == 0.5, hi_e - 1,

@@ -178,7 +178,7 @@ def test_pack_streams_across_batches() -> None:
     (["encode", "1", "--as", "fp16", "-o", "raw", "--pack"], "under 8 bits"),
     (["encode", "1", "--as", "fp4", "--pack"], "--output raw"),
     (["encode", "1", "--as", "fp4", "-o", "csv", "--pack"], "--output raw"),
-    (["encode", "1", "--as", "mxfp4", "-o", "raw", "--pack"], "--pack"),
+    (["encode", "1", "--as", "mxfp8_e4m3", "-o", "raw", "--pack"], "under 8 bits"),
     (["decode", "-", "--from", "e4m3fn", "--input-format", "packed"], "under 8 bits"),
     (["decode", "-", "--from", "fp16", "--input-format", "u7"], "invalid --input-format"),
 ])  # fmt: skip
