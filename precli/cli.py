@@ -874,6 +874,92 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
     return failed
 
 
+# ---------------------------------------------------------------- plan
+
+
+PLAN_EXAMPLES = """Examples:
+
+  precli plan m.safetensors -F bf16,e4m3fn:tensor,nvfp4 --bits 5.5   at most 5.5 bits/param
+
+  precli plan m.gguf -F bf16,mxfp4 --size 4GB --emit llama-quantize  llama.cpp arguments
+
+  precli plan m.safetensors -F nvfp4 --min-sqnr 20 --keep 'lm_head=stored' -o json"""
+
+
+def complete_emit(incomplete: str) -> Iterator[str]:
+    return (m for m in ("llama-quantize", "yaml") if m.startswith(incomplete))
+
+
+def complete_objective(incomplete: str) -> Iterator[str]:
+    return (m for m in ("error", "worst") if m.startswith(incomplete))
+
+
+@app.command(cls=PrecliCommand, epilog=PLAN_EXAMPLES)
+def plan(
+    checkpoint: Annotated[str, typer.Argument(
+        click_type=WORDS, metavar="CHECKPOINT",
+        help="A safetensors file or sharded model directory, .gguf, .onnx, .npz or .npy.")],
+    formats: Annotated[list[str] | None, typer.Option(
+        "--formats", "-F", metavar="RECIPES",
+        help="Comma-separated recipes to choose from (as for compare); repeatable.")] = None,
+    bits: Annotated[str | None, typer.Option(
+        "--bits", metavar="B", help="Budget: at most B bits per parameter on average, "
+        "scales included.")] = None,
+    size: Annotated[str | None, typer.Option(
+        "--size", metavar="SIZE", help="Budget: at most SIZE bytes for the planned tensors "
+        "(4GB = 4e9 bytes, 4GiB = 4*2^30).")] = None,
+    min_sqnr: Annotated[float | None, typer.Option(
+        "--min-sqnr", metavar="DB", help="Every tensor at least DB dB SQNR (alone: the "
+        "smallest such plan; with --bits/--size: a floor).")] = None,
+    keep: Annotated[list[str] | None, typer.Option(
+        "--keep", metavar="REGEX=RECIPE", help="Pin the tensors whose name matches to a "
+        "recipe of --formats, or 'stored'; repeatable, the first match wins.")] = None,
+    default_pins: Annotated[bool, typer.Option(
+        "--default-pins/--no-default-pins", help="Keep 1-D tensors (norms, biases) in their "
+        "stored precision.")] = True,
+    offer_stored: Annotated[bool, typer.Option(
+        "--stored/--no-stored", help="Offer keeping a tensor as stored when its stored "
+        "format is not in --formats.")] = True,
+    objective: Annotated[str, typer.Option(
+        "--objective", metavar="error|worst", autocompletion=complete_objective,
+        help="error: least total error energy (default); worst: the highest worst-tensor "
+             "SQNR, then the least error.")] = "error",
+    scheme: Annotated[str | None, typer.Option(
+        "--scheme", metavar="symmetric|asymmetric", autocompletion=complete_scheme,
+        help="Integer recipes' scales (as for compare; q8_0 is int8:group32 symmetric).")
+    ] = None,
+    tensors: Annotated[str | None, typer.Option(
+        "--tensors", metavar="REGEX", help="Plan only the tensors whose name matches.")] = None,
+    exclude: Annotated[str | None, typer.Option(
+        "--exclude", metavar="REGEX", help="Leave out the tensors whose name matches.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    emit: Annotated[str | None, typer.Option(
+        "--emit", metavar="KIND", autocompletion=complete_emit,
+        help="llama-quantize: --tensor-type arguments; yaml: a tensor -> recipe map.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", autocompletion=complete_output, metavar="MODE",
+        help="table | json | csv | plain (default: table on a terminal, plain when piped).")
+    ] = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Choose one recipe per tensor under a size or quality budget (exact, data-free)."""
+    from precli.commands import CheckpointOptions, plan_command
+    from precli.plan import Budget, parse_bits, parse_size
+    from precli.streams import detect_env
+
+    names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()]
+    if not names:
+        raise UsageError("give the recipes to choose from: --formats bf16,e4m3fn:tensor,nvfp4")
+    budget = Budget(bits=None if bits is None else parse_bits(bits),
+                    size=None if size is None else parse_size(size), min_sqnr=min_sqnr)
+    raise typer.Exit(plan_command(
+        checkpoint, names, budget, keep or [], objective, default_pins, offer_stored, scheme,
+        None if emit is None else emit.lower(), CheckpointOptions(tensors, exclude, jobs),
+        detect_env(no_color), output))
+
+
 def main() -> None:
     _only_the_command_run(sys.argv[1:])
     app()

@@ -843,3 +843,110 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     return 0
 
 
+
+
+# ---------------------------------------------------------------- plan
+
+
+EMITS = ("llama-quantize", "yaml")
+
+
+def plan_command(path: str, names: list[str], budget: Any, keeps: list[str],
+                 objective: str, default_pins: bool, offer_stored: bool, scheme: str | None,
+                 emit: str | None,
+                 ckpt: CheckpointOptions, env: OutputEnv, out_mode: str | None) -> int:
+    """One recipe per tensor under a budget: analyze the checkpoint once, solve, write."""
+    from precli import plan as planmod
+    from precli.cli import error_line, note_line
+    from precli.compare import resolve_recipes
+    from precli.recipes import Defaults, parse_recipe
+    from precli.report import analyze
+    from precli.sources import open_checkpoint
+
+    if emit is not None and emit not in EMITS:
+        raise UsageError(f"invalid --emit {emit!r}; choose {' or '.join(EMITS)}")
+    if emit is not None and out_mode is not None:
+        raise UsageError("--emit writes its own format; leave out --output")
+    if scheme is not None and scheme not in ("symmetric", "asymmetric"):
+        raise UsageError(f"invalid --scheme {scheme!r}; choose symmetric or asymmetric")
+    if objective not in ("error", "worst"):
+        raise UsageError(f"invalid --objective {objective!r}; choose error or worst")
+    if objective == "worst" and budget.cap(1) is None:
+        raise UsageError("--objective worst needs a size budget (--bits or --size)")
+    mode = "emit" if emit else env.resolve_output(out_mode, ("table", "json", "csv", "plain"))
+    defaults = Defaults(scheme=scheme)
+    recipes = resolve_recipes(names, defaults)
+    keep_rules = [planmod.parse_keep(k, lambda t: parse_recipe(t, defaults).text)
+                  for k in keeps]
+    if emit == "llama-quantize":
+        planmod.check_ggml(recipes)
+    ck = open_checkpoint(path)
+    kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
+                              checkpoint=ck)
+    if _stderr_tty():
+        report = _checkpoint_progress(path, ck, recipes, kw, env)
+    else:
+        report = analyze(path, recipes, **kw)
+    if report.errors:
+        for e in report.errors:
+            error_line(e)
+        raise planmod.PlanError(f"cannot plan {path}: {len(report.errors)} tensor(s) or "
+                                "file(s) could not be read (above); a plan must cover them all")
+    if not report.tensors:
+        raise UsageError(f"no tensor of {path} matches --tensors / --exclude")
+    plan = planmod.make_plan(report, recipes, budget, keep_rules, objective, default_pins,
+                             offer_stored)
+    out = sys.stdout
+    if mode == "table":
+        from precli import render_plan
+        from precli.cli import console
+
+        con = console(out, env.color)
+        con.print(render_plan.plan_view(plan, con.width))
+        return 0
+    _plan_notes(plan, note_line)
+    if mode == "json":
+        import json
+
+        out.write(json.dumps(planmod.plan_record(plan), indent=2, ensure_ascii=False,
+                             allow_nan=False) + "\n")
+    elif mode in ("csv", "plain"):
+        from precli.streams import write_table_rows
+
+        rows = planmod.plan_record(plan)["tensors"]
+        keys = ("tensor", "recipe", "params", "bits_per_value", "sqnr_db", "dtype", "bits",
+                "error", "pinned")
+        if mode == "plain":
+            for r in rows:
+                out.write(f"{r['tensor']}\t{r['recipe']}\n")
+        else:
+            write_table_rows(out, "csv", keys, rows)
+    elif emit == "yaml":
+        out.write(planmod.yaml_map(plan))
+    else:
+        text, ragged = planmod.llama_quantize_args(plan, recipes)
+        out.write(text)
+        if report.kind != "gguf":
+            note_line(f"the patterns match the tensor names of {path} ({report.kind}); "
+                      "llama-quantize sees the names convert_hf_to_gguf.py gives them "
+                      "(blk.N.attn_q.weight, ...): plan the converted F32/F16/BF16 .gguf for "
+                      "arguments that match")
+        if ragged:
+            note_line(f"{len(ragged)} tensor(s) have rows that are not a multiple of 32 "
+                      f"(e.g. {ragged[0]}): llama-quantize stores them in a fallback type")
+    return 0
+
+
+def _plan_notes(plan: Any, note: Any) -> None:
+    """What was pinned and why, what was skipped, and a stopped search: one line each."""
+    from collections import Counter
+
+    why = Counter(r for _n, _c, r in plan.pins())
+    for reason, n in why.items():
+        note(f"pinned {n} tensor(s): {reason}")
+    if plan.skipped:
+        note(f"skipped {len(plan.skipped)} tensor(s) that cannot be cast (not in the plan)")
+    s = plan.solution
+    if not s.optimal:
+        note(f"the search stopped after {s.nodes:,} states: the optimum is at least "
+             f"{float(s.bound):.6g} (this plan: {float(s.objective):.6g})")
