@@ -140,8 +140,32 @@ def _decimal_places(d: int) -> int:
 _SEPARATORS = re.compile(r"[_ .]")
 
 
+def _value_hint(text: str) -> str:
+    """A hint for decode input that reads as a value, not a code ('0.1', '-3', '1e5')."""
+    t = text.strip().lower()
+    if t.startswith(("0x", "0b")) or not t or not t.isascii():
+        return ""
+    looks = "." in t or "e" in t or t.startswith("-") or (t.isdigit() and set(t) - {"0", "1"})
+    try:
+        float(t)
+    except ValueError:
+        return ""
+    return (f"; {shown_text(text)} looks like a value: to see what it becomes, use "
+            f"precli encode {t} --as FORMAT") if looks else ""
+
+
 def parse_code(fmt: Format, text: str) -> int:
     """Parse '0x4248', '0b0100...', or a bit string with _ / space / . separators."""
+    try:
+        return _parse_code(fmt, text)
+    except (ValueParseError, CodeRangeError) as e:
+        hint = _value_hint(text)
+        if not hint:
+            raise
+        raise type(e)(f"not a code{hint}") from None
+
+
+def _parse_code(fmt: Format, text: str) -> int:
     s = text.strip()
     low = s.lower()
     neg = low.startswith("-")

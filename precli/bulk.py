@@ -156,10 +156,18 @@ def text_batches(stream: IO[bytes], chunk: int = CHUNK_BYTES,
     skip: list[Any] | None = None  # [prefix, length, line] while skipping a long token
     line = 1
     index = 0
+    first = True
     while True:
         data = read(chunk)
         if not data:
             break
+        if first:  # a UTF-8 byte order mark, as some editors write, is not part of a value
+            first = False
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            elif len(data) < 3 and b"\xef\xbb\xbf".startswith(data):
+                data += read(3 - len(data))
+                data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
         if skip is not None:
             j = _first_space(data)
             if j < 0:

@@ -600,6 +600,8 @@ def _stream_source(values: list[str] | None, input_file: str | None,
     if input_file is not None:
         if values:
             raise UsageError("give values as arguments or --input FILE, not both")
+        if input_format == "text" and _is_npy(input_file):
+            return "npy", input_file  # the magic bytes decide, as compare does
         return input_format, input_file
     if values == ["-"]:
         return input_format, None
@@ -612,6 +614,23 @@ def _stream_source(values: list[str] | None, input_file: str | None,
     if input_format != "text":
         raise UsageError("--input-format applies to stdin ('-') or --input FILE")
     return None
+
+
+def _is_npy(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False
+
+
+def _file_hint(text: str) -> str:
+    """'; to read the file, use --input NAME' when a value that failed is a file's name."""
+    import os
+
+    if os.path.isfile(text) or text.lower().endswith((".npy", ".txt", ".csv", ".bin")):
+        return f" (to read the file {text}, use --input {text})"
+    return ""
 
 
 def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
@@ -638,7 +657,7 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
             failed += 1
             from precli.exact import shown_text
 
-            error_line(f"value {i + 1} ({shown_text(text)}): {e}")
+            error_line(f"value {i + 1} ({shown_text(text)}): {e}{_file_hint(text)}")
             if strict:
                 break
             r = ErrorRecord(text, str(e), i)

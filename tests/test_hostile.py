@@ -361,3 +361,21 @@ def test_text_batches_never_split_a_token_whatever_the_chunking() -> None:
                 else:
                     got.append((b.text(i), len(b.text(i)), b.lines[i]))
         assert got == want
+
+
+def test_what_users_type_gets_a_useful_answer(tmp_path: Path) -> None:
+    # decode given a decimal: it looks like a value, so say so and point to encode
+    r = sh(["decode", "-", "--from", "fp16"], b"0.1\n")
+    assert r.returncode == 1 and "looks like a value" in r.stderr.decode()
+    assert "precli encode 0.1" in r.stderr.decode()
+    # a UTF-8 byte order mark and CRLF line ends, as editors write them
+    r = sh(["encode", "-", "--as", "fp16"], b"\xef\xbb\xbf1.5\r\n2\r\n")
+    assert r.returncode == 0 and r.stdout.split() == [b"0x3e00", b"0x4000"]
+    # a file name given as a value hints at --input
+    npy = tmp_path / "small.npy"
+    np.save(npy, np.array([1.5], np.float32))
+    r = sh(["encode", str(npy), "--as", "fp16"])
+    assert r.returncode == 1 and f"use --input {npy}" in r.stderr.decode()
+    # --input of a .npy is read as .npy by its magic bytes, whatever --input-format says
+    r = sh(["encode", "--input", str(npy), "--as", "fp16"])
+    assert r.returncode == 0 and r.stdout.split() == [b"0x3e00"]
