@@ -1,0 +1,445 @@
+"""Quantized checkpoint layouts: elements + scales read back as one logical tensor.
+
+A quantized checkpoint stores one weight as several raw tensors (packed codes, scales, zero
+points, a global scale). :func:`group` finds those families among a checkpoint's tensors and
+replaces each by one :class:`QuantTensor`: the same Tensor surface (``name``, ``shape``,
+``read(start, stop)``, ``chunks()``), a stored ``dtype`` naming the layout (e.g.
+``"FP8-block128x128 (DeepSeek)"``), the element format, and its ``parts`` (role -> raw
+Tensor) for ``precli check``. The other tensors pass through unchanged.
+
+Values are the dequantized values, computed exactly in float64 (every product below fits
+float64's 53 bits) except where a layout divides (compressed-tensors NVFP4): there the value
+is the exact quotient correctly rounded to float64 (exact when the global scale is a power
+of two).
+
+The layouts and their name mapping (``X`` is any prefix, e.g. ``model.layers.0.mlp.up_proj``):
+
+* **FP8 128x128 blocks, DeepSeek-V3** (deepseek-ai/DeepSeek-V3 ``inference/kernel.py``,
+  ``weight_dequant``: ``y = x * s`` per block): ``X.weight`` (F8_E4M3, [M, N]) +
+  ``X.weight_scale_inv`` (F32, [ceil(M/bm), ceil(N/bn)]) -> ``X.weight``. The block is
+  ``quantization_config.weight_block_size`` of a ``config.json`` beside the checkpoint
+  (default 128x128); ``scale_fmt: "ue8m0"`` there declares power-of-two scales.
+* **MXFP4, gpt-oss** (openai/gpt-oss ``gpt_oss/torch/weights.py``): ``X_blocks`` (U8,
+  [..., G, 16]: two e2m1 codes per byte, the first in the low nibble) + ``X_scales`` (U8,
+  [..., G]: E8M0, value 2^(s - 127); 0xff is NaN per the OCP MX spec) -> ``X``, shape
+  [..., G * 32]. (gpt-oss's own names ``X.blocks`` / ``X.scales`` are read the same way.)
+* **NVFP4, NVIDIA ModelOpt** (NVIDIA/Model-Optimizer
+  ``modelopt/torch/quantization/qtensor/nvfp4_tensor.py``): ``X.weight`` (U8, [M, N/2]
+  packed e2m1, low nibble first) + ``X.weight_scale`` (F8_E4M3, [M, N/16]) +
+  ``X.weight_scale_2`` (F32 scalar, amax / (6 * 448)) -> ``X.weight``, value
+  ``x * s * s2``.
+* **NVFP4, compressed-tensors** (neuralmagic/compressed-tensors
+  ``src/compressed_tensors/compressors/quantized_compressors/nvfp4_quantized.py``):
+  ``X.weight_packed`` (U8 [M, N/2]) + ``X.weight_scale`` (F8_E4M3 [M, N/16]) +
+  ``X.weight_global_scale`` (F32, the reciprocal of ModelOpt's ``weight_scale_2``) ->
+  ``X.weight``, value ``x * s / g``.
+* **AWQ** (casper-hansen/AutoAWQ GEMM layout; the nibble order as tested in vllm
+  ``tests/kernels/test_awq_triton.py``): ``X.qweight`` (I32 [K, N/8]) + ``X.qzeros`` (I32
+  [K/g, N/8]) + ``X.scales`` (F16 [K/g, N]) -> ``X.weight`` of shape [N, K] (PyTorch's
+  Linear orientation, so it lines up with the original ``X.weight``); column ``8j + i`` of a
+  word row is the nibble at bit ``4 * [0, 4, 1, 5, 2, 6, 3, 7][i]``; value ``(q - z) * s``.
+* **GPTQ v1 / v2** (ModelCloud/GPTQModel): ``X.qweight`` (I32 [K/8, N], input row ``8r + i``
+  in bits ``4i``) + ``X.qzeros`` (I32 [K/g, N/8], column ``8j + i`` in bits ``4i``) +
+  ``X.scales`` (F16 [K/g, N]) + optional ``X.g_idx`` (I32 [K]) -> ``X.weight`` [N, K]; v1
+  stores each zero point minus one (so ``z = stored + 1``), v2 (``checkpoint_format:
+  "gptq_v2"`` in the quantization config) stores it as is; value ``(q - z) * s``.
+  AWQ and GPTQ are told apart by their shapes (AWQ: ``scales`` is 8x wider than
+  ``qweight``; GPTQ: as wide).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from precli.sources import Checkpoint, CheckpointError, Tensor
+from precli.sources._read import Reader
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["LAYOUTS", "QuantTensor", "group", "group_checkpoint", "read_config"]
+
+#: layout key -> the stored dtype text a logical tensor reports
+LAYOUTS = {
+    "fp8-block": "FP8-block{b} (DeepSeek)",
+    "mxfp4": "MXFP4 (gpt-oss)",
+    "nvfp4-modelopt": "NVFP4 (ModelOpt)",
+    "nvfp4-ct": "NVFP4 (compressed-tensors)",
+    "awq": "INT4-group{g} (AWQ)",
+    "gptq": "INT4-group{g} (GPTQ {v})",
+}
+
+AWQ_ORDER = (0, 4, 1, 5, 2, 6, 3, 7)  # logical column i of a word <- nibble AWQ_ORDER[i]
+
+
+@dataclass(frozen=True)
+class QuantTensor(Tensor):
+    """A logical tensor of a quantized layout (see the module docstring).
+
+    ``layout``: a key of :data:`LAYOUTS`; ``parts``: (role, raw tensor) pairs, roles
+    ``elements``, ``scales``, ``global_scale``, ``zeros``, ``g_idx``; ``block``: the
+    (rows, cols) one scale covers in the logical matrix; ``options``: layout facts
+    (``scale_fmt`` "ue8m0", ``gptq`` "v1" / "v2")."""
+
+    layout: str = ""
+    parts: tuple[tuple[str, Tensor], ...] = ()
+    block: tuple[int, int] = (1, 1)
+    options: tuple[tuple[str, str], ...] = ()
+
+    def part(self, role: str) -> Tensor | None:
+        for r, t in self.parts:
+            if r == role:
+                return t
+        return None
+
+    def option(self, key: str) -> str | None:
+        return dict(self.options).get(key)
+
+
+# ------------------------------------------------------------------ decoding
+
+
+@dataclass(frozen=True)
+class _Logical(Reader):
+    """Base of the layout decoders: ``parts`` as in :class:`QuantTensor`; ``shape`` the
+    logical shape."""
+
+    shape: tuple[int, ...] = ()
+    parts: tuple[tuple[str, Tensor], ...] = ()
+    block: tuple[int, int] = (1, 1)
+    options: tuple[tuple[str, str], ...] = ()
+
+    def p(self, role: str) -> Tensor:
+        for r, t in self.parts:
+            if r == role:
+                return t
+        raise KeyError(role)  # pragma: no cover
+
+    @property
+    def cols(self) -> int:
+        return self.shape[-1] if self.shape else 1
+
+
+def _f64(a: Any) -> npt.NDArray[np.float64]:
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        return np.asarray(a, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _BlockFP8(_Logical):
+    """DeepSeek-V3: e4m3fn elements times one fp32 scale per (bm x bn) block."""
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        n = self.cols
+        bm, bn = self.block
+        x = _f64(self.p("elements").read(start, stop))
+        idx = np.arange(start, stop, dtype=np.int64)
+        r, c = idx // n, idx % n
+        st = self.p("scales")
+        sc = st.shape[-1]
+        srow0, srow1 = int(r[0]) // bm if len(r) else 0, (int(r[-1]) // bm + 1) if len(r) else 0
+        s = _f64(st.read(srow0 * sc, srow1 * sc))
+        with np.errstate(invalid="ignore", over="ignore"):
+            out: npt.NDArray[np.float64] = x * s[(r // bm - srow0) * sc + c // bn]
+        return out
+
+
+@dataclass(frozen=True)
+class _Packed4Scaled(_Logical):
+    """Packed e2m1 pairs (first element in the low nibble) with one scale per run of
+    ``block[1]`` consecutive elements (flat index // block): gpt-oss MXFP4 (E8M0 scales)
+    and NVFP4 (e4m3 scales and a global scale)."""
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        from precli.sources._read import _pair_lut
+
+        g = self.block[1]
+        b0, b1 = start // 2, (stop + 1) // 2
+        raw = np.asarray(self.p("elements").read(b0, b1), dtype=np.uint8)
+        x = _pair_lut("e2m1fn")[raw].reshape(-1)[start - 2 * b0: stop - 2 * b0]
+        s0, s1 = start // g, (stop - 1) // g + 1 if stop > start else start // g
+        st = self.p("scales")
+        if st.dtype == "U8":  # E8M0 codes
+            from precli.sources._read import lut
+
+            sv = _f64(lut("e8m0fnu")[np.asarray(st.read(s0, s1), dtype=np.uint8)])
+        else:
+            sv = _f64(st.read(s0, s1))
+        idx = np.arange(start, stop, dtype=np.int64) // g - s0
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            out = _f64(x) * sv[idx]
+            gt = dict(self.parts).get("global_scale")
+            if gt is not None:
+                gs = float(_f64(gt.read(0, 1))[0])
+                out = out / gs if dict(self.options).get("global") == "divide" else out * gs
+        return out
+
+
+@dataclass(frozen=True)
+class _Int4Groups(_Logical):
+    """AWQ / GPTQ: logical [N, K] (out, in) = ((q - z) * s) transposed from the stored
+    [K, N] orientation; a read of rows [n0, n1) decodes columns n0..n1 of the stored
+    matrices."""
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        N, K = self.shape  # noqa: N806
+        if stop <= start:
+            return np.zeros(0, np.float64)
+        n0, n1 = start // K, (stop - 1) // K + 1
+        w = self._columns(n0, n1)  # [K, n1 - n0]
+        flat = w.T.reshape(-1)
+        return flat[start - n0 * K: stop - n0 * K]
+
+    def _columns(self, n0: int, n1: int) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        kind = dict(self.options)["kind"]
+        g = self.block[1]
+        qw, qz, sc = self.p("elements"), self.p("zeros"), self.p("scales")
+        N, K = self.shape  # noqa: N806
+        w0, w1 = n0 // 8, (n1 - 1) // 8 + 1
+        shifts4 = np.arange(8, dtype=np.uint32) * 4
+        if kind == "awq":
+            order = np.array(AWQ_ORDER, dtype=np.uint32) * 4
+            words = _rows_cols(qw, K, qw.shape[1], w0, w1)  # [K, w]
+            q = (words[:, :, None] >> order[None, None, :]) & 15
+            q = q.reshape(K, -1)[:, n0 - 8 * w0: n1 - 8 * w0]
+            zw = _rows_cols(qz, qz.shape[0], qz.shape[1], w0, w1)
+            z = ((zw[:, :, None] >> order[None, None, :]) & 15).reshape(qz.shape[0], -1)
+            z = z[:, n0 - 8 * w0: n1 - 8 * w0]
+        else:
+            words = _rows_cols(qw, qw.shape[0], N, n0, n1)  # [K/8, n]
+            q = ((words[:, None, :] >> shifts4[None, :, None]) & 15).reshape(-1, n1 - n0)[:K]
+            zw = _rows_cols(qz, qz.shape[0], qz.shape[1], w0, w1)
+            z = ((zw[:, :, None] >> shifts4[None, None, :]) & 15).reshape(qz.shape[0], -1)
+            z = z[:, n0 - 8 * w0: n1 - 8 * w0]
+            if dict(self.options).get("gptq") != "v2":
+                z = z + 1
+        s = _f64(_rows_cols(sc, sc.shape[0], N, n0, n1))
+        gi = dict(self.parts).get("g_idx")
+        if gi is not None:
+            gidx = np.asarray(gi.read(0, K), dtype=np.int64)
+        else:
+            gidx = np.arange(K, dtype=np.int64) // g
+        return (q.astype(np.float64) - z[gidx].astype(np.float64)) * s[gidx]
+
+
+def _rows_cols(t: Tensor, rows: int, width: int, c0: int, c1: int) -> npt.NDArray[Any]:
+    """Columns [c0, c1) of every row of a 2-D raw tensor, as uint32 (ints) or the values."""
+    import numpy as np
+
+    whole = t.read(0, rows * width).reshape(rows, width)[:, c0:c1]
+    if whole.dtype.kind in "iu":
+        return np.ascontiguousarray(whole).view(np.uint32) if whole.dtype.itemsize == 4 \
+            else whole.astype(np.uint32)
+    return whole
+
+
+# ------------------------------------------------------------------ grouping
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """The ``quantization_config`` of a ``config.json`` beside the checkpoint (or a
+    ``quantize_config.json``, AutoGPTQ's), {} when there is none or it does not parse."""
+    base = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    for name, key in (("config.json", "quantization_config"), ("quantize_config.json", None)):
+        p = os.path.join(base, name)
+        try:
+            with open(p, "rb") as f:
+                obj = json.loads(f.read(10_000_000))
+        except (OSError, ValueError):
+            continue
+        if isinstance(obj, dict):
+            q = obj.get(key) if key else obj
+            if isinstance(q, dict):
+                return q
+    return {}
+
+
+def group_checkpoint(ck: Checkpoint, config: dict[str, Any] | None = None) -> Checkpoint:
+    """The checkpoint with each quantized family replaced by one logical tensor (at the
+    place of its element tensor); a family whose parts do not fit together is left as raw
+    tensors and named in ``errors``."""
+    cfg = read_config(ck.path) if config is None else config
+    tensors, errors = group(list(ck.tensors()), cfg)
+    return Checkpoint(ck.path, ck.kind, ck.metadata, tensors,
+                      list(ck.errors) + errors)
+
+
+def group(tensors: list[Tensor], config: dict[str, Any] | None = None
+          ) -> tuple[list[Tensor], list[CheckpointError]]:
+    """Logical tensors for the quantized families in ``tensors`` (see the module
+    docstring for the name mapping), in file order, and the families that do not fit."""
+    cfg = config or {}
+    by = {t.name: t for t in tensors}
+    used: dict[str, QuantTensor | None] = {}  # raw name -> its logical tensor (on elements)
+    errors: list[CheckpointError] = []
+    for t in tensors:
+        if t.name in used:
+            continue
+        try:
+            q = _match(t, by, cfg)
+        except CheckpointError as e:
+            errors.append(e)
+            continue
+        if q is None:
+            continue
+        roles = dict(q.parts)
+        if any(p.name in used for p in roles.values()):
+            continue
+        for role, p in q.parts:
+            used[p.name] = q if role == "elements" else None
+    out: list[Tensor] = []
+    for t in tensors:
+        if t.name not in used:
+            out.append(t)
+        elif used[t.name] is not None:
+            q2 = used[t.name]
+            assert q2 is not None
+            out.append(q2)
+    return out, errors
+
+
+def _strip(name: str, suffix: str) -> str | None:
+    return name[: -len(suffix)] if name.endswith(suffix) else None
+
+
+def _match(t: Tensor, by: dict[str, Tensor], cfg: dict[str, Any]) -> QuantTensor | None:
+    n = t.name
+    # DeepSeek FP8 blocks
+    if (x := _strip(n, "weight")) is not None and t.dtype == "F8_E4M3" \
+            and (s := by.get(x + "weight_scale_inv")) is not None:
+        return _fp8_block(t, s, n, cfg)
+    # gpt-oss MXFP4
+    for sb, ss in (("_blocks", "_scales"), (".blocks", ".scales")):
+        if (x := _strip(n, sb)) is not None and t.dtype == "U8" \
+                and (s := by.get(x + ss)) is not None and s.dtype == "U8":
+            return _mxfp4(t, s, x)
+    # NVFP4
+    if (x := _strip(n, "weight")) is not None and t.dtype == "U8" \
+            and (s := by.get(x + "weight_scale")) is not None \
+            and (g := by.get(x + "weight_scale_2")) is not None:
+        return _nvfp4(t, s, g, n, "nvfp4-modelopt")
+    if (x := _strip(n, "weight_packed")) is not None and t.dtype == "U8" \
+            and (s := by.get(x + "weight_scale")) is not None \
+            and (g := by.get(x + "weight_global_scale")) is not None:
+        return _nvfp4(t, s, g, x + "weight", "nvfp4-ct")
+    # AWQ / GPTQ
+    if (x := _strip(n, "qweight")) is not None and t.dtype == "I32" \
+            and (z := by.get(x + "qzeros")) is not None \
+            and (s := by.get(x + "scales")) is not None:
+        return _int4(t, z, s, by.get(x + "g_idx"), x + "weight", cfg)
+    return None
+
+
+def _bad(t: Tensor, msg: str) -> CheckpointError:
+    return CheckpointError(t.path, msg, t.name)
+
+
+def _fp8_block(w: Tensor, s: Tensor, name: str, cfg: dict[str, Any]) -> QuantTensor:
+    bs = cfg.get("weight_block_size") or [128, 128]
+    if not (isinstance(bs, list) and len(bs) == 2 and all(isinstance(b, int) and b > 0
+                                                          for b in bs)):
+        raise _bad(w, f"quantization_config.weight_block_size {bs!r} is not two positive "
+                   "integers")
+    bm, bn = bs
+    if len(w.shape) != 2:
+        raise _bad(w, f"FP8 block weights are 2-D; found shape {list(w.shape)}")
+    m, n = w.shape
+    want = (-(-m // bm), -(-n // bn))
+    if s.dtype not in ("F32", "BF16", "F16") or tuple(s.shape) != want:
+        raise _bad(s, f"expected {s.name.rsplit('.', 1)[-1]} of F32 shape {list(want)} for "
+                   f"weight {list(w.shape)} in {bm}x{bn} blocks; found {s.dtype} "
+                   f"{list(s.shape)}")
+    opts = [("scale_fmt", str(cfg.get("scale_fmt")))] if cfg.get("scale_fmt") else []
+    parts = (("elements", w), ("scales", s))
+    b = f"{bm}" if bm == bn else f"{bm}x{bn}"
+    return _make(name, LAYOUTS["fp8-block"].format(b=b), w.shape, "e4m3fn", "fp8-block",
+                 parts, (bm, bn), tuple(opts), _BlockFP8)
+
+
+def _mxfp4(b: Tensor, s: Tensor, name: str) -> QuantTensor:
+    if len(b.shape) < 1 or b.shape[-1] != 16 or tuple(s.shape) != tuple(b.shape[:-1]):
+        raise _bad(b, f"MXFP4 blocks are [..., G, 16] with scales [..., G]; found blocks "
+                   f"{list(b.shape)} and scales {list(s.shape)}")
+    shape = (*b.shape[:-1][:-1], b.shape[-2] * 32) if len(b.shape) >= 2 else (32,)
+    return _make(name, LAYOUTS["mxfp4"], shape, "e2m1fn", "mxfp4",
+                 (("elements", b), ("scales", s)), (1, 32), (), _Packed4Scaled)
+
+
+def _nvfp4(w: Tensor, s: Tensor, g: Tensor, name: str, layout: str) -> QuantTensor:
+    if len(w.shape) != 2:
+        raise _bad(w, f"NVFP4 packed weights are 2-D; found shape {list(w.shape)}")
+    m, half = w.shape
+    n = 2 * half
+    if s.dtype != "F8_E4M3" or tuple(s.shape) != (m, -(-n // 16)):
+        raise _bad(s, f"expected F8_E4M3 block scales of shape {[m, -(-n // 16)]} for "
+                   f"{n} columns in blocks of 16; found {s.dtype} {list(s.shape)}")
+    if n % 16:
+        raise _bad(w, f"{n} columns are not a multiple of the NVFP4 block (16)")
+    if g.numel != 1 or g.dtype not in ("F32", "BF16", "F16"):
+        raise _bad(g, f"expected one F32 global scale; found {g.dtype} {list(g.shape)}")
+    opts = (("global", "divide" if layout == "nvfp4-ct" else "multiply"),)
+    return _make(name, LAYOUTS[layout], (m, n), "e2m1fn", layout,
+                 (("elements", w), ("scales", s), ("global_scale", g)), (1, 16), opts,
+                 _Packed4Scaled)
+
+
+def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
+          cfg: dict[str, Any]) -> QuantTensor:
+    if len(qw.shape) != 2 or len(qz.shape) != 2 or len(sc.shape) != 2:
+        raise _bad(qw, "qweight, qzeros and scales must be 2-D; found "
+                   f"{list(qw.shape)}, {list(qz.shape)}, {list(sc.shape)}")
+    method = str(cfg.get("quant_method", "")).lower()
+    if sc.shape[1] == 8 * qw.shape[1] and method != "gptq":
+        kind, k, n = "awq", qw.shape[0], sc.shape[1]
+    elif sc.shape[1] == qw.shape[1] and method != "awq":
+        kind, k, n = "gptq", qw.shape[0] * 8, sc.shape[1]
+    else:
+        raise _bad(qw, f"qweight {list(qw.shape)} and scales {list(sc.shape)} fit neither "
+                   "AWQ ([K, N/8] and [K/g, N]) nor GPTQ ([K/8, N] and [K/g, N])")
+    if qz.dtype != "I32" or tuple(qz.shape) != (sc.shape[0], -(-n // 8)):
+        raise _bad(qz, f"expected I32 qzeros of shape {[sc.shape[0], -(-n // 8)]}; found "
+                   f"{qz.dtype} {list(qz.shape)}")
+    if sc.dtype not in ("F16", "BF16", "F32"):
+        raise _bad(sc, f"expected F16 scales; found {sc.dtype}")
+    groups = sc.shape[0]
+    gs = cfg.get("group_size")
+    gsize = gs if isinstance(gs, int) and gs > 0 else (k // groups if groups else k)
+    if gsize <= 0 or groups * gsize != k and gi is None:
+        raise _bad(qw, f"{k} input rows do not split into {groups} groups")
+    opts: list[tuple[str, str]] = [("kind", kind)]
+    parts = [("elements", qw), ("zeros", qz), ("scales", sc)]
+    if kind == "gptq":
+        fmt = str(cfg.get("checkpoint_format", "gptq")).lower()
+        opts.append(("gptq", "v2" if fmt == "gptq_v2" else "v1"))
+        if gi is not None:
+            if gi.numel != k or gi.dtype not in ("I32", "I64"):
+                raise _bad(gi, f"expected I32 g_idx of {k} entries; found {gi.dtype} "
+                           f"{list(gi.shape)}")
+            parts.append(("g_idx", gi))
+    dtype = LAYOUTS[kind].format(g=gsize, v=dict(opts).get("gptq", ""))
+    return _make(name, dtype, (n, k), "uint4", kind, tuple(parts), (1, gsize), tuple(opts),
+                 _Int4Groups)
+
+
+def _make(name: str, dtype: str, shape: tuple[int, ...], fmt: str, layout: str,
+          parts: tuple[tuple[str, Tensor], ...], block: tuple[int, int],
+          options: tuple[tuple[str, str], ...], cls: type[_Logical]) -> QuantTensor:
+    first = parts[0][1]
+    reader = cls(first.path, 0, tuple(shape), parts, block, options)
+    nbytes = sum(p.nbytes for _, p in parts)
+    return QuantTensor(name, dtype, tuple(shape), fmt, None, nbytes, first.path, reader,
+                       layout, parts, block, options)

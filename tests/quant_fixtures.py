@@ -1,0 +1,166 @@
+"""Quantized checkpoint fixtures, written from the published formulas and packing rules,
+independently of precli's readers (plain Python integers for the packing, ml_dtypes for
+the element values, the safetensors layout written by hand as its spec says).
+
+Each builder returns the raw entries to store and the expected logical tensor (float64).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+FP4 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+       -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]  # e2m1 code -> value (OCP MX)
+
+Entry = tuple[str, str, list[int], bytes]
+
+
+def write_st(path: Path, entries: list[Entry], metadata: dict[str, str] | None = None
+             ) -> Path:
+    """safetensors: 8-byte little-endian header length, JSON header, contiguous data."""
+    header: dict[str, Any] = {}
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    off = 0
+    for name, dtype, shape, raw in entries:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        off += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * ((-len(text)) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(e[3] for e in entries))
+    return path
+
+
+def pack_nibbles(codes: list[int]) -> bytes:
+    """Two 4-bit codes per byte, the first in the low nibble."""
+    return bytes(codes[i] | (codes[i + 1] << 4) for i in range(0, len(codes), 2))
+
+
+def e4m3(codes: np.ndarray) -> np.ndarray:
+    return codes.astype(np.uint8).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+
+
+def deepseek(rng: np.random.Generator, m: int, n: int, b: int = 128, prefix: str = "l.",
+             scales: np.ndarray | None = None) -> tuple[list[Entry], np.ndarray]:
+    codes = rng.integers(0, 256, (m, n)).astype(np.uint8)
+    codes[(codes & 0x7F) == 0x7F] = 0x38  # no NaN elements (1.0)
+    sm, sn = -(-m // b), -(-n // b)
+    s = (rng.uniform(0.5, 2.0, (sm, sn)) * 2.0 ** rng.integers(-12, -4, (sm, sn))).astype(
+        np.float32) if scales is None else scales.astype(np.float32)
+    expect = np.empty((m, n))
+    x = e4m3(codes)
+    for i in range(m):
+        for j in range(n):
+            expect[i, j] = x[i, j] * float(s[i // b, j // b])
+    return [(prefix + "weight", "F8_E4M3", [m, n], codes.tobytes()),
+            (prefix + "weight_scale_inv", "F32", [sm, sn], s.astype("<f4").tobytes())], expect
+
+
+def gpt_oss(rng: np.random.Generator, lead: tuple[int, ...], groups: int,
+            prefix: str = "e.gate_up_proj") -> tuple[list[Entry], np.ndarray]:
+    blocks = rng.integers(0, 256, (*lead, groups, 16)).astype(np.uint8)
+    scales = rng.integers(110, 140, (*lead, groups)).astype(np.uint8)
+    flat_b = [int(v) for v in blocks.reshape(-1)]
+    flat_s = [int(v) for v in scales.reshape(-1)]
+    vals = []
+    for e in range(len(flat_b) * 2):
+        byte = flat_b[e // 2]
+        nib = byte & 15 if e % 2 == 0 else byte >> 4
+        vals.append(FP4[nib] * 2.0 ** (flat_s[e // 32] - 127))
+    expect = np.array(vals).reshape(*lead, groups * 32)
+    return [(prefix + "_blocks", "U8", [*lead, groups, 16], blocks.tobytes()),
+            (prefix + "_scales", "U8", [*lead, groups], scales.tobytes())], expect
+
+
+def nvfp4_quantize(w: np.ndarray) -> tuple[list[int], np.ndarray, float]:
+    """NVFP4 by the published recipe (ModelOpt nvfp4_tensor.py): global scale
+    s2 = amax / (6 * 448) in fp32; per 16 elements s = e4m3(block amax / 6 / s2); codes =
+    nearest e2m1 of x / (s * s2) (ties to the even code). Returns (codes, scale codes, s2)."""
+    m, n = w.shape
+    s2 = float(np.float32(np.abs(w).max() / (6 * 448)))
+    blocks = w.reshape(m, n // 16, 16)
+    bamax = np.abs(blocks).max(axis=-1)
+    s = (bamax / 6 / s2).astype(ml_dtypes.float8_e4m3fn)
+    sval = s.astype(np.float64)
+    mags = np.array(FP4[:8])
+    codes = []
+    for i in range(m):
+        for j in range(n):
+            d = sval[i, j // 16] * s2
+            t = abs(w[i, j]) / d if d else 0.0
+            k = int(np.argmin(np.abs(mags - t)))
+            if k < 7 and abs(mags[k + 1] - t) == abs(mags[k] - t) and (k & 1):
+                k += 1
+            codes.append(k | (8 if w[i, j] < 0 and k else 0))
+    return codes, s.view(np.uint8), s2
+
+
+def nvfp4(rng: np.random.Generator, m: int, n: int, convention: str,
+          prefix: str = "l.") -> tuple[list[Entry], np.ndarray]:
+    codes = [int(c) for c in rng.integers(0, 16, m * n)]
+    sc = rng.integers(0x20, 0x60, (m, n // 16)).astype(np.uint8)
+    s2 = np.float32(rng.uniform(1e-4, 1e-2))
+    sv = e4m3(sc)
+    vals = np.array([FP4[c] for c in codes]).reshape(m, n)
+    expect = np.empty((m, n))
+    for i in range(m):
+        for j in range(n):
+            expect[i, j] = vals[i, j] * sv[i, j // 16] * float(s2)
+    if convention == "ct":
+        g = np.float32(1.0) / s2  # compressed-tensors stores the reciprocal
+        for i in range(m):
+            for j in range(n):
+                expect[i, j] = vals[i, j] * sv[i, j // 16] / float(g)
+        return [(prefix + "weight_packed", "U8", [m, n // 2], pack_nibbles(codes)),
+                (prefix + "weight_scale", "F8_E4M3", [m, n // 16], sc.tobytes()),
+                (prefix + "weight_global_scale", "F32", [1], np.float32(g).tobytes())], expect
+    return [(prefix + "weight", "U8", [m, n // 2], pack_nibbles(codes)),
+            (prefix + "weight_scale", "F8_E4M3", [m, n // 16], sc.tobytes()),
+            (prefix + "weight_scale_2", "F32", [], s2.tobytes())], expect
+
+
+AWQ_PACK = [0, 2, 4, 6, 1, 3, 5, 7]  # AutoAWQ: nibble i of a word holds column AWQ_PACK[i]
+
+
+def _i32(words: list[int]) -> bytes:
+    return struct.pack(f"<{len(words)}I", *words)
+
+
+def int4_groups(rng: np.random.Generator, k: int, n: int, g: int, kind: str,
+                prefix: str = "l.", act_order: bool = False
+                ) -> tuple[list[Entry], np.ndarray]:
+    """AWQ (kind "awq") or GPTQ ("gptq-v1" / "gptq-v2") of an [N, K] weight, group g."""
+    q = rng.integers(0, 16, (k, n))
+    z = rng.integers(1, 16, (k // g, n))
+    s = rng.uniform(1e-3, 1e-2, (k // g, n)).astype(np.float16)
+    gidx = np.arange(k) // g
+    if act_order:
+        gidx = rng.permutation(gidx)
+    w = np.empty((k, n))
+    for r in range(k):
+        for c in range(n):
+            w[r, c] = (int(q[r, c]) - int(z[gidx[r], c])) * float(s[gidx[r], c])
+    if kind == "awq":
+        qw = [sum(int(q[r, 8 * j + AWQ_PACK[i]]) << (4 * i) for i in range(8))
+              for r in range(k) for j in range(n // 8)]
+        qz = [sum(int(z[r, 8 * j + AWQ_PACK[i]]) << (4 * i) for i in range(8))
+              for r in range(k // g) for j in range(n // 8)]
+        ents = [(prefix + "qweight", "I32", [k, n // 8], _i32(qw))]
+    else:
+        off = 1 if kind == "gptq-v1" else 0  # v1 stores zero - 1
+        qw = [sum(int(q[8 * r + i, c]) << (4 * i) for i in range(8))
+              for r in range(k // 8) for c in range(n)]
+        qz = [sum((int(z[r, 8 * j + i]) - off) << (4 * i) for i in range(8))
+              for r in range(k // g) for j in range(n // 8)]
+        ents = [(prefix + "qweight", "I32", [k // 8, n], _i32(qw))]
+    ents += [(prefix + "qzeros", "I32", [k // g, n // 8], _i32(qz)),
+             (prefix + "scales", "F16", [k // g, n], s.astype("<f2").tobytes())]
+    if act_order:
+        ents.append((prefix + "g_idx", "I32", [k], gidx.astype("<i4").tobytes()))
+    return ents, w.T.copy()

@@ -1,0 +1,132 @@
+"""precli.sources.quantized: logical tensors of quantized layouts, against fixtures written
+from the published formulas (tests/quant_fixtures.py), never from precli's readers."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import quant_fixtures as qf
+
+from precli.sources import open_checkpoint
+from precli.sources._read import forget_maps
+from precli.sources.quantized import QuantTensor
+
+
+@pytest.fixture(autouse=True)
+def _fresh_maps() -> Any:
+    forget_maps()
+    yield
+    forget_maps()
+
+
+def logical(path: Path, name: str) -> QuantTensor:
+    ck = open_checkpoint(str(path))
+    assert ck.errors == [], ck.errors
+    t = {t.name: t for t in ck.tensors()}[name]
+    assert isinstance(t, QuantTensor)
+    return t
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b)) and bool(
+        np.array_equal(np.signbit(a), np.signbit(b)))
+
+
+def check_reads(t: QuantTensor, expect: np.ndarray, rng: np.random.Generator) -> None:
+    assert t.shape == expect.shape
+    whole = t.read()
+    assert same(whole, expect.reshape(-1))
+    n = t.numel
+    for _ in range(20):  # arbitrary ranges, including ones that cut blocks and rows
+        a, b = sorted(rng.integers(0, n + 1, 2))
+        assert same(t.read(int(a), int(b)), expect.reshape(-1)[a:b])
+    got = np.concatenate(list(t.chunks(37)))
+    assert same(got, expect.reshape(-1))
+
+
+def test_deepseek_fp8_blocks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    ents, expect = qf.deepseek(rng, 200, 300)
+    p = qf.write_st(tmp_path / "m.safetensors", ents + [("norm", "F32", [3],
+                                                          np.ones(3, "<f4").tobytes())])
+    t = logical(p, "l.weight")
+    assert t.dtype == "FP8-block128 (DeepSeek)" and t.format == "e4m3fn"
+    assert t.layout == "fp8-block" and t.block == (128, 128)
+    check_reads(t, expect, rng)
+    names = [x.name for x in open_checkpoint(str(p)).tensors()]
+    assert names == ["l.weight", "norm"]  # the scale tensor is folded in
+    raw = [x.name for x in open_checkpoint(str(p), raw=True).tensors()]
+    assert raw == ["l.weight", "l.weight_scale_inv", "norm"]
+
+
+def test_deepseek_block_size_and_scale_fmt_from_config(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    ents, expect = qf.deepseek(rng, 70, 40, b=32)
+    p = qf.write_st(tmp_path / "m.safetensors", ents)
+    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": {
+        "quant_method": "fp8", "weight_block_size": [32, 32], "scale_fmt": "ue8m0"}}))
+    t = logical(p, "l.weight")
+    assert t.dtype == "FP8-block32 (DeepSeek)" and t.option("scale_fmt") == "ue8m0"
+    check_reads(t, expect, rng)
+
+
+def test_gpt_oss_mxfp4(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    ents, expect = qf.gpt_oss(rng, (2, 3), 4)
+    p = qf.write_st(tmp_path / "m.safetensors", ents)
+    t = logical(p, "e.gate_up_proj")
+    assert t.dtype == "MXFP4 (gpt-oss)" and t.shape == (2, 3, 128)
+    check_reads(t, expect, rng)
+
+
+@pytest.mark.parametrize("convention,dtype", [("modelopt", "NVFP4 (ModelOpt)"),
+                                              ("ct", "NVFP4 (compressed-tensors)")])
+def test_nvfp4_both_conventions(tmp_path: Path, convention: str, dtype: str) -> None:
+    rng = np.random.default_rng(4)
+    ents, expect = qf.nvfp4(rng, 6, 64, convention)
+    p = qf.write_st(tmp_path / "m.safetensors", ents)
+    t = logical(p, "l.weight")
+    assert t.dtype == dtype and t.shape == (6, 64)
+    check_reads(t, expect, rng)
+
+
+@pytest.mark.parametrize("kind,act", [("awq", False), ("gptq-v1", False), ("gptq-v2", False),
+                                      ("gptq-v1", True)])
+def test_int4_groups(tmp_path: Path, kind: str, act: bool) -> None:
+    rng = np.random.default_rng(5)
+    ents, expect = qf.int4_groups(rng, 64, 48, 16, kind, act_order=act)
+    p = qf.write_st(tmp_path / "m.safetensors", ents)
+    if kind == "gptq-v2":
+        (tmp_path / "quantize_config.json").write_text(json.dumps(
+            {"bits": 4, "group_size": 16, "checkpoint_format": "gptq_v2"}))
+    t = logical(p, "l.weight")
+    want = {"awq": "INT4-group16 (AWQ)", "gptq-v1": "INT4-group16 (GPTQ v1)",
+            "gptq-v2": "INT4-group16 (GPTQ v2)"}[kind]
+    assert t.dtype == want and t.shape == (48, 64)
+    check_reads(t, expect, rng)
+
+
+def test_logical_tensors_pickle(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    ents, expect = qf.gpt_oss(rng, (2,), 2)
+    p = qf.write_st(tmp_path / "m.safetensors", ents)
+    t = pickle.loads(pickle.dumps(logical(p, "e.gate_up_proj")))
+    assert same(t.read(), expect.reshape(-1))
+
+
+def test_family_that_does_not_fit_is_named(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    ents, _ = qf.deepseek(rng, 200, 300)
+    name, _, _, _ = ents[1]
+    bad = [ents[0], (name, "F32", [1, 3], np.ones(3, "<f4").tobytes())]
+    p = qf.write_st(tmp_path / "m.safetensors", bad)
+    ck = open_checkpoint(str(p))
+    assert len(ck.errors) == 1
+    msg = str(ck.errors[0])
+    assert "l.weight_scale_inv" in msg and "[2, 3]" in msg and "[1, 3]" in msg
+    assert [t.name for t in ck.tensors()] == ["l.weight", "l.weight_scale_inv"]
