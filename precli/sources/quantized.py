@@ -231,6 +231,9 @@ class _Int4Groups(_Logical):
         gi = dict(self.parts).get("g_idx")
         if gi is not None:
             gidx = np.asarray(gi.read(0, K), dtype=np.int64)
+            if gidx.size and (gidx.min() < 0 or gidx.max() >= s.shape[0]):
+                raise CheckpointError(gi.path, f"expected group indices in [0, {s.shape[0]})"
+                                      f"; found {int(gidx.min())}..{int(gidx.max())}", gi.name)
         else:
             gidx = np.arange(K, dtype=np.int64) // g
         return (q.astype(np.float64) - z[gidx].astype(np.float64)) * s[gidx]
@@ -344,25 +347,31 @@ def _match(t: Tensor, by: dict[str, Tensor], cfg: dict[str, Any]) -> QuantTensor
     return None
 
 
-def _bad(t: Tensor, msg: str) -> CheckpointError:
-    return CheckpointError(t.path, msg, t.name)
+class LayoutError(CheckpointError):
+    """Raw tensors of a quantized family that do not fit together. ``check``: ``shape``
+    (a dimension not divisible by the block / group), ``packed-size`` (a packed or scale
+    tensor whose size does not match the logical shape) or ``layout`` (anything else)."""
+
+    def __init__(self, t: Tensor, check: str, expected: str, found: str) -> None:
+        self.check, self.expected, self.found = check, expected, found
+        super().__init__(t.path, f"expected {expected}; found {found}", t.name)
 
 
 def _fp8_block(w: Tensor, s: Tensor, name: str, cfg: dict[str, Any]) -> QuantTensor:
     bs = cfg.get("weight_block_size") or [128, 128]
     if not (isinstance(bs, list) and len(bs) == 2 and all(isinstance(b, int) and b > 0
                                                           for b in bs)):
-        raise _bad(w, f"quantization_config.weight_block_size {bs!r} is not two positive "
-                   "integers")
+        raise LayoutError(w, "layout", "weight_block_size of two positive integers",
+                          f"{bs!r}")
     bm, bn = bs
     if len(w.shape) != 2:
-        raise _bad(w, f"FP8 block weights are 2-D; found shape {list(w.shape)}")
+        raise LayoutError(w, "layout", "a 2-D FP8 block weight", f"shape {list(w.shape)}")
     m, n = w.shape
     want = (-(-m // bm), -(-n // bn))
     if s.dtype not in ("F32", "BF16", "F16") or tuple(s.shape) != want:
-        raise _bad(s, f"expected {s.name.rsplit('.', 1)[-1]} of F32 shape {list(want)} for "
-                   f"weight {list(w.shape)} in {bm}x{bn} blocks; found {s.dtype} "
-                   f"{list(s.shape)}")
+        raise LayoutError(s, "packed-size", f"F32 scales of shape {list(want)} "
+                          f"(weight {list(w.shape)} in {bm}x{bn} blocks)",
+                          f"{s.dtype} {list(s.shape)}")
     opts = [("scale_fmt", str(cfg.get("scale_fmt")))] if cfg.get("scale_fmt") else []
     parts = (("elements", w), ("scales", s))
     b = f"{bm}" if bm == bn else f"{bm}x{bn}"
@@ -371,26 +380,31 @@ def _fp8_block(w: Tensor, s: Tensor, name: str, cfg: dict[str, Any]) -> QuantTen
 
 
 def _mxfp4(b: Tensor, s: Tensor, name: str) -> QuantTensor:
-    if len(b.shape) < 1 or b.shape[-1] != 16 or tuple(s.shape) != tuple(b.shape[:-1]):
-        raise _bad(b, f"MXFP4 blocks are [..., G, 16] with scales [..., G]; found blocks "
-                   f"{list(b.shape)} and scales {list(s.shape)}")
-    shape = (*b.shape[:-1][:-1], b.shape[-2] * 32) if len(b.shape) >= 2 else (32,)
+    if len(b.shape) < 2 or b.shape[-1] != 16:
+        raise LayoutError(b, "packed-size", "MXFP4 blocks of shape [..., G, 16] (32 e2m1 "
+                          "codes in 16 bytes)", f"shape {list(b.shape)}")
+    if tuple(s.shape) != tuple(b.shape[:-1]):
+        raise LayoutError(s, "packed-size", f"one E8M0 scale per block, shape "
+                          f"{list(b.shape[:-1])}", f"shape {list(s.shape)}")
+    shape = (*b.shape[:-2], b.shape[-2] * 32)
     return _make(name, LAYOUTS["mxfp4"], shape, "e2m1fn", "mxfp4",
                  (("elements", b), ("scales", s)), (1, 32), (), _Packed4Scaled)
 
 
 def _nvfp4(w: Tensor, s: Tensor, g: Tensor, name: str, layout: str) -> QuantTensor:
     if len(w.shape) != 2:
-        raise _bad(w, f"NVFP4 packed weights are 2-D; found shape {list(w.shape)}")
+        raise LayoutError(w, "layout", "2-D packed NVFP4 weights", f"shape {list(w.shape)}")
     m, half = w.shape
     n = 2 * half
-    if s.dtype != "F8_E4M3" or tuple(s.shape) != (m, -(-n // 16)):
-        raise _bad(s, f"expected F8_E4M3 block scales of shape {[m, -(-n // 16)]} for "
-                   f"{n} columns in blocks of 16; found {s.dtype} {list(s.shape)}")
     if n % 16:
-        raise _bad(w, f"{n} columns are not a multiple of the NVFP4 block (16)")
+        raise LayoutError(w, "shape", "columns a multiple of the NVFP4 block (16)",
+                          f"{n} columns")
+    if s.dtype != "F8_E4M3" or tuple(s.shape) != (m, n // 16):
+        raise LayoutError(s, "packed-size", f"F8_E4M3 block scales of shape {[m, n // 16]} "
+                          f"({m} x {n} in blocks of 16)", f"{s.dtype} {list(s.shape)}")
     if g.numel != 1 or g.dtype not in ("F32", "BF16", "F16"):
-        raise _bad(g, f"expected one F32 global scale; found {g.dtype} {list(g.shape)}")
+        raise LayoutError(g, "packed-size", "one F32 global scale",
+                          f"{g.dtype} {list(g.shape)}")
     opts = (("global", "divide" if layout == "nvfp4-ct" else "multiply"),)
     return _make(name, LAYOUTS[layout], (m, n), "e2m1fn", layout,
                  (("elements", w), ("scales", s), ("global_scale", g)), (1, 16), opts,
@@ -400,26 +414,31 @@ def _nvfp4(w: Tensor, s: Tensor, g: Tensor, name: str, layout: str) -> QuantTens
 def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
           cfg: dict[str, Any]) -> QuantTensor:
     if len(qw.shape) != 2 or len(qz.shape) != 2 or len(sc.shape) != 2:
-        raise _bad(qw, "qweight, qzeros and scales must be 2-D; found "
-                   f"{list(qw.shape)}, {list(qz.shape)}, {list(sc.shape)}")
+        raise LayoutError(qw, "layout", "2-D qweight, qzeros and scales",
+                          f"{list(qw.shape)}, {list(qz.shape)}, {list(sc.shape)}")
     method = str(cfg.get("quant_method", "")).lower()
     if sc.shape[1] == 8 * qw.shape[1] and method != "gptq":
         kind, k, n = "awq", qw.shape[0], sc.shape[1]
     elif sc.shape[1] == qw.shape[1] and method != "awq":
         kind, k, n = "gptq", qw.shape[0] * 8, sc.shape[1]
     else:
-        raise _bad(qw, f"qweight {list(qw.shape)} and scales {list(sc.shape)} fit neither "
-                   "AWQ ([K, N/8] and [K/g, N]) nor GPTQ ([K/8, N] and [K/g, N])")
-    if qz.dtype != "I32" or tuple(qz.shape) != (sc.shape[0], -(-n // 8)):
-        raise _bad(qz, f"expected I32 qzeros of shape {[sc.shape[0], -(-n // 8)]}; found "
-                   f"{qz.dtype} {list(qz.shape)}")
+        raise LayoutError(qw, "packed-size", "AWQ qweight [K, N/8] with scales [K/g, N], "
+                          "or GPTQ qweight [K/8, N] with scales [K/g, N]",
+                          f"qweight {list(qw.shape)}, scales {list(sc.shape)}")
+    if n % 8:
+        raise LayoutError(sc, "shape", "output columns a multiple of 8 (one int32 of zero "
+                          "points per 8)", f"{n} columns")
+    if qz.dtype != "I32" or tuple(qz.shape) != (sc.shape[0], n // 8):
+        raise LayoutError(qz, "packed-size", f"I32 qzeros of shape {[sc.shape[0], n // 8]}",
+                          f"{qz.dtype} {list(qz.shape)}")
     if sc.dtype not in ("F16", "BF16", "F32"):
-        raise _bad(sc, f"expected F16 scales; found {sc.dtype}")
+        raise LayoutError(sc, "layout", "F16 scales", sc.dtype)
     groups = sc.shape[0]
     gs = cfg.get("group_size")
     gsize = gs if isinstance(gs, int) and gs > 0 else (k // groups if groups else k)
-    if gsize <= 0 or groups * gsize != k and gi is None:
-        raise _bad(qw, f"{k} input rows do not split into {groups} groups")
+    if gi is None and (gsize <= 0 or groups * gsize != k or k % gsize):
+        raise LayoutError(qw, "shape", f"{k} input rows in groups of {gsize} "
+                          f"({-(-k // max(gsize, 1))} groups)", f"{groups} groups of scales")
     opts: list[tuple[str, str]] = [("kind", kind)]
     parts = [("elements", qw), ("zeros", qz), ("scales", sc)]
     if kind == "gptq":
@@ -427,8 +446,8 @@ def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
         opts.append(("gptq", "v2" if fmt == "gptq_v2" else "v1"))
         if gi is not None:
             if gi.numel != k or gi.dtype not in ("I32", "I64"):
-                raise _bad(gi, f"expected I32 g_idx of {k} entries; found {gi.dtype} "
-                           f"{list(gi.shape)}")
+                raise LayoutError(gi, "packed-size", f"I32 g_idx of {k} entries",
+                                  f"{gi.dtype} {list(gi.shape)}")
             parts.append(("g_idx", gi))
     dtype = LAYOUTS[kind].format(g=gsize, v=dict(opts).get("gptq", ""))
     return _make(name, dtype, (n, k), "uint4", kind, tuple(parts), (1, gsize), tuple(opts),
