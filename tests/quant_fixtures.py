@@ -164,3 +164,85 @@ def int4_groups(rng: np.random.Generator, k: int, n: int, g: int, kind: str,
     if act_order:
         ents.append((prefix + "g_idx", "I32", [k], gidx.astype("<i4").tobytes()))
     return ents, w.T.copy()
+
+
+# ------------------------------------------------------------------ clean quantizers
+# Real data quantized by each layout's published recipe: re-encoding gives it back.
+
+
+def e4m3_round(v: np.ndarray) -> np.ndarray:
+    """Nearest e4m3fn (saturating at 448) of float64 values, via float32 (exact here:
+    the quotients below are rounded once to float32 first, as the reference kernels do)."""
+    f = np.clip(v.astype(np.float32), -448, 448)
+    return f.astype(ml_dtypes.float8_e4m3fn)
+
+
+def deepseek_clean(w: np.ndarray, b: int = 128, ue8m0: bool = False,
+                   prefix: str = "l.") -> list[Entry]:
+    """DeepSeek-V3 block quantization (inference/kernel.py act_quant / the fp8 cast script):
+    s = amax / 448 per block (ue8m0: 2^ceil(log2(amax / 448))), codes = e4m3(x / s)."""
+    m, n = w.shape
+    sm, sn = -(-m // b), -(-n // b)
+    s = np.zeros((sm, sn), np.float32)
+    codes = np.zeros((m, n), ml_dtypes.float8_e4m3fn)
+    for i in range(sm):
+        for j in range(sn):
+            blk = w[i * b:(i + 1) * b, j * b:(j + 1) * b].astype(np.float32)
+            amax = float(np.abs(blk).max())
+            sv = np.float32(amax / 448) if amax else np.float32(1)
+            if ue8m0:
+                sv = np.float32(2.0 ** int(np.ceil(np.log2(float(sv)))))
+            s[i, j] = sv
+            codes[i * b:(i + 1) * b, j * b:(j + 1) * b] = e4m3_round(
+                blk.astype(np.float64) / float(sv))
+    return [(prefix + "weight", "F8_E4M3", [m, n], codes.view(np.uint8).tobytes()),
+            (prefix + "weight_scale_inv", "F32", [sm, sn], s.astype("<f4").tobytes())]
+
+
+def mxfp4_clean(w: np.ndarray, prefix: str = "e.down_proj") -> list[Entry]:
+    """OCP MX (floor rule): per 32 elements k = floor(log2 amax) - 2, codes = nearest e2m1 of
+    x / 2^k (ties to even, saturating at 6); gpt-oss layout: [..., G, 16] and [..., G]."""
+    lead, n = w.shape[:-1], w.shape[-1]
+    flat = w.reshape(-1, 32)
+    codes: list[int] = []
+    scales = []
+    mags = np.array(FP4[:8])
+    for blk in flat:
+        amax = float(np.abs(blk).max())
+        k = int(np.floor(np.log2(amax))) - 2 if amax else -127
+        scales.append(k + 127)
+        for v in blk:
+            t = min(abs(float(v)) / 2.0 ** k, 6.0)
+            c = int(np.argmin(np.abs(mags - t)))
+            if c < 7 and abs(mags[c + 1] - t) == abs(mags[c] - t) and (c & 1):
+                c += 1
+            codes.append(c | (8 if v < 0 and c else 0))
+    g = n // 32
+    return [(prefix + "_blocks", "U8", [*lead, g, 16], pack_nibbles(codes)),
+            (prefix + "_scales", "U8", [*lead, g], bytes(scales))]
+
+
+def nvfp4_clean(w: np.ndarray, convention: str = "modelopt", prefix: str = "l."
+                ) -> list[Entry]:
+    m, n = w.shape
+    codes, sc, s2 = nvfp4_quantize(w)
+    if convention == "ct":
+        g = np.float32(1.0) / np.float32(s2)
+        return [(prefix + "weight_packed", "U8", [m, n // 2], pack_nibbles(codes)),
+                (prefix + "weight_scale", "F8_E4M3", [m, n // 16], sc.tobytes()),
+                (prefix + "weight_global_scale", "F32", [1], np.float32(g).tobytes())]
+    return [(prefix + "weight", "U8", [m, n // 2], pack_nibbles(codes)),
+            (prefix + "weight_scale", "F8_E4M3", [m, n // 16], sc.tobytes()),
+            (prefix + "weight_scale_2", "F32", [], np.float32(s2).tobytes())]
+
+
+def replace(entries: list[Entry], name: str, raw: bytes | None = None,
+            shape: list[int] | None = None, dtype: str | None = None) -> list[Entry]:
+    out = []
+    for n, d, s, r in entries:
+        if n == name:
+            out.append((n, dtype or d, shape if shape is not None else s,
+                        raw if raw is not None else r))
+        else:
+            out.append((n, d, s, r))
+    return out
