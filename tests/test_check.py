@@ -231,3 +231,44 @@ def test_jobs_give_the_same_report(tmp_path: Path) -> None:
     assert a.records() == b.records() and a.findings
 
 
+
+
+def precli(*args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "precli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_lines_records_and_exit_codes(tmp_path: Path) -> None:
+    ents = clean_entries("nvfp4-modelopt")
+    good = qf.write_st(tmp_path / "good.safetensors", ents)
+    sc = bytearray(ents[1][3])
+    sc[3] = 0x7F
+    bad = qf.write_st(tmp_path / "bad.safetensors", qf.replace(ents, "l.weight_scale",
+                                                               bytes(sc)))
+    p = precli("check", str(good))
+    assert p.returncode == 0 and p.stderr == ""
+    assert p.stdout.endswith("checked 1 tensor (1 quantized): 0 findings\n")
+    p = precli("check", str(bad), "-o", "plain")
+    assert p.returncode == 1
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("l.weight: scale-nan: expected no NaN scale in l.weight_scale")
+    assert lines[-1] == "checked 1 tensor (1 quantized): 2 findings (scale-nan 1, nonfinite 1)"
+    p = precli("check", str(bad), "-o", "ndjson", "-j", "2")
+    recs = [json.loads(x) for x in p.stdout.splitlines()]
+    assert p.returncode == 1 and [r["check"] for r in recs] == ["scale-nan", "nonfinite",
+                                                                 "summary"]
+    assert recs[-1]["findings"] == 2 and recs[-1]["tensor"] is None
+    p = precli("check", str(bad), "-o", "json")
+    assert json.loads(p.stdout) == recs
+    p = precli("check", str(tmp_path / "missing.safetensors"))
+    assert p.returncode == 2 and p.stderr.startswith("precli: error: ") and \
+        len(p.stderr.splitlines()) == 1
+    p = precli("check", str(good), "--tensors", "nothing-matches")
+    assert p.returncode == 2 and "no tensor" in p.stderr
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
+    p = precli("check", str(junk))
+    assert p.returncode == 1 and p.stderr.count("\n") == 1 and "JSON" in p.stderr
