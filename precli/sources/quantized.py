@@ -90,6 +90,13 @@ class QuantTensor(Tensor):
     block: tuple[int, int] = (1, 1)
     options: tuple[tuple[str, str], ...] = ()
 
+    def decompose(self, start: int = 0, stop: int | None = None
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(element values, effective scale) of flat elements [start, stop) (integer
+        layouts: q - z and s); the value is their product."""
+        assert isinstance(self._reader, _Logical)
+        return self._reader.decompose(start, self.numel if stop is None else stop)
+
     def part(self, role: str) -> Tensor | None:
         for r, t in self.parts:
             if r == role:
@@ -123,6 +130,12 @@ class _Logical(Reader):
     def cols(self) -> int:
         return self.shape[-1] if self.shape else 1
 
+    def decompose(self, start: int, stop: int
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(element values, effective scale) of flat elements [start, stop): the value is
+        element * scale (compressed-tensors NVFP4: scale = s / g correctly rounded)."""
+        raise NotImplementedError  # pragma: no cover
+
 
 def _f64(a: Any) -> npt.NDArray[np.float64]:
     import numpy as np
@@ -138,6 +151,15 @@ class _BlockFP8(_Logical):
     def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
         import numpy as np
 
+        x, s = self.decompose(start, stop)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out: npt.NDArray[np.float64] = x * s
+        return out
+
+    def decompose(self, start: int, stop: int
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        import numpy as np
+
         n = self.cols
         bm, bn = self.block
         x = _f64(self.p("elements").read(start, stop))
@@ -147,9 +169,7 @@ class _BlockFP8(_Logical):
         sc = st.shape[-1]
         srow0, srow1 = int(r[0]) // bm if len(r) else 0, (int(r[-1]) // bm + 1) if len(r) else 0
         s = _f64(st.read(srow0 * sc, srow1 * sc))
-        with np.errstate(invalid="ignore", over="ignore"):
-            out: npt.NDArray[np.float64] = x * s[(r // bm - srow0) * sc + c // bn]
-        return out
+        return x, s[(r // bm - srow0) * sc + c // bn]
 
 
 @dataclass(frozen=True)
@@ -159,6 +179,31 @@ class _Packed4Scaled(_Logical):
     and NVFP4 (e4m3 scales and a global scale)."""
 
     def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        x, sv = self._parts(start, stop)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            out = x * sv
+            gt = dict(self.parts).get("global_scale")
+            if gt is not None:
+                gs = float(_f64(gt.read(0, 1))[0])
+                out = out / gs if dict(self.options).get("global") == "divide" else out * gs
+        return out
+
+    def decompose(self, start: int, stop: int
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        import numpy as np
+
+        x, sv = self._parts(start, stop)
+        gt = dict(self.parts).get("global_scale")
+        if gt is not None:
+            gs = float(_f64(gt.read(0, 1))[0])
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                sv = sv / gs if dict(self.options).get("global") == "divide" else sv * gs
+        return x, sv
+
+    def _parts(self, start: int, stop: int
+               ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import numpy as np
 
         from precli.sources._read import _pair_lut
@@ -176,13 +221,7 @@ class _Packed4Scaled(_Logical):
         else:
             sv = _f64(st.read(s0, s1))
         idx = np.arange(start, stop, dtype=np.int64) // g - s0
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            out = _f64(x) * sv[idx]
-            gt = dict(self.parts).get("global_scale")
-            if gt is not None:
-                gs = float(_f64(gt.read(0, 1))[0])
-                out = out / gs if dict(self.options).get("global") == "divide" else out * gs
-        return out
+        return _f64(x), sv[idx]
 
 
 @dataclass(frozen=True)
@@ -192,17 +231,24 @@ class _Int4Groups(_Logical):
     matrices."""
 
     def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        q, s = self.decompose(start, stop)
+        out: npt.NDArray[np.float64] = q * s
+        return out
+
+    def decompose(self, start: int, stop: int
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import numpy as np
 
         N, K = self.shape  # noqa: N806
         if stop <= start:
-            return np.zeros(0, np.float64)
+            return np.zeros(0, np.float64), np.zeros(0, np.float64)
         n0, n1 = start // K, (stop - 1) // K + 1
-        w = self._columns(n0, n1)  # [K, n1 - n0]
-        flat = w.T.reshape(-1)
-        return flat[start - n0 * K: stop - n0 * K]
+        q, s = self._columns(n0, n1)  # [K, n1 - n0] each
+        a, b = start - n0 * K, stop - n0 * K
+        return q.T.reshape(-1)[a:b], s.T.reshape(-1)[a:b]
 
-    def _columns(self, n0: int, n1: int) -> npt.NDArray[np.float64]:
+    def _columns(self, n0: int, n1: int
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import numpy as np
 
         kind = dict(self.options)["kind"]
@@ -236,7 +282,7 @@ class _Int4Groups(_Logical):
                                       f"; found {int(gidx.min())}..{int(gidx.max())}", gi.name)
         else:
             gidx = np.arange(K, dtype=np.int64) // g
-        return (q.astype(np.float64) - z[gidx].astype(np.float64)) * s[gidx]
+        return q.astype(np.float64) - z[gidx].astype(np.float64), s[gidx]
 
 
 def _rows_cols(t: Tensor, rows: int, width: int, c0: int, c1: int) -> npt.NDArray[Any]:
