@@ -862,6 +862,39 @@ def check(
                                    output))
 
 
+DIFF_EXAMPLES = """Examples:
+
+  precli diff bf16/model.safetensors fp8/model.safetensors    per tensor, then a summary
+
+  precli diff orig/ quant/ -o ndjson --tensors 'layers\\.0\\.'"""
+
+
+@app.command(cls=PrecliCommand, epilog=DIFF_EXAMPLES)
+def diff(
+    original: Annotated[str, typer.Argument(metavar="ORIGINAL",
+                                            help="The checkpoint before conversion.")],
+    quantized: Annotated[str, typer.Argument(
+        metavar="QUANTIZED", help="The converted checkpoint (quantized layouts are grouped "
+        "into logical tensors named like the original's).")],
+    tensors: Annotated[str | None, typer.Option(
+        "--tensors", metavar="REGEX", help="Only tensors whose name matches.")] = None,
+    exclude: Annotated[str | None, typer.Option(
+        "--exclude", metavar="REGEX", help="Leave out tensors whose name matches.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare a converted checkpoint with its original, tensor by tensor: error statistics
+    and the ulp distance in the quantized element format."""
+    from precli.qcommands import diff_command
+    from precli.streams import detect_env
+
+    raise typer.Exit(diff_command(original, quantized, tensors, exclude, jobs,
+                                  detect_env(no_color), output))
+
+
 def main() -> None:
     _only_the_command_run(sys.argv[1:])
     app()

@@ -60,3 +60,59 @@ def _summary_line(s: dict[str, Any]) -> str:
         f" ({by})" if by else "")
     return (f"checked {s['tensors']} tensor{'s' if s['tensors'] != 1 else ''} "
             f"({s['quantized']} quantized): {what}")
+
+
+def diff_command(original: str, quantized: str, include: str | None, exclude: str | None,
+                 jobs: int, env: OutputEnv, output: str | None) -> int:
+    from precli.cli import error_line
+    from precli.diff import DIFF_KEYS, diff_checkpoints
+
+    mode = env.resolve_output(output, ("table", "plain", "json", "ndjson", "csv"))
+    rep = diff_checkpoints(original, quantized, include=include, exclude=exclude, jobs=jobs)
+    if not rep.tensors and not rep.errors:
+        raise UsageError(f"no tensor of {quantized} matches --tensors / --exclude")
+    if mode == "table":
+        from rich.table import Table
+
+        from precli.cli import console
+
+        con = console(sys.stdout, env.color)
+        t = Table("tensor", "dtype", "params", "sqnr_db", "max_abs_error", "element",
+                  "ulp_max", "≤½ ulp", "≤1 ulp", title=f"precli diff {original} {quantized}",
+                  title_justify="left")
+        for d in rep.tensors:
+            r = d.record()
+            if r["skip"] is not None:
+                t.add_row(d.name, d.dtype, f"{d.params:,}", f"skipped: {r['skip']}")
+                continue
+            t.add_row(d.name, d.dtype, f"{d.params:,}", _num(r["sqnr_db"]),
+                      _num(r["max_abs_error"]), r["element_format"] or "",
+                      _num(r["ulp_max"]), _pct(r["within_half_ulp"]), _pct(r["within_1ulp"]))
+        con.print(t)
+        s = rep.summary
+        con.print(f"{s['tensors']} tensors compared ({s['params']:,} values); within 1 ulp: "
+                  f"{_pct(s['within_1ulp'])}, within 1/2 ulp: {_pct(s['within_half_ulp'])}"
+                  + (f"; only in the original: {', '.join(s['only_original'])}"
+                     if s["only_original"] else ""), highlight=False)
+    else:
+        from precli.streams import write_table_rows
+
+        recs = rep.records()
+        if mode in ("csv", "plain"):
+            recs = recs[:-1] + [{k: rep.summary.get(k) for k in DIFF_KEYS}]
+        write_table_rows(sys.stdout, mode, DIFF_KEYS, recs)
+    for e in rep.errors:
+        error_line(e)
+    return int(ExitStatus.DATA_ERROR) if rep.errors else 0
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    return f"{v:.4g}"
+
+
+def _pct(v: Any) -> str:
+    return "" if v is None else f"{100 * v:.2f}%"
