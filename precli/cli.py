@@ -788,7 +788,8 @@ def _compare_formats(fmts: list[Any], notes: list[str], env: Any, output: str | 
     if mode == "table":
         from precli import render
 
-        console(sys.stdout, env.color).print(render.compare_formats_view(fmts, notes))
+        con = console(sys.stdout, env.color)
+        con.print(render.compare_formats_view(fmts, notes, con.width))
         return
     recs = [analysis.format_record(f) for f in fmts]
     if mode == "json":

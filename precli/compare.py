@@ -187,26 +187,11 @@ class _ScaledSum:
         return _ScaledSum(self.power, self.e, list(self.parts), self.inf)
 
     def add(self, v: F64) -> None:
-        if v.size == 0:
-            return
-        m = float(v.max())
-        if not math.isfinite(m):
+        part = scaled_partial(v, self.power)
+        if part is None:
             self.inf = True
-            return
-        if m == 0:
-            return
-        k = math.frexp(m)[1]  # m < 2**k
-        with np.errstate(under="ignore"):
-            s = float(np.sum(np.ldexp(v, -k) ** self.power))
-        if self.e is None:
-            self.e = k
-        elif k > self.e:
-            shift = self.power * (self.e - k)
-            self.parts = [math.ldexp(p, shift) for p in self.parts]
-            self.e = k
-        elif k < self.e:
-            s = math.ldexp(s, self.power * (k - self.e))
-        _grow(self.parts, s)
+        elif part[0]:
+            self.add_scaled(*part)
 
     def add_scaled(self, m: float, k: int) -> None:
         """Add m * 2**(power * k) (a partial of another sum scaled at exponent k)."""
@@ -225,6 +210,23 @@ class _ScaledSum:
     def mantissa(self) -> tuple[float, int]:
         """(m, e): the sum is m * 2**(power * e); m is 0.0 for an empty sum."""
         return math.fsum(self.parts), self.e or 0
+
+
+def scaled_partial(v: F64, power: int) -> tuple[float, int] | None:
+    """sum(v ** power) of nonnegative values as (m, k), the sum being m * 2**(power * k):
+    the values are first scaled by 2**-k, k from their largest (exact, and it keeps the
+    powers from overflowing or underflowing). None when a value is infinite."""
+    if v.size == 0:
+        return 0.0, 0
+    m = float(v.max())
+    if not math.isfinite(m):
+        return None
+    if m == 0:
+        return 0.0, 0
+    k = math.frexp(m)[1]  # m < 2**k
+    with np.errstate(under="ignore"):
+        w = np.ldexp(v, -k)
+        return float(np.sum(w * w if power == 2 else w)), k
 
 
 @dataclass
@@ -261,25 +263,52 @@ def _count(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.count_nonzero(mask))
 
 
-def _tally(t: _Tally, x: F64, lo: F64 | None, res: F64, over: Bool,
-           sub_limit: float | None) -> None:
-    """Fold one tile (float64 inputs, their residuals to the exact input, results) in."""
+class _TileInfo:
+    """What every recipe's tally of one tile shares: finiteness, counts, magnitudes, and
+    the signal sum over the finite inputs (computed once per tile, not once per recipe)."""
+
+    def __init__(self, x: F64, lo: F64 | None) -> None:
+        self.x = x.reshape(-1)
+        self.lo = None if lo is None else lo.reshape(-1)
+        self.fin = np.isfinite(self.x)
+        self.nfin = _count(self.fin)
+        self.all_fin = self.nfin == self.x.size
+        self.nan = 0 if self.all_fin else _count(np.isnan(self.x))
+        nz = self.x != 0
+        self.nonzero = nz if self.lo is None else nz | (self.lo != 0)
+        self.ax = np.abs(self.x)
+        self._x2: tuple[float, int] | None = None
+
+    def x2(self) -> tuple[float, int] | None:
+        """The scaled partial of sum x**2 over the finite inputs (see scaled_partial)."""
+        if self._x2 is None:
+            self._x2 = scaled_partial(self.ax if self.all_fin else self.ax[self.fin], 2)
+        return self._x2
+
+
+def _tally(t: _Tally, info: _TileInfo, res: F64, over: Bool, sub_limit: float | None) -> None:
+    """Fold one tile's results into t (errors against the exact input: x + lo)."""
+    res = res.reshape(-1)
+    over = over.reshape(-1)
+    x, lo, fin = info.x, info.lo, info.fin
     t.count += x.size
-    fin = np.isfinite(x)
-    nfin = _count(fin)
-    t.finite += nfin
-    t.nan_in += _count(np.isnan(x))
-    t.overflow += _count(over & fin)
+    t.finite += info.nfin
+    t.nan_in += info.nan
+    t.overflow += _count(over if info.all_fin else over & fin)
     rfin = np.isfinite(res)
-    t.lost += nfin - _count(fin & rfin)
-    t.underflow += _count(fin & (res == 0) & ((x != 0) if lo is None else ((x != 0) | (lo != 0))))
+    same = bool(rfin.all()) or bool((rfin | ~fin).all())
+    lanes = fin if same else fin & rfin
+    if not same:
+        t.lost += info.nfin - _count(lanes)
+    zero = res == 0
+    t.underflow += _count(zero & info.nonzero & fin)
     if sub_limit is not None:
-        t.subnormal += _count(rfin & (res != 0) & (np.abs(res) < sub_limit))
-    lanes = fin & rfin
-    if lanes.all():
-        xs, rs, ls = x, res, lo
+        ar = np.abs(res)
+        t.subnormal += _count(rfin & ~zero & (ar < sub_limit))
+    if same and info.all_fin:
+        xs, rs, ls, ax = x, res, lo, info.ax
     else:
-        xs, rs = x[lanes], res[lanes]
+        xs, rs, ax = x[lanes], res[lanes], info.ax[lanes]
         ls = None if lo is None else lo[lanes]
     if xs.size == 0:
         return
@@ -288,16 +317,22 @@ def _tally(t: _Tally, x: F64, lo: F64 | None, res: F64, over: Bool,
         err = np.abs(d if ls is None else d + ls)
     t.lanes += xs.size
     t.exact += _count(err == 0)
-    t.max_abs = max(t.max_abs, float(err.max()))
-    ax = np.abs(xs)
+    emax = float(err.max())
+    t.max_abs = max(t.max_abs, emax)
     nz = ax != 0
     if nz.any():
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            rel = float(np.max(err[nz] / ax[nz]))
+        rel = 0.0
+        if emax > 0:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                rel = float(np.max(err / np.where(nz, ax, 1.0), where=nz, initial=0.0))
         t.max_rel = rel if t.max_rel is None else max(t.max_rel, rel)
     t.sum_abs.add(err)
     t.sum_sq.add(err)
-    t.sum_x2.add(ax)
+    part = info.x2() if same else scaled_partial(ax, 2)
+    if part is None:
+        t.sum_x2.inf = True
+    elif part[0]:
+        t.sum_x2.add_scaled(*part)
 
 
 def _errors(t: _Tally) -> dict[str, float | None]:
@@ -771,8 +806,8 @@ def compare_tensor(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
     min_nz = math.inf
     for r0, r1, c0, c1 in tiles:
         x, lo, ex = v.tile(r0, r1, c0, c1)
-        ax = np.abs(x)
-        fin = np.isfinite(ax)
+        info = _TileInfo(x, lo)
+        ax, fin = info.ax, info.fin
         amax = max(amax, float(np.max(ax, where=fin, initial=-np.inf)))
         min_nz = min(min_nz, float(np.min(ax, where=fin & (ax > 0), initial=np.inf)))
         for p in plans:
@@ -782,15 +817,16 @@ def compare_tensor(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
                     res = quantize_tile(r, x[i:i + 1], mode=mode, saturate=saturate, seed=seed,
                                         start_index=(r0 + i) * v.cols + c0,
                                         exact=_row_exact(ex, i))
-                    _tally(p.tally, x[i:i + 1], None if lo is None else lo[i:i + 1],
-                           res.dequant, res.overflow, p.sub_limit)
+                    _tally(p.tally, _TileInfo(x[i:i + 1], None if lo is None else
+                                              lo[i:i + 1]), res.dequant, res.overflow,
+                           p.sub_limit)
                 continue
             s, z = p.tile_scale(r0, r1, c0, c1)
             res = quantize_tile(r, x, p.ctx, scale=s, zero_point=z, exact=ex, mode=mode,
                                 saturate=saturate, seed=seed, start_index=r0 * v.cols + c0)
             if res.scales is not None:
                 p.note_scales(res.scales)
-            _tally(p.tally, x, lo, res.dequant, res.overflow, p.sub_limit)
+            _tally(p.tally, info, res.dequant, res.overflow, p.sub_limit)
         if progress is not None:
             progress(x.size)
     return TensorStats([_finish(p, v) for p in plans], [p.tally for p in plans],

@@ -341,10 +341,8 @@ def code_detail(info: CodeInfo, title: Text) -> KeyValues:
     kv.title = title
     kv.title_justify = "left"
     fmt = info.format
-    bits = bit_fields(fmt, info.code)
-    bits.append("   ")
-    bits.append_text(layout_legend(fmt))
-    kv.add_row("bits", bits)
+    kv.add_row("bits", bit_fields(fmt, info.code))
+    kv.add_row("layout", layout_legend(fmt))  # its own row: the legend never splits the bits
     hx = info.hex
     if info.container_hex:
         hx += f"   (fp32 container {info.container_hex})"
@@ -408,30 +406,39 @@ def _stored_text(info: CodeInfo) -> str:
     return "≈" + sig(info.stored.value, 17)
 
 
+_VALUE_COLUMNS = (
+    ("format", "left", 9), ("stored", "right", 9), ("abs error", "right", 9),
+    ("rel error", "right", 3), ("ulps", "right", 2), ("hex", "left", 5),
+    ("bits", "left", 1), ("flags", "left", 4),
+)  # (header, justify, rank): a column shows while its rank is above the level tried
+
+
 def compare_value_table(text: str, results: Sequence[EncodeResult | ErrorRecord],
-                        width: int = 120) -> Table:
-    """One value in every format: one row per format (narrow terminals drop columns)."""
+                        width: int = 120) -> RenderableType:
+    """One value in every format: one row per format. Columns leave a narrow terminal by
+    priority (bits, ulps, rel error, then flags and hex); a footnote names them."""
     from rich.console import Console
     from rich.measure import Measurement
 
     probe = Console(width=1000)
-    for keep in (3, 2, 1, 0):
-        t = _compare_value(text, results, keep)
+    for level in range(6):
+        t = _compare_value(text, results, level)
         if Measurement.get(probe, probe.options, t).maximum <= width:
             break
-    return t
+    hidden = [c for c, _, rank in _VALUE_COLUMNS if rank <= level]
+    if not hidden:
+        return t
+    return Group(t, Text(f"not shown at this width: {', '.join(hidden)} (widen the "
+                         "terminal, or use --output json)", style="dim"))
 
 
-def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], keep: int) -> Table:
-    cols = [(c, j) for c, j, pri in (
-        ("format", "left", 0), ("stored", "right", 0), ("abs error", "right", 0),
-        ("rel error", "right", 1), ("ulps", "right", 2), ("hex", "left", 1),
-        ("bits", "left", 3), ("flags", "left", 0),
-    ) if pri <= keep]  # fmt: skip
+def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], level: int
+                   ) -> Table:
+    cols = [(c, j) for c, j, rank in _VALUE_COLUMNS if rank > level]
     t = _table(title=f"{text} in each format", box="simple_head", pad_edge=False,
-              collapse_padding=True)
+               collapse_padding=True)
     for c, j in cols:
-        t.add_column(c, justify=j, no_wrap=c != "flags")  # type: ignore[arg-type]
+        t.add_column(c, justify=j, no_wrap=True)  # type: ignore[arg-type]
     for r in results:
         if isinstance(r, ErrorRecord):
             name, _, msg = r.error.partition(": ")
@@ -450,12 +457,35 @@ def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], kee
     return t
 
 
-def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str]) -> RenderableType:
-    """Formats side by side, then where each is better."""
+def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str],
+                         width: int = 120) -> RenderableType:
+    """Formats side by side, then where each is better. Numbers never wrap: formats that do
+    not fit beside each other continue in a second table below."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    per = len(fmts)
+    while per > 1 and Measurement.get(probe, probe.options,
+                                      _formats_table(fmts[:per])).maximum > width:
+        per -= 1
+    parts: list[RenderableType] = [_formats_table(fmts[i:i + per])
+                                   for i in range(0, len(fmts), per)]
+    grid = _table(box=None, show_header=False, pad_edge=False, padding=0)
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for n in notes:
+        grid.add_row("• ", n)  # wrapped notes hang under their text
+    if notes:
+        parts.append(grid)
+    return Group(*parts)
+
+
+def _formats_table(fmts: Sequence[Format]) -> Table:
     t = _table(box="simple_head", pad_edge=False, collapse_padding=True)
     t.add_column("", style="bold cyan", no_wrap=True)
     for f in fmts:
-        t.add_column(f.name, justify="right", header_style="bold", overflow="fold")
+        t.add_column(f.name, justify="right", header_style="bold", no_wrap=True)
     rows: list[tuple[str, list[str]]] = [
         ("bits", [str(f.bits) for f in fmts]),
         ("sign/exp/mant", [f"{f.sign_bits}/{f.exponent_bits}/{f.mantissa_bits}"
@@ -475,10 +505,7 @@ def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str]) -> Render
     ]  # fmt: skip
     for label, cells in rows:
         t.add_row(label, *cells)
-    parts: list[RenderableType] = [t]
-    for n in notes:
-        parts.append(Text("• " + n))
-    return Group(*parts)
+    return t
 
 
 _CELL = {"normal": ("█", "green"), "subnormal": ("▒", "yellow"), "underflow": ("·", "dim"),
@@ -772,7 +799,7 @@ def block_detail(b: Any, rec: dict[str, Any]) -> RenderableType:
     title = Text(b.name, style="bold underline")
     if b.aliases:
         title.append(f"  (also {', '.join(b.aliases)})", style="dim")
-    layout = Text("block    ", style="bold cyan")
+    layout = Text()
     layout.append(f"{b.block_size} × {b.element} ({rec['element_bits']} bits)", style=MANT)
     layout.append(" + ")
     layout.append(f"1 × {b.scale} scale ({rec['scale_bits']} bits)", style=EXP)
@@ -780,6 +807,7 @@ def block_detail(b: Any, rec: dict[str, Any]) -> RenderableType:
         layout.append(f" + one fp32 tensor scale ({b.tensor_scale_bits} bits) per tensor",
                       style=SIGN)
     kv = _kv_table()
+    kv.add_row("block", layout)  # wrapped lines hang under the value, not under the key
     total = b.block_size * rec["element_bits"] + rec["scale_bits"]
     kv.add_row("bits per block", f"{total} = {b.block_size} × {rec['element_bits']} + "
                                  f"{rec['scale_bits']}")
@@ -791,7 +819,7 @@ def block_detail(b: Any, rec: dict[str, Any]) -> RenderableType:
     kv.add_row("element max", _exact_and_approx(b.max))
     if b.element_exp:
         kv.add_row("element", f"{b.element} code q stands for q × 2^{b.element_exp}")
-    return Group(title, Text(b.description, style="italic"), layout, kv)
+    return Group(title, Text(b.description, style="italic"), kv)
 
 
 def block_overview_table(blocks: Sequence[Any], width: int = 120) -> Table:

@@ -234,7 +234,7 @@ def test_compare_text_files_by_extension_and_content(tmp_path: Path) -> None:
     bad = tmp_path / "b.npy"
     bad.write_bytes(b"")
     code, _, err = run("compare", str(bad))
-    assert code == 1 and "not a .npy file" in err
+    assert code == 1 and "does not start with the .npy magic" in err
 
 
 def test_compare_refuses_options_that_change_nothing(weights: tuple[Path, np.ndarray]) -> None:

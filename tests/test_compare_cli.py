@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import ml_dtypes
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from precli.cli import app
@@ -70,3 +71,38 @@ def test_compare_formats_side_by_side() -> None:
 def test_compare_bad_argument() -> None:
     code, _, err = run("compare", "3.14", "fp17x")
     assert code == 2 and "cannot compare 'fp17x'" in err
+
+
+def _screen(args: list[str], width: int) -> str:
+    from typer.testing import CliRunner
+
+    from precli.cli import app
+
+    r = CliRunner().invoke(app, args, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert r.exit_code == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_narrow_views_never_cut_or_split_numbers(width: int) -> None:
+    import re
+
+    out = _screen(["compare", "3.14", "-o", "table"], width)
+    assert max(len(s) for s in out.splitlines()) <= width
+    assert "…" not in out and "≈3.1400000000000001" in out  # never truncated
+    if width < 120:
+        assert "not shown at this width:" in out
+    if width >= 80:
+        assert "0x40091eb851eb851f" in out  # hex stays before flags, rel error, ulps
+    fmts = _screen(["compare", "fp16", "bf16", "tf32", "e4m3fn", "-o", "table"], width)
+    assert max(len(s) for s in fmts.splitlines()) <= width
+    for num in ("≈3.3895e+38", "≈3.4012e+38", "65504", "inf nan -0"):
+        assert num in fmts, (width, num)  # whole, on one line
+    assert not re.search(r"\+\s*$", fmts, re.M)  # no number split at its exponent
+    enc = _screen(["encode", "3.14", "--as", "fp32", "-o", "table"], width)
+    assert "0 10000000 10010001111010111000011\n" in enc  # the bits are not split
+    assert "sign(1) exponent(8) mantissa(23)" in enc
+    nv = _screen(["info", "nvfp4", "-o", "table"], width)
+    block = [s for s in nv.splitlines() if s.startswith("block")][0]
+    rest = nv.splitlines()[nv.splitlines().index(block) + 1]
+    assert rest.startswith(" ") or rest.startswith("bits per block")  # hanging indent

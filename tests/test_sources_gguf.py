@@ -18,12 +18,6 @@ from precli.sources._read import forget_maps
 gguf = pytest.importorskip("gguf")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_maps() -> Any:
-    forget_maps()
-    yield
-    forget_maps()
-
 
 def test_writer_files_match_reader(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)

@@ -11,14 +11,7 @@ import pytest
 
 from precli.errors import ExitStatus
 from precli.sources import CheckpointError, detect, open_checkpoint
-from precli.sources._read import _CACHE, forget_maps
-
-
-@pytest.fixture(autouse=True)
-def _fresh_maps() -> Any:
-    forget_maps()
-    yield
-    forget_maps()
+from precli.sources._read import _CACHE
 
 
 def arrays() -> dict[str, np.ndarray]:

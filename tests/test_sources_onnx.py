@@ -19,13 +19,6 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _fresh_maps() -> Any:
-    forget_maps()
-    yield
-    forget_maps()
-
-
 def model_with(inits: list[Any]) -> Any:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
