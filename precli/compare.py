@@ -373,7 +373,7 @@ class ErrorTally:
     def add(self, original: F64, stored: F64) -> None:
         x = np.asarray(original, np.float64).reshape(-1)
         q = np.asarray(stored, np.float64).reshape(-1)
-        _tally(self._t, x, None, q, np.zeros(x.shape, np.bool_), None)
+        _tally(self._t, _TileInfo(x, None), q, np.zeros(x.shape, np.bool_), None)
 
     def record(self) -> dict[str, Any]:
         """count, nan_in, lost, underflow, exact_fraction and the error statistics (infinite
