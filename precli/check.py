@@ -15,8 +15,10 @@ and what was found):
 * ``packed-size``: a packed element or scale tensor whose size does not match the shape.
 * ``layout``: other quantized families whose parts do not fit together.
 * ``saturation``: more elements at the element format's largest magnitude (e4m3 448,
-  e2m1 6) than two per block on average. Scaling a block by its absolute maximum puts
-  about one element per block there; many more means clipped data or a scale too small.
+  e2m1 6) than two per block on average or 1% of the tensor, whichever is more. Scaling a
+  block by its absolute maximum puts its largest element there, and the elements that round
+  up to it (within 1/32 of the maximum for e4m3, 1/6 for e2m1); many more means clipped data
+  or a scale too small.
   Every tensor's saturation count is reported (``saturated``) whether or not it is a
   finding.
 * ``nonfinite``: NaN or infinite weights (after dequantization for quantized layouts).
@@ -295,10 +297,11 @@ def check_tensor(t: Tensor) -> TensorCheck:
     if isinstance(t, QuantTensor) and t.format in _ELEM_MAX:
         tc.saturated = sat
         nblocks = math.ceil(rows / t.block[0]) * math.ceil(cols / t.block[1])
-        if sat > 2 * nblocks:
+        limit = max(2 * nblocks, t.numel // 100)
+        if sat > limit:
             tc.findings.append(Finding(
-                t.name, "saturation", f"about one element per block at ±"
-                f"{_ELEM_MAX[t.format]:g} (at most {2 * nblocks} in {nblocks} blocks)",
+                t.name, "saturation", f"few elements at ±{_ELEM_MAX[t.format]:g} (at most "
+                f"{limit}: two per block, or 1%, of {nblocks} blocks)",
                 f"{sat} of {t.numel} ({100 * sat / max(t.numel, 1):.2f}%)"))
     if recipe is not None:
         tc.blocks, tc.drifted = blocks, drifted

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -16,14 +15,6 @@ import pytest
 import quant_fixtures as qf
 
 from precli.diff import diff_checkpoints
-from precli.sources._read import forget_maps
-
-
-@pytest.fixture(autouse=True)
-def _fresh_maps() -> Any:
-    forget_maps()
-    yield
-    forget_maps()
 
 
 def bf16_model(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -13,18 +13,11 @@ import numpy as np
 import pytest
 
 from precli.sources import open_checkpoint
-from precli.sources._read import forget_maps
 from precli.sources.gguf import DECODED, GGML_TYPES
 
 gguf = pytest.importorskip("gguf")
 Q = gguf.GGMLQuantizationType
 
-
-@pytest.fixture(autouse=True)
-def _fresh_maps() -> Any:
-    forget_maps()
-    yield
-    forget_maps()
 
 
 def random_blocks(rng: np.random.Generator, qtype: Any, n_blocks: int) -> np.ndarray:

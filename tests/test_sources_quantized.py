@@ -6,22 +6,13 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import quant_fixtures as qf
 
 from precli.sources import open_checkpoint
-from precli.sources._read import forget_maps
 from precli.sources.quantized import QuantTensor
-
-
-@pytest.fixture(autouse=True)
-def _fresh_maps() -> Any:
-    forget_maps()
-    yield
-    forget_maps()
 
 
 def logical(path: Path, name: str) -> QuantTensor:
