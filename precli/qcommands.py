@@ -36,7 +36,9 @@ def check_command(path: str, include: str | None, exclude: str | None, jobs: int
 
             con = console(out, env.color)
             if rep.findings:
-                t = Table(*CHECK_KEYS, title=f"precli check {path}", title_justify="left")
+                t = Table(title=f"precli check {path}", title_justify="left")
+                for k in CHECK_KEYS:
+                    t.add_column(k, overflow="fold")
                 for f in rep.findings:
                     t.add_row(f.tensor, f.check, f.expected, f.found)
                 con.print(t)
@@ -77,9 +79,12 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
         from precli.cli import console
 
         con = console(sys.stdout, env.color)
-        t = Table("tensor", "dtype", "params", "sqnr_db", "max_abs_error", "element",
-                  "ulp_max", "≤½ ulp", "≤1 ulp", title=f"precli diff {original} {quantized}",
-                  title_justify="left")
+        t = Table(title=f"precli diff {original} {quantized}", title_justify="left")
+        t.add_column("tensor", overflow="fold")
+        t.add_column("dtype", overflow="fold")
+        for col in ("params", "SQNR dB", "max abs err", "element", "max ulp", "≤½ ulp",
+                    "≤1 ulp"):
+            t.add_column(col, justify="left" if col == "element" else "right", no_wrap=True)
         for d in rep.tensors:
             r = d.record()
             if r["skip"] is not None:
@@ -87,7 +92,8 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
                 continue
             t.add_row(d.name, d.dtype, f"{d.params:,}", _num(r["sqnr_db"]),
                       _num(r["max_abs_error"]), r["element_format"] or "",
-                      _num(r["ulp_max"]), _pct(r["within_half_ulp"]), _pct(r["within_1ulp"]))
+                      _num(r["ulp_max"], 6), _pct(r["within_half_ulp"]),
+                      _pct(r["within_1ulp"]))
         con.print(t)
         s = rep.summary
         con.print(f"{s['tensors']} tensors compared ({s['params']:,} values); within 1 ulp: "
@@ -106,12 +112,12 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
     return int(ExitStatus.DATA_ERROR) if rep.errors else 0
 
 
-def _num(v: Any) -> str:
+def _num(v: Any, digits: int = 4) -> str:
     if v is None:
         return ""
     if isinstance(v, str):
         return v
-    return f"{v:.4g}"
+    return f"{v:.{digits}g}"
 
 
 def _pct(v: Any) -> str:
