@@ -92,7 +92,7 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
                 continue
             t.add_row(d.name, d.dtype, f"{d.params:,}", _num(r["sqnr_db"]),
                       _num(r["max_abs_error"]), r["element_format"] or "",
-                      _num(r["ulp_max"], 6), _pct(r["within_half_ulp"]),
+                      _num(r["ulp_max"], 7), _pct(r["within_half_ulp"]),
                       _pct(r["within_1ulp"]))
         con.print(t)
         s = rep.summary
