@@ -121,3 +121,23 @@ def test_family_that_does_not_fit_is_named(tmp_path: Path) -> None:
     msg = str(ck.errors[0])
     assert "l.weight_scale_inv" in msg and "[2, 3]" in msg and "[1, 3]" in msg
     assert [t.name for t in ck.tensors()] == ["l.weight", "l.weight_scale_inv"]
+
+
+def test_compare_reads_logical_tensors(tmp_path: Path) -> None:
+    """compare sees the logical tensor: a DeepSeek FP8 tensor stored under its own recipe
+    is exact, and its dtype names the layout; the scale tensor is not listed."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((160, 256)) * 0.02
+    p = qf.write_st(tmp_path / "m.safetensors", qf.deepseek_clean(w))
+    out = subprocess.run([sys.executable, "-m", "precli", "compare", str(p), "-F",
+                          "e4m3fn:block128x128,bf16", "-o", "ndjson"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    recs = [json.loads(x) for x in out.stdout.splitlines()]
+    per = [r for r in recs if r["tensor"] is not None]
+    assert {r["tensor"] for r in per} == {"l.weight"}
+    assert per[0]["dtype"] == "FP8-block128 (DeepSeek)" and per[0]["shape"] == [160, 256]
+    assert per[0]["exact_fraction"] == 1 and per[0]["sqnr_db"] == "inf"
