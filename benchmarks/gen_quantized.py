@@ -13,8 +13,8 @@ Layouts (the published recipes; precli's readers are not used to write):
 Other tensors are copied as stored. Element casts go through ml_dtypes (a dev dependency)
 from float32 quotients, as the reference kernels compute them. ``--corrupt`` damages the
 first quantized tensor (fp8: a NaN weight, and one block requantized with a scale twice
-too large; nvfp4: a NaN block-scale byte) so `precli check` has something to find. Tensors are processed one at a time
-(memory: a few copies of the largest tensor).
+too large; nvfp4: a NaN block-scale byte) so `precli check` has something to find.
+Tensors are processed one at a time (memory: a few copies of the largest tensor).
 
     uv run python benchmarks/gen_quantized.py IN.safetensors OUT.safetensors --layout fp8
 """
