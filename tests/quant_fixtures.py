@@ -246,3 +246,28 @@ def replace(entries: list[Entry], name: str, raw: bytes | None = None,
         else:
             out.append((n, d, s, r))
     return out
+
+
+def ct_pack_quantized(rng: np.random.Generator, n: int, k: int, groups: int,
+                      prefix: str = "l.") -> tuple[list[Entry], np.ndarray]:
+    """compressed-tensors pack_to_int32 (4 bits): q in [-8, 7] stored as q + 8, element i
+    of a row at bit 4i of the row's little-endian int32 stream (a short row is padded
+    with zero bits); one scale per k / groups inputs."""
+    q = rng.integers(-8, 8, (n, k))
+    s = rng.uniform(1e-3, 1e-2, (n, groups)).astype(np.float16)
+    g = k // groups
+    words = -(-k // 8)
+    packed = []
+    for r in range(n):
+        for j in range(words):
+            w = 0
+            for i in range(8):
+                c = 8 * j + i
+                if c < k:
+                    w |= (int(q[r, c]) + 8) << (4 * i)
+            packed.append(w)
+    expect = np.array([[int(q[r, c]) * float(s[r, c // g]) for c in range(k)]
+                       for r in range(n)])
+    return [(prefix + "weight_packed", "I32", [n, words], _i32(packed)),
+            (prefix + "weight_scale", "F16", [n, groups], s.astype("<f2").tobytes()),
+            (prefix + "weight_shape", "I64", [2], np.array([n, k], "<i8").tobytes())], expect

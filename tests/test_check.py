@@ -36,6 +36,8 @@ def clean_entries(layout: str) -> list[qf.Entry]:
         return qf.int4_groups(np.random.default_rng(4), 64, 32, 16, "awq")[0]
     if layout == "gptq":
         return qf.int4_groups(np.random.default_rng(4), 64, 32, 16, "gptq-v1")[0]
+    if layout == "ct-int4":
+        return qf.ct_pack_quantized(np.random.default_rng(4), 16, 64, 4)[0]
     raise AssertionError(layout)
 
 
@@ -49,7 +51,8 @@ def run(tmp_path: Path, entries: list[qf.Entry], config: dict[str, Any] | None =
 
 
 UE8M0 = {"quant_method": "fp8", "weight_block_size": [128, 128], "scale_fmt": "ue8m0"}
-LAYOUTS = ["deepseek", "deepseek-ue8m0", "mxfp4", "nvfp4-modelopt", "nvfp4-ct", "awq", "gptq"]
+LAYOUTS = ["deepseek", "deepseek-ue8m0", "mxfp4", "nvfp4-modelopt", "nvfp4-ct", "awq", "gptq",
+           "ct-int4"]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

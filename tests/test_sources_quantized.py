@@ -141,3 +141,15 @@ def test_compare_reads_logical_tensors(tmp_path: Path) -> None:
     assert {r["tensor"] for r in per} == {"l.weight"}
     assert per[0]["dtype"] == "FP8-block128 (DeepSeek)" and per[0]["shape"] == [160, 256]
     assert per[0]["exact_fraction"] == 1 and per[0]["sqnr_db"] == "inf"
+
+
+@pytest.mark.parametrize("k,groups,dtype", [(64, 4, "INT4-group16 (compressed-tensors)"),
+                                            (70, 1, "INT4-channel (compressed-tensors)")])
+def test_compressed_tensors_pack_quantized(tmp_path: Path, k: int, groups: int,
+                                           dtype: str) -> None:
+    rng = np.random.default_rng(9)
+    ents, expect = qf.ct_pack_quantized(rng, 12, k, groups)
+    p = qf.write_st(tmp_path / "m.safetensors", ents)
+    t = logical(p, "l.weight")
+    assert t.dtype == dtype and t.format == "int4"
+    check_reads(t, expect, rng)

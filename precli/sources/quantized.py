@@ -45,6 +45,12 @@ The layouts and their name mapping (``X`` is any prefix, e.g. ``model.layers.0.m
   "gptq_v2"`` in the quantization config) stores it as is; value ``(q - z) * s``.
   AWQ and GPTQ are told apart by their shapes (AWQ: ``scales`` is 8x wider than
   ``qweight``; GPTQ: as wide).
+* **int4 pack-quantized, compressed-tensors** (neuralmagic/compressed-tensors
+  ``src/compressed_tensors/compressors/quantized_compressors/pack_quantized.py``,
+  ``pack_to_int32``): ``X.weight_packed`` (I32 [N, ceil(K/8)], element ``8j + i`` of a row
+  at bits ``4i`` of word j, stored as ``q + 8``) + ``X.weight_scale`` ([N, K/g], or [N, 1]
+  per channel) + ``X.weight_shape`` ([N, K]) -> ``X.weight`` [N, K]; value ``(u - 8) * s``.
+  Symmetric only: a ``weight_zero_point`` is refused as a layout finding for now.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ LAYOUTS = {
     "nvfp4-modelopt": "NVFP4 (ModelOpt)",
     "nvfp4-ct": "NVFP4 (compressed-tensors)",
     "awq": "INT4-group{g} (AWQ)",
+    "pack-quantized": "INT4-group{g} (compressed-tensors)",
     "gptq": "INT4-group{g} (GPTQ {v})",
 }
 
@@ -285,6 +292,39 @@ class _Int4Groups(_Logical):
         return q.astype(np.float64) - z[gidx].astype(np.float64), s[gidx]
 
 
+@dataclass(frozen=True)
+class _PackQuantized(_Logical):
+    """compressed-tensors pack-quantized int4: [out, in] codes packed eight to an int32
+    along the input dimension (element 8k + i at bits 4i of word k), stored unsigned with
+    an offset of 8; value ``(u - 8) * s`` with one scale per group of ``block[1]`` inputs
+    (symmetric; a group of the whole row for channel scales)."""
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        q, s = self.decompose(start, stop)
+        out: npt.NDArray[np.float64] = q * s
+        return out
+
+    def decompose(self, start: int, stop: int
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        import numpy as np
+
+        rows, k = self.shape
+        if stop <= start:
+            return np.zeros(0, np.float64), np.zeros(0, np.float64)
+        r0, r1 = start // k, (stop - 1) // k + 1
+        wp, sc = self.p("elements"), self.p("scales")
+        words = wp.shape[1]
+        w = np.ascontiguousarray(wp.read(r0 * words, r1 * words)).view(np.uint32)
+        u = (w.reshape(r1 - r0, words, 1) >> (np.arange(8, dtype=np.uint32) * 4)) & 15
+        q = u.reshape(r1 - r0, -1)[:, :k].astype(np.float64) - 8.0
+        g = self.block[1]
+        ng = sc.shape[1]
+        sv = _f64(sc.read(r0 * ng, r1 * ng)).reshape(r1 - r0, ng)
+        s = sv[:, np.arange(k) // g]
+        a, b = start - r0 * k, stop - r0 * k
+        return q.reshape(-1)[a:b], s.reshape(-1)[a:b]
+
+
 def _rows_cols(t: Tensor, rows: int, width: int, c0: int, c1: int) -> npt.NDArray[Any]:
     """Columns [c0, c1) of every row of a 2-D raw tensor, as uint32 (ints) or the values."""
     import numpy as np
@@ -385,6 +425,11 @@ def _match(t: Tensor, by: dict[str, Tensor], cfg: dict[str, Any]) -> QuantTensor
             and (s := by.get(x + "weight_scale")) is not None \
             and (g := by.get(x + "weight_global_scale")) is not None:
         return _nvfp4(t, s, g, x + "weight", "nvfp4-ct")
+    # compressed-tensors pack-quantized int4
+    if (x := _strip(n, "weight_packed")) is not None and t.dtype == "I32" \
+            and (s := by.get(x + "weight_scale")) is not None \
+            and (ws := by.get(x + "weight_shape")) is not None:
+        return _pack_quantized(t, s, ws, by.get(x + "weight_zero_point"), x + "weight", cfg)
     # AWQ / GPTQ
     if (x := _strip(n, "qweight")) is not None and t.dtype == "I32" \
             and (z := by.get(x + "qzeros")) is not None \
@@ -498,6 +543,38 @@ def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
     dtype = LAYOUTS[kind].format(g=gsize, v=dict(opts).get("gptq", ""))
     return _make(name, dtype, (n, k), "uint4", kind, tuple(parts), (1, gsize), tuple(opts),
                  _Int4Groups)
+
+
+def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None, name: str,
+                    cfg: dict[str, Any]) -> QuantTensor:
+    import numpy as np
+
+    if zp is not None:
+        raise LayoutError(zp, "layout", "symmetric pack-quantized int4 (precli does not "
+                          "read zero points of this layout yet)", "a weight_zero_point")
+    if ws.numel != 2 or ws.dtype not in ("I64", "I32"):
+        raise LayoutError(ws, "layout", "weight_shape of two integers",
+                          f"{ws.dtype} {list(ws.shape)}")
+    rows, k = (int(v) for v in np.asarray(ws.read(0, 2), np.int64))
+    if len(wp.shape) != 2 or tuple(wp.shape) != (rows, -(-k // 8)):
+        raise LayoutError(wp, "packed-size", f"I32 weight_packed of shape "
+                          f"{[rows, -(-k // 8)]} for weight_shape {[rows, k]}",
+                          f"{wp.dtype} {list(wp.shape)}")
+    if len(sc.shape) != 2 or sc.shape[0] != rows or sc.shape[1] < 1 or \
+            sc.dtype not in ("F16", "BF16", "F32"):
+        raise LayoutError(sc, "packed-size", f"float weight_scale of shape [{rows}, groups]",
+                          f"{sc.dtype} {list(sc.shape)}")
+    ng = sc.shape[1]
+    g = k if ng == 1 else (k // ng if k % ng == 0 else 0)
+    if g == 0:
+        raise LayoutError(sc, "shape", f"{k} input columns in {ng} equal groups",
+                          f"{k} % {ng} = {k % ng}")
+    dtype = f"INT4-group{g} (compressed-tensors)" if ng > 1 else \
+        "INT4-channel (compressed-tensors)"
+    _ = cfg
+    return _make(name, dtype, (rows, k), "int4", "pack-quantized",
+                 (("elements", wp), ("scales", sc), ("shape", ws)), (1, g), (),
+                 _PackQuantized)
 
 
 def _make(name: str, dtype: str, shape: tuple[int, ...], fmt: str, layout: str,
