@@ -271,24 +271,28 @@ def check_tensor(t: Tensor) -> TensorCheck:
         if isinstance(t, QuantTensor) and t.format in _ELEM_MAX:
             sat += _saturated(t, r0, r1, cols)
         if recipe is not None:
-            from precli.recipes import quantize_tile
+            from precli.recipes import group_scales, quantize_tile
 
             assert isinstance(t, QuantTensor)
             stored = _stored_scales(t, r0, r1, cols)
-            with np.errstate(all="ignore"):
-                res = quantize_tile(recipe, np.where(bad, 0.0, x), ctx)
-            assert res.scales is not None
-            new = res.scales.reshape(stored.shape)
+            xs = np.where(bad, 0.0, x)
+            new = group_scales(recipe, xs, ctx).reshape(stored.shape)
             ok = np.isfinite(stored)
             same = (new == stored) | ~ok
             blocks += int(ok.sum())
             drifted += int((~same).sum())
-            from precli.sources._read import lut
+            if not same.all():
+                # Where every scale is kept the codes are too: x = c * s, so x / s = c is
+                # already an element value. Only bands with a moved scale are re-encoded.
+                from precli.sources._read import lut
 
-            fmt = t.format or ""
-            new_el = lut(fmt)[np.asarray(res.codes, np.intp)].astype(np.float64)
-            old_el = _elements(t, r0, r1, cols)
-            moved += int(np.count_nonzero((new_el.reshape(-1) != old_el) & ~bad.reshape(-1)))
+                with np.errstate(all="ignore"):
+                    res = quantize_tile(recipe, xs, ctx)
+                fmt = t.format or ""
+                new_el = lut(fmt)[np.asarray(res.codes, np.intp)].astype(np.float64)
+                old_el = _elements(t, r0, r1, cols)
+                moved += int(np.count_nonzero((new_el.reshape(-1) != old_el)
+                                              & ~bad.reshape(-1)))
     if nonfinite:
         assert first_bad is not None
         idx = list(int(i) for i in np.unravel_index(first_bad, t.shape)) if t.shape else []
