@@ -78,11 +78,17 @@ def main() -> int:
             r = run("diff", jobs, bf16, q)
             rows.append((f"diff bf16 vs {names[q]}", jobs, qb + os.path.getsize(bf16), r))
         print(rows[-1], file=sys.stderr, flush=True)
-    print("| run | jobs | bytes read | seconds | GB/s | peak RssAnon MB | peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    sys.path.insert(0, str(ROOT))
+    from precli.sources import open_checkpoint
+
+    params = sum(t.numel for t in open_checkpoint(bf16).tensors())
+    print("| run | jobs | bytes read | seconds | MB/s | M params/s | peak RssAnon MB | "
+          "peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for what, jobs, nbytes, r in rows:
         print(f"| {what} | {jobs} | {nbytes / 1e9:.2f} GB | {r['seconds']:.1f} | "
-              f"{nbytes / 1e9 / r['seconds']:.2f} | {r['anon']} | {r['rss']} |")
+              f"{nbytes / 1e6 / r['seconds']:.1f} | {params / 1e6 / r['seconds']:.1f} | "
+              f"{r['anon']} | {r['rss']} |")
     return 0
 
 
