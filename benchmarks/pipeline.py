@@ -30,6 +30,9 @@ Cases (``--only`` names) and goals:
                  precli/baseline <= 1.3
     memory       10M decimal lines | encode - --as bf16 --output plain > /dev/null:
                  peak RSS <= 200 MB; 1M lines reported alongside (RSS must not grow with input)
+    records      the 1M lines | encode - --as bf16 --output ndjson / csv, and their codes |
+                 decode - --from bf16 --output ndjson / csv, each against --output plain of
+                 the same command in the same run.            ndjson/plain, csv/plain <= 2
 
 For the text cases it also counts the output lines where precli and the baseline differ
 and settles each (up to --verify of them) with exact rational arithmetic: the decimal
@@ -58,7 +61,7 @@ from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_li
 
 SEED = 20261126
 MB = 1_000_000
-CASES = ("text-bf16", "text-e4m3fn", "decode-bf16", "binary", "memory")
+CASES = ("text-bf16", "text-e4m3fn", "decode-bf16", "binary", "memory", "records")
 
 BASE_ENCODE = """\
 import sys
@@ -379,6 +382,15 @@ def goals(by: dict[str, Cmd]) -> list[str]:
                    f"({rss / 2**20:.0f} MiB, max over rounds) for {big.n / 1e6:g}M lines in "
                    f"{big.med:.2f} s = {big.n / big.med / 1e6:.2f} M lines/s{extra} "
                    "(goal <= 200 MB)")
+    for verb in ("encode", "decode"):
+        plain = by.get(f"records:{verb}:plain")
+        for mode in ("ndjson", "csv"):
+            c = by.get(f"records:{verb}:{mode}")
+            if plain and c:
+                r = c.med / plain.med
+                out.append(f"{verdict(r <= 2)}  records      {verb} -o {mode}: {r:.2f}x plain "
+                           f"({c.med * 1e3:.0f} ms vs {plain.med * 1e3:.0f} ms, peak RSS "
+                           f"{c.med_rss / MB:.0f} MB; goal <= 2x)")
     return out
 
 
@@ -433,6 +445,14 @@ def build(cases: list[str], tmp: Path, a: argparse.Namespace) -> list[Cmd]:
         cmds.append(Cmd("binary:imports", "binary",
                         "python -c 'import precli.cli, precli.commands'",
                         [PY, "-c", "import precli.cli, precli.commands"], dn, dn))
+    if "records" in cases:
+        codes = tmp / "bf16.codes"
+        for verb, src, fmt_opt in (("encode", text, "--as"), ("decode", codes, "--from")):
+            for mode in ("plain", "ndjson", "csv"):
+                cmds.append(Cmd(f"records:{verb}:{mode}", "records",
+                                f"precli {verb} - {fmt_opt} bf16 -o {mode} > /dev/null",
+                                [*pre, verb, "-", fmt_opt, "bf16", "--output", mode],
+                                src, dn, a.text_lines))
     if "memory" in cases:
         enc = ["encode", "-", "--as", "bf16", "--output", "plain"]
         cmds.append(Cmd("memory:large", "memory",
@@ -489,7 +509,8 @@ def main() -> int:
 
 def _main(a: argparse.Namespace, cases: list[str], env: dict[str, str], tmp: Path) -> int:
     t0 = time.perf_counter()
-    if any(c in cases for c in ("text-bf16", "text-e4m3fn", "decode-bf16", "memory")):
+    if any(c in cases for c in ("text-bf16", "text-e4m3fn", "decode-bf16", "memory",
+                                "records")):
         write_decimal_lines(tmp / "text.txt", a.text_lines, SEED)
     if "binary" in cases:
         write_f32(tmp / "values.f32", a.binary_values, SEED + 1)
@@ -500,8 +521,12 @@ def _main(a: argparse.Namespace, cases: list[str], env: dict[str, str], tmp: Pat
 
     cmds = build(cases, tmp, a)
     by = {c.key: c for c in cmds}
-    if "decode-bf16" in cases:  # its input: precli's bf16 codes of the text file
-        run(by["text-bf16:precli"], env)
+    if "decode-bf16" in cases or "records" in cases:  # input: precli's bf16 codes of the text
+        maker = by.get("text-bf16:precli") or Cmd(
+            "codes", "records", "codes", [PY, "-m", "precli", "encode", "-", "--as", "bf16",
+                                          "--output", "plain"], tmp / "text.txt",
+            tmp / "bf16.precli")
+        run(maker, env)
         (tmp / "bf16.codes").write_bytes((tmp / "bf16.precli").read_bytes())
     if "text-bf16" not in cases:  # only there to make the codes
         cmds = [c for c in cmds if c.case != "text-bf16"]

@@ -9,10 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from precli.errors import CodeRangeError, UsageError, ValueParseError
-from precli.exact import ExactValue, exact_decimal, floor_log2, parse_number
+from precli.exact import (
+    ECHO_CHARS,
+    ExactValue,
+    exact_decimal,
+    floor_log2,
+    parse_number,
+    shown_text,
+)
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 from precli.rounding import (
     float_neighbours,
@@ -73,6 +81,60 @@ def _scaled_shortest(v: Fraction) -> str:
     return format_decimal(v < 0, int(digits), exp)
 
 
+#: A value prints exactly when its exact decimal has at most this many significant digits.
+VALUE_DIGITS = 17
+
+
+def plain_value(v: Fraction, negative_zero: bool = False,
+                fallback: Any = None) -> str:
+    """The value text people and pipes see (README: "Values"): the exact decimal when it has
+    at most 17 significant digits (every value of every format of 16 bits or fewer), else
+    the shortest text that reads back as the same float64 (Python's repr of the nearest
+    float64, which is the value itself for every format up to fp64). ``fallback()`` gives
+    the text instead when the value is beyond float64's range or finer than float64.
+
+    Numbers print Python-style: positional for 1e-4 <= |v| < 1e16, else d.ddde±XX."""
+    from precli.exact import format_decimal, int_to_str
+
+    if v == 0:
+        return "-0" if negative_zero else "0"
+    neg = v < 0
+    a = -v if neg else v
+    n, d = a.numerator, a.denominator
+    k = d.bit_length() - 1
+    if d == 1 << k:  # dyadic (every binary format): n / 2^k = n * 5^k / 10^k
+        digits, exp = n * 5**k, -k
+    else:  # scaled integer / table values: d = 2^a 5^b
+        digits, exp = n * (10**_decimal_places(d) // d), -_decimal_places(d)
+    text = int_to_str(digits) if digits >= 10**VALUE_DIGITS else str(digits)
+    sig = len(text.rstrip("0"))
+    if sig <= VALUE_DIGITS:
+        return format_decimal(neg, digits, exp)
+    try:
+        f = float(v)
+    except OverflowError:
+        f = None
+    if f is None or f == 0 or abs(f) == float("inf") or (
+            fallback is not None and Fraction(f) != v):
+        if fallback is not None:
+            return str(fallback())
+    return repr(f)
+
+
+def _decimal_places(d: int) -> int:
+    """The number of decimal places of 1/d for d = 2^a 5^b."""
+    a = b = 0
+    while d % 2 == 0:
+        d //= 2
+        a += 1
+    while d % 5 == 0:
+        d //= 5
+        b += 1
+    if d != 1:
+        raise ValueError("no terminating decimal expansion")
+    return max(a, b)
+
+
 # ------------------------------------------------------------ code parsing
 
 _SEPARATORS = re.compile(r"[_ .]")
@@ -84,7 +146,7 @@ def parse_code(fmt: Format, text: str) -> int:
     low = s.lower()
     neg = low.startswith("-")
     try:
-        if neg:
+        if neg or not s.isascii():  # codes are ASCII hex / binary digits only
             raise ValueError
         if low.startswith("0x"):
             code = int(_SEPARATORS.sub("", low[2:]), 16)
@@ -96,13 +158,14 @@ def parse_code(fmt: Format, text: str) -> int:
                 raise ValueError
             if len(bits) != fmt.bits:
                 raise CodeRangeError(
-                    f"bit string {text!r} has {len(bits)} bits; {fmt.name} has {fmt.bits} "
+                    f"bit string {shown_text(text)} has {len(bits)} bits; {fmt.name} has "
+                    f"{fmt.bits} "
                     "(prefix 0b or 0x for a shorter code)"
                 )
             code = int(bits, 2)
     except ValueError:
         raise ValueParseError(
-            f"not a code: {text!r} (use 0x hex, 0b binary, or {fmt.bits} bits)"
+            f"not a code: {shown_text(text)} (use 0x hex, 0b binary, or {fmt.bits} bits)"
         ) from None
     if code >> fmt.bits:
         hint = (
@@ -110,7 +173,10 @@ def parse_code(fmt: Format, text: str) -> int:
             if fmt.name == "tf32" and code < 1 << 32
             else ""
         )
-        raise CodeRangeError(f"code {code:#x} does not fit {fmt.name} ({fmt.bits} bits){hint}")
+        h = hex(code)
+        if len(h) > ECHO_CHARS:
+            h = f"{h[:ECHO_CHARS]}… ({code.bit_length():,} bits)"
+        raise CodeRangeError(f"code {h} does not fit {fmt.name} ({fmt.bits} bits){hint}")
     return code
 
 
@@ -135,6 +201,7 @@ class CodeInfo(NamedTuple):
     formula: str
     scale: Fraction | None = None
     zero_point: int | None = None
+    shortest: str | None = None  # the shortest text that selects this code in its format
 
     @property
     def hex(self) -> str:
@@ -150,6 +217,24 @@ class CodeInfo(NamedTuple):
         if self.format.name == "tf32":
             return f"0x{self.code << 13:08x}"
         return None
+
+
+@lru_cache(maxsize=1 << 17)
+def _shortest(fmt: FloatFormat, code: int) -> str:
+    """shortest_float, remembered: a stream's records name each code's neighbours too."""
+    return shortest_float(fmt, code)
+
+
+@lru_cache(maxsize=1 << 17)
+def float_value_text(fmt: FloatFormat, code: int) -> str:
+    """plain_value of a float code (nan / inf as words)."""
+    if fmt.is_nan(code):
+        return "nan"
+    if fmt.is_inf(code):
+        return "-inf" if fmt.fields(code)[0] else "inf"
+    neg = bool(fmt.fields(code)[0]) if fmt.signed else False
+    mag = fmt.code_magnitude(code & ~fmt.sign_mask if fmt.signed else code)
+    return plain_value(-mag if neg else mag, neg, lambda: _shortest(fmt, code))
 
 
 def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
@@ -196,12 +281,13 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         sign=s if fmt.signed else None,
         exponent=e,
         mantissa=m,
-        value=shortest_float(fmt, code),
+        value=float_value_text(fmt, code),
         exact=value_text(stored),
         ulp=ulp,
-        prev=None if prev_c is None else shortest_float(fmt, prev_c),
-        next=None if next_c is None else shortest_float(fmt, next_c),
+        prev=None if prev_c is None else float_value_text(fmt, prev_c),
+        next=None if next_c is None else float_value_text(fmt, next_c),
         formula=formula,
+        shortest=_shortest(fmt, code),
     )
 
 
@@ -229,14 +315,17 @@ def _int_info(
         sign=None,
         exponent=None,
         mantissa=None,
-        value=_scaled_shortest(v),
+        value=plain_value(v, fallback=lambda: _scaled_shortest(v)),
         exact=exact_decimal(v),
         ulp=S,
-        prev=_scaled_shortest(deq(q - 1)) if q > fmt.min_int else None,
-        next=_scaled_shortest(deq(q + 1)) if q < fmt.max_int else None,
+        prev=plain_value(deq(q - 1), fallback=lambda: _scaled_shortest(deq(q - 1)))
+        if q > fmt.min_int else None,
+        next=plain_value(deq(q + 1), fallback=lambda: _scaled_shortest(deq(q + 1)))
+        if q < fmt.max_int else None,
         formula=formula,
         scale=scale,
         zero_point=zero_point,
+        shortest=_scaled_shortest(v),
     )
 
 
@@ -256,13 +345,14 @@ def _table_info(fmt: TableFormat, code: int, scale: Fraction | None) -> CodeInfo
         sign=None,
         exponent=None,
         mantissa=None,
-        value=shortest_table(fmt, code, S),
+        value=plain_value(v),
         exact=exact_decimal(v),
         ulp=None if nxt is None else nxt - v,
-        prev=shortest_table(fmt, code - 1, S) if code > 0 else None,
-        next=shortest_table(fmt, code + 1, S) if code + 1 < len(vals) else None,
+        prev=plain_value(vals[code - 1] * S) if code > 0 else None,
+        next=plain_value(nxt) if nxt is not None else None,
         formula=formula,
         scale=scale,
+        shortest=shortest_table(fmt, code, S),
     )
 
 
@@ -315,9 +405,12 @@ class EncodeOptions:
 def parse_scale(text: str | None) -> Fraction | None:
     if text is None:
         return None
-    v = parse_number(text)
+    try:
+        v = parse_number(text)
+    except ValueParseError:
+        v = ExactValue(False, "nan")
     if v.kind != "finite" or v.negative or v.is_zero:
-        raise UsageError(f"--scale must be a positive finite number, got {text!r}")
+        raise UsageError(f"--scale must be a positive finite number, got {shown_text(text)}")
     return v.magnitude
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
 from typing import IO, Any
 
 import numpy as np
@@ -32,9 +34,9 @@ from precli.analysis import (
     parse_code,
 )
 from precli.errors import PrecliError, UsageError, ValueParseError
-from precli.exact import ExactValue, exact_of_float, parse_number
-from precli.formats import FloatFormat, Format, IntFormat
-from precli.rounding import round_value, shortest_float, shortest_table, stochastic_bits
+from precli.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
+from precli.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.rounding import round_value, shortest_float, stochastic_bits
 
 CHUNK_BYTES = 1 << 20
 CHUNK_VALUES = 1 << 18
@@ -44,20 +46,34 @@ INPUT_FORMATS = ("text", "f16", "f32", "f64", "npy")
 # ------------------------------------------------------------------ sources
 
 
+#: The longest value (token) text reads: a longer one is one error record, skipped as it
+#: streams past (only its first bytes are kept, for the message). Documented in the README.
+MAX_TOKEN_BYTES = 1 << 20
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
+
+
 @dataclass
 class Batch:
-    """A slice of the input: text (a body of whole lines), or binary values."""
+    """A slice of the input: text (a body of whole tokens), or binary values.
+
+    A text batch never splits a token. A token longer than the cap arrives as a batch of
+    its own with ``oversize`` set: ``(its first bytes, its length)``; its one token is that
+    prefix followed by "…", which no parser accepts, and ``errors`` says why.
+    """
 
     start: int  # index of its first value in the whole input
     body: bytes | None = None
     first_line: int = 1
     values: np.ndarray | None = None
+    oversize: tuple[bytes, int] | None = None
     _tokens: list[bytes] | None = None
     _lines: list[int] | None = None
     _bounds: Any = None
 
     @property
     def tokens(self) -> list[bytes] | None:
+        if self.oversize is not None:
+            return [self.oversize[0] + "…".encode()]
         if self.body is None:
             return None
         if self._tokens is None:
@@ -65,9 +81,16 @@ class Batch:
         return self._tokens
 
     @property
+    def errors(self) -> dict[int, str]:
+        """Errors known before parsing (a value over the length cap), by index."""
+        if self.oversize is None:
+            return {}
+        return {0: f"longer than the {MAX_TOKEN_BYTES:,}-byte limit for one value; skipped"}
+
+    @property
     def bounds(self) -> Any:
         """(starts, ends) when the body is one plain token per line, else None."""
-        if self.body is None:
+        if self.body is None or self.oversize is not None:
             return None
         if self._bounds is None:
             self._bounds = fastparse.line_bounds(self.body) or False
@@ -75,58 +98,147 @@ class Batch:
 
     @property
     def lines(self) -> list[int]:
+        """The line number of each token (one linear pass, whatever the layout)."""
         if self._lines is None:
-            assert self.body is not None
-            if fastparse.line_bounds(self.body) is not None:
+            if self.oversize is not None:
+                self._lines = [self.first_line]
+            elif self.bounds is not None:
                 self._lines = list(range(self.first_line, self.first_line + len(self)))
             else:
-                body, line = self.body, self.first_line
-                self._lines = [line + body.count(b"\n", 0, m.start())
-                               for m in _TOKEN.finditer(body)]
+                assert self.body is not None
+                buf = np.frombuffer(self.body, np.uint8)
+                space = np.isin(buf, np.frombuffer(_WHITESPACE, np.uint8))
+                starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
+                newlines = np.flatnonzero(buf == 10)
+                self._lines = (np.searchsorted(newlines, starts) + self.first_line).tolist()
         return self._lines
 
     def __len__(self) -> int:
+        if self.oversize is not None:
+            return 1
         if self.body is not None:
             return len(self.tokens or ())
         assert self.values is not None
         return len(self.values)
 
     def text(self, i: int) -> str:
-        if self.body is not None:
+        if self.body is not None or self.oversize is not None:
             return (self.tokens or [])[i].decode("utf-8", "replace")
         return _float_text(self.values[i])  # type: ignore[index]
 
+    def shown(self, i: int) -> str:
+        """The value as an error line shows it: quoted, cut to ECHO_CHARS, with its length."""
+        if self.oversize is not None:
+            prefix, n = self.oversize
+            return shown_text(prefix.decode("utf-8", "replace"), n)
+        return shown_text(self.text(i))
+
     def where(self, i: int) -> str:
-        if self.body is not None:
+        if self.body is not None or self.oversize is not None:
             return f"line {self.lines[i]}"
         return f"value {self.start + i + 1}"
 
 
-_TOKEN = re.compile(rb"\S+")
+def text_batches(stream: IO[bytes], chunk: int = CHUNK_BYTES,
+                 max_token: int | None = None) -> Iterator[Batch]:
+    """Whitespace-separated tokens, a chunk at a time; output can start before input ends.
 
-
-def text_batches(stream: IO[bytes], chunk: int = CHUNK_BYTES) -> Iterator[Batch]:
-    """Whitespace-separated tokens, a chunk at a time; output can start before input ends."""
+    Linear in the input whatever its layout (one huge line, CRLF, many values a line), and
+    memory-bounded: a batch ends at the last whitespace of what has been read, so only a
+    partial token is carried over, and a token past ``max_token`` bytes (default
+    :data:`MAX_TOKEN_BYTES`) is skipped as it streams, keeping its first bytes for the
+    message. No token is ever split in two.
+    """
+    cap = MAX_TOKEN_BYTES if max_token is None else max_token
     read = getattr(stream, "read1", stream.read)
-    carry = b""
+    carry: list[bytes] = []  # a partial token (no whitespace), at most cap bytes in all
+    carried = 0
+    skip: list[Any] | None = None  # [prefix, length, line] while skipping a long token
     line = 1
     index = 0
     while True:
         data = read(chunk)
         if not data:
             break
-        data = carry + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < 64 * chunk:
-            carry = data  # no line end yet: wait for more (a single huge line still flows)
+        if skip is not None:
+            j = _first_space(data)
+            if j < 0:
+                skip[1] += len(data)
+                continue
+            skip[1] += j
+            yield Batch(index, first_line=skip[2], oversize=(skip[0], skip[1]))
+            index += 1
+            skip = None
+            data = data[j:]
+        cut = _last_space(data) + 1
+        if cut == 0:  # no whitespace: the partial token grows
+            carry.append(data)
+            carried += len(data)
+            if carried > cap:
+                whole = b"".join(carry)
+                skip = [whole[:ECHO_CHARS * 4], carried, line]
+                carry, carried = [], 0
             continue
-        body, carry = (data[:cut], data[cut:]) if cut else (data, b"")
-        b = _batch(body, line, index)
-        yield b
-        index += len(b)
+        body = b"".join(carry) + data[:cut] if carry else data[:cut]
+        carry, carried = ([data[cut:]], len(data) - cut) if cut < len(data) else ([], 0)
+        for b in _split_long(body, line, index, cap):
+            yield b
+            index += len(b)
         line += body.count(b"\n")
-    if carry:
-        yield _batch(carry, line, index)
+        if carried > cap:
+            skip = [carry[0][:ECHO_CHARS * 4], carried, line]
+            carry, carried = [], 0
+    if skip is not None:
+        yield Batch(index, first_line=skip[2], oversize=(skip[0], skip[1]))
+    elif carry:
+        for b in _split_long(b"".join(carry), line, index, cap):
+            yield b
+            index += len(b)
+
+
+def _last_space(data: bytes) -> int:
+    return max(data.rfind(c) for c in (b"\n", b" ", b"\t", b"\r", b"\x0b", b"\x0c"))
+
+
+_SPACE_RE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+
+
+def _first_space(data: bytes) -> int:
+    m = _SPACE_RE.search(data)
+    return m.start() if m else -1
+
+
+def _split_long(body: bytes, line: int, index: int, cap: int) -> Iterator[Batch]:
+    """The body as batches: itself, or (when a token in it is over the cap) the pieces
+    around each long token plus one oversize batch for it."""
+    if len(body) <= cap:
+        yield _batch(body, line, index)
+        return
+    toks = body.split()
+    if not toks or max(map(len, toks)) <= cap:
+        yield Batch(index, body=body, first_line=line, _tokens=toks)
+        return
+    long = [m for m in _TOKEN.finditer(body) if m.end() - m.start() > cap]
+    pos = 0
+    for m in long:
+        if m.start() > pos:
+            piece = body[pos:m.start()]
+            b = _batch(piece, line, index)
+            if len(b):
+                yield b
+                index += len(b)
+            line += piece.count(b"\n")
+        yield Batch(index, first_line=line,
+                    oversize=(body[m.start():m.start() + ECHO_CHARS * 4], m.end() - m.start()))
+        index += 1
+        pos = m.end()
+    rest = body[pos:]
+    b = _batch(rest, line, index)
+    if len(b):
+        yield b
+
+
+_TOKEN = re.compile(rb"\S+")
 
 
 def _batch(body: bytes, line: int, index: int) -> Batch:
@@ -153,23 +265,76 @@ def binary_batches(stream: IO[bytes], dtype: str, n: int = CHUNK_VALUES) -> Iter
                               f"whole {dtype} value")
 
 
-def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
-    """A .npy file, memory-mapped (never read whole, never unpickled)."""
+def open_npy(path: str) -> np.ndarray:
+    """A .npy file memory-mapped, its header checked first (never unpickled).
+
+    Every way a file can fail to be a usable .npy is a one-line usage error (exit 2) that
+    names the problem: missing, empty, a .npz archive, no .npy magic, a damaged or truncated header,
+    fewer data bytes than the header promises, object (pickled) or unsupported dtypes.
+    Big-endian arrays are mapped as they are; readers convert them a chunk at a time.
+    """
+    from numpy.lib import format as npf
+
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise UsageError(f"{path}: cannot read as .npy without unpickling ({e}); precli never "
-                         "loads pickles") from None
+        f = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as e:
-        raise UsageError(f"{path}: {e}") from None
-    if arr.dtype.kind not in "fiu" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
-        raise UsageError(f"{path}: dtype {arr.dtype} is not supported; precli reads float16, "
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    with f:
+        head = f.read(6)
+        if not head:
+            raise UsageError(f"{path} is empty (0 bytes), not a .npy file")
+        if head.startswith(b"PK\x03\x04"):
+            raise UsageError(f"{path} is a .npz archive (a zip of arrays), not a .npy: "
+                                  "save the array you want with np.save")
+        if head != b"\x93NUMPY":
+            raise UsageError(f"{path} is not a .npy file (it does not start with the "
+                                  "\\x93NUMPY magic)")
+        f.seek(0)
+        try:
+            version = npf.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = npf.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = npf.read_array_header_2_0(f)
+            else:
+                shape, fortran, dtype = npf._read_array_header(  # type: ignore[attr-defined]
+                    f, version)  # 3.0: a utf-8 header
+        except (ValueError, EOFError, OSError, SyntaxError, TypeError) as e:
+            raise UsageError(f"{path}: damaged or truncated .npy header ({e})") from None
+        offset = f.tell()
+        f.seek(0, 2)
+        size = f.tell()
+    if dtype.hasobject:
+        raise UsageError(f"{path} holds Python objects (pickled data); precli never loads "
+                         "pickles")
+    if dtype.kind not in "fiu" or (dtype.kind == "f" and dtype.itemsize > 8) \
+            or dtype.fields is not None or dtype.subdtype is not None:
+        raise UsageError(f"{path}: dtype {dtype} is not supported; precli reads float16, "
                          "float32, float64 and integer arrays")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    need = count * dtype.itemsize
+    if size - offset < need:
+        raise UsageError(f"{path} is truncated: its header promises {count:,} values "
+                              f"({need:,} bytes) but {max(size - offset, 0):,} bytes follow")
+    if count == 0:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
+                     order="F" if fortran else "C")
+
+
+def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
+    """A .npy file, memory-mapped (never read whole, never unpickled); big-endian arrays
+    are byte-swapped a chunk at a time."""
+    arr = open_npy(path)
     from precli.compare import iter_blocks
 
     start = 0
     for piece, _ in iter_blocks(arr, chunk_size=n):  # views in row-major order: a
         chunk = np.asarray(piece).reshape(-1)  # Fortran-order file is never copied whole
+        if not chunk.dtype.isnative:
+            chunk = chunk.astype(chunk.dtype.newbyteorder("="))
         if chunk.dtype.kind != "f" and chunk.dtype.itemsize < 8:
             chunk = chunk.astype(np.float64)  # exact: int32 and narrower fit float64
         # int64 / uint64 stay integers: values past 2^53 go the exact path
@@ -270,6 +435,8 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
     n = len(batch)
     from_text = batch.body is not None
     dt = codec.code_dtype(fmt.bits)
+    if batch.oversize is not None:
+        return EncodedBatch(np.full(n, placeholder_code(fmt), dt), batch.errors)
     if not _vector_ok(fmt, opts, from_text):
         codes = np.zeros(n, dt)
         errors: dict[int, str] = {}
@@ -364,6 +531,9 @@ def placeholder_code(fmt: Format) -> int:
 def encode_records(fmt: Format, batch: Batch, opts: EncodeOptions,
                    ) -> Iterator[EncodeResult | ErrorRecord]:
     """Full per-value results (exact path) for the record outputs: json, ndjson, csv, table."""
+    for i, msg in batch.errors.items():
+        yield ErrorRecord(batch.text(i), msg, batch.start + i)
+        return
     for i in range(len(batch)):
         text = batch.text(i)
         try:
@@ -388,6 +558,8 @@ def decode_codes(fmt: Format, batch: Batch) -> DecodedBatch:
     """Parse the code tokens of a batch: vectorized for 0x hex lines, exact otherwise."""
     n = len(batch)
     codes = np.zeros(n, np.uint64)
+    if batch.oversize is not None:
+        return DecodedBatch(codes, batch.errors)
     todo = np.ones(n, bool)
     bounds = batch.bounds
     if bounds is not None:
@@ -408,20 +580,23 @@ def decode_codes(fmt: Format, batch: Batch) -> DecodedBatch:
 
 
 class ValueTexts:
-    """code -> shortest value text, computed once per distinct code."""
+    """code -> value text, computed once per distinct code."""
 
     def __init__(self, fmt: Format) -> None:
         self.fmt = fmt
         self.cache: dict[int, bytes] = {}
 
     def _text(self, code: int) -> bytes:
+        """The record's "value" (README: the value rule), as decode_text gives it."""
+        from precli.analysis import float_value_text, plain_value
+
         fmt = self.fmt
         if isinstance(fmt, FloatFormat):
-            s = shortest_float(fmt, code)
+            s = float_value_text(fmt, code)
         elif isinstance(fmt, IntFormat):
             s = str(int(fmt.code_value(code)))
         else:
-            s = shortest_table(fmt, code)
+            s = plain_value(fmt.values[code])
         return s.encode()
 
     def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:
@@ -474,3 +649,266 @@ def raw_bytes(fmt: Format, enc: EncodedBatch) -> bytes:
 
 
 ErrorSink = Callable[[str, str, str], None]  # (where, text, message)
+
+
+# ------------------------------------------------------------------ record outputs, fast
+
+SLICE = 1 << 13  # records rendered and written at a time
+_SIMPLE_DEC = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3}))?")
+_JSON_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b"\\", b"") + _WHITESPACE
+_CSV_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b",", b"") + _WHITESPACE
+
+
+def _plain_cells(batch: Batch, json_mode: bool) -> list[str] | None:
+    """Each token as its output cell when no token needs quoting or escaping, else None."""
+    body = batch.body
+    if body is None or batch.oversize is not None:
+        return None
+    if body.translate(None, _JSON_SAFE if json_mode else _CSV_SAFE):
+        return None
+    toks = body.decode("ascii").split()
+    return ['"' + t + '"' for t in toks] if json_mode else toks
+
+
+def _fraction_parts(x: Fraction) -> tuple[bool, int, int]:
+    return x < 0, abs(x.numerator), x.denominator
+
+
+class RecordTexts:
+    """Rendered encode / decode records for a stream, without the exact path per value.
+
+    Everything a record says about its code (hex, bits, value, exact, ulp, prev, next,
+    flags for a given flag set) is rendered once per code into a template; per value only
+    the input and the three errors are filled in. The errors are computed from the value's
+    exact rational (its digits, or the binary value) with integer arithmetic, and Python's
+    int / int is correctly rounded, as the exact path's float(Fraction) is. Values this
+    does not cover (specials, codes at the ends of the range where overflow and saturation
+    live, long or unusual literals, scale / zero-point encodes) take the exact path.
+    Equality with the exact path is tested over every code of the formats of 16 bits or
+    fewer and on patterned and random values for the wide ones (tests/test_records.py).
+    """
+
+    def __init__(self, fmt: Format, writer: Any, opts: EncodeOptions | None = None,
+                 scale: Any = None, zero_point: int | None = None) -> None:
+        from precli.streams import result_record
+
+        self.fmt, self.writer, self.opts = fmt, writer, opts
+        self.scale, self.zero_point = scale, zero_point
+        self.json = writer.mode in ("json", "ndjson")
+        self._result_record = result_record
+        self._templates: dict[Any, tuple[str, ...]] = {}
+        self._codes: dict[int, Any] = {}  # code -> (neg, Sn, Sd, Un, Ud, kind) or None
+        self._infos: dict[int, Any] = {}
+        self.fast_encode = opts is not None and opts.scale is None and \
+            opts.zero_point is None and not (isinstance(fmt, FloatFormat) and
+                                             fmt.specials == "fnu")
+
+    # -- decode
+
+    def decode(self, batch: Batch, dec: DecodedBatch) -> Iterator[list[Any]]:
+        """Rendered records (str), an ErrorRecord where a value failed, in slices of
+        SLICE values (a batch's records at once would hold ~60 MB of text)."""
+        from precli.analysis import describe_code
+
+        n = len(batch)
+        cells = _plain_cells(batch, self.json)
+        codes = dec.codes.tolist()
+        tpl = self._templates
+        for lo in range(0, n, SLICE):
+            yield self._decode_slice(batch, dec, codes, cells, tpl, describe_code, lo,
+                                     min(n, lo + SLICE))
+
+    def _decode_slice(self, batch: Batch, dec: DecodedBatch, codes: list[int],
+                      cells: list[str] | None, tpl: dict[Any, tuple[str, ...]],
+                      describe_code: Any, lo: int, hi: int) -> list[Any]:
+        out: list[Any] = [None] * (hi - lo)
+        for i in range(lo, hi):
+            if i in dec.errors:
+                out[i - lo] = ErrorRecord(batch.text(i), dec.errors[i], batch.start + i)
+                continue
+            c = codes[i]
+            t = tpl.get(c)
+            if t is None:
+                info = describe_code(self.fmt, c, self.scale, self.zero_point)
+                rec = self._result_record(DecodeResult("", info))
+                t = tpl[c] = self.writer.template(rec, ("input",)).pieces
+            cell = cells[i] if cells is not None else self._cell(batch.text(i))
+            out[i - lo] = t[0] + cell + t[1]
+        return out
+
+    def _cell(self, v: Any) -> str:
+        from precli.streams import RecordTemplate
+
+        return RecordTemplate((), self.json).cell(v)
+
+    # -- encode
+
+    def encode(self, batch: Batch, enc: EncodedBatch) -> Iterator[list[Any]]:
+        """Rendered records (str), an ErrorRecord where a value failed, in slices of
+        SLICE values."""
+        n = len(batch)
+        codes = enc.codes.tolist()
+        from_text = batch.tokens is not None
+        cells = _plain_cells(batch, self.json) if from_text else None
+        toks = batch.tokens if from_text else None
+        vals = None if from_text else batch.values.tolist()  # type: ignore[union-attr]
+        for lo in range(0, n, SLICE):
+            yield self._encode_slice(batch, enc, codes, cells, toks, vals, lo,
+                                     min(n, lo + SLICE))
+
+    def _encode_slice(self, batch: Batch, enc: EncodedBatch, codes: list[int],
+                      cells: list[str] | None, toks: list[bytes] | None, vals: Any,
+                      lo: int, hi: int) -> list[Any]:
+        out: list[Any] = [None] * (hi - lo)
+        fast = self.fast_encode
+        none_text = "null" if self.json else ""
+        for i in range(lo, hi):
+            if i in enc.errors:
+                out[i - lo] = ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
+                continue
+            c = codes[i]
+            r = self._lane(c, toks[i] if toks is not None else vals[i]) if fast else None
+            if r is None:
+                out[i - lo] = self._exact(batch, i)
+                continue
+            flags, abs_e, rel_e, ulp_e = r
+            t = self._templates.get((c, flags))
+            if t is None:
+                t = self._encode_template(c, flags)
+            cell = cells[i] if cells is not None else self._cell(batch.text(i))
+            out[i - lo] = "".join((t[0], cell, t[1], none_text if abs_e is None else repr(abs_e),
+                              t[2], none_text if rel_e is None else repr(rel_e), t[3],
+                              none_text if ulp_e is None else repr(ulp_e), t[4]))
+        return out
+
+    def _exact(self, batch: Batch, i: int) -> Any:
+        assert self.opts is not None
+        text = batch.text(i)
+        try:
+            x = _exact_input(batch, i)
+            r = encode_exact(self.fmt, text, x, self.opts, batch.start + i)
+        except UsageError:
+            raise
+        except PrecliError as e:
+            return ErrorRecord(text, str(e), batch.start + i)
+        return self.writer.render(self._result_record(r))
+
+    def _info(self, c: int) -> Any:
+        info = self._infos.get(c)
+        if info is None:
+            from precli.analysis import describe_code
+
+            info = self._infos[c] = describe_code(self.fmt, c)
+        return info
+
+    def _encode_template(self, c: int, flags: tuple[str, ...]) -> tuple[str, ...]:
+        assert self.opts is not None
+        info = self._info(c)
+        rec = self._result_record(EncodeResult("", self.opts.mode, info, flags, None, None, None))
+        t: tuple[str, ...] = self.writer.template(
+            rec, ("input", "abs_error", "rel_error", "ulp_error")).pieces
+        self._templates[(c, flags)] = t
+        return t
+
+    def _code_facts(self, c: int) -> Any:
+        """(negative, Sn, Sd, Un, Ud, zero_is_underflow_bound) of a code the fast path
+        covers, else None."""
+        if c in self._codes:
+            return self._codes[c]
+        fmt = self.fmt
+        facts: Any = None
+        if isinstance(fmt, FloatFormat):
+            mag = c & ~fmt.sign_mask if fmt.signed else c
+            if not (fmt.is_nan(c) or fmt.is_inf(c) or mag == fmt.max_code):
+                info = self._info(c)
+                s = info.stored
+                u = info.ulp
+                assert u is not None
+                facts = (s.negative, s.magnitude.numerator, s.magnitude.denominator,
+                         u.numerator, u.denominator, fmt.smallest_normal)
+        elif isinstance(fmt, IntFormat):
+            q = int(fmt.code_value(c))
+            if fmt.min_int < q < fmt.max_int:
+                facts = (q < 0, abs(q), 1, 1, 1, None)
+        else:
+            assert isinstance(fmt, TableFormat)
+            if 0 < c < len(fmt.values) - 1:
+                info = self._info(c)
+                v = fmt.values[c]
+                u = info.ulp
+                assert u is not None
+                facts = (v < 0, abs(v.numerator), v.denominator, u.numerator, u.denominator,
+                         None)
+        self._codes[c] = facts
+        return facts
+
+    def _lane(self, c: int, src: Any) -> tuple[tuple[str, ...], float | None, float | None,
+                                                float | None] | None:
+        """(flags, abs_error, rel_error, ulp_error) exactly as the exact path gives them, or
+        None when this lane needs the exact path."""
+        facts = self._code_facts(c)
+        if facts is None:
+            return None
+        if isinstance(src, bytes):
+            m = _SIMPLE_DEC.fullmatch(src)
+            if m is None:
+                return None
+            sign, ip, fp, ex = m.groups()
+            digits = ip + (fp or b"")
+            if not digits or len(digits) > 40:
+                return None
+            xn = int(digits)
+            e = (int(ex) if ex else 0) - len(fp or b"")
+            xneg = sign == b"-"
+            if e >= 0:
+                xn *= _pow10(e)
+                xd = 1
+            else:
+                xd = _pow10(-e)
+        elif isinstance(src, float):
+            if src != src or src in (_INF, -_INF):
+                return None
+            xneg = src < 0 or (src == 0 and str(src).startswith("-"))
+            xn, xd = abs(src).as_integer_ratio()
+        else:
+            xneg, xn, xd = src < 0, abs(int(src)), 1
+        sneg, sn, sd, un, ud, small = facts
+        # the stored value is the rounding of x; its sign is x's unless x rounded to zero
+        a = (-sn if sneg else sn) * xd
+        b = (-xn if xneg else xn) * sd
+        num = a - b if a >= b else b - a
+        den = xd * sd
+        inexact = num != 0
+        fmt = self.fmt
+        if not inexact:
+            flags: tuple[str, ...] = ()
+        elif isinstance(fmt, FloatFormat):
+            # underflow: inexact and |x| < smallest normal
+            underflow = xn * small.denominator < small.numerator * xd
+            flags = ("inexact", "underflow") if underflow else ("inexact",)
+        else:
+            flags = ("inexact", "underflow") if sn == 0 else ("inexact",)
+        try:
+            abs_e: float | None = num / den
+        except OverflowError:
+            abs_e = None
+        try:
+            rel_e: float | None = num / (sd * xn) if xn else None
+        except OverflowError:
+            rel_e = None
+        try:
+            ulp_e: float | None = (num * ud) / (den * un) if un else None
+        except OverflowError:
+            ulp_e = None
+        return flags, abs_e, rel_e, ulp_e
+
+
+_INF = float("inf")
+
+
+@lru_cache(maxsize=2048)
+def _pow10(e: int) -> int:
+    p: int = 10**e
+    return p
+
+

@@ -1,5 +1,6 @@
 """Thin Typer layer: parse options, call the core, hand results to a writer."""
 
+import errno
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -78,9 +79,31 @@ class PrecliGroup(TyperGroup):
         debug = "--debug" in argv
         _NOTED.clear()  # each note once per run
         try:
-            rv = super().main(argv, prog_name or "precli", complete_var, False,
-                              windows_expand_args, **extra)
+            if sys.stdout is None:  # started with stdout closed (`>&-`)
+                raise OutputError("stdout is closed")
+            try:
+                rv = super().main(argv, prog_name or "precli", complete_var, False,
+                                  windows_expand_args, **extra)
+            except typer.Exit as e:  # a command's exit status: flush before it counts
+                rv = e.exit_code
             code = rv if isinstance(rv, int) else 0
+            sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
+        except (BrokenPipeError, PipeClosed):
+            _silence_stdout()
+            code = int(ExitStatus.OK)
+        except OSError as e:
+            if debug:
+                raise
+            _silence_stdout()
+            if e.errno == errno.EPIPE:
+                code = int(ExitStatus.OK)
+            else:
+                what = "cannot write output" if e.errno in _WRITE_ERRNOS else "I/O error"
+                error_line(f"{what}: {e.strerror or e}")
+                code = int(ExitStatus.DATA_ERROR)
+        except OutputError as e:
+            error_line(f"cannot write output: {e}")
+            code = int(ExitStatus.DATA_ERROR)
         except PrecliError as e:
             if debug:
                 raise
@@ -98,9 +121,6 @@ class PrecliGroup(TyperGroup):
             code = e.exit_code
         except (KeyboardInterrupt, typer.Abort):
             code = int(ExitStatus.INTERRUPTED)
-        except (BrokenPipeError, PipeClosed):
-            _silence_stdout()
-            code = int(ExitStatus.OK)
         except Exception as e:  # a bug: one line unless --debug
             if debug:
                 raise
@@ -112,11 +132,19 @@ class PrecliGroup(TyperGroup):
         return code
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF, errno.EROFS, errno.EIO,
+                 errno.EAGAIN, errno.EINVAL, errno.ENXIO}
+
+
+class OutputError(Exception):
+    """stdout cannot be written (closed at start)."""
+
+
 def error_line(msg: str) -> None:
     try:
         sys.stderr.write(f"precli: error: {msg}\n")
         sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 
@@ -144,7 +172,8 @@ def resolve_format(name: str) -> Any:
 
 
 def _silence_stdout() -> None:
-    """After EPIPE, point stdout at devnull so the interpreter's final flush is quiet."""
+    """After a write error, point stdout at devnull (dropping what is still buffered) so the
+    interpreter's final flush is quiet."""
     import os
 
     try:
@@ -251,7 +280,11 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for err
 def console(out: IO[str], color: bool) -> Any:
     from rich.console import Console
 
-    return Console(file=out, force_terminal=color, no_color=not color,
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # Rich's own exits 1: a closed pipe is quiet, 0
+            raise PipeClosed
+
+    return _Console(file=out, force_terminal=color, no_color=not color,
                    color_system="auto" if color else None, highlight=False, soft_wrap=False,
                    markup=False, emoji=False)
 
@@ -544,6 +577,11 @@ def decode(
                          f"{blk.element} and its scales with --from {blk.scale}")
     fmt = resolve_format(frm)
     s = parse_scale(scale)
+    if fmt.kind == "float" and (scale is not None or zero_point is not None):
+        raise UsageError(f"--scale / --zero-point apply to integer formats and nf4, not "
+                         f"{fmt.name}")  # refused before any input is read
+    if zero_point is not None and fmt.kind != "int":
+        raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
     src = _stream_source(codes, input_file, input_format)
     if src is not None:
         from precli.commands import stream_decode
@@ -598,7 +636,9 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
             if isinstance(e, UsageError):
                 raise
             failed += 1
-            error_line(f"value {i + 1} ({text!r}): {e}")
+            from precli.exact import shown_text
+
+            error_line(f"value {i + 1} ({shown_text(text)}): {e}")
             if strict:
                 break
             r = ErrorRecord(text, str(e), i)
@@ -817,7 +857,9 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
         results = compare_value(fmts, text, opts)
         for r in results:
             if isinstance(r, ErrorRecord):
-                error_line(f"{text!r}: {r.error}")
+                from precli.exact import shown_text
+
+                error_line(f"{shown_text(text)}: {r.error}")
                 failed += 1
         if writer is not None:
             for r in results:
@@ -894,6 +936,91 @@ def diff(
 
     raise typer.Exit(diff_command(original, quantized, tensors, exclude, jobs,
                                   detect_env(no_color), output))
+
+# ---------------------------------------------------------------- plan
+
+
+PLAN_EXAMPLES = """Examples:
+
+  precli plan m.safetensors -F bf16,e4m3fn:tensor,nvfp4 --bits 5.5   at most 5.5 bits/param
+
+  precli plan m.gguf -F bf16,mxfp4 --size 4GB --emit llama-quantize  llama.cpp arguments
+
+  precli plan m.safetensors -F nvfp4 --min-sqnr 20 --keep 'lm_head=stored' -o json"""
+
+
+def complete_emit(incomplete: str) -> Iterator[str]:
+    return (m for m in ("llama-quantize", "yaml") if m.startswith(incomplete))
+
+
+def complete_objective(incomplete: str) -> Iterator[str]:
+    return (m for m in ("error", "worst") if m.startswith(incomplete))
+
+
+@app.command(cls=PrecliCommand, epilog=PLAN_EXAMPLES)
+def plan(
+    checkpoint: Annotated[str, typer.Argument(
+        click_type=WORDS, metavar="CHECKPOINT",
+        help="A safetensors file or sharded model directory, .gguf, .onnx, .npz or .npy.")],
+    formats: Annotated[list[str] | None, typer.Option(
+        "--formats", "-F", metavar="RECIPES",
+        help="Comma-separated recipes to choose from (as for compare); repeatable.")] = None,
+    bits: Annotated[str | None, typer.Option(
+        "--bits", metavar="B", help="Budget: at most B bits per parameter on average, "
+        "scales included.")] = None,
+    size: Annotated[str | None, typer.Option(
+        "--size", metavar="SIZE", help="Budget: at most SIZE bytes for the planned tensors "
+        "(4GB = 4e9 bytes, 4GiB = 4*2^30).")] = None,
+    min_sqnr: Annotated[float | None, typer.Option(
+        "--min-sqnr", metavar="DB", help="Every tensor at least DB dB SQNR (alone: the "
+        "smallest such plan; with --bits/--size: a floor).")] = None,
+    keep: Annotated[list[str] | None, typer.Option(
+        "--keep", metavar="REGEX=RECIPE", help="Pin the tensors whose name matches to a "
+        "recipe of --formats, or 'stored'; repeatable, the first match wins.")] = None,
+    default_pins: Annotated[bool, typer.Option(
+        "--default-pins/--no-default-pins", help="Keep 1-D tensors (norms, biases) in their "
+        "stored precision.")] = True,
+    offer_stored: Annotated[bool, typer.Option(
+        "--stored/--no-stored", help="Offer keeping a tensor as stored when its stored "
+        "format is not in --formats.")] = True,
+    objective: Annotated[str, typer.Option(
+        "--objective", metavar="error|worst", autocompletion=complete_objective,
+        help="error: least total error energy (default); worst: the highest worst-tensor "
+             "SQNR, then the least error.")] = "error",
+    scheme: Annotated[str | None, typer.Option(
+        "--scheme", metavar="symmetric|asymmetric", autocompletion=complete_scheme,
+        help="Integer recipes' scales (as for compare; q8_0 is int8:group32 symmetric).")
+    ] = None,
+    tensors: Annotated[str | None, typer.Option(
+        "--tensors", metavar="REGEX", help="Plan only the tensors whose name matches.")] = None,
+    exclude: Annotated[str | None, typer.Option(
+        "--exclude", metavar="REGEX", help="Leave out the tensors whose name matches.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    emit: Annotated[str | None, typer.Option(
+        "--emit", metavar="KIND", autocompletion=complete_emit,
+        help="llama-quantize: --tensor-type arguments; yaml: a tensor -> recipe map.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", autocompletion=complete_output, metavar="MODE",
+        help="table | json | csv | plain (default: table on a terminal, plain when piped).")
+    ] = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Choose one recipe per tensor under a size or quality budget (exact, data-free)."""
+    from precli.commands import CheckpointOptions, plan_command
+    from precli.plan import Budget, parse_bits, parse_size
+    from precli.streams import detect_env
+
+    names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()]
+    if not names:
+        raise UsageError("give the recipes to choose from: --formats bf16,e4m3fn:tensor,nvfp4")
+    budget = Budget(bits=None if bits is None else parse_bits(bits),
+                    size=None if size is None else parse_size(size), min_sqnr=min_sqnr)
+    raise typer.Exit(plan_command(
+        checkpoint, names, budget, keep or [], objective, default_pins, offer_stored, scheme,
+        None if emit is None else emit.lower(), CheckpointOptions(tensors, exclude, jobs),
+        detect_env(no_color), output))
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def _open(src: tuple[str, str | None], dtype: str | None = None,
 def _report(batch: bulk.Batch, i: int, msg: str) -> None:
     from precli.cli import error_line
 
-    error_line(f"{batch.where(i)} ({batch.text(i)!r}): {msg}")
+    error_line(f"{batch.where(i)} ({batch.shown(i)}): {msg}")
 
 
 def _mode(env: OutputEnv, output: str | None, allowed: tuple[str, ...]) -> str:
@@ -77,6 +77,11 @@ def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
     try:
         if mode in ("plain", "raw"):
             return _encode_bytes(fmt, opts, batches, mode, strict, pack)
+        if mode != "table":
+            writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, "hex")
+            texts = bulk.RecordTexts(fmt, writer, opts)
+            return _rendered(batches, lambda b: texts.encode(b, bulk.encode_batch(fmt, b, opts)),
+                             writer, strict)
         return _records(batches, lambda b: bulk.encode_records(fmt, b, opts), mode, env, "hex",
                         strict)
     finally:
@@ -168,6 +173,35 @@ def _records(batches: Iterator[Any], make: Any, mode: str, env: OutputEnv,
     return int(ExitStatus.DATA_ERROR) if failed else 0
 
 
+def _rendered(batches: Iterator[bulk.Batch], render: Any, writer: RecordWriter,
+              strict: bool) -> int:
+    """Write each batch's rendered records (render(batch) -> slices of them: a str per value,
+    an ErrorRecord where one failed) in order, reporting errors; --strict stops before the
+    first."""
+    failed = 0
+    stop = None
+    for batch in batches:
+        at = 0
+        for out in render(batch):
+            for i, r in enumerate(out):
+                if isinstance(r, ErrorRecord):
+                    _report(batch, at + i, r.error)
+                    failed += 1
+                    if strict:
+                        stop = i
+                        break
+                    out[i] = writer.render(result_record(r))
+            writer.write_many(out if stop is None else out[:stop])
+            at += len(out)
+            if stop is not None:
+                break
+        sys.stdout.flush()
+        if stop is not None:
+            break
+    writer.close()
+    return int(ExitStatus.DATA_ERROR) if failed else 0
+
+
 class _Stop(Exception):
     pass
 
@@ -190,6 +224,12 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
     try:
         if mode == "plain" and scale is None and zero_point is None:
             return _decode_plain(fmt, batches, strict)
+
+        if mode != "table":
+            writer = RecordWriter(sys.stdout, mode, RESULT_KEYS, "value")
+            texts = bulk.RecordTexts(fmt, writer, scale=scale, zero_point=zero_point)
+            return _rendered(batches, lambda b: texts.decode(b, bulk.decode_codes(fmt, b)),
+                             writer, strict)
 
         def make(b: bulk.Batch) -> Iterator[Any]:
             return bulk.decode_records(fmt, b, bulk.decode_codes(fmt, b), scale, zero_point)
@@ -332,10 +372,8 @@ def load_values(path: str, input_format: str | None, axis: int | None = None) ->
     from precli.compare import Values
 
     fmt = input_format or sniff_input(path)
-    if fmt == "npy":
-        batches = bulk.npy_batches(path)  # validates: no pickles, numeric dtype
-        next(iter(batches), None)
-        return Values.of_array(np.load(path, mmap_mode="r", allow_pickle=False), axis)
+    if fmt == "npy":  # header checked first, never unpickled; big-endian is read too
+        return Values.of_array(bulk.open_npy(path), axis)
     if fmt in ("f16", "f32", "f64"):
         dt = {"f16": "<f2", "f32": "<f4", "f64": "<f8"}[fmt]
         if path == "-":
@@ -383,6 +421,10 @@ def text_values(stream: IO[bytes]) -> Any:
     failed = 0
     for batch in bulk.text_batches(stream):
         for i, tok in enumerate(batch.tokens or []):
+            if i in batch.errors:  # a value past the token cap, skipped as it streamed
+                _report(batch, i, batch.errors[i])
+                failed += 1
+                continue
             try:
                 v, lo = _exact_pair(tok, parse_number)
             except ValueParseError as e:
@@ -445,12 +487,32 @@ class CheckpointOptions:
         self.include, self.exclude, self.jobs, self.show_all = include, exclude, jobs, show_all
 
 
+def steady_allocator() -> None:
+    """Keep freed tile buffers for reuse (glibc): compare allocates and frees temporaries
+    of a few hundred kB per tile, which glibc would otherwise return to the kernel (mmap /
+    trim) and fault back in, about a million page faults per 10^7 values. A no-op where
+    mallopt is not glibc's."""
+    import sys as _sys
+
+    if not _sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (its maximum on 64-bit)
+    except (OSError, AttributeError):
+        pass
+
+
 def compare_array_command(path: str, input_format: str | None, names: list[str] | None,
                           mode: str, saturate: bool, scheme: str | None, granularity: str,
                           axis: int | None, block_size: int | None, min_sqnr: float | None,
                           plot: bool, env: OutputEnv, output: str | None,
                           ckpt: CheckpointOptions | None = None) -> int:
     ckpt = ckpt or CheckpointOptions()
+    steady_allocator()
     from precli.analysis import DEFAULT_COMPARE_FORMATS
     from precli.compare import RECORD_KEYS, compare_values, pick_cheapest, resolve_recipes
     from precli.recipes import Defaults
@@ -781,3 +843,110 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     return 0
 
 
+
+
+# ---------------------------------------------------------------- plan
+
+
+EMITS = ("llama-quantize", "yaml")
+
+
+def plan_command(path: str, names: list[str], budget: Any, keeps: list[str],
+                 objective: str, default_pins: bool, offer_stored: bool, scheme: str | None,
+                 emit: str | None,
+                 ckpt: CheckpointOptions, env: OutputEnv, out_mode: str | None) -> int:
+    """One recipe per tensor under a budget: analyze the checkpoint once, solve, write."""
+    from precli import plan as planmod
+    from precli.cli import error_line, note_line
+    from precli.compare import resolve_recipes
+    from precli.recipes import Defaults, parse_recipe
+    from precli.report import analyze
+    from precli.sources import open_checkpoint
+
+    if emit is not None and emit not in EMITS:
+        raise UsageError(f"invalid --emit {emit!r}; choose {' or '.join(EMITS)}")
+    if emit is not None and out_mode is not None:
+        raise UsageError("--emit writes its own format; leave out --output")
+    if scheme is not None and scheme not in ("symmetric", "asymmetric"):
+        raise UsageError(f"invalid --scheme {scheme!r}; choose symmetric or asymmetric")
+    if objective not in ("error", "worst"):
+        raise UsageError(f"invalid --objective {objective!r}; choose error or worst")
+    if objective == "worst" and budget.cap(1) is None:
+        raise UsageError("--objective worst needs a size budget (--bits or --size)")
+    mode = "emit" if emit else env.resolve_output(out_mode, ("table", "json", "csv", "plain"))
+    defaults = Defaults(scheme=scheme)
+    recipes = resolve_recipes(names, defaults)
+    keep_rules = [planmod.parse_keep(k, lambda t: parse_recipe(t, defaults).text)
+                  for k in keeps]
+    if emit == "llama-quantize":
+        planmod.check_ggml(recipes)
+    ck = open_checkpoint(path)
+    kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
+                              checkpoint=ck)
+    if _stderr_tty():
+        report = _checkpoint_progress(path, ck, recipes, kw, env)
+    else:
+        report = analyze(path, recipes, **kw)
+    if report.errors:
+        for e in report.errors:
+            error_line(e)
+        raise planmod.PlanError(f"cannot plan {path}: {len(report.errors)} tensor(s) or "
+                                "file(s) could not be read (above); a plan must cover them all")
+    if not report.tensors:
+        raise UsageError(f"no tensor of {path} matches --tensors / --exclude")
+    plan = planmod.make_plan(report, recipes, budget, keep_rules, objective, default_pins,
+                             offer_stored)
+    out = sys.stdout
+    if mode == "table":
+        from precli import render_plan
+        from precli.cli import console
+
+        con = console(out, env.color)
+        con.print(render_plan.plan_view(plan, con.width))
+        return 0
+    _plan_notes(plan, note_line)
+    if mode == "json":
+        import json
+
+        out.write(json.dumps(planmod.plan_record(plan), indent=2, ensure_ascii=False,
+                             allow_nan=False) + "\n")
+    elif mode in ("csv", "plain"):
+        from precli.streams import write_table_rows
+
+        rows = planmod.plan_record(plan)["tensors"]
+        keys = ("tensor", "recipe", "params", "bits_per_value", "sqnr_db", "dtype", "bits",
+                "error", "pinned")
+        if mode == "plain":
+            for r in rows:
+                out.write(f"{r['tensor']}\t{r['recipe']}\n")
+        else:
+            write_table_rows(out, "csv", keys, rows)
+    elif emit == "yaml":
+        out.write(planmod.yaml_map(plan))
+    else:
+        text, ragged = planmod.llama_quantize_args(plan, recipes)
+        out.write(text)
+        if report.kind != "gguf":
+            note_line(f"the patterns match the tensor names of {path} ({report.kind}); "
+                      "llama-quantize sees the names convert_hf_to_gguf.py gives them "
+                      "(blk.N.attn_q.weight, ...): plan the converted F32/F16/BF16 .gguf for "
+                      "arguments that match")
+        if ragged:
+            note_line(f"{len(ragged)} tensor(s) have rows that are not a multiple of 32 "
+                      f"(e.g. {ragged[0]}): llama-quantize stores them in a fallback type")
+    return 0
+
+
+def _plan_notes(plan: Any, note: Any) -> None:
+    """What was pinned and why, what was skipped, and a stopped search: one line each."""
+    from collections import Counter
+
+    why = Counter(r for _n, _c, r in plan.pins())
+    for reason, n in why.items():
+        note(f"pinned {n} tensor(s): {reason}")
+    if plan.skipped:
+        note(f"skipped {len(plan.skipped)} tensor(s) that cannot be cast (not in the plan)")
+    s = plan.solution
+    if not s.optimal:
+        note(f"the search stopped after {s.nodes:,} states: the optimum is at least "
+             f"{float(s.bound):.6g} (this plan: {float(s.objective):.6g})")

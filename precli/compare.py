@@ -418,7 +418,7 @@ class Values:
     def of_array(cls, a: npt.NDArray[Any], axis: int | None = None) -> Values:
         arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
         if arr.dtype.kind not in "fiu" or arr.dtype.itemsize > 8 or arr.dtype.kind == "f" and (
-                arr.dtype not in (np.float16, np.float32, np.float64)):
+                arr.dtype.itemsize not in (2, 4, 8)):
             raise UsageError(f"compare takes float16, float32, float64 or integer arrays, "
                              f"not {arr.dtype}")
         if arr.ndim == 0:

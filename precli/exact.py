@@ -22,6 +22,20 @@ EXTREME_LOG10 = 6000
 _CHUNK = 4000  # stays under CPython's int <-> str digit limit (4300)
 _CHUNK_POW = 10**_CHUNK
 
+#: How much of a bad value an error message shows.
+ECHO_CHARS = 60
+
+
+def shown_text(text: str, length: int | None = None) -> str:
+    """repr of text for a message: cut to ECHO_CHARS characters, with its length, when longer
+    (``length``: the size in bytes of a value of which text is only the start)."""
+    if length is None:
+        if len(text) <= ECHO_CHARS:
+            return repr(text)
+        return f"{text[:ECHO_CHARS]!r}… ({len(text):,} characters)"
+    return f"{text[:ECHO_CHARS]!r}… ({length:,} bytes)"
+
+
 Kind = Literal["finite", "inf", "nan", "huge", "tiny"]
 
 
@@ -90,7 +104,10 @@ def parse_number(text: str) -> ExactValue:
     """
     s = text.strip().replace("_", "")
     if not s:
-        raise ValueParseError(f"empty value {text!r}")
+        raise ValueParseError(f"empty value {shown_text(text)}")
+    if not s.isascii():  # Arabic-Indic, full-width, ... digits: refused, not guessed at
+        raise ValueParseError(f"not a number: {shown_text(text)} (numbers are written with "
+                              "ASCII digits 0-9)")
     body = s.lstrip("+-")
     special = _SPECIAL.get(body.lower())
     if special is not None and len(s) - len(body) <= 1:
@@ -101,7 +118,7 @@ def parse_number(text: str) -> ExactValue:
         sign, ip, fp, ex = m.groups()
         fp = fp or ""
         if not ip and not fp:
-            raise ValueParseError(f"not a number: {text!r}")
+            raise ValueParseError(f"not a number: {shown_text(text)}")
         mant = int_from_digits(ip + fp, 16) if ip + fp else 0
         return _scaled(text, sign == "-", mant, 2, ex, -4 * len(fp), digits_len=None)
     m = _DEC.fullmatch(s)
@@ -109,7 +126,7 @@ def parse_number(text: str) -> ExactValue:
         sign, ip, fp, ex = m.groups()
         fp = fp or ""
         if not ip and not fp:
-            raise ValueParseError(f"not a number: {text!r}")
+            raise ValueParseError(f"not a number: {shown_text(text)}")
         digits = (ip + fp).lstrip("0")
         if len(digits) > 2 * EXTREME_LOG10:  # decide huge / tiny before building it:
             # the value lies in [10^e, 10^(e+1)) with e = ex + len(digits) - 1 - len(fp)
@@ -118,7 +135,7 @@ def parse_number(text: str) -> ExactValue:
                 return band
         mant = int_from_digits(digits) if digits else 0
         return _scaled(text, sign == "-", mant, 10, ex, -len(fp), digits_len=len(digits))
-    raise ValueParseError(f"not a number: {text!r}")
+    raise ValueParseError(f"not a number: {shown_text(text)}")
 
 
 def _scaled(

@@ -156,6 +156,10 @@ class CodeBatch:
     def text(self, i: int) -> str:
         return f"0x{int(self.raw[i]):0{self.width}x}"
 
+    def shown(self, i: int) -> str:
+        """The code as an error line shows it (short already: no need to cut it)."""
+        return repr(self.text(i))
+
     def where(self, i: int) -> str:
         return f"code {self.start + i + 1}"
 
@@ -250,6 +254,8 @@ def load_npy(path: str) -> Any:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
+    except EOFError:  # empty or cut short: bulk.open_npy names what is wrong
+        raise UsageError(f"{path}: not a whole .npy file") from None
     except ValueError as e:
         opaque = _foreign_descr(path)  # ml_dtypes' float8_e5m2 saves as '<f1'
         if opaque is not None:
@@ -292,10 +298,18 @@ def opaque_values(path: str, dtype: str | None) -> Any:
     as float64 values, decoded exactly from the element format `dtype` names; None when
     the file is an ordinary numeric .npy (bulk.npy_batches reads those, and reports what
     is wrong with a file that is neither)."""
+    from precli.bulk import open_npy
+
+    arr: Any
     try:
-        arr = load_npy(path)
+        arr = open_npy(path)  # checks the header and the size first
     except UsageError:
-        return None
+        try:
+            arr = _foreign_descr(path)  # ml_dtypes' float8_e5m2 saves as '<f1'
+        except (OSError, ValueError):
+            arr = None
+        if arr is None:
+            raise
     if arr.dtype.kind != "V":
         if dtype is not None:
             raise UsageError(f"--dtype names the element format of an opaque .npy; {path} "

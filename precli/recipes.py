@@ -753,6 +753,8 @@ def _redo_exact(r: Recipe, x: F64, w: F64, s_eff: F64 | float, zp: F64 | float,
     cols = x.shape[1]
     sb = np.broadcast_to(s_eff, x.shape)
     zb = np.broadcast_to(zp, x.shape)
+    if exact is None and mode == "nearest-even":
+        sus = _settle_ties(r, x, w, sb, zb, sus, codes, vals, over, sat)
     for i, j in zip(*np.nonzero(sus), strict=True):
         ii, jj = int(i), int(j)
         t = exact(ii, jj) if exact is not None else Fraction(float(x[ii, jj]))
@@ -764,6 +766,59 @@ def _redo_exact(r: Recipe, x: F64, w: F64, s_eff: F64 | float, zp: F64 | float,
         codes[ii, jj] = c
         vals[ii, jj] = v
         over[ii, jj] = o
+
+
+_SCALE_BITS = {"fp32": 24, "fp16": 11, "bf16": 8, "ue8m0": 1, "e8m0": 1, "none": 1,
+               "e4m3fn": 28}  # significant bits of a stored scale (NVFP4: block x tensor)
+
+
+def _settle_ties(r: Recipe, x: F64, w: F64, sb: F64, zb: F64, sus: Bool,
+                 codes: npt.NDArray[np.unsignedinteger], vals: F64, over: Bool,
+                 sat: bool) -> Bool:
+    """Decide near-midpoint lanes without Fractions, where that is exact (in place).
+
+    With a float64 input x and a scale s of few significant bits, the rounding boundary m
+    nearest the float64 quotient times s is exact in float64 (its bits add up to at most
+    53), so comparing |x| with m * s says on which side of m the exact quotient x / s lies:
+    below, above, or on it (a true tie, which nearest-even decides). The lane is then
+    re-rounded from a value strictly inside the right half. Returns the lanes it could
+    not decide (tables, wide scales, float64 over- or underflow), left to exact arithmetic.
+    """
+    f = r.element
+    if isinstance(f, FloatFormat) and f.specials != "fnu":
+        mbits = f.mantissa_bits + 2
+    elif isinstance(f, IntFormat):
+        mbits = f.bits + 1
+    else:
+        return sus
+    if _SCALE_BITS.get(r.scale_format, 53) + mbits > 53:
+        return sus
+    idx = np.nonzero(sus)
+    wv, xv, sv, zv = w[idx], x[idx], sb[idx], zb[idx]
+    aw = np.abs(wv)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        if isinstance(f, FloatFormat):
+            _, e = np.frexp(aw)
+            k = np.maximum(e.astype(np.int64) - 1, f.emin) - f.mantissa_bits
+            mid = np.ldexp(np.floor(np.ldexp(aw, -k)) + 0.5, k)
+            quarter = np.ldexp(0.25, k)
+        else:
+            mid = np.floor(aw) + 0.5
+            quarter = np.full(aw.shape, 0.25)
+        p = mid * sv  # exact: few bits times few bits
+        ok = np.isfinite(p) & (np.abs(p) >= 2.0**-1000) & np.isfinite(xv)
+        side = np.sign(np.abs(xv) - p)
+        w2 = np.copysign(mid + side * quarter, wv)
+    if not ok.any():
+        return sus
+    sel = tuple(a[ok] for a in idx)
+    c2, v2, o2, _ = _round_elements(r, w2[ok], zv[ok], sat, "nearest-even", None, 0)
+    codes[sel] = c2
+    vals[sel] = v2
+    over[sel] = o2
+    rest = sus.copy()
+    rest[sel] = False
+    return rest
 
 
 # ------------------------------------------------------------------ block formats

@@ -60,7 +60,8 @@ def detect_env(no_color: bool = False) -> OutputEnv:
 
 RESULT_KEYS = (
     "input", "format", "round", "hex", "bits", "sign", "exponent", "mantissa", "class",
-    "value", "exact", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next", "flags",
+    "value", "exact", "shortest", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next",
+    "flags",
 )  # fmt: skip
 
 
@@ -81,6 +82,7 @@ def result_record(r: EncodeResult | DecodeResult | ErrorRecord) -> dict[str, Any
         "class": info.cls,
         "value": info.value,
         "exact": info.exact,
+        "shortest": info.shortest,
         "abs_error": None,
         "rel_error": None,
         "ulp_error": None,
@@ -125,43 +127,75 @@ class RecordWriter:
 
     def __init__(self, out: IO[str], mode: str, keys: tuple[str, ...], plain_key: str,
                  single: bool = False) -> None:
-        import csv
         import json
 
         self.out, self.mode, self.keys, self.plain_key = out, mode, keys, plain_key
         self.single = single
         self.count = 0
         self._json = json
-        self._csv = csv.writer(out, lineterminator="\n") if mode == "csv" else None
 
     def write(self, rec: dict[str, Any]) -> None:
+        self.write_rendered(self.render(rec))
+
+    def render(self, rec: dict[str, Any]) -> str:
+        """One record's own text: what write() adds besides the json separators and the csv
+        header (ndjson, csv and plain: a whole line; json: the indented object)."""
         m = self.mode
         if m == "ndjson":
-            self.out.write(dumps(rec) + "\n")
-        elif m == "json":
-            if self.single:
-                self.out.write(self._json.dumps(rec, indent=2, ensure_ascii=False,
-                                                allow_nan=False))
-            else:
-                body = self._json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False)
-                self.out.write(("[\n" if self.count == 0 else ",\n") + _indent(body))
-        elif m == "csv":
-            assert self._csv is not None
-            if self.count == 0:
-                self._csv.writerow((*self.keys, "error"))
+            return dumps(rec) + "\n"
+        if m == "json":
+            body = self._json.dumps(rec, indent=2, ensure_ascii=False, allow_nan=False)
+            return body if self.single else _indent(body)
+        if m == "csv":
             if "error" in rec and len(rec) == 2:
-                self._csv.writerow(
-                    [rec["input"] if k == "input" else "" for k in self.keys] + [rec["error"]]
-                )
+                row = [rec["input"] if k == "input" else "" for k in self.keys] + [rec["error"]]
             else:
-                self._csv.writerow([_csv_cell(rec.get(k)) for k in self.keys] + [""])
-        else:  # plain: one field, or several tab-separated ("format,hex" for compare)
-            if "error" in rec and len(rec) == 2:
-                line = "error"
-            else:
-                line = "\t".join(_csv_cell(rec.get(k)) for k in self.plain_key.split(","))
-            self.out.write(line + "\n")
+                row = [_csv_cell(rec.get(k)) for k in self.keys] + [""]
+            return _csv_line(row)
+        # plain: one field, or several tab-separated ("format,hex" for compare)
+        if "error" in rec and len(rec) == 2:
+            return "error\n"
+        return "\t".join(_csv_cell(rec.get(k)) for k in self.plain_key.split(",")) + "\n"
+
+    def write_rendered(self, text: str) -> None:
+        """Write a record rendered by render() (or filled in from a RecordTemplate)."""
+        m = self.mode
+        if m == "json" and not self.single:
+            text = ("[\n" if self.count == 0 else ",\n") + text
+        elif m == "csv" and self.count == 0:
+            text = _csv_line([*self.keys, "error"]) + text
+        self.out.write(text)
         self.count += 1
+
+    def write_many(self, texts: list[str]) -> None:
+        """write_rendered for many records at once (one write call)."""
+        if not texts:
+            return
+        m = self.mode
+        if m == "json" and not self.single:
+            head = "[\n" if self.count == 0 else ",\n"
+            self.out.write(head + ",\n".join(texts))
+        else:
+            if m == "csv" and self.count == 0:
+                self.out.write(_csv_line([*self.keys, "error"]))
+            self.out.write("".join(texts))
+        self.count += len(texts)
+
+    def template(self, rec: dict[str, Any], holes: tuple[str, ...]) -> RecordTemplate:
+        """The record rendered with the fields in holes left open (see RecordTemplate)."""
+        marked = dict(rec)
+        for k in holes:
+            marked[k] = f"\x01{k}\x01"
+        text = self.render(marked)
+        pieces = []
+        for k in holes:
+            mark = self._json.dumps(marked[k]) if self.mode in ("json", "ndjson") else marked[k]
+            before, found, text = text.partition(mark)
+            if not found:
+                raise ValueError(f"field {k} is not in this output")
+            pieces.append(before)
+        pieces.append(text)
+        return RecordTemplate(tuple(pieces), self.mode in ("json", "ndjson"))
 
     def close(self) -> None:
         if self.mode == "json":
@@ -169,9 +203,44 @@ class RecordWriter:
                 self.out.write("\n")
             else:
                 self.out.write("[]\n" if self.count == 0 else "\n]\n")
-        elif self.mode == "csv" and self.count == 0 and self._csv is not None:
-            self._csv.writerow((*self.keys, "error"))
+        elif self.mode == "csv" and self.count == 0:
+            self.out.write(_csv_line([*self.keys, "error"]))
         self.out.flush()
+
+
+class RecordTemplate(NamedTuple):
+    """A rendered record with holes: pieces[0] + cell(v0) + pieces[1] + ... + pieces[-1].
+
+    Built by rendering the record itself with marker values in the holes, so filling a
+    hole with ``cell(value)`` gives exactly what RecordWriter.render would have written
+    (the hole values must be scalars: str, float, int or None)."""
+
+    pieces: tuple[str, ...]
+    json: bool
+
+    def cell(self, v: Any) -> str:
+        if self.json:
+            return dumps(v)
+        return _csv_quote(_csv_cell(v))
+
+
+def _csv_line(row: list[str]) -> str:
+    return ",".join(map(_csv_quote, row)) + "\n"
+
+
+_CSV_SPECIAL = frozenset(',"\r\n')
+
+
+def _csv_quote(cell: str) -> str:
+    """One cell as csv.writer (lineterminator '\\n') writes it: as it is unless it holds
+    one of , " CR LF, and then through csv itself (whose CR rule varies by version)."""
+    if _CSV_SPECIAL.isdisjoint(cell):
+        return cell
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([cell, ""])
+    return buf.getvalue()[:-2]  # drop the "," of the empty second cell and the "\n"
 
 
 def _indent(s: str) -> str:

@@ -39,7 +39,8 @@ def js(*args: str) -> object:
 
 RESULT_KEYS = [
     "input", "format", "round", "hex", "bits", "sign", "exponent", "mantissa", "class",
-    "value", "exact", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next", "flags",
+    "value", "exact", "shortest", "abs_error", "rel_error", "ulp_error", "ulp", "prev", "next",
+    "flags",
 ]  # fmt: skip
 INFO_KEYS = {
     "name", "aliases", "bits", "sign_bits", "exponent_bits", "mantissa_bits", "bias", "max",
@@ -208,10 +209,12 @@ def test_encode_json_contract() -> None:
     assert r["hex"] == f"0x{(f32 + 0x1000) >> 13:05x}" == "0x20248"
     assert r["bits"] == f"{0x20248:019b}"
     assert (r["sign"], r["exponent"], r["mantissa"]) == (0, 128, 0x248)
-    assert r["class"] == "normal" and r["exact"] == "3.140625" and r["value"] == "3.14"
+    assert r["class"] == "normal" and r["exact"] == "3.140625" and r["value"] == "3.140625"
+    assert r["shortest"] == "3.14"  # the shortest text that selects the code
     assert r["abs_error"] == float(Fraction("3.140625") - Fraction("3.14"))
     assert r["ulp"] == 2.0**-9 and r["ulp_error"] == pytest.approx(0.32)
-    assert r["prev"] == "3.139" and r["next"] == "3.143"
+    assert Fraction(r["prev"]) == Fraction(3.140625) - Fraction(1, 512)  # exact neighbours
+    assert Fraction(r["next"]) == Fraction(3.140625) + Fraction(1, 512)
 
 
 def test_encode_several_values_array_in_order() -> None:
@@ -364,13 +367,16 @@ def test_decode_int_and_nf4() -> None:
     r = js("decode", "0xfd", "--from", "int8")
     assert isinstance(r, dict) and r["value"] == "-3" and r["class"] == "integer"
     r = js("decode", "0x3", "--from", "nf4")
-    # NF4 values are float32 numbers: shown as float32's shortest repr (numpy's oracle)
-    assert isinstance(r, dict) and r["value"] == str(np.float32(-0.39491748809814453))
+    # NF4 values are float32 numbers with more than 17 digits: the value prints as the
+    # float64 repr of that float32 (numpy's oracle); "shortest" keeps float32's shortest
+    f32 = np.float32(-0.39491748809814453)
+    assert isinstance(r, dict) and r["value"] == repr(float(f32))
+    assert r["shortest"] == str(f32)
 
 
 def test_decode_plain_prints_value() -> None:
     code, out, _ = run("decode", "0x7c00", "0xfc00", "0x7e00", "0x0001", "--from", "fp16")
-    assert out.split() == ["inf", "-inf", "nan", "6e-08"]
+    assert out.split() == ["inf", "-inf", "nan", "5.9604644775390625e-08"]  # 2^-24: 17 digits
 
 
 # ------------------------------------------------------------------ process level

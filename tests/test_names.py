@@ -253,7 +253,7 @@ def test_completions_offer_block_formats_and_option_values() -> None:
     assert "packed" in _complete("precli decode - --input-format ", 4)
 
 
-@pytest.mark.parametrize("cmd", ["info", "encode", "decode", "compare"])
+@pytest.mark.parametrize("cmd", ["info", "encode", "decode", "compare", "plan"])
 def test_every_subcommand_help_ends_with_examples(cmd: str) -> None:
     code, out, _ = run(cmd, "--help")
     assert code == 0

@@ -295,11 +295,14 @@ def test_ctrl_c_ends_quietly_with_130() -> None:
 
 def test_qa_regressions(tmp_path: Path) -> None:
     """Found by a QA pass: huge literals, int64 .npy, float128, block-format options."""
-    # a 5-million-digit integer is overflow, decided without building it; the stream goes on
-    big = b"1\n" + b"1" * 5_000_000 + b"\n2\n"
+    # a 1-million-digit integer (under the 1 MiB value cap) is overflow; a 5-million-digit
+    # one is over the cap: one error record, and the stream goes on
+    big = b"1\n" + b"1" * 1_000_000 + b"\n2\n" + b"1" * 5_000_000 + b"\n3\n"
     r = sh(["encode", "-", "--as", "fp16", "-o", "json"], stdin=big)
     recs = json.loads(r.stdout)
-    assert r.returncode == 0 and [x["hex"] for x in recs] == ["0x3c00", "0x7c00", "0x4000"]
+    assert r.returncode == 1
+    assert [x.get("hex") for x in recs] == ["0x3c00", "0x7c00", "0x4000", None, "0x4200"]
+    assert b"line 4 (" in r.stderr and b"(5,000,000 bytes)" in r.stderr
     # int64 values past 2^53 are exact inputs, not float64 roundings of them
     p = tmp_path / "i.npy"
     np.save(p, np.array([2**53 + 1, 2**63 - 1], "i8"))

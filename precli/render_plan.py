@@ -1,0 +1,156 @@
+"""Rich views of a plan (``precli plan``): take a :class:`precli.plan.Plan`, return
+renderables. Never prints. Kept beside render.py rather than in it so that the checkpoint
+views and the plan views can change independently."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from precli.plan import STORED, Plan, Solution, weighted_sqnr
+from precli.render import KeyValues, _table, human_bytes
+
+CAVEAT = ("The error is a weight-error proxy (relative error energy of each tensor's "
+          "values), not an accuracy guarantee: check the model on its task.")
+
+_OBJECTIVES = {
+    "error": "least total error Σ params·10^(−SQNR/10), no lost values",
+    "worst": "highest worst-tensor SQNR, then least total error, no lost values",
+}
+
+
+def _db(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if v == math.inf:
+        return "exact"
+    if v == -math.inf:
+        return "lost"
+    return f"{v:.2f}"
+
+
+def _err(v: float) -> str:
+    return "0" if v == 0 else f"{v:.4g}"
+
+
+def _recipe_cell(plan: Plan, i: int) -> str:
+    it = plan.items[i]
+    c = plan.solution.picks[i]
+    return f"stored {it.format}" if c.recipe == STORED else c.recipe
+
+
+def plan_view(plan: Plan, width: int = 120) -> RenderableType:
+    """The plan: per tensor, totals, the mix of recipes, the budget sweep, pins, caveat."""
+    s = plan.solution
+    parts: list[RenderableType] = []
+    title = (f"{plan.path} ({plan.kind}): plan for {plan.budget.text()}, "
+             f"{_OBJECTIVES[plan.objective]}")
+    t = _table(title=title, box="simple_head", pad_edge=False, collapse_padding=True,
+               title_justify="left")
+    wide = width >= 110
+    t.add_column("tensor", overflow="fold", min_width=min(36, width // 3))
+    if wide:
+        t.add_column("dtype", no_wrap=True)
+    t.add_column("shape", no_wrap=True)
+    t.add_column("params", justify="right", no_wrap=True)
+    t.add_column("recipe", no_wrap=True)
+    t.add_column("SQNR dB", justify="right", no_wrap=True)
+    t.add_column("bits/value", justify="right", no_wrap=True)
+    if wide:
+        t.add_column("error", justify="right", no_wrap=True)
+    t.add_column("", no_wrap=True)
+    for i, (it, c) in enumerate(zip(plan.items, s.picks, strict=True)):
+        shape = "×".join(str(d) for d in it.shape) or "scalar"
+        pin = "pinned" if it.pin is not None else ""
+        row = [it.name] + ([it.dtype] if wide else []) + [
+            shape, f"{it.params:,}", _recipe_cell(plan, i), _db(c.sqnr_db),
+            f"{c.bits / it.params:.4g}"] + ([_err(c.error)] if wide else []) + [pin]
+        t.add_row(*row)
+    parts.append(t)
+    parts.append(totals_view(plan, s))
+    parts.append(_mix(plan))
+    if plan.sweep:
+        parts.append(sweep_view(plan))
+    notes = KeyValues()
+    pins = plan.pins()
+    if pins:
+        by: dict[str, list[str]] = defaultdict(list)
+        for name, _rec, why in pins:
+            by[why].append(name)
+        for why, names in by.items():
+            shown = ", ".join(names[:6]) + (f", and {len(names) - 6} more"
+                                             if len(names) > 6 else "")
+            notes.add_row("pinned", f"{len(names)} tensor(s), {why}: {shown}")
+    if plan.skipped:
+        shown = ", ".join(f"{n} ({r})" for n, _d, r in plan.skipped[:6])
+        more = f", and {len(plan.skipped) - 6} more" if len(plan.skipped) > 6 else ""
+        notes.add_row("skipped", f"{len(plan.skipped)} tensor(s), not planned: {shown}{more}")
+    if notes.rows:
+        parts.append(notes)
+    parts.append(Text(CAVEAT, style="dim"))
+    return Group(*parts)
+
+
+def totals_view(plan: Plan, s: Solution) -> KeyValues:
+    p = plan.params
+    nbytes = -(-s.bits // 8)
+    stored = plan.stored_bytes
+    kv = KeyValues()
+    kv.title = Text("total", style="bold")
+    kv.add_row("size", f"{nbytes:,} bytes ({human_bytes(nbytes)}), {s.bits / p:.4f} bits per "
+                       f"parameter over {p:,} parameters")
+    kv.add_row("against", f"{nbytes / stored:.1%} of the stored {human_bytes(stored)}, "
+                          f"{nbytes / (2 * p):.1%} of all-bf16 {human_bytes(2 * p)}")
+    w = weighted_sqnr(s.objective, p)
+    kv.add_row("error", f"{_err(float(s.objective))} (Σ params·10^(−SQNR/10); as one "
+                        f"figure, a weighted SQNR of {_db(w)} dB); worst tensor "
+                        f"{_db(s.worst_sqnr)} dB")
+    if s.optimal:
+        kv.add_row("solver", f"optimal (proven; {s.nodes:,} search states)")
+    else:
+        kv.add_row("solver", f"stopped after {s.nodes:,} search states: the optimum is at "
+                             f"least {_err(float(s.bound))} (gap {_err(float(s.gap))})")
+    return kv
+
+
+def _mix(plan: Plan) -> Any:
+    s = plan.solution
+    rows: dict[str, list[int]] = {}
+    for i, (it, c) in enumerate(zip(plan.items, s.picks, strict=True)):
+        key = _recipe_cell(plan, i)
+        r = rows.setdefault(key, [0, 0, 0])
+        r[0] += 1
+        r[1] += it.params
+        r[2] += c.bits
+    t = _table(title="by recipe", box="simple_head", pad_edge=False, collapse_padding=True,
+               title_justify="left")
+    t.add_column("recipe", no_wrap=True)
+    for name in ("tensors", "params", "share", "bytes"):
+        t.add_column(name, justify="right", no_wrap=True)
+    p = plan.params
+    for name, (n, params, bits) in rows.items():
+        t.add_row(name, f"{n:,}", f"{params:,}", f"{params / p:.1%}", f"{-(-bits // 8):,}")
+    return t
+
+
+def sweep_view(plan: Plan) -> Any:
+    t = _table(title="the optimum at nearby budgets (same statistics, re-solved)",
+               box="simple_head", pad_edge=False, collapse_padding=True, title_justify="left")
+    for name in ("budget", "bits/param", "bytes", "error", "weighted SQNR dB",
+                 "worst SQNR dB"):
+        t.add_column(name, justify="left" if name == "budget" else "right", no_wrap=True)
+    p = plan.params
+    for row in plan.sweep:
+        label = ("▸ " if row.given else "  ") + row.label
+        s = row.solution
+        if s is None:
+            t.add_row(label, "cannot be met", "", "", "", "")
+            continue
+        e = _err(float(s.objective)) + ("" if s.optimal else " (≥ " + _err(float(s.bound)) + ")")
+        t.add_row(label, f"{s.bits / p:.4f}", f"{-(-s.bits // 8):,}", e,
+                  _db(weighted_sqnr(s.objective, p)), _db(s.worst_sqnr))
+    return t
