@@ -207,7 +207,7 @@ def _elements(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
     """The stored element values (before scaling) of rows [r0, r1) of the logical matrix."""
     el = t.part("elements")
     assert el is not None
-    if t.format == "e4m3fn":
+    if t.element == "e4m3fn":
         with np.errstate(invalid="ignore"):
             return np.asarray(el.read(r0 * cols, r1 * cols), np.float64)
     from precli.sources._read import _pair_lut
@@ -219,7 +219,7 @@ def _elements(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
 def _saturated(t: QuantTensor, r0: int, r1: int, cols: int) -> int:
     """Elements of rows [r0, r1) of the logical matrix at the element format's max."""
     v = np.abs(_elements(t, r0, r1, cols))
-    return int(np.count_nonzero(v == _ELEM_MAX[t.format or ""]))
+    return int(np.count_nonzero(v == _ELEM_MAX[t.element or ""]))
 
 
 def check_tensor(t: Tensor) -> TensorCheck:
@@ -268,7 +268,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
             if first_bad is None:
                 first_bad = r0 * cols + int(np.argmax(bad))
             nonfinite += int(bad.sum())
-        if isinstance(t, QuantTensor) and t.format in _ELEM_MAX:
+        if isinstance(t, QuantTensor) and t.element in _ELEM_MAX:
             sat += _saturated(t, r0, r1, cols)
         if recipe is not None:
             from precli.recipes import group_scales, quantize_tile
@@ -288,7 +288,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
 
                 with np.errstate(all="ignore"):
                     res = quantize_tile(recipe, xs, ctx)
-                fmt = t.format or ""
+                fmt = t.element or ""
                 new_el = lut(fmt)[np.asarray(res.codes, np.intp)].astype(np.float64)
                 old_el = _elements(t, r0, r1, cols)
                 moved += int(np.count_nonzero((new_el.reshape(-1) != old_el)
@@ -298,13 +298,13 @@ def check_tensor(t: Tensor) -> TensorCheck:
         idx = list(int(i) for i in np.unravel_index(first_bad, t.shape)) if t.shape else []
         tc.findings.append(Finding(t.name, "nonfinite", "finite weights",
                                    f"{nonfinite} of {t.numel} NaN or infinite, first at {idx}"))
-    if isinstance(t, QuantTensor) and t.format in _ELEM_MAX:
+    if isinstance(t, QuantTensor) and t.element in _ELEM_MAX:
         tc.saturated = sat
         nblocks = math.ceil(rows / t.block[0]) * math.ceil(cols / t.block[1])
         limit = max(2 * nblocks, t.numel // 100)
         if sat > limit:
             tc.findings.append(Finding(
-                t.name, "saturation", f"few elements at ±{_ELEM_MAX[t.format]:g} (at most "
+                t.name, "saturation", f"few elements at ±{_ELEM_MAX[t.element]:g} (at most "
                 f"{limit}: two per block, or 1%, of {nblocks} blocks)",
                 f"{sat} of {t.numel} ({100 * sat / max(t.numel, 1):.2f}%)"))
     if recipe is not None:

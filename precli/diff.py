@@ -143,7 +143,7 @@ def diff_tensor(orig: Tensor, quant: Tensor) -> TensorDiff:
     elfmt: str | None = None
     if skip is None:
         if isinstance(quant, QuantTensor):
-            elfmt = quant.format
+            elfmt = quant.element
         elif quant.format is not None and quant.format.startswith(("fp", "bf", "e")):
             elfmt = quant.format
     if skip is not None:

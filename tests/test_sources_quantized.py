@@ -46,7 +46,7 @@ def test_deepseek_fp8_blocks(tmp_path: Path) -> None:
     p = qf.write_st(tmp_path / "m.safetensors", ents + [("norm", "F32", [3],
                                                           np.ones(3, "<f4").tobytes())])
     t = logical(p, "l.weight")
-    assert t.dtype == "FP8-block128 (DeepSeek)" and t.format == "e4m3fn"
+    assert t.dtype == "FP8-block128 (DeepSeek)" and t.element == "e4m3fn" and t.format is None
     assert t.layout == "fp8-block" and t.block == (128, 128)
     check_reads(t, expect, rng)
     names = [x.name for x in open_checkpoint(str(p)).tensors()]
@@ -151,5 +151,5 @@ def test_compressed_tensors_pack_quantized(tmp_path: Path, k: int, groups: int,
     ents, expect = qf.ct_pack_quantized(rng, 12, k, groups)
     p = qf.write_st(tmp_path / "m.safetensors", ents)
     t = logical(p, "l.weight")
-    assert t.dtype == dtype and t.format == "int4"
+    assert t.dtype == dtype and t.element == "int4"
     check_reads(t, expect, rng)

@@ -4,8 +4,9 @@ A quantized checkpoint stores one weight as several raw tensors (packed codes, s
 points, a global scale). :func:`group` finds those families among a checkpoint's tensors and
 replaces each by one :class:`QuantTensor`: the same Tensor surface (``name``, ``shape``,
 ``read(start, stop)``, ``chunks()``), a stored ``dtype`` naming the layout (e.g.
-``"FP8-block128x128 (DeepSeek)"``), the element format, and its ``parts`` (role -> raw
-Tensor) for ``precli check``. The other tensors pass through unchanged.
+``"FP8-block128x128 (DeepSeek)"``), the element format (``element``; ``format`` is None,
+since the values are not numbers of one format), and its ``parts`` (role -> raw Tensor)
+for ``precli check``. The other tensors pass through unchanged.
 
 Values are the dequantized values, computed exactly in float64 (every product below fits
 float64's 53 bits) except where a layout divides (compressed-tensors NVFP4): there the value
@@ -93,6 +94,8 @@ class QuantTensor(Tensor):
     (``scale_fmt`` "ue8m0", ``gptq`` "v1" / "v2")."""
 
     layout: str = ""
+    element: str = ""  # precli format of the stored elements (format is None: the values
+    # are elements times scales, not numbers of that format)
     parts: tuple[tuple[str, Tensor], ...] = ()
     block: tuple[int, int] = (1, 1)
     options: tuple[tuple[str, str], ...] = ()
@@ -583,5 +586,5 @@ def _make(name: str, dtype: str, shape: tuple[int, ...], fmt: str, layout: str,
     first = parts[0][1]
     reader = cls(first.path, 0, tuple(shape), parts, block, options)
     nbytes = sum(p.nbytes for _, p in parts)
-    return QuantTensor(name, dtype, tuple(shape), fmt, None, nbytes, first.path, reader,
-                       layout, parts, block, options)
+    return QuantTensor(name, dtype, tuple(shape), None, None, nbytes, first.path, reader,
+                       layout, fmt, parts, block, options)
