@@ -153,3 +153,21 @@ def test_compressed_tensors_pack_quantized(tmp_path: Path, k: int, groups: int,
     t = logical(p, "l.weight")
     assert t.dtype == dtype and t.element == "int4"
     check_reads(t, expect, rng)
+
+
+def test_plan_costs_stored_quantized_tensors_by_their_bytes(tmp_path: Path) -> None:
+    """A logical tensor has no element format: plan's "stored" choice costs its bytes,
+    scales included (not 8 bits per value, not 0)."""
+    from precli.compare import resolve_recipes
+    from precli.plan import STORED, build_items
+    from precli.report import analyze
+
+    rng = np.random.default_rng(10)
+    p = qf.write_st(tmp_path / "m.safetensors",
+                    qf.deepseek_clean(rng.standard_normal((160, 256)) * 0.02))
+    recipes = resolve_recipes(["int4:group128"])
+    rep = analyze(str(p), recipes)
+    items, skipped = build_items(rep.tensors, recipes, [], True, True)
+    (it,) = items
+    stored = next(c for c in it.choices if c.recipe == STORED)
+    assert stored.bits == 8 * (160 * 256 + 4 * 2 * 2) and skipped == []
