@@ -893,6 +893,69 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
     return failed
 
 
+CHECK_EXAMPLES = """Examples:
+
+  precli check model.safetensors            lint every tensor; exit 1 on findings
+
+  precli check ./model-dir -o ndjson -j 2   one record per finding, then a summary"""
+
+
+@app.command(cls=PrecliCommand, epilog=CHECK_EXAMPLES)
+def check(
+    checkpoint: Annotated[str, typer.Argument(
+        metavar="CKPT", help="A checkpoint: .safetensors (or a sharded directory / index), "
+        ".gguf, .onnx, .npz.")],
+    tensors: Annotated[str | None, typer.Option(
+        "--tensors", metavar="REGEX", help="Only tensors whose name matches.")] = None,
+    exclude: Annotated[str | None, typer.Option(
+        "--exclude", metavar="REGEX", help="Leave out tensors whose name matches.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Lint a (quantized) checkpoint: bad scales, shapes, saturation, NaN, requantization
+    drift. One line per finding; exit 1 if there is any."""
+    from precli.qcommands import check_command
+    from precli.streams import detect_env
+
+    raise typer.Exit(check_command(checkpoint, tensors, exclude, jobs, detect_env(no_color),
+                                   output))
+
+
+DIFF_EXAMPLES = """Examples:
+
+  precli diff bf16/model.safetensors fp8/model.safetensors    per tensor, then a summary
+
+  precli diff orig/ quant/ -o ndjson --tensors 'layers\\.0\\.'"""
+
+
+@app.command(cls=PrecliCommand, epilog=DIFF_EXAMPLES)
+def diff(
+    original: Annotated[str, typer.Argument(metavar="ORIGINAL",
+                                            help="The checkpoint before conversion.")],
+    quantized: Annotated[str, typer.Argument(
+        metavar="QUANTIZED", help="The converted checkpoint (quantized layouts are grouped "
+        "into logical tensors named like the original's).")],
+    tensors: Annotated[str | None, typer.Option(
+        "--tensors", metavar="REGEX", help="Only tensors whose name matches.")] = None,
+    exclude: Annotated[str | None, typer.Option(
+        "--exclude", metavar="REGEX", help="Leave out tensors whose name matches.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    output: OutputOpt = None,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare a converted checkpoint with its original, tensor by tensor: error statistics
+    and the ulp distance in the quantized element format."""
+    from precli.qcommands import diff_command
+    from precli.streams import detect_env
+
+    raise typer.Exit(diff_command(original, quantized, tensors, exclude, jobs,
+                                  detect_env(no_color), output))
+
 # ---------------------------------------------------------------- plan
 
 

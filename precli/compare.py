@@ -76,6 +76,7 @@ __all__ = [
     "CHUNK",
     "RECORD_KEYS",
     "CompareStats",
+    "ErrorTally",
     "Values",
     "compare_array",
     "compare_tensor",
@@ -360,6 +361,29 @@ def _errors(t: _Tally) -> dict[str, float | None]:
     elif mx > 0 and not t.sum_x2.inf:
         err["sqnr_db"] = 10.0 * math.log10(mx / ms) + 20.0 * (ex - es) * _LOG10_2
     return err
+
+
+class ErrorTally:
+    """Error statistics of stored values against their originals, fed chunk by chunk (the
+    same definitions and exact sums as :class:`CompareStats`): ``precli diff`` uses it."""
+
+    def __init__(self) -> None:
+        self._t = _Tally()
+
+    def add(self, original: F64, stored: F64) -> None:
+        x = np.asarray(original, np.float64).reshape(-1)
+        q = np.asarray(stored, np.float64).reshape(-1)
+        _tally(self._t, _TileInfo(x, None), q, np.zeros(x.shape, np.bool_), None)
+
+    def record(self) -> dict[str, Any]:
+        """count, nan_in, lost, underflow, exact_fraction and the error statistics (infinite
+        values as the strings "inf" / "-inf", as in compare's records)."""
+        t = self._t
+        out: dict[str, Any] = {"count": t.count, "nan_in": t.nan_in, "lost": t.lost,
+                               "underflow": t.underflow,
+                               "exact_fraction": t.exact / t.finite if t.finite else None}
+        out.update({k: json_number(v) for k, v in _errors(t).items()})
+        return out
 
 
 # ------------------------------------------------------------------ inputs

@@ -310,7 +310,12 @@ def build_items(tensors: Sequence[Any], recipes: Sequence[Recipe], keeps: Sequen
         if pin == STORED and same is not None:
             pin = recipes[same].text
         if same is None and (offer_stored or pin == STORED):
-            choices.append(Choice(STORED, t.params * _format_bits(t.format), math.inf, 0.0))
+            # quantized layouts (logical tensors, GGUF blocks) have no element format:
+            # their stored cost is their bytes, scales included
+            nb = getattr(t, "nbytes", None)
+            bits = t.params * _format_bits(t.format) if t.format is not None or nb is None \
+                else 8 * nb
+            choices.append(Choice(STORED, bits, math.inf, 0.0))
         item = Item(t.name, t.dtype, t.format, shape, t.params, tuple(choices), pin, reason,
                     getattr(t, "nbytes", None))
         if pin is not None:

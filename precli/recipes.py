@@ -523,6 +523,17 @@ def _group_scales(r: Recipe, x: F64, ts: float, exact: ExactFn | None
     return scale, zp, bad
 
 
+def group_scales(r: Recipe, x: F64, ctx: Context | None = None) -> F64:
+    """The stored scale of every group of a tile under a group / block / MX / NVFP4 recipe,
+    row by row, NaN where it cannot be stored: :func:`quantize_tile`'s ``scales`` without
+    rounding the elements (``precli check`` compares them with a checkpoint's)."""
+    ctx = ctx or Context()
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        gs, _, gbad = _group_scales(r, x, ctx.tensor_scale, None)
+    out: F64 = np.where(gbad, np.nan, gs).reshape(-1)
+    return out
+
+
 def _exact_extremes(r: Recipe, x: F64, gi: int, gj: int, lo: float, hi: float,
                     exact: ExactFn | None) -> tuple[Fraction, Fraction]:
     """The exact finite range of one group. Rounding to float64 is monotonic, so the exact

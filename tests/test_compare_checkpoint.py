@@ -229,7 +229,10 @@ def test_gguf_onnx_and_npz(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     by = {r["tensor"]: r for r in recs if r["tensor"]}
     assert by["blk.0.w"]["shape"] == [8, 32] and by["blk.0.w"]["dtype"] == "F32"
-    assert by["blk.0.q"]["skip"] is not None and "Q8_0" in by["blk.0.q"]["dtype"]
+    assert by["blk.0.q"]["skip"] is None and by["blk.0.q"]["dtype"] == "Q8_0"
+    deq = gguf.quants.dequantize(q8, gguf.GGMLQuantizationType.Q8_0)
+    (want8,) = compare_array(["bf16"], deq)
+    assert by["blk.0.q"]["sqnr_db"] == want8.sqnr_db
     (want,) = compare_array(["bf16"], w)
     assert by["blk.0.w"]["sqnr_db"] == want.sqnr_db
     # ONNX initializers

@@ -194,8 +194,21 @@ def _show(b: bytes) -> str:
     return " ".join(f"{x:02x}" for x in b) or "no bytes"
 
 
-def open_checkpoint(path: str, kind: str | None = None) -> Checkpoint:
-    """Open any supported checkpoint; ``kind`` (one of KINDS) skips detection."""
+def open_checkpoint(path: str, kind: str | None = None, *, raw: bool = False) -> Checkpoint:
+    """Open any supported checkpoint; ``kind`` (one of KINDS) skips detection.
+
+    The raw tensors of a quantized safetensors layout (codes, scales, zero points) are
+    grouped into one logical tensor each (:mod:`precli.sources.quantized`) unless ``raw``.
+    """
+    ck = _open(path, kind)
+    if raw or ck.kind not in ("safetensors", "safetensors-sharded"):
+        return ck
+    from precli.sources.quantized import group_checkpoint
+
+    return group_checkpoint(ck)
+
+
+def _open(path: str, kind: str | None) -> Checkpoint:
     path = os.fspath(path)
     if kind is None:
         kind = detect(path)

@@ -10,18 +10,25 @@ offsets are relative to the data section and multiples of the alignment.
 
 Every count, length and offset is checked against the file size before it is trusted: the
 file may be hostile. Shapes are reported in numpy order (the dims reversed). F32, F16,
-BF16 and F64 tensors are readable; quantized block types (Q8_0, Q4_K, ...) are listed with
-their type name and skipped; decoding them belongs to a later issue.
+BF16 and F64 tensors are readable, and so are the quantized block types Q8_0, Q4_0, Q4_1,
+Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and MXFP4 (decoded by :mod:`precli.sources.ggml_quants`, bit
+for bit as ggml dequantizes them); other quantized types are listed with their type name
+and skipped.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from precli.sources import Checkpoint, CheckpointError, Tensor
-from precli.sources._read import element_reader, mapped
+from precli.sources._read import Reader, element_reader, mapped
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 VERSIONS = (2, 3)
 MAX_DIMS = 4  # GGML_MAX_DIMS
@@ -208,11 +215,42 @@ def _tensor(path: str, name: str, dims: tuple[int, ...], gtype: int, offset: int
                    f"past the end of the data ({data_size} bytes; truncated?)", name)
     fmt = _PLAIN.get(tname)
     if fmt is None:
+        if tname in DECODED:
+            return Tensor(name, tname, shape, None, None, nbytes, path,
+                          Blocks(path, data_start + offset, tname, block, tsize))
         return Tensor(name, tname, shape, None,
                       f"quantized GGUF type {tname} (not decoded yet)", nbytes, path)
     skip = f"integer tensor ({tname})" if tname.startswith("I") else None
     return Tensor(name, tname, shape, fmt, skip, nbytes, path,
                   element_reader(path, data_start + offset, fmt, nbytes))
+
+
+#: quantized types precli decodes (precli/sources/ggml_quants.py)
+DECODED = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "MXFP4")
+
+
+@dataclass(frozen=True)
+class Blocks(Reader):
+    """Quantized blocks of ``block`` elements in ``tsize`` bytes: a read decodes the blocks
+    that hold [start, stop) (float32, bit for bit ggml's dequantization)."""
+
+    tname: str = ""
+    block: int = 1
+    tsize: int = 1
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        from precli.sources.ggml_quants import DECODERS
+
+        if stop <= start:
+            return np.zeros(0, np.float32)
+        b0, b1 = start // self.block, (stop - 1) // self.block + 1
+        raw = self._bytes(b0 * self.tsize, b1 * self.tsize).reshape(b1 - b0, self.tsize)
+        with np.errstate(all="ignore"):
+            vals = DECODERS[self.tname](raw).reshape(-1)
+        out: npt.NDArray[np.float32] = vals[start - b0 * self.block: stop - b0 * self.block]
+        return out
 
 
 def _value(cur: _Cursor, vtype: int, key: str) -> Any:

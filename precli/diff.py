@@ -1,0 +1,257 @@
+"""``precli diff ORIGINAL QUANTIZED``: did my conversion do what I think? Pure, never prints.
+
+Tensors are matched by name after the quantized checkpoint's families are grouped into
+logical tensors (:mod:`precli.sources.quantized` documents the mapping: e.g. DeepSeek
+``X.weight`` + ``X.weight_scale_inv`` -> ``X.weight``; gpt-oss ``X_blocks`` + ``X_scales``
+-> ``X``; AWQ / GPTQ ``X.qweight`` ... -> ``X.weight`` in PyTorch's [out, in] orientation),
+so the names of the original model line up. Shapes must agree.
+
+Per matched tensor: the compare statistics of the quantized values against the original
+(:class:`precli.compare.ErrorTally`: count, lost, exact share, max / mean abs error, RMSE,
+max relative error, SQNR), and the **ulp distance in the quantized element format**.
+
+The ulp distance of an element is ``|pos(x / s) - pos(c)|``: ``c`` is the stored element
+(an e4m3 / e2m1 value, or ``q - z`` of an int4 layout), ``s`` its effective scale, ``x``
+the original, and ``pos`` the position on the element format's grid of representable
+values, linear between neighbours (for a float format with p mantissa bits and minimum
+exponent emin, ``pos(v) = (e - emin) 2^p + |v| 2^(p - e)`` with ``e = max(floor(log2 |v|),
+emin)``, signed like v; for integers ``pos(v) = v``). A correctly rounded element is within
+1/2 ulp, a faithfully rounded one within 1. Plain float tensors are measured in their own
+stored format (scale 1). ``x / s`` is one float64 division (exact when s is a power of
+two; otherwise within 2^-53 relative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from precli.compare import ErrorTally, json_number
+from precli.errors import UsageError
+from precli.sources import CheckpointError, Tensor, open_checkpoint
+from precli.sources.quantized import QuantTensor
+
+__all__ = ["DIFF_KEYS", "DiffReport", "diff_checkpoints", "diff_tensor", "grid_position"]
+
+F64 = npt.NDArray[np.float64]
+
+#: The keys of a diff record, in order (the summary record has tensor null).
+DIFF_KEYS: tuple[str, ...] = (
+    "tensor", "dtype", "original_dtype", "shape", "params", "skip", "count", "nan_in", "lost",
+    "underflow", "exact_fraction", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error",
+    "sqnr_db", "element_format", "ulp_max", "ulp_mean", "within_half_ulp", "within_1ulp",
+)
+
+CHUNK = 1 << 18
+
+
+def grid_position(fmt_name: str, v: F64) -> F64:
+    """Position of each value on the grid of a format's representable values (see the
+    module docstring); integers: the value itself."""
+    from precli.formats import FloatFormat, get_format
+
+    f = get_format(fmt_name)
+    if not isinstance(f, FloatFormat):
+        return v.astype(np.float64)
+    p, emin = f.mantissa_bits, f.emin
+    a = np.abs(v)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        _, e2 = np.frexp(a)  # a = m 2^e2, m in [0.5, 1): floor(log2 a) = e2 - 1
+        e = np.where(a == 0, emin, np.maximum(e2.astype(np.int64) - 1, emin))
+        pos = (e - emin).astype(np.float64) * 2.0**p + np.ldexp(a, (p - e).astype(np.int32))
+    out: F64 = np.where(np.signbit(v), -pos, pos)
+    return out
+
+
+@dataclass
+class _Ulp:
+    n: int = 0
+    within_half: int = 0
+    within_1: int = 0
+    max: float = 0.0
+    sums: list[float] = field(default_factory=list)  # per-chunk fsums (fixed chunks)
+
+    def add(self, d: F64) -> None:
+        d = d[np.isfinite(d)]
+        if not d.size:
+            return
+        self.n += d.size
+        self.within_half += int(np.count_nonzero(d <= 0.5))
+        self.within_1 += int(np.count_nonzero(d <= 1.0))
+        self.max = max(self.max, float(d.max()))
+        self.sums.append(math.fsum(d.tolist()))
+
+    def record(self) -> dict[str, Any]:
+        if not self.n:
+            return {"ulp_max": None, "ulp_mean": None, "within_half_ulp": None,
+                    "within_1ulp": None, "_n": 0, "_half": 0, "_one": 0}
+        return {"ulp_max": json_number(self.max),
+                "ulp_mean": math.fsum(self.sums) / self.n,
+                "within_half_ulp": self.within_half / self.n,
+                "within_1ulp": self.within_1 / self.n,
+                "_n": self.n, "_half": self.within_half, "_one": self.within_1}
+
+
+@dataclass
+class TensorDiff:
+    name: str
+    dtype: str
+    original_dtype: str | None
+    shape: tuple[int, ...]
+    params: int
+    skip: str | None
+    stats: dict[str, Any]
+    element_format: str | None
+    ulp: dict[str, Any]
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"tensor": self.name, "dtype": self.dtype,
+                               "original_dtype": self.original_dtype,
+                               "shape": list(self.shape), "params": self.params,
+                               "skip": self.skip}
+        rec.update({k: self.stats.get(k) for k in DIFF_KEYS[6:16]})
+        rec["element_format"] = self.element_format
+        rec.update({k: self.ulp.get(k) for k in DIFF_KEYS[17:]})
+        return rec
+
+
+@dataclass
+class DiffReport:
+    original: str
+    quantized: str
+    tensors: list[TensorDiff]
+    only_original: list[str]
+    errors: list[str]
+    summary: dict[str, Any]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [t.record() for t in self.tensors] + [self.summary]
+
+
+def diff_tensor(orig: Tensor, quant: Tensor) -> TensorDiff:
+    """Statistics and ulp distances of one quantized tensor against its original."""
+    skip = None
+    if orig.shape != quant.shape:
+        skip = f"shape {list(quant.shape)} differs from the original's {list(orig.shape)}"
+    elif orig.skip is not None or quant.skip is not None:
+        skip = orig.skip or quant.skip
+    elfmt: str | None = None
+    if skip is None:
+        if isinstance(quant, QuantTensor):
+            elfmt = quant.element
+        elif quant.format is not None and quant.format.startswith(("fp", "bf", "e")):
+            elfmt = quant.format
+    if skip is not None:
+        return TensorDiff(quant.name, quant.dtype, orig.dtype, quant.shape, quant.numel, skip,
+                          {}, None, {})
+    tally = ErrorTally()
+    ulp = _Ulp()
+    n = quant.numel
+    for a in range(0, n, CHUNK):
+        b = min(n, a + CHUNK)
+        with np.errstate(invalid="ignore"):
+            x = np.asarray(orig.read(a, b), np.float64)
+        if isinstance(quant, QuantTensor):
+            el, s = quant.decompose(a, b)
+            with np.errstate(invalid="ignore", over="ignore"):
+                q = el * s
+            if quant.option("global") == "divide":  # the stored value, rounded once
+                q = np.asarray(quant.read(a, b), np.float64)
+            with np.errstate(all="ignore"):
+                t = x / s
+        else:
+            with np.errstate(invalid="ignore"):
+                q = np.asarray(quant.read(a, b), np.float64)
+            el, t = q, x
+        tally.add(x, q)
+        if elfmt is not None:
+            with np.errstate(invalid="ignore"):
+                d = np.abs(grid_position(elfmt, t) - grid_position(elfmt, el))
+            ulp.add(d)
+    return TensorDiff(quant.name, quant.dtype, orig.dtype, quant.shape, n, None,
+                      tally.record(), elfmt, ulp.record() if elfmt else {})
+
+
+def _work(args: tuple[Tensor, Tensor]) -> TensorDiff | str:
+    try:
+        return diff_tensor(*args)
+    except CheckpointError as e:
+        return str(e)
+
+
+def diff_checkpoints(original: str, quantized: str, *, include: str | None = None,
+                     exclude: str | None = None, jobs: int = 1,
+                     progress: Callable[[int, int], None] | None = None) -> DiffReport:
+    from precli.report import _select
+
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    ock = open_checkpoint(original)
+    qck = open_checkpoint(quantized)
+    errors = [str(e) for e in list(ock.errors) + list(qck.errors)]
+    by = {t.name: t for t in ock.tensors()}
+    selected = _select(list(qck.tensors()), include, exclude)
+    pairs: list[tuple[Tensor, Tensor]] = []
+    unmatched: list[TensorDiff] = []
+    for t in selected:
+        o = by.get(t.name)
+        if o is None:
+            unmatched.append(TensorDiff(t.name, t.dtype, None, t.shape, t.numel,
+                                        "not in the original", {}, None, {}))
+        else:
+            pairs.append((o, t))
+    seen = {t.name for t in selected}
+    only_original = [n for n in _select(list(ock.tensors()), include, exclude)
+                     if n.name not in seen]
+    results: dict[str, TensorDiff | str] = {}
+    done = [0, 0]
+
+    def finished(q: Tensor, r: TensorDiff | str) -> None:
+        results[q.name] = r
+        done[0] += 1
+        done[1] += q.nbytes
+        if progress is not None:
+            progress(done[0], done[1])
+
+    if jobs == 1 or len(pairs) < 2:
+        for o, q in pairs:
+            finished(q, _work((o, q)))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+            futs = [(q, pool.submit(_work, (o, q)))
+                    for o, q in sorted(pairs, key=lambda p: -p[1].nbytes)]
+            for q, f in futs:
+                finished(q, f.result())
+    tensors: list[TensorDiff] = []
+    order = {t.name: i for i, t in enumerate(selected)}
+    for td in unmatched:
+        results[td.name] = td
+    for name in sorted(results, key=lambda k: order[k]):
+        r = results[name]
+        if isinstance(r, str):
+            errors.append(r)
+        else:
+            tensors.append(r)
+    compared = [t for t in tensors if t.skip is None]
+    ulps = [t for t in compared if t.ulp]
+    summary: dict[str, Any] = dict.fromkeys(DIFF_KEYS)
+    summary.update({"tensor": None, "params": sum(t.params for t in compared),
+                    "count": sum(t.stats["count"] for t in compared)})
+    summary["skip"] = None
+    total = sum(t.ulp["_n"] for t in ulps)
+    if total:
+        summary["within_1ulp"] = sum(t.ulp["_one"] for t in ulps) / total
+        summary["within_half_ulp"] = sum(t.ulp["_half"] for t in ulps) / total
+        summary["ulp_max"] = max(t.ulp["ulp_max"] for t in ulps if t.ulp["_n"])
+    summary["only_original"] = [t.name for t in only_original]
+    summary["tensors"] = len(compared)
+    return DiffReport(original, quantized, tensors, [t.name for t in only_original], errors,
+                      summary)

@@ -1,0 +1,152 @@
+"""precli diff: a checkpoint against itself is exact; against a quantized copy it reports
+what the test computes independently (numpy statistics, ulp positions by searching the
+format's grid of values from ml_dtypes), and what the test injected."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+import quant_fixtures as qf
+
+from precli.diff import diff_checkpoints
+
+
+def bf16_model(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    ents = []
+    vals = {}
+    for name, a in tensors.items():
+        b = a.astype(np.float32).astype(ml_dtypes.bfloat16)
+        vals[name] = b.astype(np.float64)
+        ents.append((name, "BF16", list(a.shape), b.view(np.uint16).astype("<u2").tobytes()))
+    qf.write_st(path, ents)
+    return vals
+
+
+def grid_pos(grid: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Position on a sorted grid of non-negative values, linear between neighbours (past
+    the last point: the last spacing continues), signed like v."""
+    a = np.abs(v)
+    k = np.clip(np.searchsorted(grid, a, side="right") - 1, 0, len(grid) - 2)
+    pos = k + (a - grid[k]) / (grid[k + 1] - grid[k])
+    return np.where(np.signbit(v), -pos, pos)
+
+
+E4M3_GRID = np.unique(np.abs(np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn)
+                             .astype(np.float64)))
+E4M3_GRID = E4M3_GRID[np.isfinite(E4M3_GRID)]
+
+
+def weights(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape) * 0.05
+
+
+def test_against_itself_is_exact(tmp_path: Path) -> None:
+    p = tmp_path / "m.safetensors"
+    bf16_model(p, {"a.weight": weights(1, (16, 32)), "norm": weights(2, (32,))})
+    rep = diff_checkpoints(str(p), str(p))
+    assert [t.name for t in rep.tensors] == ["a.weight", "norm"]
+    for t in rep.tensors:
+        r = t.record()
+        assert r["max_abs_error"] == 0 and r["sqnr_db"] == "inf" and r["exact_fraction"] == 1
+        assert r["element_format"] == "bf16" and r["ulp_max"] == 0 and r["within_1ulp"] == 1
+    q = tmp_path / "q.safetensors"
+    qf.write_st(q, qf.deepseek_clean(weights(3, (160, 256))))
+    rep = diff_checkpoints(str(q), str(q))
+    (t,) = rep.tensors
+    assert t.dtype == "FP8-block128 (DeepSeek)" and t.record()["ulp_max"] == 0
+    assert t.record()["rmse"] == 0
+
+
+def stats(x: np.ndarray, q: np.ndarray) -> dict[str, float]:
+    e = np.abs(x - q)
+    return {"max_abs_error": float(e.max()), "rmse": float(np.sqrt(np.mean(e * e))),
+            "sqnr_db": float(10 * np.log10(np.sum(x * x) / np.sum(e * e)))}
+
+
+def test_deepseek_copy_and_injected_codes(tmp_path: Path) -> None:
+    orig = tmp_path / "orig.safetensors"
+    vals = bf16_model(orig, {"l.weight": weights(4, (160, 256)),
+                             "norm": np.ones(8), "lm_head.weight": weights(5, (4, 8))})
+    ents = qf.deepseek_clean(vals["l.weight"])
+    codes = np.frombuffer(ents[0][3], np.uint8).reshape(160, 256).copy()
+    s = np.frombuffer(ents[1][3], "<f4").reshape(2, 2).astype(np.float64)
+    rng = np.random.default_rng(6)
+    hits = rng.choice(160 * 256, 5, replace=False)
+    bumped = codes.copy().reshape(-1)
+    for h in hits:  # one code step away from zero: 1 ulp in e4m3 (none is at 448 here)
+        assert bumped[h] & 0x7F < 0x7E
+        bumped[h] += 1
+    far_clean = None
+    for name, c in (("clean", codes), ("bumped", bumped.reshape(160, 256))):
+        q = tmp_path / f"{name}.safetensors"
+        qf.write_st(q, qf.replace(ents, "l.weight", c.tobytes()) + [
+            ("norm", "BF16", [8], np.ones(8, np.float32).astype(ml_dtypes.bfloat16)
+             .view(np.uint16).tobytes())])
+        rep = diff_checkpoints(str(orig), str(q))
+        by = {t.name: t.record() for t in rep.tensors}
+        assert rep.summary["only_original"] == ["lm_head.weight"]
+        r = by["l.weight"]
+        assert r["dtype"] == "FP8-block128 (DeepSeek)" and r["original_dtype"] == "BF16"
+        x = vals["l.weight"]
+        el = c.view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+        sfull = np.repeat(np.repeat(s, 128, 0), 128, 1)[:160, :256]
+        want = stats(x, el * sfull)
+        assert r["max_abs_error"] == want["max_abs_error"]
+        assert r["rmse"] == pytest.approx(want["rmse"], rel=1e-12)
+        assert r["sqnr_db"] == pytest.approx(want["sqnr_db"], rel=1e-12)
+        d = np.abs(grid_pos(E4M3_GRID, x / sfull) - grid_pos(E4M3_GRID, el))
+        assert r["ulp_max"] == pytest.approx(float(d.max()), rel=1e-12)
+        assert r["within_half_ulp"] == np.count_nonzero(d <= 0.5) / d.size
+        assert r["within_1ulp"] == np.count_nonzero(d <= 1) / d.size
+        far = int(np.count_nonzero(d > 0.5))
+        if far_clean is None:
+            # the fixture (like DeepSeek's kernel) rounds x / s to float32 first, where
+            # quotients near an e4m3 tie snap onto it: those land a hair past 1/2 ulp
+            far_clean = far
+            assert r["ulp_max"] < 0.501 and r["within_1ulp"] == 1
+        else:
+            assert far == far_clean + 5 and 0.5 < r["ulp_max"] <= 1.501
+        assert by["norm"]["max_abs_error"] == 0
+
+
+def test_int4_ulps_are_integer_steps(tmp_path: Path) -> None:
+    """AWQ: the grid is the integers; the original is the dequantized weight plus a known
+    offset per element in steps of the scale."""
+    rng = np.random.default_rng(7)
+    ents, w = qf.int4_groups(rng, 64, 32, 16, "awq")  # w: [32, 64] logical values
+    q = qf.write_st(tmp_path / "q.safetensors", ents)
+    # original = stored + 0.25 * scale on every element, + 1.5 * scale on three
+    scales = np.frombuffer(ents[2][3], "<f2").astype(np.float64).reshape(4, 32)
+    sfull = np.repeat(scales, 16, 0).T  # [32, 64]
+    off = np.full(w.shape, 0.25)
+    off.reshape(-1)[[3, 100, 2000]] = 1.5
+    orig = w + off * sfull
+    qf.write_st(tmp_path / "o.safetensors", [("l.weight", "F64", [32, 64],
+                                             orig.astype("<f8").tobytes())])
+    rep = diff_checkpoints(str(tmp_path / "o.safetensors"), str(q))
+    (r,) = [t.record() for t in rep.tensors]
+    assert r["element_format"] == "uint4" and r["dtype"] == "INT4-group16 (AWQ)"
+    assert r["within_1ulp"] == (2048 - 3) / 2048 and r["ulp_max"] == pytest.approx(1.5)
+
+
+def test_cli(tmp_path: Path) -> None:
+    o = tmp_path / "o.safetensors"
+    vals = bf16_model(o, {"l.weight": weights(8, (128, 128))})
+    q = qf.write_st(tmp_path / "q.safetensors", qf.deepseek_clean(vals["l.weight"]))
+    run = [sys.executable, "-m", "precli", "diff", str(o), str(q)]
+    p = subprocess.run(run + ["-o", "ndjson"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    recs = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [r["tensor"] for r in recs] == ["l.weight", None]
+    assert recs[0]["within_half_ulp"] == 1 and recs[1]["within_1ulp"] == 1
+    p = subprocess.run(run + ["-o", "json", "-j", "2"], capture_output=True, text=True)
+    assert json.loads(p.stdout) == recs
+    p = subprocess.run(run[:-1] + [str(tmp_path / "nope")], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("precli: error:")
