@@ -30,13 +30,13 @@ def check_command(path: str, include: str | None, exclude: str | None, jobs: int
     else:
         out = sys.stdout
         if mode == "table":
-            from rich.table import Table
-
             from precli.cli import console
+            from precli.render import _table
 
             con = console(out, env.color)
             if rep.findings:
-                t = Table(title=f"precli check {path}", title_justify="left")
+                t = _table(title=f"precli check {path}", title_justify="left",
+                           box="simple_head", pad_edge=False, collapse_padding=True)
                 for k in CHECK_KEYS:
                     t.add_column(k, overflow="fold")
                 for f in rep.findings:
@@ -74,12 +74,12 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
     if not rep.tensors and not rep.errors:
         raise UsageError(f"no tensor of {quantized} matches --tensors / --exclude")
     if mode == "table":
-        from rich.table import Table
-
         from precli.cli import console
+        from precli.render import _table
 
         con = console(sys.stdout, env.color)
-        t = Table(title=f"precli diff {original} {quantized}", title_justify="left")
+        t = _table(title=f"precli diff {original} {quantized}", title_justify="left",
+                   box="simple_head", pad_edge=False, collapse_padding=True)
         t.add_column("tensor", overflow="fold")
         t.add_column("dtype", overflow="fold")
         for col in ("params", "SQNR dB", "max abs err", "element", "max ulp", "≤½ ulp",
