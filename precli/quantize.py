@@ -63,6 +63,7 @@ __all__ = [
     "effective_bits",
     "get_block_format",
     "int_bounds",
+    "int_codes",
     "int_params",
     "is_block_format",
     "quantize_int",
@@ -294,7 +295,9 @@ def _int_core(
     )
 
 
-def _int_codes(fmt: IntFormat, q: F64) -> Codes:
+def int_codes(fmt: IntFormat, q: F64) -> Codes:
+    """Codes of integer values held in float64 (two's complement for signed formats), in
+    the smallest unsigned dtype of the format's width."""
     dt = codec.code_dtype(fmt.bits)
     if fmt.signed:
         u = q.astype(np.int64).view(np.uint64)
@@ -314,7 +317,7 @@ def apply_int(
     ``channel``, an integer array broadcastable to x holding each element's channel."""
     a = _as_float64(x)
     q, deq, over, invalid = _int_core(params, a, channel)
-    return IntQuantResult(_int_codes(params.fmt, q), deq, over, invalid, params)
+    return IntQuantResult(int_codes(params.fmt, q), deq, over, invalid, params)
 
 
 # ====================================================== block-scaled formats

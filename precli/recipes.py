@@ -52,7 +52,13 @@ from precli import codec
 from precli.errors import UsageError
 from precli.exact import ExactValue, floor_log2
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat, get_format
-from precli.quantize import BlockFormat, get_block_format, int_bounds, is_block_format
+from precli.quantize import (
+    BlockFormat,
+    get_block_format,
+    int_bounds,
+    int_codes,
+    is_block_format,
+)
 from precli.rounding import round_float, round_int, round_table, stochastic_bits
 
 __all__ = [
@@ -611,16 +617,6 @@ def scales_from_range(r: Recipe, lo: F64, hi: F64, amax: F64, ts: float
     return s, zp, bad & live, sus & live
 
 
-def _int_codes(f: IntFormat, q: F64) -> npt.NDArray[np.unsignedinteger]:
-    dt = codec.code_dtype(f.bits)
-    if f.signed:
-        u = q.astype(np.int64).view(np.uint64)
-        if f.bits < 64:
-            u = u & np.uint64((1 << f.bits) - 1)
-        return u.astype(dt)
-    return q.astype(np.uint64).astype(dt)
-
-
 def _round_elements(r: Recipe, w: F64, zp: F64 | float, saturate: bool, mode: str,
                     seed: int | None, start: int
                     ) -> tuple[npt.NDArray[np.unsignedinteger], F64, Bool, Bool]:
@@ -635,7 +631,7 @@ def _round_elements(r: Recipe, w: F64, zp: F64 | float, saturate: bool, mode: st
             q = np.where(invalid, zp, np.clip(q, qmin, qmax))
         q = np.broadcast_to(q, w.shape)
         vals = np.asarray(q - zp, np.float64)
-        return _int_codes(f, q), vals, np.asarray(over & ~invalid, np.bool_), invalid
+        return int_codes(f, q), vals, np.asarray(over & ~invalid, np.bool_), invalid
     rr = codec.round_array_with_flags(f, w, mode, saturate=saturate, seed=seed,
                                       start_index=start)
     vals = codec.decode_array(f, rr.codes)
