@@ -278,6 +278,15 @@ class _TileInfo:
         self.nonzero = nz if self.lo is None else nz | (self.lo != 0)
         self.ax = np.abs(self.x)
         self._x2: tuple[float, int] | None = None
+        self._nz: tuple[Bool, bool, F64] | None = None
+
+    def nonzero_ax(self) -> tuple[Bool, bool, F64]:
+        """(|x| != 0, any of them, |x| with zeros replaced by 1): relative errors divide by
+        it (computed once per tile, used by every recipe that keeps every lane)."""
+        if self._nz is None:
+            nz = self.ax != 0
+            self._nz = (nz, bool(nz.any()), np.where(nz, self.ax, 1.0))
+        return self._nz
 
     def x2(self) -> tuple[float, int] | None:
         """The scaled partial of sum x**2 over the finite inputs (see scaled_partial)."""
@@ -305,7 +314,8 @@ def _tally(t: _Tally, info: _TileInfo, res: F64, over: Bool, sub_limit: float | 
     if sub_limit is not None:
         ar = np.abs(res)
         t.subnormal += _count(rfin & ~zero & (ar < sub_limit))
-    if same and info.all_fin:
+    whole = same and info.all_fin
+    if whole:
         xs, rs, ls, ax = x, res, lo, info.ax
     else:
         xs, rs, ax = x[lanes], res[lanes], info.ax[lanes]
@@ -313,26 +323,49 @@ def _tally(t: _Tally, info: _TileInfo, res: F64, over: Bool, sub_limit: float | 
     if xs.size == 0:
         return
     with np.errstate(over="ignore", invalid="ignore"):
-        d = xs - rs
-        err = np.abs(d if ls is None else d + ls)
+        err = np.subtract(xs, rs)
+        if ls is not None:
+            err += ls
+        np.abs(err, out=err)
     t.lanes += xs.size
     t.exact += _count(err == 0)
     emax = float(err.max())
     t.max_abs = max(t.max_abs, emax)
-    nz = ax != 0
-    if nz.any():
+    if whole:
+        nz, any_nz, safe = info.nonzero_ax()
+    else:
+        nz = ax != 0
+        any_nz = bool(nz.any())
+        safe = np.where(nz, ax, 1.0) if any_nz and emax > 0 else ax
+    if any_nz:
         rel = 0.0
         if emax > 0:
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                rel = float(np.max(err / np.where(nz, ax, 1.0), where=nz, initial=0.0))
+                rel = float(np.max(err / safe, where=nz, initial=0.0))
         t.max_rel = rel if t.max_rel is None else max(t.max_rel, rel)
-    t.sum_abs.add(err)
-    t.sum_sq.add(err)
+    _add_err_sums(t, err, emax)
     part = info.x2() if same else scaled_partial(ax, 2)
     if part is None:
         t.sum_x2.inf = True
     elif part[0]:
         t.sum_x2.add_scaled(*part)
+
+
+def _add_err_sums(t: _Tally, err: F64, emax: float) -> None:
+    """sum |e| and sum e**2 of one tile, from one scaling of the errors (as scaled_partial)."""
+    if not math.isfinite(emax):
+        t.sum_abs.inf = t.sum_sq.inf = True
+        return
+    if emax == 0:
+        return
+    k = math.frexp(emax)[1]
+    with np.errstate(under="ignore"):
+        w = np.ldexp(err, -k, out=err)  # err is this tile's own buffer
+        s1 = float(np.sum(w))
+        np.multiply(w, w, out=w)
+        s2 = float(np.sum(w))
+    t.sum_abs.add_scaled(s1, k)
+    t.sum_sq.add_scaled(s2, k)
 
 
 def _errors(t: _Tally) -> dict[str, float | None]:
