@@ -16,6 +16,7 @@ from precli.errors import CodeRangeError, UsageError, ValueParseError
 from precli.exact import (
     ECHO_CHARS,
     ExactValue,
+    decimal_places,
     exact_decimal,
     floor_log2,
     parse_number,
@@ -105,7 +106,7 @@ def plain_value(v: Fraction, negative_zero: bool = False,
     if d == 1 << k:  # dyadic (every binary format): n / 2^k = n * 5^k / 10^k
         digits, exp = n * 5**k, -k
     else:  # scaled integer / table values: d = 2^a 5^b
-        digits, exp = n * (10**_decimal_places(d) // d), -_decimal_places(d)
+        digits, exp = n * (10**decimal_places(d) // d), -decimal_places(d)
     text = int_to_str(digits) if digits >= 10**VALUE_DIGITS else str(digits)
     sig = len(text.rstrip("0"))
     if sig <= VALUE_DIGITS:
@@ -119,20 +120,6 @@ def plain_value(v: Fraction, negative_zero: bool = False,
         if fallback is not None:
             return str(fallback())
     return repr(f)
-
-
-def _decimal_places(d: int) -> int:
-    """The number of decimal places of 1/d for d = 2^a 5^b."""
-    a = b = 0
-    while d % 2 == 0:
-        d //= 2
-        a += 1
-    while d % 5 == 0:
-        d //= 5
-        b += 1
-    if d != 1:
-        raise ValueError("no terminating decimal expansion")
-    return max(a, b)
 
 
 # ------------------------------------------------------------ code parsing

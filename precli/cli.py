@@ -273,6 +273,12 @@ OutputOpt = Annotated[
                  help="table | json | csv | plain | ndjson, and raw (packed codes) for encode "
                       "(default: table on a terminal, plain when piped)."),
 ]
+TensorsOpt = Annotated[str | None, typer.Option(
+    "--tensors", metavar="REGEX", help="Checkpoints: only tensors whose name matches.")]
+ExcludeOpt = Annotated[str | None, typer.Option(
+    "--exclude", metavar="REGEX", help="Checkpoints: leave out tensors whose name matches.")]
+JobsOpt = Annotated[int, typer.Option(
+    "--jobs", "-j", metavar="N", help="Checkpoints: tensors in N processes (same results).")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR works too).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 
@@ -732,15 +738,9 @@ def compare(
     min_sqnr: Annotated[float | None, typer.Option(
         "--min-sqnr", metavar="DB", help="Mark the cheapest recipe (bits per value) that "
         "reaches DB dB SQNR without losing values; exit 1 if none does.")] = None,
-    tensors: Annotated[str | None, typer.Option(
-        "--tensors", metavar="REGEX", help="Checkpoints: only tensors whose name matches.")
-    ] = None,
-    exclude: Annotated[str | None, typer.Option(
-        "--exclude", metavar="REGEX", help="Checkpoints: leave out tensors whose name matches.")
-    ] = None,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", metavar="N", help="Checkpoints: tensors in N processes (same results).")
-    ] = 1,
+    tensors: TensorsOpt = None,
+    exclude: ExcludeOpt = None,
+    jobs: JobsOpt = 1,
     show_all: Annotated[bool, typer.Option(
         "--all", help="Checkpoints: list every tensor in the table view.")] = False,
     plot: Annotated[bool, typer.Option(
@@ -905,12 +905,9 @@ def check(
     checkpoint: Annotated[str, typer.Argument(
         metavar="CKPT", help="A checkpoint: .safetensors (or a sharded directory / index), "
         ".gguf, .onnx, .npz.")],
-    tensors: Annotated[str | None, typer.Option(
-        "--tensors", metavar="REGEX", help="Only tensors whose name matches.")] = None,
-    exclude: Annotated[str | None, typer.Option(
-        "--exclude", metavar="REGEX", help="Leave out tensors whose name matches.")] = None,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    tensors: TensorsOpt = None,
+    exclude: ExcludeOpt = None,
+    jobs: JobsOpt = 1,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
@@ -938,12 +935,9 @@ def diff(
     quantized: Annotated[str, typer.Argument(
         metavar="QUANTIZED", help="The converted checkpoint (quantized layouts are grouped "
         "into logical tensors named like the original's).")],
-    tensors: Annotated[str | None, typer.Option(
-        "--tensors", metavar="REGEX", help="Only tensors whose name matches.")] = None,
-    exclude: Annotated[str | None, typer.Option(
-        "--exclude", metavar="REGEX", help="Leave out tensors whose name matches.")] = None,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    tensors: TensorsOpt = None,
+    exclude: ExcludeOpt = None,
+    jobs: JobsOpt = 1,
     output: OutputOpt = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
@@ -1010,12 +1004,9 @@ def plan(
         "--scheme", metavar="symmetric|asymmetric", autocompletion=complete_scheme,
         help="Integer recipes' scales (as for compare; q8_0 is int8:group32 symmetric).")
     ] = None,
-    tensors: Annotated[str | None, typer.Option(
-        "--tensors", metavar="REGEX", help="Plan only the tensors whose name matches.")] = None,
-    exclude: Annotated[str | None, typer.Option(
-        "--exclude", metavar="REGEX", help="Leave out the tensors whose name matches.")] = None,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", metavar="N", help="Tensors in N processes (same results).")] = 1,
+    tensors: TensorsOpt = None,
+    exclude: ExcludeOpt = None,
+    jobs: JobsOpt = 1,
     emit: Annotated[str | None, typer.Option(
         "--emit", metavar="KIND", autocompletion=complete_emit,
         help="llama-quantize: --tensor-type arguments; yaml: a tensor -> recipe map.")] = None,

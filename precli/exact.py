@@ -195,11 +195,8 @@ def _pow10(t: int) -> Fraction:
     return Fraction(10**t) if t >= 0 else Fraction(1, 10**-t)
 
 
-def exact_decimal(x: Fraction) -> str:
-    """The exact terminating decimal expansion of x (denominator 2^a 5^b): '0.0999755859375'."""
-    negative = x < 0
-    x = abs(x)
-    d = x.denominator
+def decimal_places(d: int) -> int:
+    """The number of decimal places of 1/d for d = 2^a 5^b (ValueError for any other d)."""
     a = b = 0
     while d % 2 == 0:
         d //= 2
@@ -208,8 +205,18 @@ def exact_decimal(x: Fraction) -> str:
         d //= 5
         b += 1
     if d != 1:
-        raise ValueError(f"{x} has no terminating decimal expansion")
-    places = max(a, b)
+        raise ValueError("no terminating decimal expansion")
+    return max(a, b)
+
+
+def exact_decimal(x: Fraction) -> str:
+    """The exact terminating decimal expansion of x (denominator 2^a 5^b): '0.0999755859375'."""
+    negative = x < 0
+    x = abs(x)
+    try:
+        places = decimal_places(x.denominator)
+    except ValueError:
+        raise ValueError(f"{x} has no terminating decimal expansion") from None
     scaled = x.numerator * (10**places // x.denominator)
     s = int_to_str(scaled)
     if places:
