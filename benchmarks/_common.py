@@ -77,3 +77,25 @@ def quantile(xs: list[float], q: float) -> float:
     i = (len(s) - 1) * q
     lo, hi = int(i), min(int(i) + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (i - lo)
+
+
+#: Python source for a benchmarked child process: a thread that samples its own peak
+#: RssAnon and VmRSS (MiB) from /proc/self/status every 20 ms into ``peak``. Needs
+#: ``time`` and ``threading`` imported before it.
+PEAK_SAMPLER = """
+peak = {"anon": 0, "rss": 0}
+def status():
+    out = {}
+    for line in open("/proc/self/status"):
+        if line.startswith(("RssAnon:", "VmRSS:")):
+            k, v = line.split()[:2]
+            out["anon" if k == "RssAnon:" else "rss"] = int(v) // 1024
+    return out
+def watch():
+    while True:
+        s = status()
+        for k in peak:
+            peak[k] = max(peak[k], s[k])
+        time.sleep(0.02)
+threading.Thread(target=watch, daemon=True).start()
+"""

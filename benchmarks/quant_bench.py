@@ -19,26 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _common import PEAK_SAMPLER
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CODE = """
 import json, sys, time, threading
-peak = {"anon": 0, "rss": 0}
-def status():
-    out = {}
-    for line in open("/proc/self/status"):
-        if line.startswith(("RssAnon:", "VmRSS:")):
-            k, v = line.split()[:2]
-            out["anon" if k == "RssAnon:" else "rss"] = int(v) // 1024
-    return out
-def watch():
-    while True:
-        s = status()
-        for k in peak:
-            peak[k] = max(peak[k], s[k])
-        time.sleep(0.02)
-threading.Thread(target=watch, daemon=True).start()
-what, jobs, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+""" + PEAK_SAMPLER + """what, jobs, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t0 = time.perf_counter()
 if what == "check":
     from precli.check import check_checkpoint

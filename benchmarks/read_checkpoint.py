@@ -21,28 +21,15 @@ import sys
 import time
 from pathlib import Path
 
+from _common import PEAK_SAMPLER
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "benchmarks" / "out" / "ckpt-bf16.safetensors"
 
 _COMMON = """
 import json, sys, time, threading
 import numpy as np
-peak = {"anon": 0, "rss": 0}
-def status():
-    out = {}
-    for line in open("/proc/self/status"):
-        if line.startswith(("RssAnon:", "VmRSS:")):
-            k, v = line.split()[:2]
-            out["anon" if k == "RssAnon:" else "rss"] = int(v) // 1024
-    return out
-def watch():
-    while True:
-        s = status()
-        for k in peak:
-            peak[k] = max(peak[k], s[k])
-        time.sleep(0.02)
-threading.Thread(target=watch, daemon=True).start()
-path = sys.argv[1]
+""" + PEAK_SAMPLER + """path = sys.argv[1]
 CH = 1 << 20
 t0 = time.perf_counter()
 total = 0.0

@@ -183,16 +183,6 @@ class _ScaledSum:
     parts: list[float] = field(default_factory=list)
     inf: bool = False
 
-    def copy(self) -> _ScaledSum:
-        return _ScaledSum(self.power, self.e, list(self.parts), self.inf)
-
-    def add(self, v: F64) -> None:
-        part = scaled_partial(v, self.power)
-        if part is None:
-            self.inf = True
-        elif part[0]:
-            self.add_scaled(*part)
-
     def add_scaled(self, m: float, k: int) -> None:
         """Add m * 2**(power * k) (a partial of another sum scaled at exponent k)."""
         if m == 0:
@@ -245,11 +235,6 @@ class _Tally:
     sum_abs: _ScaledSum = field(default_factory=lambda: _ScaledSum(1))
     sum_sq: _ScaledSum = field(default_factory=lambda: _ScaledSum(2))
     sum_x2: _ScaledSum = field(default_factory=lambda: _ScaledSum(2))
-
-    def copy(self) -> _Tally:
-        t = _Tally(**{k: getattr(self, k) for k in self.__dataclass_fields__})
-        t.sum_abs, t.sum_sq, t.sum_x2 = self.sum_abs.copy(), self.sum_sq.copy(), self.sum_x2.copy()
-        return t
 
 
 def _ldexp(m: float, e: int) -> float:
