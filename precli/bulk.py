@@ -662,6 +662,7 @@ ErrorSink = Callable[[str, str, str], None]  # (where, text, message)
 # ------------------------------------------------------------------ record outputs, fast
 
 SLICE = 1 << 13  # records rendered and written at a time
+FAST_SLICE = 1 << 14  # records of the byte-matrix path at a time
 _SIMPLE_DEC = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3}))?")
 _JSON_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b"\\", b"") + _WHITESPACE
 _CSV_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b",", b"") + _WHITESPACE
@@ -710,6 +711,13 @@ class RecordTexts:
         self.fast_encode = opts is not None and opts.scale is None and \
             opts.zero_point is None and not (isinstance(fmt, FloatFormat) and
                                              fmt.specials == "fnu")
+        # ndjson / csv of text input: records as byte matrices (precli/fastrec.py)
+        self.fast_bytes = writer.mode in ("ndjson", "csv")
+        self.fast_enc_bytes = self.fast_encode and self.fast_bytes and (
+            (isinstance(fmt, FloatFormat) and codec._fits_float64(fmt)) or
+            (isinstance(fmt, IntFormat) and fmt.bits <= 32))
+        self._fast_enc: Any = None
+        self._fast_dec: Any = None
 
     # -- decode
 
@@ -718,6 +726,14 @@ class RecordTexts:
         SLICE values (a batch's records at once would hold ~60 MB of text)."""
         from precli.analysis import describe_code
 
+        if self._fast_text(batch):
+            if self._fast_dec is None:
+                from precli import fastrec
+
+                self._fast_dec = fastrec.FastDecode(self.json, self._decode_template,
+                                                    self._decode_one)
+            yield from self._fast_dec.records(batch, dec, FAST_SLICE)
+            return
         n = len(batch)
         cells = _plain_cells(batch, self.json)
         codes = dec.codes.tolist()
@@ -744,6 +760,27 @@ class RecordTexts:
             out[i - lo] = t[0] + cell + t[1]
         return out
 
+    def _fast_text(self, batch: Batch) -> bool:
+        """Whether this batch's records take the byte-matrix path (precli/fastrec.py)."""
+        return self.fast_bytes and batch.body is not None and batch.oversize is None \
+            and len(batch) > 0
+
+    def _decode_template(self, c: int) -> tuple[str, ...]:
+        from precli.analysis import describe_code
+
+        info = describe_code(self.fmt, c, self.scale, self.zero_point)
+        rec = self._result_record(DecodeResult("", info))
+        t: tuple[str, ...] = self.writer.template(rec, ("input",)).pieces
+        self._templates[c] = t
+        return t
+
+    def _decode_one(self, batch: Batch, dec: DecodedBatch, i: int) -> Any:
+        if i in dec.errors:
+            return ErrorRecord(batch.text(i), dec.errors[i], batch.start + i)
+        c = int(dec.codes[i])
+        t = self._templates.get(c) or self._decode_template(c)
+        return t[0] + self._cell(batch.text(i)) + t[1]
+
     def _cell(self, v: Any) -> str:
         from precli.streams import RecordTemplate
 
@@ -754,6 +791,14 @@ class RecordTexts:
     def encode(self, batch: Batch, enc: EncodedBatch) -> Iterator[list[Any]]:
         """Rendered records (str), an ErrorRecord where a value failed, in slices of
         SLICE values."""
+        if self.fast_enc_bytes and self._fast_text(batch):
+            if self._fast_enc is None:
+                from precli import fastrec
+
+                self._fast_enc = fastrec.FastEncode(self.fmt, self.json, self._encode_template,
+                                                    self._encode_one)
+            yield from self._fast_enc.records(batch, enc, FAST_SLICE)
+            return
         n = len(batch)
         codes = enc.codes.tolist()
         from_text = batch.tokens is not None
@@ -767,27 +812,34 @@ class RecordTexts:
     def _encode_slice(self, batch: Batch, enc: EncodedBatch, codes: list[int],
                       cells: list[str] | None, toks: list[bytes] | None, vals: Any,
                       lo: int, hi: int) -> list[Any]:
-        out: list[Any] = [None] * (hi - lo)
-        fast = self.fast_encode
+        return [self._encode_lane(batch, enc, i, codes[i],
+                                  toks[i] if toks is not None else vals[i],
+                                  cells[i] if cells is not None else None)
+                for i in range(lo, hi)]
+
+    def _encode_one(self, batch: Batch, enc: EncodedBatch, i: int) -> Any:
+        toks = batch.tokens
+        src = toks[i] if toks is not None else batch.values[i].item()  # type: ignore[index]
+        return self._encode_lane(batch, enc, i, int(enc.codes[i]), src, None)
+
+    def _encode_lane(self, batch: Batch, enc: EncodedBatch, i: int, c: int, src: Any,
+                     cell: str | None) -> Any:
+        """One value's record (str), or its ErrorRecord."""
+        if i in enc.errors:
+            return ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
+        r = self._lane(c, src) if self.fast_encode else None
+        if r is None:
+            return self._exact(batch, i)
+        flags, abs_e, rel_e, ulp_e = r
+        t = self._templates.get((c, flags))
+        if t is None:
+            t = self._encode_template(c, flags)
+        if cell is None:
+            cell = self._cell(batch.text(i))
         none_text = "null" if self.json else ""
-        for i in range(lo, hi):
-            if i in enc.errors:
-                out[i - lo] = ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
-                continue
-            c = codes[i]
-            r = self._lane(c, toks[i] if toks is not None else vals[i]) if fast else None
-            if r is None:
-                out[i - lo] = self._exact(batch, i)
-                continue
-            flags, abs_e, rel_e, ulp_e = r
-            t = self._templates.get((c, flags))
-            if t is None:
-                t = self._encode_template(c, flags)
-            cell = cells[i] if cells is not None else self._cell(batch.text(i))
-            out[i - lo] = "".join((t[0], cell, t[1], none_text if abs_e is None else repr(abs_e),
-                              t[2], none_text if rel_e is None else repr(rel_e), t[3],
-                              none_text if ulp_e is None else repr(ulp_e), t[4]))
-        return out
+        return "".join((t[0], cell, t[1], none_text if abs_e is None else repr(abs_e),
+                        t[2], none_text if rel_e is None else repr(rel_e), t[3],
+                        none_text if ulp_e is None else repr(ulp_e), t[4]))
 
     def _exact(self, batch: Batch, i: int) -> Any:
         assert self.opts is not None

@@ -181,18 +181,17 @@ def _rendered(batches: Iterator[bulk.Batch], render: Any, writer: RecordWriter,
     failed = 0
     stop = None
     for batch in batches:
-        at = 0
         for out in render(batch):
+            # a str per record, an ErrorRecord where one failed, or a Block of records
             for i, r in enumerate(out):
                 if isinstance(r, ErrorRecord):
-                    _report(batch, at + i, r.error)
+                    _report(batch, r.position - batch.start, r.error)
                     failed += 1
                     if strict:
                         stop = i
                         break
                     out[i] = writer.render(result_record(r))
-            writer.write_many(out if stop is None else out[:stop])
-            at += len(out)
+            writer.write_mixed(out if stop is None else out[:stop])
             if stop is not None:
                 break
         sys.stdout.flush()

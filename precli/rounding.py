@@ -447,8 +447,63 @@ def shortest_float(fmt: FloatFormat, code: int) -> str:
     else:
         hi = v + float_ulp(fmt, v)  # the virtual grid point past max
     even = mag_code % 2 == 0
-    digits, exp = shortest_in_interval(v, (lo + v) / 2, (v + hi) / 2, even, even)
-    return format_decimal(neg, digits, exp)
+    lo_mid, hi_mid = (lo + v) / 2, (v + hi) / 2
+    found = _shortest_by_float(v, lo_mid, hi_mid, even) if _float64_exact(fmt) else None
+    if found is None:
+        found = shortest_in_interval(v, lo_mid, hi_mid, even, even)
+    return format_decimal(neg, *found)
+
+
+def _float64_exact(fmt: FloatFormat) -> bool:
+    """Every value of the format, and every midpoint between neighbours, is a float64
+    with room to spare (fp32 and narrower)."""
+    top = (1 << fmt.exponent_bits) - fmt.bias
+    return fmt.mantissa_bits <= 48 and top <= 1000 and \
+        fmt.emin - fmt.mantissa_bits - 1 >= -1000
+
+
+def _shortest_by_float(v: Fraction, lo: Fraction, hi: Fraction, incl: bool,
+                       ) -> tuple[int, int] | None:
+    """shortest_in_interval for a value and interval ends that are float64 numbers, with
+    Python's correctly rounded float formatting and parsing instead of big integers.
+
+    At each digit count p the candidates are the two p-digit decimals around v, as in
+    shortest_in_interval: the nearest ('%.{p-1}e' rounds correctly, ties to even) and the
+    one on v's other side. A candidate is inside the interval when its float64 rounding is
+    strictly inside (rounding is monotonic and the ends are float64 numbers); a rounding
+    that lands on an end is settled with Fractions. None when v's decade is not certain
+    from its digits (the caller then takes the integer path)."""
+    fv, flo, fhi = float(v), float(lo), float(hi)
+    head = f"{fv:.20e}"
+    if head.startswith(("9.99999999", "1.00000000")):
+        return None
+    top = int(head[23:])
+    for p in range(1, 18):
+        k = top - p + 1
+        s = f"{fv:.{p - 1}e}"
+        mant, _, ex = s.partition("e")
+        d = int(mant.replace(".", ""))
+        if int(ex) != top:  # rounded up into the next decade: 10^(p-1) at scale 10^(k+1)
+            d *= 10
+        c = float(s)
+        best = d if _inside(d, k, c, lo, hi, flo, fhi, incl) else None
+        if best is None and c != fv:
+            other = d + 1 if c < fv else d - 1
+            if other > 0 and _inside(other, k, float(f"{other}e{k}"), lo, hi, flo, fhi, incl):
+                best = other
+        if best is not None:
+            return best, k
+    return None
+
+
+def _inside(d: int, k: int, c: float, lo: Fraction, hi: Fraction, flo: float, fhi: float,
+            incl: bool) -> bool:
+    if flo < c < fhi:
+        return True
+    if c < flo or c > fhi:
+        return False
+    x = Fraction(d) * Fraction(10) ** k
+    return (lo < x or (incl and lo == x)) and (x < hi or (incl and x == hi))
 
 
 _FP32 = FloatFormat("fp32", 8, 23, 127, "ieee")

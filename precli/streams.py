@@ -167,6 +167,27 @@ class RecordWriter:
         self.out.write(text)
         self.count += 1
 
+    def write_mixed(self, items: list[Any]) -> None:
+        """write_many for a list of rendered records (str) and Blocks of records already
+        rendered as bytes (ndjson / csv: no separators between records)."""
+        run: list[str] = []
+        for r in items:
+            if isinstance(r, str):
+                run.append(r)
+                continue
+            self.write_many(run)
+            run = []
+            if self.mode == "csv" and self.count == 0:
+                self.out.write(_csv_line([*self.keys, "error"]))
+            buf = getattr(self.out, "buffer", None)
+            if buf is None:
+                self.out.write(r.data.decode())
+            else:
+                self.out.flush()
+                buf.write(r.data)
+            self.count += r.count
+        self.write_many(run)
+
     def write_many(self, texts: list[str]) -> None:
         """write_rendered for many records at once (one write call)."""
         if not texts:

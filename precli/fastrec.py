@@ -1,0 +1,520 @@
+"""Encode / decode records as byte matrices: ndjson and csv at stream speed (issue 11 §1).
+
+A record is a few pieces side by side: per-code template pieces (everything a record says
+about its code, rendered by the writer itself), the input text, and for encode the three
+errors. Each piece of a slice of records is a zero-padded uint8 matrix, one row per record;
+the pieces are laid side by side and the zero bytes dropped, which is the records' text
+(no real byte of a record is zero). Nothing on this path runs Python per value.
+
+The errors (|stored - x|, that over |x|, that over the code's ulp, each rounded once to
+float64 as the exact path's ``float(Fraction)`` does) come from double-double arithmetic:
+the literal's digits M (at most 19 significant) and exponent e give x = M * 10^e to a
+relative 2^-96 or exactly, the difference with the stored value is formed exactly from
+that, and a lane keeps the float64 result only when the remaining uncertainty cannot move
+its rounding (well inside a quarter of an ulp). The other lanes, and every literal that is
+not a plain decimal, take the exact path. ``tests/test_records.py`` checks the records byte
+for byte against the exact path.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+Bool = npt.NDArray[np.bool_]
+
+#: Tokens longer than this take the per-value path (a decimal with 19 significant digits,
+#: a point, a sign and a three-digit exponent fits in 26).
+MAX_FAST_TOKEN = 40
+
+
+class Block(NamedTuple):
+    """count consecutive records, already rendered, as bytes."""
+
+    data: bytes
+    count: int
+
+
+# ------------------------------------------------------------------ byte matrices
+
+
+def rows(texts: list[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """A zero-padded matrix of byte strings, one per row, and their lengths."""
+    lens = np.fromiter(map(len, texts), np.int64, len(texts))
+    w = int(lens.max()) if len(texts) else 0
+    m = np.zeros((len(texts), max(w, 1)), np.uint8)
+    for i, t in enumerate(texts):
+        if t:
+            m[i, :len(t)] = np.frombuffer(t, np.uint8)
+    return m, lens
+
+
+def token_matrix(body: bytes, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
+                 width: int = MAX_FAST_TOKEN) -> tuple[npt.NDArray[np.uint8],
+                                                       npt.NDArray[np.int64], Bool]:
+    """(matrix, lengths, fits): each token left-aligned in a zero-padded row; tokens longer
+    than width are not in the matrix (fits False)."""
+    lens = ends - starts
+    fits = lens <= width
+    w = max(1, min(width, int(lens.max()) if len(lens) else 1))
+    buf = np.frombuffer(body, np.uint8)
+    cols = np.arange(w)
+    idx = starts[:, None] + cols
+    np.minimum(idx, len(buf) - 1, out=idx)
+    m: npt.NDArray[np.uint8] = buf[idx]
+    m[cols >= np.minimum(lens, w)[:, None]] = 0
+    m[~fits] = 0
+    return m, np.where(fits, lens, 0), fits
+
+
+def join_rows(parts: list[npt.NDArray[np.uint8]]) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """The rows of the parts side by side, zero bytes dropped: (text, bytes per row)."""
+    n = parts[0].shape[0]
+    width = sum(p.shape[1] for p in parts)
+    out = np.empty((n, width), np.uint8)
+    at = 0
+    for p in parts:
+        out[:, at:at + p.shape[1]] = p
+        at += p.shape[1]
+    keep = out != 0
+    per_row = keep.sum(axis=1, dtype=np.int64)
+    return out[keep].tobytes(), per_row
+
+
+# ------------------------------------------------------------------ decimal literals
+
+
+class Decimals(NamedTuple):
+    ok: Bool  # a plain decimal literal with at most 19 significant digits
+    negative: Bool
+    digits: npt.NDArray[np.uint64]  # M
+    exp10: npt.NDArray[np.int64]  # e: the value is M * 10^e
+
+
+def parse_decimals(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64]) -> Decimals:
+    """[+-]digits[.digits][(e|E)[+-]digits] per row of a token matrix (1 to 3 exponent
+    digits), as M * 10^e; anything else is not ok (its lane goes exact)."""
+    n, w = m.shape
+    col = np.arange(w)
+    inside = col < lens[:, None]
+    isd = (m >= 48) & (m <= 57)
+    is_e = ((m | 0x20) == 101) & inside
+    has_e = is_e.any(axis=1)
+    epos = np.where(has_e, is_e.argmax(axis=1), lens)
+    c0 = m[:, 0]
+    neg = c0 == 45
+    signed = neg | (c0 == 43)
+    mant = (col >= signed[:, None]) & (col < epos[:, None])
+    dot = (m == 46) & mant
+    ndot = dot.sum(axis=1)
+    dpos = np.where(ndot > 0, dot.argmax(axis=1), epos)
+    mdig = isd & mant
+    ok = (ndot <= 1) & ((mdig | dot) == mant).all(axis=1) & mdig.any(axis=1) & (lens > 0)
+    # exponent: after the e, an optional sign, then 1 to 3 digits
+    after = (col > epos[:, None]) & inside
+    first = np.minimum(epos + 1, w - 1)
+    ec = m[np.arange(n), first]
+    esign = has_e & ((ec == 45) | (ec == 43))
+    eneg = has_e & (ec == 45)
+    edig_zone = after & ~((col == first[:, None]) & esign[:, None])
+    edig = isd & edig_zone
+    ok &= (edig == edig_zone).all(axis=1)
+    ne = edig.sum(axis=1)
+    ok &= ~has_e | ((ne >= 1) & (ne <= 3))
+    # significant digits: from the first nonzero mantissa digit on
+    sig = mdig & (np.cumsum(mdig & (m != 48), axis=1) > 0)
+    nsig = sig.sum(axis=1)
+    ok &= nsig <= 19
+    frac = (mdig & (col > dpos[:, None])).sum(axis=1)
+    digits = np.zeros(n, np.uint64)
+    ex = np.zeros(n, np.int64)
+    d = (m.astype(np.int64) - 48)
+    ten = np.uint64(10)
+    for j in range(w):
+        s = sig[:, j]
+        if s.any():
+            digits = np.where(s, digits * ten + d[:, j].astype(np.uint64), digits)
+        t = edig[:, j]
+        if t.any():
+            ex = np.where(t, ex * 10 + d[:, j], ex)
+    ex = np.where(eneg, -ex, ex) - frac
+    return Decimals(ok, neg, digits, ex)
+
+
+# ------------------------------------------------------------------ double-double
+
+_SPLIT = 134217729.0  # 2^27 + 1
+
+
+def _two_sum(a: F64, b: F64) -> tuple[F64, F64]:
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _quick_two_sum(a: F64, b: F64) -> tuple[F64, F64]:
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a: F64) -> tuple[F64, F64]:
+    t = _SPLIT * a
+    hi = t - (t - a)
+    return hi, a - hi
+
+
+def _two_prod(a: F64, b: F64) -> tuple[F64, F64]:
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_div(ah: F64, al: F64, bh: F64, bl: F64) -> tuple[F64, F64]:
+    q1 = ah / bh
+    p, pe = _two_prod(q1, bh)
+    pe = pe + q1 * bl
+    rh, rl = _two_sum(ah, -p)
+    rl = rl + (al - pe)
+    q2 = (rh + rl) / bh
+    return _quick_two_sum(q1, q2)
+
+
+@lru_cache(maxsize=1)
+def _pow10_table() -> tuple[F64, F64]:
+    """10^k for k = 0..308 as double-doubles (hi, lo), lo = 0 where 10^k is a float64."""
+    hi = np.empty(309)
+    lo = np.empty(309)
+    for k in range(309):
+        p = 10**k
+        h = float(p)
+        hi[k] = h
+        lo[k] = float(Fraction(p) - Fraction(h))
+    return hi, lo
+
+
+_REL = 2.0**-96  # bound on the relative error of an inexact double-double x
+_LO, _HI = 2.0**-960, 2.0**960  # magnitudes where splitting and the errors stay normal
+
+
+class Errors(NamedTuple):
+    ok: Bool  # every figure and flag below is what the exact path gives
+    abs_error: F64
+    rel_error: F64
+    ulp_error: F64
+    inexact: Bool
+    below_normal: Bool  # |x| < the format's smallest normal (certain where ok)
+
+
+def value_errors(dec: Decimals, stored: F64, inv_ulp: F64, smallest_normal: float,
+                 ) -> Errors:
+    """The three errors of each lane (x = the literal, stored = its code's value, inv_ulp =
+    1 / the code's ulp, a power of two), rounded to float64 exactly as the exact path."""
+    ok = dec.ok.copy()
+    k = np.abs(dec.exp10)
+    ok &= k <= 308
+    kk = np.minimum(k, 308)
+    phi, plo = _pow10_table()
+    ph, pl = phi[kk], plo[kk]
+    M = dec.digits
+    mh = M.astype(np.float64)
+    # M - round(M) is below 2^11 in magnitude: exact in int64 and in float64
+    with np.errstate(over="ignore", invalid="ignore"):
+        mh_int = np.where(mh < 2.0**64, mh, 0).astype(np.uint64)
+    ml = (M.astype(np.int64) - mh_int.astype(np.int64)).astype(np.float64)
+    ok &= M != 0  # zeros (and their signs) go exact
+    ok &= M < np.uint64(1 << 63)
+    up = dec.exp10 >= 0
+    with np.errstate(all="ignore"):
+        # x = M * 10^e (e >= 0) or M / 10^-e
+        p, pe = _two_prod(mh, ph)
+        pe = pe + (mh * pl + ml * ph)
+        xh_up, xl_up = _quick_two_sum(p, pe)
+        xh_dn, xl_dn = _dd_div(mh, ml, ph, pl)
+        # exactness: M and 10^|e| are float64 and the product / quotient is exact
+        q1 = mh / ph
+        r, re = _two_prod(q1, ph)
+        dn_exact = (r == mh) & (re == 0)
+        xh = np.where(up, xh_up, xh_dn)
+        xl = np.where(up, xl_up, xl_dn)
+        x_exact = (ml == 0) & (pl == 0) & np.where(up, True, dn_exact)
+        xh = np.where(x_exact & ~up, q1, xh)
+        xl = np.where(x_exact, np.where(up, xl, 0.0), xl)
+        ax = np.abs(xh)
+        ok &= (ax > _LO) & (ax < _HI)
+        eps_x = np.where(x_exact, 0.0, _REL * ax)
+        # d = |stored| - |x| with signs: the stored value has x's sign unless it is zero
+        sx = np.where(dec.negative, -1.0, 1.0)
+        s = stored * sx  # |stored| when the signs agree
+        ok &= (s >= 0)
+        dh, dl = _two_sum(s, -xh)
+        dl = dl - xl
+        dh, dl = _quick_two_sum(dh, dl)
+        ad = np.abs(dh)
+        eps_d = eps_x + np.where(x_exact, 0.0, 2.0**-104 * (ax + ad))
+        abs_e = ad
+        ok &= _certain(dh, dl, eps_d)
+        inexact = dh != 0
+        # rel = |d| / |x|
+        sgn = np.where(dh < 0, -1.0, 1.0)
+        rh, rl = _dd_div(ad, dl * sgn, ax, xl * np.where(xh < 0, -1.0, 1.0))
+        eps_r = np.where(inexact, (eps_d / np.where(inexact, ad, 1.0) + eps_x / ax
+                                   + 2.0**-100) * np.abs(rh), 0.0)
+        ok &= np.where(inexact, _certain(rh, rl, eps_r), True)
+        rel_e = np.where(inexact, np.abs(rh), 0.0)
+        # ulp = |d| / ulp: a power of two, so a scaling of d (kept out of subnormals)
+        uh, ul = ad * inv_ulp, dl * sgn * inv_ulp
+        ok &= ~inexact | ((np.abs(uh) > _LO) & (np.abs(uh) < _HI))
+        ok &= np.where(inexact, _certain(uh, ul, eps_d * inv_ulp), True)
+        ulp_e = np.where(inexact, uh, 0.0)
+        # |x| < smallest normal, decided away from its neighbourhood
+        sn = smallest_normal
+        ok &= np.abs(ax - sn) > 4 * np.spacing(sn)
+        below = ax < sn
+    return Errors(ok, abs_e, rel_e, ulp_e, inexact, below)
+
+
+def _certain(hi: F64, lo: F64, eps: F64) -> Bool:
+    """Whether every value within eps of hi + lo rounds to hi (lo is what is left after
+    rounding: at most half the gap to the neighbour on its side; the gap below a power of
+    two is half the one above)."""
+    sp = np.spacing(np.abs(hi))
+    away = np.where(hi < 0, -lo, lo)  # lo measured away from zero
+    pow2 = np.abs(np.frexp(hi)[0]) == 0.5
+    out: Bool = (away + eps < 0.5 * sp) & (eps - away < np.where(pow2, 0.25, 0.5) * sp)
+    return out
+
+
+def code_arrays(fmt: Any, codes: npt.NDArray[np.uint64]) -> tuple[F64, F64, Bool, float]:
+    """Per code: (stored value, 1 / ulp, covered, smallest normal); covered codes are
+    finite and not at the ends of the range (where overflow and saturation live)."""
+    from precli import codec
+    from precli.formats import FloatFormat, IntFormat
+
+    stored = codec.decode_array(fmt, codes)
+    if isinstance(fmt, FloatFormat):
+        c = codes.astype(np.uint64)
+        mb = fmt.mantissa_bits
+        e_field = ((c >> np.uint64(mb)) & np.uint64(fmt.exp_all_ones)).astype(np.int64)
+        mag = c & np.uint64(~fmt.sign_mask & ((1 << fmt.bits) - 1))
+        expo = np.maximum(e_field, 1) - fmt.bias - mb
+        with np.errstate(over="ignore"):  # fp64's subnormal ulp: 1/ulp is past float64
+            inv = np.ldexp(1.0, -expo)
+        covered = np.isfinite(stored) & (mag != np.uint64(fmt.max_code))
+        return stored, inv, covered, float(fmt.smallest_normal)
+    assert isinstance(fmt, IntFormat)
+    covered = (stored > fmt.min_int) & (stored < fmt.max_int)
+    return stored, np.ones_like(stored), covered, 0.0
+
+
+# ------------------------------------------------------------------ records
+
+
+class Templates:
+    """Per-key record templates as zero-padded byte matrices, one per piece, grown as new
+    keys appear. A key's pieces come from make(key) (the writer's own template)."""
+
+    def __init__(self, npieces: int, make: Any) -> None:
+        self.make = make
+        self.row: dict[int, int] = {}
+        self.mats = [np.zeros((64, 8), np.uint8) for _ in range(npieces)]
+        self.count = 0
+
+    def rows_of(self, codes: npt.NDArray[Any], flags: npt.NDArray[Any] | None = None,
+                ) -> npt.NDArray[np.int64]:
+        """Template rows for each (code, flag id) pair (flag ids 0..3)."""
+        if flags is None:
+            keys: npt.NDArray[Any] = codes
+        elif codes.dtype.itemsize < 8 or int(codes.max(initial=0)) < 1 << 60:
+            keys = codes.astype(np.int64) * 4 + flags
+        else:  # 64-bit codes: a (code, flag) record
+            keys = np.empty(len(codes), [("c", np.uint64), ("f", np.int64)])
+            keys["c"], keys["f"] = codes, flags
+        uniq, inv = np.unique(keys, return_inverse=True)
+        row = self.row
+        ids = np.empty(len(uniq), np.int64)
+        for j, k in enumerate(uniq.tolist()):
+            r = row.get(k)
+            if r is None:
+                key = k if flags is None else (divmod(k, 4) if isinstance(k, int) else k)
+                r = row[k] = self._add(self.make(key))
+            ids[j] = r
+        return ids[inv]
+
+    def _add(self, pieces: tuple[bytes, ...]) -> int:
+        r = self.count
+        for j, p in enumerate(pieces):
+            m = self.mats[j]
+            if r >= m.shape[0] or len(p) > m.shape[1]:
+                grown = np.zeros((max(m.shape[0] * (2 if r >= m.shape[0] else 1), r + 1),
+                                  max(m.shape[1], len(p))), np.uint8)
+                grown[:m.shape[0], :m.shape[1]] = m
+                m = self.mats[j] = grown
+            if p:
+                m[r, :len(p)] = np.frombuffer(p, np.uint8)
+        self.count += 1
+        return r
+
+    def piece(self, j: int, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        out: npt.NDArray[np.uint8] = self.mats[j][ids]
+        return out
+
+
+def cell_safe(m: npt.NDArray[np.uint8], json_mode: bool) -> Bool:
+    """Rows that are their own json string body / csv cell (printable ASCII, no quote,
+    backslash or comma)."""
+    bad = (m > 126) | ((m < 33) & (m != 0)) | (m == 34)
+    bad |= (m == 92) if json_mode else (m == 44)
+    out: Bool = ~bad.any(axis=1)
+    return out
+
+
+def split_blocks(data: bytes, per_row: npt.NDArray[np.int64], fast: Bool,
+                 other: Any) -> list[Any]:
+    """The slice's records in order: runs of fast rows as Blocks of data, the others as
+    other(i) (a str or an ErrorRecord)."""
+    if fast.all():
+        return [Block(data, len(fast))]
+    ends = np.cumsum(per_row)
+    out: list[Any] = []
+    slow = np.flatnonzero(~fast).tolist()
+    prev = 0  # first row of the current run
+    for i in slow:
+        if i > prev:
+            a = int(ends[prev - 1]) if prev else 0
+            out.append(Block(data[a:int(ends[i - 1])], i - prev))
+        out.append(other(i))
+        prev = i + 1
+    if prev < len(fast):
+        a = int(ends[prev - 1]) if prev else 0
+        out.append(Block(data[a:], len(fast) - prev))
+    return out
+
+
+def repr_rows(v: F64) -> tuple[npt.NDArray[np.uint8], Bool]:
+    """repr(float) of each value as a zero-padded matrix, and where it is certain."""
+    try:
+        from precli.fastrepr import repr_matrix  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - until the vectorized repr lands
+        m, _ = rows([repr(x).encode() for x in v.tolist()])
+        return m, np.ones(len(v), bool)
+    text, _, ok = repr_matrix(v)
+    return text, ok
+
+
+_FLAGS: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"))
+
+
+class FastEncode:
+    """encode records of text input, a slice at a time (see the module docstring)."""
+
+    def __init__(self, fmt: Any, json_mode: bool, template: Any, other: Any) -> None:
+        self.fmt, self.json = fmt, json_mode
+        self.other = other  # (batch, enc, i) -> str | ErrorRecord, the per-value path
+        q = b'"' if json_mode else b""
+
+        def make(key: tuple[int, int]) -> tuple[bytes, ...]:
+            t = [p.encode() for p in template(int(key[0]), _FLAGS[int(key[1])])]
+            t[0] += q
+            t[1] = q + t[1]
+            return tuple(t)
+
+        self.templates = Templates(5, make)
+
+    def records(self, batch: Any, enc: Any, slice_: int) -> Any:
+        from precli import fastparse
+        from precli.formats import FloatFormat
+
+        body = batch.body
+        bounds = batch.bounds
+        if bounds is None:
+            body = b"\n".join(batch.tokens) + b"\n"
+            bounds = fastparse.line_bounds(body)
+        starts, ends = bounds
+        n = len(starts)
+        codes = enc.codes.astype(np.uint64)
+        uniq, inv = np.unique(codes, return_inverse=True)
+        s_u, inv_u, cov_u, sn = code_arrays(self.fmt, uniq)
+        stored, inv_ulp, covered = s_u[inv], inv_u[inv], cov_u[inv]
+        is_float = isinstance(self.fmt, FloatFormat)
+        for lo in range(0, n, slice_):
+            hi = min(n, lo + slice_)
+            m, lens, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
+            dec = parse_decimals(m, lens)
+            st = stored[lo:hi]
+            err = value_errors(dec, st, inv_ulp[lo:hi], sn)
+            fast = fits & dec.ok & covered[lo:hi] & err.ok & cell_safe(m, self.json)
+            for i in enc.errors:
+                if lo <= i < hi:
+                    fast[i - lo] = False
+            idx = np.flatnonzero(fast)
+            parts_v = []
+            for v in (err.abs_error, err.rel_error, err.ulp_error):
+                txt, ok = repr_rows(v[idx])
+                parts_v.append(txt)
+                fast[idx[~ok]] = False
+            keep = fast[idx]
+            idx = idx[keep]
+            parts_v = [p[keep] for p in parts_v]
+            under = err.below_normal if is_float else st == 0
+            flag = np.where(err.inexact, np.where(under, 2, 1), 0)
+            per_row = np.zeros(hi - lo, np.int64)
+            data = b""
+            if len(idx):
+                t = self.templates
+                ids = t.rows_of(codes[lo:hi][idx], flag[idx])
+                data, pr = join_rows([t.piece(0, ids), m[idx], t.piece(1, ids), parts_v[0],
+                                      t.piece(2, ids), parts_v[1], t.piece(3, ids),
+                                      parts_v[2], t.piece(4, ids)])
+                per_row[idx] = pr
+            yield split_blocks(data, per_row, fast,
+                               lambda i, lo=lo: self.other(batch, enc, lo + i))
+
+
+class FastDecode:
+    """decode records of text input: the template of the code around the input text."""
+
+    def __init__(self, json_mode: bool, template: Any, other: Any) -> None:
+        self.json = json_mode
+        self.other = other  # (batch, dec, i) -> str | ErrorRecord
+        q = b'"' if json_mode else b""
+
+        def make(code: int) -> tuple[bytes, ...]:
+            t0, t1 = (p.encode() for p in template(code))
+            return t0 + q, q + t1
+
+        self.templates = Templates(2, make)
+
+    def records(self, batch: Any, dec: Any, slice_: int) -> Any:
+        from precli import fastparse
+
+        body = batch.body
+        bounds = batch.bounds
+        if bounds is None:
+            body = b"\n".join(batch.tokens) + b"\n"
+            bounds = fastparse.line_bounds(body)
+        starts, ends = bounds
+        n = len(starts)
+        codes = dec.codes.astype(np.int64)
+        for lo in range(0, n, slice_):
+            hi = min(n, lo + slice_)
+            m, _, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
+            fast = fits & cell_safe(m, self.json)
+            for i in dec.errors:
+                if lo <= i < hi:
+                    fast[i - lo] = False
+            idx = np.flatnonzero(fast)
+            per_row = np.zeros(hi - lo, np.int64)
+            data = b""
+            if len(idx):
+                t = self.templates
+                ids = t.rows_of(codes[lo:hi][idx])
+                data, pr = join_rows([t.piece(0, ids), m[idx], t.piece(1, ids)])
+                per_row[idx] = pr
+            yield split_blocks(data, per_row, fast,
+                               lambda i, lo=lo: self.other(batch, dec, lo + i))
