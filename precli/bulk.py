@@ -383,6 +383,7 @@ def _float_text(v: Any) -> str:
 class EncodedBatch:
     codes: npt.NDArray[np.unsignedinteger]
     errors: dict[int, str]  # local index -> message
+    floats: np.ndarray | None = None  # text input: each token's float() (NaN where none)
 
 
 def _is_fp64(fmt: Format) -> bool:
@@ -492,7 +493,7 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
             codes = codes.copy()
         for i in np.flatnonzero(redo).tolist():
             _exact_lane(fmt, batch, i, opts, codes, errors)
-    return EncodedBatch(codes, errors)
+    return EncodedBatch(codes, errors, v if from_text else None)
 
 
 def _exact_lane(fmt: Format, batch: Batch, i: int, opts: EncodeOptions,

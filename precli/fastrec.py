@@ -72,18 +72,21 @@ def token_matrix(body: bytes, starts: npt.NDArray[np.int64], ends: npt.NDArray[n
     return m, np.where(fits, lens, 0), fits
 
 
-def join_rows(parts: list[npt.NDArray[np.uint8]]) -> tuple[bytes, npt.NDArray[np.int64]]:
-    """The rows of the parts side by side, zero bytes dropped: (text, bytes per row)."""
-    n = parts[0].shape[0]
-    width = sum(p.shape[1] for p in parts)
+Piece = tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]  # (zero-padded rows, lengths)
+
+
+def join_rows(parts: list[Piece]) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """The rows of the pieces side by side, zero bytes dropped: (text, bytes per row)."""
+    n = parts[0][0].shape[0]
+    width = sum(p.shape[1] for p, _ in parts)
     out = np.empty((n, width), np.uint8)
     at = 0
-    for p in parts:
+    per_row = np.zeros(n, np.int64)
+    for p, lens in parts:
         out[:, at:at + p.shape[1]] = p
         at += p.shape[1]
-    keep = out != 0
-    per_row = keep.sum(axis=1, dtype=np.int64)
-    return out[keep].tobytes(), per_row
+        per_row += lens
+    return out.tobytes().translate(None, b"\0"), per_row
 
 
 # ------------------------------------------------------------------ decimal literals
@@ -144,6 +147,77 @@ def parse_decimals(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64]) -> Dec
             ex = np.where(t, ex * 10 + d[:, j], ex)
     ex = np.where(eneg, -ex, ex) - frac
     return Decimals(ok, neg, digits, ex)
+
+
+def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: F64,
+                      ) -> Decimals:
+    """parse_decimals for tokens whose float() is known (v, NaN where float() failed),
+    without a pass per column: float() has checked the syntax, so a token of the
+    characters 0-9 . e E + - that it accepted is a plain decimal. Its exponent e comes from
+    the positions of the point and the 'e'; its digits M from v * 10^-e, which is within
+    4 * 2^-53 relative of M (v, 10^|e| and perhaps its reciprocal, the product: each
+    rounded once), so within 4100 of it for M < 9.2e18, and corrected with M's last four
+    digits read from the text."""
+    n, w = m.shape
+    rows_ = np.arange(n)
+    allowed = ((m >= 48) & (m <= 57)) | (m == 46) | (m == 0) | (m == 43) | (m == 45) | \
+        ((m | 0x20) == 101)
+    ok = allowed.all(axis=1) & np.isfinite(v) & (v != 0) & (lens > 0)
+    is_e = (m | 0x20) == 101
+    has_e = is_e.any(axis=1)
+    epos = np.where(has_e, is_e.argmax(axis=1), lens)
+    dot = m == 46
+    has_dot = dot.any(axis=1)
+    dpos = np.where(has_dot, dot.argmax(axis=1), epos)
+    frac = np.where(has_dot, epos - dpos - 1, 0)
+    # the exponent: an optional sign and 1 to 3 digits after the 'e'
+    ex = np.zeros(n, np.int64)
+    first = epos + 1
+    c1 = m[rows_, np.minimum(first, w - 1)]
+    esign = has_e & ((c1 == 43) | (c1 == 45))
+    eneg = has_e & (c1 == 45)
+    dstart = first + esign
+    nexp = np.where(has_e, lens - dstart, 0)
+    ok &= ~has_e | ((nexp >= 1) & (nexp <= 3))
+    for k in range(3):
+        at = dstart + k
+        take = has_e & (k < nexp)
+        dig = m[rows_, np.minimum(at, w - 1)].astype(np.int64) - 48
+        ex = np.where(take, ex * 10 + dig, ex)
+    e10 = np.where(eneg, -ex, ex) - frac
+    # significant digits: from the first nonzero digit of the mantissa to its end
+    nz = (m > 48) & (m <= 57)
+    fz = np.where(nz.any(axis=1), nz.argmax(axis=1), epos)
+    ok &= fz < epos
+    nsig = epos - fz - ((dpos > fz) & (dpos < epos))
+    ok &= nsig <= 19
+    # M's last four digits, reading back from the end of the mantissa over the point
+    low = np.zeros(n, np.int64)
+    weight = np.ones(n, np.int64)
+    got = np.zeros(n, np.int64)
+    start = (m[:, 0] == 43) | (m[:, 0] == 45)
+    for k in range(1, 6):
+        at = epos - k
+        c = m[rows_, np.clip(at, 0, w - 1)]
+        take = (at >= start) & (c >= 48) & (c <= 57) & (got < 4)
+        low += np.where(take, (c.astype(np.int64) - 48) * weight, 0)
+        weight = np.where(take, weight * 10, weight)
+        got += take
+    # M from v: v * 10^-e with one rounding of the product and one of 10^-e
+    k10 = np.clip(-e10, -308, 308)
+    ok &= (e10 >= -308 - 19) & (e10 <= 308)
+    phi, _ = _pow10_table()
+    p = np.where(k10 >= 0, phi[np.abs(k10)], 1.0 / phi[np.abs(k10)])
+    with np.errstate(all="ignore"):
+        approx = np.abs(v) * p
+        approx = np.where(ok & (approx < 1.8e19), approx, 0.0)
+        mt = np.rint(approx).astype(np.uint64)
+    delta = (low - (mt % np.uint64(10000)).astype(np.int64)) % 10000
+    delta = np.where(delta >= 5000, delta - 10000, delta)
+    digits = (mt.astype(np.int64) + delta).astype(np.uint64)
+    ok &= approx < 9.2e18
+    neg = m[:, 0] == 45
+    return Decimals(ok, neg, digits, e10)
 
 
 # ------------------------------------------------------------------ double-double
@@ -323,6 +397,7 @@ class Templates:
         self.make = make
         self.row: dict[int, int] = {}
         self.mats = [np.zeros((64, 8), np.uint8) for _ in range(npieces)]
+        self.lens = np.zeros((64, npieces), np.int64)
         self.count = 0
 
     def rows_of(self, codes: npt.NDArray[Any], flags: npt.NDArray[Any] | None = None,
@@ -357,12 +432,17 @@ class Templates:
                 m = self.mats[j] = grown
             if p:
                 m[r, :len(p)] = np.frombuffer(p, np.uint8)
+        if r >= len(self.lens):
+            self.lens = np.concatenate([self.lens, np.zeros_like(self.lens)])
+        self.lens[r] = [len(p) for p in pieces]
         self.count += 1
         return r
 
-    def piece(self, j: int, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        out: npt.NDArray[np.uint8] = self.mats[j][ids]
-        return out
+    def piece(self, j: int, ids: npt.NDArray[np.int64]) -> Piece:
+        m = self.mats[j]
+        w = int(self.lens[:self.count, j].max(initial=1))  # the width in use
+        out: npt.NDArray[np.uint8] = m[ids, :max(w, 1)] if w < m.shape[1] else m[ids]
+        return out, self.lens[ids, j]
 
 
 def cell_safe(m: npt.NDArray[np.uint8], json_mode: bool) -> Bool:
@@ -396,15 +476,14 @@ def split_blocks(data: bytes, per_row: npt.NDArray[np.int64], fast: Bool,
     return out
 
 
-def repr_rows(v: F64) -> tuple[npt.NDArray[np.uint8], Bool]:
-    """repr(float) of each value as a zero-padded matrix, and where it is certain."""
+def repr_rows(v: F64) -> tuple[Piece, Bool]:
+    """repr(float) of each value as zero-padded rows, and where it is certain."""
     try:
         from precli.fastrepr import repr_matrix  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover - until the vectorized repr lands
-        m, _ = rows([repr(x).encode() for x in v.tolist()])
-        return m, np.ones(len(v), bool)
-    text, _, ok = repr_matrix(v)
-    return text, ok
+        return rows([repr(x).encode() for x in v.tolist()]), np.ones(len(v), bool)
+    text, lens, ok = repr_matrix(v)
+    return (text, lens), ok
 
 
 _FLAGS: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"))
@@ -438,6 +517,7 @@ class FastEncode:
         starts, ends = bounds
         n = len(starts)
         codes = enc.codes.astype(np.uint64)
+        floats = enc.floats
         uniq, inv = np.unique(codes, return_inverse=True)
         s_u, inv_u, cov_u, sn = code_arrays(self.fmt, uniq)
         stored, inv_ulp, covered = s_u[inv], inv_u[inv], cov_u[inv]
@@ -445,7 +525,8 @@ class FastEncode:
         for lo in range(0, n, slice_):
             hi = min(n, lo + slice_)
             m, lens, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
-            dec = parse_decimals(m, lens)
+            dec = parse_decimals(m, lens) if floats is None else \
+                parse_with_floats(m, lens, floats[lo:hi])
             st = stored[lo:hi]
             err = value_errors(dec, st, inv_ulp[lo:hi], sn)
             fast = fits & dec.ok & covered[lo:hi] & err.ok & cell_safe(m, self.json)
@@ -460,7 +541,7 @@ class FastEncode:
                 fast[idx[~ok]] = False
             keep = fast[idx]
             idx = idx[keep]
-            parts_v = [p[keep] for p in parts_v]
+            parts_v = [(p[keep], ln[keep]) for p, ln in parts_v]
             under = err.below_normal if is_float else st == 0
             flag = np.where(err.inexact, np.where(under, 2, 1), 0)
             per_row = np.zeros(hi - lo, np.int64)
@@ -468,7 +549,8 @@ class FastEncode:
             if len(idx):
                 t = self.templates
                 ids = t.rows_of(codes[lo:hi][idx], flag[idx])
-                data, pr = join_rows([t.piece(0, ids), m[idx], t.piece(1, ids), parts_v[0],
+                data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]), t.piece(1, ids),
+                                      parts_v[0],
                                       t.piece(2, ids), parts_v[1], t.piece(3, ids),
                                       parts_v[2], t.piece(4, ids)])
                 per_row[idx] = pr
@@ -503,7 +585,7 @@ class FastDecode:
         codes = dec.codes.astype(np.int64)
         for lo in range(0, n, slice_):
             hi = min(n, lo + slice_)
-            m, _, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
+            m, lens, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
             fast = fits & cell_safe(m, self.json)
             for i in dec.errors:
                 if lo <= i < hi:
@@ -514,7 +596,7 @@ class FastDecode:
             if len(idx):
                 t = self.templates
                 ids = t.rows_of(codes[lo:hi][idx])
-                data, pr = join_rows([t.piece(0, ids), m[idx], t.piece(1, ids)])
+                data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]), t.piece(1, ids)])
                 per_row[idx] = pr
             yield split_blocks(data, per_row, fast,
                                lambda i, lo=lo: self.other(batch, dec, lo + i))
