@@ -25,9 +25,13 @@ and what was found):
 * ``requant-drift``: re-encoding the dequantized values with the layout's declared recipe
   must give the same scales and codes (DeepSeek FP8 blocks: ``e4m3fn:blockBxB`` with fp32
   or ue8m0 scales; MXFP4: ``mxfp4`` (OCP floor rule); NVFP4: ``nvfp4`` with the stored
-  global scale). A finding reports the share of blocks whose scale moves and the elements
-  whose code moves. AWQ / GPTQ choose their scales by search and error feedback, so they
-  have no rule to re-derive and are not checked for drift.
+  global scale; compressed-tensors asymmetric int4 whose config declares the min-max
+  observer: ``int4:groupG`` asymmetric with scales in their stored format, where the scale
+  and the zero point of each group must come back). A finding reports the share of blocks
+  (groups) whose scale (or zero point) moves and the elements whose code moves. AWQ / GPTQ
+  choose their scales by search and error feedback, so they have no rule to re-derive and
+  are not checked for drift; nor is symmetric pack-quantized (its rule, amax / 7.5, clips
+  the top code, so dequantized values do not give the scale back).
 
 Notes (not findings): the NVFP4 scale convention a tensor uses (ModelOpt: ``weight_scale_2``
 multiplied; compressed-tensors: ``weight_global_scale``, its reciprocal, divided).

@@ -293,6 +293,7 @@ def test_rtn_with_rounded_scales_drifts_where_predicted(tmp_path: Path, sdt: str
     w = weights(7, (64, 128))
     ents, q, z, s = clean(w, 16, sdt)
     groups, codes = predicted_drift(q, z, s, sdt)
+    assert groups > 0 or sdt == "F16"  # bf16 (8 bits): 6 of 512 groups with this seed
     rep = check_checkpoint(str(write(tmp_path, ents, qf.ct_config(16))))
     (t,) = [t for t in rep.tensors if t.name == "l.weight"]
     assert t.blocks == 64 * 8 and t.drifted == groups

@@ -48,10 +48,24 @@ The layouts and their name mapping (``X`` is any prefix, e.g. ``model.layers.0.m
   ``qweight``; GPTQ: as wide).
 * **int4 pack-quantized, compressed-tensors** (neuralmagic/compressed-tensors
   ``src/compressed_tensors/compressors/quantized_compressors/pack_quantized.py``,
-  ``pack_to_int32``): ``X.weight_packed`` (I32 [N, ceil(K/8)], element ``8j + i`` of a row
-  at bits ``4i`` of word j, stored as ``q + 8``) + ``X.weight_scale`` ([N, K/g], or [N, 1]
-  per channel) + ``X.weight_shape`` ([N, K]) -> ``X.weight`` [N, K]; value ``(u - 8) * s``.
-  Symmetric only: a ``weight_zero_point`` is refused as a layout finding for now.
+  ``pack_to_int32`` / ``unpack_from_int32``; the value as ``dequantize`` in
+  ``src/compressed_tensors/quantization/lifecycle/forward.py``): ``X.weight_packed`` (I32
+  [N, ceil(K/8)], element ``8j + i`` of a row at bits ``4i`` of word j, stored as ``q + 8``,
+  padded with zero bits) + ``X.weight_scale`` ([N, K/g], or [N, 1] per channel) +
+  ``X.weight_shape`` ([N, K]) -> ``X.weight`` [N, K]; value ``(q - z) * s``. Asymmetric
+  checkpoints add ``X.weight_zero_point``: since compressed-tensors 0.9.4 (PR #296) I32
+  [ceil(N/8), K/g], packed by ``pack_to_int32(..., packed_dim=0)`` down the output rows (row
+  ``8j + i`` at bits ``4i`` of word row j, stored as ``z + 8``); before, I8 [N, K/g] as
+  ``calculate_qparams`` made it (z in [-8, 7]). Both are read. (compressed-tensors itself
+  could only decompress packed zero points from PR #463, Oct 2025.) An optional
+  ``X.weight_g_idx`` (I32 [K], activation order) maps column c to group ``g_idx[c]``; a -1
+  in it means column order, as in ``forward.py``. Symmetric: z = 0. ``(q - z) * s`` is exact
+  in float64: |q - z| <= 15 (4 bits) times a scale of at most 24 significant bits
+  (f16 / bf16 / f32); compressed-tensors' own ``dequantize`` rounds it to the scale's dtype.
+  The config's ``config_groups.*.weights`` (``num_bits``, ``symmetric``, ``strategy``,
+  ``group_size``, ``actorder``, ``observer``) are checked against the tensors when one set
+  applies to every pack-quantized group; asymmetric with the ``minmax`` observer declares
+  the rule ``precli check`` re-derives (option ``recipe``).
 """
 
 from __future__ import annotations
@@ -91,7 +105,8 @@ class QuantTensor(Tensor):
     ``layout``: a key of :data:`LAYOUTS`; ``parts``: (role, raw tensor) pairs, roles
     ``elements``, ``scales``, ``global_scale``, ``zeros``, ``g_idx``; ``block``: the
     (rows, cols) one scale covers in the logical matrix; ``options``: layout facts
-    (``scale_fmt`` "ue8m0", ``gptq`` "v1" / "v2")."""
+    (``scale_fmt`` "ue8m0", ``gptq`` "v1" / "v2"; pack-quantized: ``zero_point`` "packed" /
+    "int8", ``recipe`` "minmax" when the config declares it)."""
 
     layout: str = ""
     element: str = ""  # precli format of the stored elements (format is None: the values
