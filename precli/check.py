@@ -25,9 +25,13 @@ and what was found):
 * ``requant-drift``: re-encoding the dequantized values with the layout's declared recipe
   must give the same scales and codes (DeepSeek FP8 blocks: ``e4m3fn:blockBxB`` with fp32
   or ue8m0 scales; MXFP4: ``mxfp4`` (OCP floor rule); NVFP4: ``nvfp4`` with the stored
-  global scale). A finding reports the share of blocks whose scale moves and the elements
-  whose code moves. AWQ / GPTQ choose their scales by search and error feedback, so they
-  have no rule to re-derive and are not checked for drift.
+  global scale; compressed-tensors asymmetric int4 whose config declares the min-max
+  observer: ``int4:groupG`` asymmetric with scales in their stored format, where the scale
+  and the zero point of each group must come back). A finding reports the share of blocks
+  (groups) whose scale (or zero point) moves and the elements whose code moves. AWQ / GPTQ
+  choose their scales by search and error feedback, so they have no rule to re-derive and
+  are not checked for drift; nor is symmetric pack-quantized (its rule, amax / 7.5, clips
+  the top code, so dequantized values do not give the scale back).
 
 Notes (not findings): the NVFP4 scale convention a tensor uses (ModelOpt: ``weight_scale_2``
 multiplied; compressed-tensors: ``weight_global_scale``, its reciprocal, divided).
@@ -197,6 +201,14 @@ def _recipe(t: QuantTensor) -> Any:
         return parse_recipe("mxfp4")
     if t.layout.startswith("nvfp4"):
         return parse_recipe("nvfp4")
+    if t.layout == "pack-quantized" and t.option("recipe") == "minmax":
+        from precli.recipes import MAX_GROUP
+
+        sc = t.part("scales")
+        assert sc is not None
+        sfmt = {"F16": "fp16", "BF16": "bf16", "F32": "fp32"}[sc.dtype]
+        if t.block[1] <= MAX_GROUP:
+            return parse_recipe(f"int4:group{t.block[1]}:{sfmt}")  # asymmetric min-max
     return None
 
 
@@ -270,7 +282,11 @@ def check_tensor(t: Tensor) -> TensorCheck:
             nonfinite += int(bad.sum())
         if isinstance(t, QuantTensor) and t.element in _ELEM_MAX:
             sat += _saturated(t, r0, r1, cols)
-        if recipe is not None:
+        if recipe is not None and recipe.kind == "int":
+            assert isinstance(t, QuantTensor)
+            b, d, m = _int_drift(t, recipe, x, bad, r0, r1)
+            blocks, drifted, moved = blocks + b, drifted + d, moved + m
+        elif recipe is not None:
             from precli.recipes import group_scales, quantize_tile
 
             assert isinstance(t, QuantTensor)
@@ -310,12 +326,47 @@ def check_tensor(t: Tensor) -> TensorCheck:
     if recipe is not None:
         tc.blocks, tc.drifted = blocks, drifted
         if drifted or moved:
+            asym = recipe.kind == "int"
+            what = "scales, zero points and codes" if asym else "scales and codes"
+            moves = "scale or zero point moves" if asym else "scale moves"
+            unit = "groups" if asym else "blocks"
             tc.findings.append(Finding(
-                t.name, "requant-drift", f"re-encoding with {recipe.text} gives the stored "
-                "scales and codes", f"scale moves in {drifted} of {blocks} blocks "
+                t.name, "requant-drift", f"re-encoding with {recipe.text}"
+                f"{' (asymmetric min-max)' if asym else ''} gives the stored {what}",
+                f"{moves} in {drifted} of {blocks} {unit} "
                 f"({100 * drifted / max(blocks, 1):.2f}%), codes move for {moved} of "
                 f"{t.numel} elements"))
     return tc
+
+
+def _int_drift(t: QuantTensor, recipe: Any, x: F64, bad: npt.NDArray[np.bool_], r0: int,
+               r1: int) -> tuple[int, int, int]:
+    """(groups, groups whose scale or zero point moves, codes that move) of rows [r0, r1)
+    of an asymmetric integer layout (compressed-tensors pack-quantized) re-encoded with its
+    declared min-max recipe. A group whose values are all zero has no scale to re-derive
+    (any scale gives zeros): only its zero point is compared there."""
+    from precli.recipes import group_params, quantize_tile
+
+    rows, cols = x.shape
+    stored = _stored_scales(t, r0, r1, cols)
+    zs = t.zero_points(r0, r1)
+    assert zs is not None
+    xs = np.where(bad, 0.0, x)
+    new, newz = (a.reshape(stored.shape) for a in group_params(recipe, xs))
+    g = t.block[1]
+    live = np.abs(xs).reshape(rows, stored.shape[1], g).max(axis=2) > 0
+    ok = np.isfinite(stored)
+    same = (((new == stored) | ~live) & (newz == zs)) | ~ok
+    moved = 0
+    if not same.all():
+        with np.errstate(all="ignore"):
+            res = quantize_tile(recipe, xs)
+        c = np.asarray(res.codes, np.int64).reshape(rows, cols)
+        q_new = np.where(c >= 8, c - 16, c)  # int4 two's complement
+        el, _ = t.decompose(r0 * cols, r1 * cols)
+        q_old = el.reshape(rows, cols) + np.repeat(zs, g, axis=1)
+        moved = int(np.count_nonzero((q_new != q_old) & ~bad))
+    return int(ok.sum()), int((~same).sum()), moved
 
 
 def _stored_scales(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:

@@ -69,6 +69,8 @@ __all__ = [
     "TileResult",
     "parse_recipe",
     "block_quantize",
+    "group_params",
+    "group_scales",
     "nvfp4_tensor_scale",
     "quantize_tile",
     "scale_exact",
@@ -533,11 +535,18 @@ def group_scales(r: Recipe, x: F64, ctx: Context | None = None) -> F64:
     """The stored scale of every group of a tile under a group / block / MX / NVFP4 recipe,
     row by row, NaN where it cannot be stored: :func:`quantize_tile`'s ``scales`` without
     rounding the elements (``precli check`` compares them with a checkpoint's)."""
+    return group_params(r, x, ctx)[0]
+
+
+def group_params(r: Recipe, x: F64, ctx: Context | None = None) -> tuple[F64, F64]:
+    """:func:`group_scales` and the zero point of every group (integer recipes; 0 for the
+    others), row by row."""
     ctx = ctx or Context()
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        gs, _, gbad = _group_scales(r, x, ctx.tensor_scale, None)
+        gs, gz, gbad = _group_scales(r, x, ctx.tensor_scale, None)
     out: F64 = np.where(gbad, np.nan, gs).reshape(-1)
-    return out
+    zp: F64 = np.asarray(gz, np.float64).reshape(-1)
+    return out, zp
 
 
 def _exact_extremes(r: Recipe, x: F64, gi: int, gj: int, lo: float, hi: float,

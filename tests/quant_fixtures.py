@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,129 @@ def ct_pack_quantized(rng: np.random.Generator, n: int, k: int, groups: int,
     return [(prefix + "weight_packed", "I32", [n, words], _i32(packed)),
             (prefix + "weight_scale", "F16", [n, groups], s.astype("<f2").tobytes()),
             (prefix + "weight_shape", "I64", [2], np.array([n, k], "<i8").tobytes())], expect
+
+
+# ------------------------------------------------------------------ compressed-tensors asym
+# compressed-tensors pack-quantized with zero points (neuralmagic/compressed-tensors
+# compressors/quantized_compressors/pack_quantized.py, >= 0.9.4): pack_to_int32 adds
+# 2**(bits-1) = 8 to every int8 value, pads with zero bits, and puts element i of each run
+# of eight at bits 4i; weights are packed along the input columns (dim 1), zero points
+# [N, G] along the output rows (dim 0) into [ceil(N/8), G]. Before 0.9.4 the zero points
+# were saved unpacked, int8 [N, G].
+
+SCALE_DTYPES = {"F16": np.float16, "BF16": ml_dtypes.bfloat16, "F32": np.float32}
+
+
+def _store_scales(s: np.ndarray, dtype: str) -> bytes:
+    a = s.astype(SCALE_DTYPES[dtype])
+    return a.view({"F16": "<u2", "BF16": "<u2", "F32": "<u4"}[dtype]).tobytes()
+
+
+def pack_rows(vals: np.ndarray) -> list[int]:
+    """pack_to_int32 along dim 1: each row's int4 values (+8), eight to a word, element
+    8j + i at bits 4i of word j, the last word of a row padded with zero bits."""
+    n, k = vals.shape
+    out = []
+    for r in range(n):
+        for j in range(-(-k // 8)):
+            w = 0
+            for i in range(8):
+                if 8 * j + i < k:
+                    w |= (int(vals[r, 8 * j + i]) + 8) << (4 * i)
+            out.append(w)
+    return out
+
+
+def pack_cols(vals: np.ndarray) -> list[int]:
+    """pack_to_int32 along dim 0: row 8j + i of each column at bits 4i of word row j."""
+    n, g = vals.shape
+    out = []
+    for j in range(-(-n // 8)):
+        for c in range(g):
+            w = 0
+            for i in range(8):
+                if 8 * j + i < n:
+                    w |= (int(vals[8 * j + i, c]) + 8) << (4 * i)
+            out.append(w)
+    return out
+
+
+def ct_asym_entries(q: np.ndarray, z: np.ndarray, s: np.ndarray, scale_dtype: str = "F16",
+                    zp: str = "packed", prefix: str = "l.",
+                    g_idx: np.ndarray | None = None) -> list[Entry]:
+    """The tensors compressed-tensors saves for codes q [N, K] in [-8, 7], zero points
+    z [N, G] in [-8, 7] and scales s [N, G]."""
+    n, k = q.shape
+    groups = s.shape[1]
+    ents = [(prefix + "weight_packed", "I32", [n, -(-k // 8)], _i32(pack_rows(q))),
+            (prefix + "weight_scale", scale_dtype, [n, groups], _store_scales(s, scale_dtype)),
+            (prefix + "weight_shape", "I64", [2], np.array([n, k], "<i8").tobytes())]
+    if zp == "packed":
+        ents.append((prefix + "weight_zero_point", "I32", [-(-n // 8), groups],
+                     _i32(pack_cols(z))))
+    elif zp == "int8":
+        ents.append((prefix + "weight_zero_point", "I8", [n, groups],
+                     z.astype(np.int8).tobytes()))
+    if g_idx is not None:
+        ents.append((prefix + "weight_g_idx", "I32", [k], g_idx.astype("<i4").tobytes()))
+    return ents
+
+
+def ct_config(group_size: int | None, symmetric: bool = False, **extra: Any) -> dict[str, Any]:
+    """A compressed-tensors quantization_config (W4A16, pack-quantized)."""
+    w = {"num_bits": 4, "type": "int", "symmetric": symmetric,
+         "strategy": "group" if group_size else "channel", "group_size": group_size,
+         "observer": "minmax", "actorder": None, "dynamic": False}
+    w.update(extra)
+    return {"quant_method": "compressed-tensors", "format": "pack-quantized",
+            "quantization_status": "compressed", "ignore": ["lm_head"],
+            "config_groups": {"group_0": {"targets": ["Linear"], "weights": w,
+                                          "input_activations": None}}}
+
+
+def rhe(t: Fraction) -> int:
+    """Round half to even (torch.round)."""
+    f = t.numerator // t.denominator
+    d = t - f
+    return f + 1 if d > Fraction(1, 2) or (d == Fraction(1, 2) and f % 2) else f
+
+
+def ct_minmax(w: np.ndarray, g: int, scale_dtype: str = "F32"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """compressed-tensors' asymmetric min-max rule (quantization/utils/helpers.py
+    calculate_qparams, lifecycle/forward.py _quantize), in exact arithmetic from the stored
+    scale: per group lo = min(min x, 0), hi = max(max x, 0), s = (hi - lo) / 15 stored in
+    the scale dtype (at least float32 eps), z = round(clamp(-8 - lo / s, -8, 7)),
+    q = round(clamp(x / s + z, -8, 7)), rounding half to even. Returns (q, z, s)."""
+    n, k = w.shape
+    ng = k // g
+    q = np.zeros((n, k), np.int64)
+    z = np.zeros((n, ng), np.int64)
+    s = np.zeros((n, ng), np.float64)
+    eps = Fraction(2) ** -23
+    for r in range(n):
+        for j in range(ng):
+            blk = [Fraction(float(v)) for v in w[r, j * g:(j + 1) * g]]
+            lo, hi = min(min(blk), Fraction(0)), max(max(blk), Fraction(0))
+            sv = float(SCALE_DTYPES[scale_dtype](float(max((hi - lo) / 15, eps))))
+            fs = Fraction(sv)
+            zz = rhe(min(max(-8 - lo / fs, Fraction(-8)), Fraction(7)))
+            s[r, j], z[r, j] = sv, zz
+            for c, v in enumerate(blk):
+                q[r, j * g + c] = rhe(min(max(v / fs + zz, Fraction(-8)), Fraction(7)))
+    return q, z, s
+
+
+def ct_dequant(q: np.ndarray, z: np.ndarray, s: np.ndarray,
+               g_idx: np.ndarray | None = None) -> np.ndarray:
+    """(q - z) * s per element, in Fractions (converted once: the product is exact)."""
+    n, k = q.shape
+    g = k // s.shape[1]
+    gi = g_idx if g_idx is not None else np.arange(k) // g
+    out = np.empty((n, k))
+    for r in range(n):
+        for c in range(k):
+            v = (int(q[r, c]) - int(z[r, gi[c]])) * Fraction(float(s[r, gi[c]]))
+            out[r, c] = float(v)
+            assert Fraction(out[r, c]) == v
+    return out

@@ -48,10 +48,24 @@ The layouts and their name mapping (``X`` is any prefix, e.g. ``model.layers.0.m
   ``qweight``; GPTQ: as wide).
 * **int4 pack-quantized, compressed-tensors** (neuralmagic/compressed-tensors
   ``src/compressed_tensors/compressors/quantized_compressors/pack_quantized.py``,
-  ``pack_to_int32``): ``X.weight_packed`` (I32 [N, ceil(K/8)], element ``8j + i`` of a row
-  at bits ``4i`` of word j, stored as ``q + 8``) + ``X.weight_scale`` ([N, K/g], or [N, 1]
-  per channel) + ``X.weight_shape`` ([N, K]) -> ``X.weight`` [N, K]; value ``(u - 8) * s``.
-  Symmetric only: a ``weight_zero_point`` is refused as a layout finding for now.
+  ``pack_to_int32`` / ``unpack_from_int32``; the value as ``dequantize`` in
+  ``src/compressed_tensors/quantization/lifecycle/forward.py``): ``X.weight_packed`` (I32
+  [N, ceil(K/8)], element ``8j + i`` of a row at bits ``4i`` of word j, stored as ``q + 8``,
+  padded with zero bits) + ``X.weight_scale`` ([N, K/g], or [N, 1] per channel) +
+  ``X.weight_shape`` ([N, K]) -> ``X.weight`` [N, K]; value ``(q - z) * s``. Asymmetric
+  checkpoints add ``X.weight_zero_point``: since compressed-tensors 0.9.4 (PR #296) I32
+  [ceil(N/8), K/g], packed by ``pack_to_int32(..., packed_dim=0)`` down the output rows (row
+  ``8j + i`` at bits ``4i`` of word row j, stored as ``z + 8``); before, I8 [N, K/g] as
+  ``calculate_qparams`` made it (z in [-8, 7]). Both are read. (compressed-tensors itself
+  could only decompress packed zero points from PR #463, Oct 2025.) An optional
+  ``X.weight_g_idx`` (I32 [K], activation order) maps column c to group ``g_idx[c]``; a -1
+  in it means column order, as in ``forward.py``. Symmetric: z = 0. ``(q - z) * s`` is exact
+  in float64: |q - z| <= 15 (4 bits) times a scale of at most 24 significant bits
+  (f16 / bf16 / f32); compressed-tensors' own ``dequantize`` rounds it to the scale's dtype.
+  The config's ``config_groups.*.weights`` (``num_bits``, ``symmetric``, ``strategy``,
+  ``group_size``, ``actorder``, ``observer``) are checked against the tensors when one set
+  applies to every pack-quantized group; asymmetric with the ``minmax`` observer declares
+  the rule ``precli check`` re-derives (option ``recipe``).
 """
 
 from __future__ import annotations
@@ -77,7 +91,7 @@ LAYOUTS = {
     "nvfp4-modelopt": "NVFP4 (ModelOpt)",
     "nvfp4-ct": "NVFP4 (compressed-tensors)",
     "awq": "INT4-group{g} (AWQ)",
-    "pack-quantized": "INT4-group{g} (compressed-tensors)",
+    "pack-quantized": "INT4-group{g}[ asym] (compressed-tensors)",
     "gptq": "INT4-group{g} (GPTQ {v})",
 }
 
@@ -91,7 +105,8 @@ class QuantTensor(Tensor):
     ``layout``: a key of :data:`LAYOUTS`; ``parts``: (role, raw tensor) pairs, roles
     ``elements``, ``scales``, ``global_scale``, ``zeros``, ``g_idx``; ``block``: the
     (rows, cols) one scale covers in the logical matrix; ``options``: layout facts
-    (``scale_fmt`` "ue8m0", ``gptq`` "v1" / "v2")."""
+    (``scale_fmt`` "ue8m0", ``gptq`` "v1" / "v2"; pack-quantized: ``zero_point`` "packed" /
+    "int8", ``recipe`` "minmax" when the config declares it)."""
 
     layout: str = ""
     element: str = ""  # precli format of the stored elements (format is None: the values
@@ -106,6 +121,12 @@ class QuantTensor(Tensor):
         layouts: q - z and s); the value is their product."""
         assert isinstance(self._reader, _Logical)
         return self._reader.decompose(start, self.numel if stop is None else stop)
+
+    def zero_points(self, r0: int, r1: int) -> npt.NDArray[np.float64] | None:
+        """The stored zero points of logical rows [r0, r1), [rows, groups] (layouts that
+        keep them by row, e.g. compressed-tensors pack-quantized), None otherwise."""
+        assert isinstance(self._reader, _Logical)
+        return self._reader.zeros(r0, r1)
 
     def part(self, role: str) -> Tensor | None:
         for r, t in self.parts:
@@ -145,6 +166,9 @@ class _Logical(Reader):
         """(element values, effective scale) of flat elements [start, stop): the value is
         element * scale (compressed-tensors NVFP4: scale = s / g correctly rounded)."""
         raise NotImplementedError  # pragma: no cover
+
+    def zeros(self, r0: int, r1: int) -> npt.NDArray[np.float64] | None:
+        return None
 
 
 def _f64(a: Any) -> npt.NDArray[np.float64]:
@@ -299,8 +323,12 @@ class _Int4Groups(_Logical):
 class _PackQuantized(_Logical):
     """compressed-tensors pack-quantized int4: [out, in] codes packed eight to an int32
     along the input dimension (element 8k + i at bits 4i of word k), stored unsigned with
-    an offset of 8; value ``(u - 8) * s`` with one scale per group of ``block[1]`` inputs
-    (symmetric; a group of the whole row for channel scales)."""
+    an offset of 8 (u = q + 8); one scale (and, asymmetric, one zero point) per group of
+    ``block[1]`` inputs (a group of the whole row for channel scales), or per
+    ``weight_g_idx[c]`` when that is stored. Value ``(q - z) * s``, z = 0 when symmetric.
+    Zero points (option ``zero_point``): ``packed``, eight to an int32 along the output
+    rows (row 8j + i at bits 4i of word row j, stored as z + 8), or ``int8``, one I8 each
+    (compressed-tensors before 0.9.4)."""
 
     def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
         q, s = self.decompose(start, stop)
@@ -320,12 +348,33 @@ class _PackQuantized(_Logical):
         w = np.ascontiguousarray(wp.read(r0 * words, r1 * words)).view(np.uint32)
         u = (w.reshape(r1 - r0, words, 1) >> (np.arange(8, dtype=np.uint32) * 4)) & 15
         q = u.reshape(r1 - r0, -1)[:, :k].astype(np.float64) - 8.0
-        g = self.block[1]
         ng = sc.shape[1]
+        gi = dict(self.parts).get("g_idx")
+        cg = np.asarray(gi.read(0, k), np.int64) if gi is not None else \
+            np.arange(k, dtype=np.int64) // self.block[1]
         sv = _f64(sc.read(r0 * ng, r1 * ng)).reshape(r1 - r0, ng)
-        s = sv[:, np.arange(k) // g]
+        s = sv[:, cg]
+        zt = dict(self.parts).get("zeros")
+        if zt is not None:
+            q = q - self._zeros(zt, r0, r1, ng)[:, cg]  # exact: integers in [-15, 15]
         a, b = start - r0 * k, stop - r0 * k
         return q.reshape(-1)[a:b], s.reshape(-1)[a:b]
+
+    def zeros(self, r0: int, r1: int) -> npt.NDArray[np.float64] | None:
+        zt = dict(self.parts).get("zeros")
+        return None if zt is None else self._zeros(zt, r0, r1, self.p("scales").shape[1])
+
+    def _zeros(self, zt: Tensor, r0: int, r1: int, ng: int) -> npt.NDArray[np.float64]:
+        """Zero points of rows [r0, r1), [r1 - r0, groups], as float64."""
+        import numpy as np
+
+        if dict(self.options).get("zero_point") == "packed":
+            w0, w1 = r0 // 8, (r1 - 1) // 8 + 1
+            zw = np.ascontiguousarray(zt.read(w0 * ng, w1 * ng)).view(np.uint32)
+            nib = (zw.reshape(w1 - w0, 1, ng)
+                   >> (np.arange(8, dtype=np.uint32) * 4)[None, :, None]) & 15
+            return nib.reshape(-1, ng)[r0 - 8 * w0: r1 - 8 * w0].astype(np.float64) - 8.0
+        return _f64(zt.read(r0 * ng, r1 * ng)).reshape(r1 - r0, ng)
 
 
 def _rows_cols(t: Tensor, rows: int, width: int, c0: int, c1: int) -> npt.NDArray[Any]:
@@ -432,7 +481,8 @@ def _match(t: Tensor, by: dict[str, Tensor], cfg: dict[str, Any]) -> QuantTensor
     if (x := _strip(n, "weight_packed")) is not None and t.dtype == "I32" \
             and (s := by.get(x + "weight_scale")) is not None \
             and (ws := by.get(x + "weight_shape")) is not None:
-        return _pack_quantized(t, s, ws, by.get(x + "weight_zero_point"), x + "weight", cfg)
+        return _pack_quantized(t, s, ws, by.get(x + "weight_zero_point"),
+                               by.get(x + "weight_g_idx"), x + "weight", cfg)
     # AWQ / GPTQ
     if (x := _strip(n, "qweight")) is not None and t.dtype == "I32" \
             and (z := by.get(x + "qzeros")) is not None \
@@ -548,16 +598,45 @@ def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
                  _Int4Groups)
 
 
-def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None, name: str,
-                    cfg: dict[str, Any]) -> QuantTensor:
+def ct_weight_args(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``weights`` quantization args of a compressed-tensors config's pack-quantized
+    ``config_groups`` (format per group, else the top-level ``format``), when they all
+    agree on the fields precli reads; None when there are none or they differ."""
+    groups = cfg.get("config_groups")
+    if not isinstance(groups, dict):
+        return None
+    found = []
+    for grp in groups.values():
+        if not isinstance(grp, dict):
+            continue
+        fmt = grp.get("format") or cfg.get("format")
+        w = grp.get("weights")
+        if fmt == "pack-quantized" and isinstance(w, dict):
+            found.append(w)
+    keys = ("num_bits", "symmetric", "strategy", "group_size", "observer", "actorder", "type")
+    if len({json.dumps([w.get(k) for k in keys]) for w in found}) != 1:
+        return None
+    return found[0]
+
+
+def _first_at(bad: npt.NDArray[Any], shape: tuple[int, ...]) -> list[int]:
     import numpy as np
 
-    if zp is not None:
-        raise LayoutError(zp, "layout", "symmetric pack-quantized int4 (precli does not "
-                          "read zero points of this layout yet)", "a weight_zero_point")
+    return [int(i) for i in np.unravel_index(int(np.argmax(bad)), shape)]
+
+
+def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None,
+                    gi: Tensor | None, name: str, cfg: dict[str, Any]) -> QuantTensor:
+    import numpy as np
+
+    args = ct_weight_args(cfg) or {}
     if ws.numel != 2 or ws.dtype not in ("I64", "I32"):
         raise LayoutError(ws, "layout", "weight_shape of two integers",
                           f"{ws.dtype} {list(ws.shape)}")
+    bits = args.get("num_bits", 4)
+    if bits != 4:
+        raise LayoutError(wp, "layout", "num_bits 4 (precli reads 4-bit pack-quantized)",
+                          f"num_bits {bits!r} in the config")
     rows, k = (int(v) for v in np.asarray(ws.read(0, 2), np.int64))
     if len(wp.shape) != 2 or tuple(wp.shape) != (rows, -(-k // 8)):
         raise LayoutError(wp, "packed-size", f"I32 weight_packed of shape "
@@ -568,16 +647,76 @@ def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None, name:
         raise LayoutError(sc, "packed-size", f"float weight_scale of shape [{rows}, groups]",
                           f"{sc.dtype} {list(sc.shape)}")
     ng = sc.shape[1]
+    strategy = args.get("strategy")
+    gsz = args.get("group_size")
+    if strategy == "group" and isinstance(gsz, int) and gsz > 0:
+        if ng != -(-k // gsz):
+            raise LayoutError(sc, "packed-size", f"weight_scale of shape {[rows, -(-k // gsz)]}"
+                              f" ({k} input columns in groups of {gsz}, the config's "
+                              "group_size)", f"{sc.dtype} {list(sc.shape)}")
+        if k > gsz and k % gsz:
+            raise LayoutError(wp, "shape", f"input columns a multiple of the group size {gsz}",
+                              f"{k} columns")
     g = k if ng == 1 else (k // ng if k % ng == 0 else 0)
     if g == 0:
         raise LayoutError(sc, "shape", f"{k} input columns in {ng} equal groups",
                           f"{k} % {ng} = {k % ng}")
-    dtype = f"INT4-group{g} (compressed-tensors)" if ng > 1 else \
-        "INT4-channel (compressed-tensors)"
-    _ = cfg
-    return _make(name, dtype, (rows, k), "int4", "pack-quantized",
-                 (("elements", wp), ("scales", sc), ("shape", ws)), (1, g), (),
-                 _PackQuantized)
+    asym = args.get("symmetric") is False and strategy in (None, "group", "channel")
+    opts: list[tuple[str, str]] = []
+    parts: list[tuple[str, Tensor]] = [("elements", wp), ("scales", sc), ("shape", ws)]
+    if zp is None and asym:
+        raise LayoutError(wp, "layout", "a weight_zero_point beside it (the config says "
+                          "symmetric: false)", "none")
+    if zp is not None:
+        if zp.dtype == "I32":  # compressed-tensors >= 0.9.4: packed along the output rows
+            kind, want = "packed", [-(-rows // 8), ng]
+        elif zp.dtype == "I8":  # before: one int8 per group, as calculate_qparams made it
+            kind, want = "int8", [rows, ng]
+        else:
+            raise LayoutError(zp, "layout", "I32 zero points packed eight to a word along "
+                              "the output rows, or I8 zero points",
+                              f"{zp.dtype} {list(zp.shape)}")
+        if list(zp.shape) != want:
+            raise LayoutError(zp, "packed-size", f"{zp.dtype} weight_zero_point of shape "
+                              f"{want} ({rows} rows x {ng} groups"
+                              f"{', eight rows to a word' if kind == 'packed' else ''})",
+                              f"shape {list(zp.shape)}")
+        if kind == "int8":
+            z = np.asarray(zp.read(), np.int64).reshape(rows, ng)
+            bad = (z < -8) | (z > 7)
+            if bad.any():
+                at = _first_at(bad, (rows, ng))
+                raise LayoutError(zp, "layout", "int4 zero points in [-8, 7]",
+                                  f"{int(bad.sum())} of {z.size} outside, first at {at}: "
+                                  f"{int(z[at[0], at[1]])}")
+        opts.append(("zero_point", kind))
+        parts.append(("zeros", zp))
+    act = args.get("actorder")
+    if gi is not None:
+        if gi.numel != k or gi.dtype not in ("I32", "I64"):
+            raise LayoutError(gi, "packed-size", f"I32 weight_g_idx of {k} entries",
+                              f"{gi.dtype} {list(gi.shape)}")
+        gv = np.asarray(gi.read(0, k), np.int64)
+        if not (gv == -1).any():  # a -1 means column order (compressed-tensors forward.py)
+            bad = (gv < 0) | (gv >= ng)
+            if bad.any():
+                raise LayoutError(gi, "layout", f"group indices in [0, {ng})",
+                                  f"{int(bad.sum())} of {k} outside, first at "
+                                  f"[{int(np.argmax(bad))}]: {int(gv[int(np.argmax(bad))])}")
+            parts.append(("g_idx", gi))
+    elif act is True or act == "group":
+        raise LayoutError(wp, "layout", "a weight_g_idx beside it (the config says "
+                          "actorder: group)", "none")
+    observer = args.get("observer")
+    contiguous = all(r != "g_idx" for r, _ in parts)
+    if asym and zp is not None and contiguous and (observer is None
+                                                   or "minmax" in str(observer)):
+        opts.append(("recipe", "minmax"))  # declared, and re-derivable by precli check
+    tag = " asym" if zp is not None else ""
+    dtype = f"INT4-group{g}{tag} (compressed-tensors)" if ng > 1 else \
+        f"INT4-channel{tag} (compressed-tensors)"
+    return _make(name, dtype, (rows, k), "int4", "pack-quantized", tuple(parts), (1, g),
+                 tuple(opts), _PackQuantized)
 
 
 def _make(name: str, dtype: str, shape: tuple[int, ...], fmt: str, layout: str,
