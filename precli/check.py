@@ -31,7 +31,9 @@ and what was found):
   (groups) whose scale (or zero point) moves and the elements whose code moves. AWQ / GPTQ
   choose their scales by search and error feedback, so they have no rule to re-derive and
   are not checked for drift; nor is symmetric pack-quantized (its rule, amax / 7.5, clips
-  the top code, so dequantized values do not give the scale back).
+  the top code, so dequantized values do not give the scale back). With fp16 / bf16
+  scales the asymmetric rule itself fails to come back in a few groups (the rounded scale
+  moves the top code): drift up to ROUNDED_SCALE_DRIFT of the groups is a note there.
 
 Notes (not findings): the NVFP4 scale convention a tensor uses (ModelOpt: ``weight_scale_2``
 multiplied; compressed-tensors: ``weight_global_scale``, its reciprocal, divided).
@@ -330,13 +332,27 @@ def check_tensor(t: Tensor) -> TensorCheck:
             what = "scales, zero points and codes" if asym else "scales and codes"
             moves = "scale or zero point moves" if asym else "scale moves"
             unit = "groups" if asym else "blocks"
-            tc.findings.append(Finding(
-                t.name, "requant-drift", f"re-encoding with {recipe.text}"
-                f"{' (asymmetric min-max)' if asym else ''} gives the stored {what}",
-                f"{moves} in {drifted} of {blocks} {unit} "
-                f"({100 * drifted / max(blocks, 1):.2f}%), codes move for {moved} of "
-                f"{t.numel} elements"))
+            found = (f"{moves} in {drifted} of {blocks} {unit} "
+                     f"({100 * drifted / max(blocks, 1):.2f}%), codes move for {moved} of "
+                     f"{t.numel} elements")
+            if asym and recipe.scale_format in ("fp16", "bf16") and \
+                    drifted <= ROUNDED_SCALE_DRIFT * blocks:
+                # rounding the scale to 16 bits alone moves a few groups: not a finding
+                tc.notes.append(f"{t.name}: requant-drift within what a {recipe.scale_format} "
+                                f"scale explains (at most {ROUNDED_SCALE_DRIFT:.0%} of "
+                                f"groups): {found}")
+            else:
+                tc.findings.append(Finding(
+                    t.name, "requant-drift", f"re-encoding with {recipe.text}"
+                    f"{' (asymmetric min-max)' if asym else ''} gives the stored {what}",
+                    found))
     return tc
+
+
+#: The share of groups whose scale an honest asymmetric min-max quantizer with a 16-bit
+#: stored scale can fail to give back (its top code rounds to 6 instead of 7): 0.13% (fp16)
+#: and 0.74% (bf16) of groups in the tests' fixtures. Up to this share drift is a note.
+ROUNDED_SCALE_DRIFT = 0.02
 
 
 def _int_drift(t: QuantTensor, recipe: Any, x: F64, bad: npt.NDArray[np.bool_], r0: int,
