@@ -361,6 +361,7 @@ def _certain(hi: F64, lo: F64, eps: F64) -> Bool:
     away = np.where(hi < 0, -lo, lo)  # lo measured away from zero
     pow2 = np.abs(np.frexp(hi)[0]) == 0.5
     out: Bool = (away + eps < 0.5 * sp) & (eps - away < np.where(pow2, 0.25, 0.5) * sp)
+    out |= (hi == 0) & (lo == 0) & (eps == 0)  # exactly zero (half the smallest gap is 0)
     return out
 
 

@@ -1,0 +1,173 @@
+"""precli/fastrec.py, the byte-matrix records: its pieces against independent oracles
+(Python's int / Fraction arithmetic), and that it actually carries the records (a path that
+sent every value to the exact path would pass tests/test_records.py and be as slow as
+before)."""
+
+from __future__ import annotations
+
+import io
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from precli import bulk, fastparse, fastrec
+from precli.analysis import EncodeOptions
+from precli.formats import get_format
+from precli.streams import RESULT_KEYS, RecordWriter
+
+
+def _tokens(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        x = rng.gauss(0, 1) * 10 ** rng.randint(-30, 30)
+        style = rng.randint(0, 5)
+        if style == 0:
+            out.append(f"{x:.17g}")
+        elif style == 1:
+            out.append(f"{x:.{rng.randint(1, 19)}e}")
+        elif style == 2:
+            out.append(f"{x:.{rng.randint(0, 12)}f}")
+        elif style == 3:
+            out.append(str(rng.randint(-10**6, 10**6)))
+        elif style == 4:
+            out.append(f"{'+' if rng.random() < .5 else ''}{x:.6G}")
+        else:
+            out.append(f"{x:.{rng.randint(1, 30)}g}")
+    return out
+
+
+def _matrix(tokens: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    body = ("\n".join(tokens) + "\n").encode()
+    starts, ends = fastparse.line_bounds(body)  # type: ignore[misc]
+    return fastrec.token_matrix(body, starts, ends)
+
+
+def _float(t: str) -> float:
+    try:
+        return float(t)
+    except ValueError:
+        return float("nan")
+
+
+def _digits_oracle(tok: str) -> tuple[bool, int, int] | None:
+    """(negative, M, e) with x = M * 10^e, from the text by string handling alone."""
+    t = tok
+    neg = t.startswith("-")
+    t = t.lstrip("+-")
+    mant, _, ex = t.lower().partition("e")
+    ip, _, fp = mant.partition(".")
+    digits = (ip + fp).lstrip("0")
+    if not (ip + fp).isdigit() or not ip.isascii() or (ex and not ex.lstrip("+-").isdigit()):
+        return None
+    if len(digits) > 19 or (ex and len(ex.lstrip("+-")) > 3):
+        return None
+    return neg, int(digits or "0"), (int(ex) if ex else 0) - len(fp)
+
+
+def test_parsers_agree_with_string_handling() -> None:
+    toks = _tokens(1, 20000) + ["5.", ".5", "-0.000123", "1e5", "1E+05", "+2", "0", "-0.0",
+                                "1e-0005", "12345678901234567890", "9999999999999999999",
+                                "1_0", "inf", "nan", "0x10", "1.5e300", "4.9e-324"]
+    m, lens, fits = _matrix(toks)
+    floats = np.array([_float(t) for t in toks])
+    for dec in (fastrec.parse_decimals(m, lens),
+                fastrec.parse_with_floats(m, lens, floats)):
+        ok = 0
+        for i, t in enumerate(toks):
+            if not (dec.ok[i] and fits[i]):
+                continue
+            ok += 1
+            want = _digits_oracle(t)
+            assert want is not None, t
+            neg, mm, e = want
+            # the same number (a parser may keep trailing zeros in M or not)
+            got = Fraction(int(dec.digits[i])) * Fraction(10) ** int(dec.exp10[i])
+            assert got == Fraction(mm) * Fraction(10) ** e, t
+            assert bool(dec.negative[i]) == neg, t
+        # every plain decimal of at most 19 digits (a zero goes exact) stays fast
+        plain = sum(1 for t in toks if (w := _digits_oracle(t)) is not None and w[1] != 0
+                    and abs(w[2]) < 300 and not np.isnan(_float(t)))
+        assert ok >= 0.99 * plain > 0.7 * 20000
+
+
+def _oracle_errors(x: Fraction, s: Fraction, ulp: Fraction) -> tuple[float, float, float]:
+    d = abs(s - x)
+    return float(d), float(d / abs(x)), float(d / ulp)
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "fp32", "int8"])
+def test_value_errors_against_fractions(name: str) -> None:
+    from precli.analysis import describe_code
+
+    fmt = get_format(name)
+    toks = _tokens(7, 6000)
+    batch = bulk.Batch(0, body=("\n".join(toks) + "\n").encode())
+    enc = bulk.encode_batch(fmt, batch, EncodeOptions())
+    m, lens, fits = _matrix(toks)
+    dec = fastrec.parse_with_floats(m, lens, enc.floats)
+    codes = enc.codes.astype(np.uint64)
+    stored, inv, covered, sn = fastrec.code_arrays(fmt, codes)
+    err = fastrec.value_errors(dec, stored, inv, sn)
+    checked = 0
+    for i, t in enumerate(toks):
+        if not (err.ok[i] and covered[i] and dec.ok[i]) or i in enc.errors:
+            continue
+        info = describe_code(fmt, int(codes[i]))
+        s = info.stored.value
+        x = Fraction(t)
+        assert stored[i] == float(s)
+        a, r, u = _oracle_errors(x, s, info.ulp)
+        assert (err.abs_error[i], err.rel_error[i], err.ulp_error[i]) == (a, r, u), t
+        assert bool(err.inexact[i]) == (x != s), t
+        checked += 1
+    # the double-double decides nearly every lane it is given (the rest: exact zeros of
+    # the error after a long literal, values near the smallest normal)
+    given = int((covered & dec.ok).sum())
+    assert checked >= 0.99 * given and given > 500
+
+
+def test_near_ties_are_never_guessed() -> None:
+    """Literals 10^-18 away from a stored bf16 value (19 significant digits): the error is
+    so small against x that the double-double cannot round it with certainty, so those
+    lanes must leave the fast path; any lane kept must still be right."""
+    fmt = get_format("bf16")
+    toks = []
+    for k in range(128, 256):
+        v = f"{k / 128:.18f}"  # a bf16 value with 7 decimals: the rest are zeros
+        toks += [v[:-1] + "1", "-" + v[:-1] + "1", v[:10]]
+    batch = bulk.Batch(0, body=("\n".join(toks) + "\n").encode())
+    enc = bulk.encode_batch(fmt, batch, EncodeOptions())
+    m, lens, _ = _matrix(toks)
+    dec = fastrec.parse_with_floats(m, lens, enc.floats)
+    assert dec.ok.all()
+    stored, inv, _, sn = fastrec.code_arrays(fmt, enc.codes.astype(np.uint64))
+    err = fastrec.value_errors(dec, stored, inv, sn)
+    near = np.arange(len(toks)) % 3 != 2
+    assert not err.ok[near].any()  # 10^-18 / x is far below the 2^-42 it needs
+    assert err.ok[~near].all()  # the exact values themselves are decided
+    for i, t in enumerate(toks):
+        if err.ok[i]:
+            x = Fraction(t)
+            s = Fraction(float(stored[i]))
+            assert err.abs_error[i] == float(abs(s - x)) == 0.0, t
+
+
+def test_most_records_take_the_byte_path() -> None:
+    fmt = get_format("bf16")
+    rng = np.random.default_rng(3)
+    toks = [f"{v:.17g}" for v in (rng.standard_normal(20000) * 100).tolist()]
+    batch = bulk.Batch(0, body=("\n".join(toks) + "\n").encode())
+    for mode in ("ndjson", "csv"):
+        w = RecordWriter(io.StringIO(), mode, RESULT_KEYS, "hex")
+        rt = bulk.RecordTexts(fmt, w, EncodeOptions())
+        parts = [r for p in rt.encode(batch, bulk.encode_batch(fmt, batch, EncodeOptions()))
+                 for r in p]
+        in_blocks = sum(r.count for r in parts if isinstance(r, fastrec.Block))
+        assert in_blocks >= 0.99 * len(toks)
+        codes = bulk.Batch(0, body=b"0x3f80\n" * 5000)
+        rt = bulk.RecordTexts(fmt, w)
+        parts = [r for p in rt.decode(codes, bulk.decode_codes(fmt, codes)) for r in p]
+        assert sum(r.count for r in parts if isinstance(r, fastrec.Block)) == 5000
