@@ -89,6 +89,46 @@ def join_rows(parts: list[Piece]) -> tuple[bytes, npt.NDArray[np.int64]]:
     return out.tobytes().translate(None, b"\0"), per_row
 
 
+def join_pieces(segments: list[list[Piece]],
+                objects: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]],
+                ) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """join_rows for rows made of narrow pieces (segments of padded matrices) around wide
+    ones given as bytes objects (the per-code template pieces): a record is segments[0] +
+    objects[0] + segments[1] + ... + segments[-1]. Only the narrow bytes are compacted (the
+    wide ones would cost a pass over every byte); each segment ends in a 0x01 byte, which
+    no record holds (tokens and numbers are printable ASCII), and splitting at it gives
+    the segments as bytes objects for one join with the wide pieces."""
+    n = len(objects[0][0]) if objects else segments[0][0][0].shape[0]
+    live = [k for k, seg in enumerate(segments) if seg]
+    cols = []
+    per_row = np.zeros(n, np.int64)
+    for k in live:
+        for m, lens in segments[k]:
+            cols.append(m)
+            per_row += lens
+        cols.append(np.ones((n, 1), np.uint8))
+    for _, lens in objects:
+        per_row += lens
+    width = sum(c.shape[1] for c in cols)
+    out = np.empty((n, width), np.uint8)
+    at = 0
+    for c in cols:
+        out[:, at:at + c.shape[1]] = c
+        at += c.shape[1]
+    narrow = out.tobytes().translate(None, b"\0").split(b"\1")
+    pieces = np.empty((n, len(live) + len(objects)), object)
+    col = 0
+    for k in range(len(segments)):
+        if k in live:
+            j = live.index(k)
+            pieces[:, col] = narrow[j:len(live) * n:len(live)]
+            col += 1
+        if k < len(objects):
+            pieces[:, col] = objects[k][0]
+            col += 1
+    return b"".join(pieces.ravel().tolist()), per_row
+
+
 # ------------------------------------------------------------------ decimal literals
 
 
@@ -399,6 +439,9 @@ class Templates:
         self.row: dict[int, int] = {}
         self.mats = [np.zeros((64, 8), np.uint8) for _ in range(npieces)]
         self.lens = np.zeros((64, npieces), np.int64)
+        self.objs = [np.empty(64, object) for _ in range(npieces)]
+        self.first: tuple[bytes, ...] | None = None
+        self.constant = [True] * npieces  # piece j is the same in every template so far
         self.count = 0
 
     def rows_of(self, codes: npt.NDArray[Any], flags: npt.NDArray[Any] | None = None,
@@ -435,9 +478,28 @@ class Templates:
                 m[r, :len(p)] = np.frombuffer(p, np.uint8)
         if r >= len(self.lens):
             self.lens = np.concatenate([self.lens, np.zeros_like(self.lens)])
+            self.objs = [np.concatenate([o, np.empty(len(o), object)]) for o in self.objs]
         self.lens[r] = [len(p) for p in pieces]
+        if self.first is None:
+            self.first = pieces
+        for j, p in enumerate(pieces):
+            self.objs[j][r] = p
+            self.constant[j] = self.constant[j] and p == self.first[j]
         self.count += 1
         return r
+
+    def obj(self, j: int, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any],
+                                                               npt.NDArray[np.int64]]:
+        return self.objs[j][ids], self.lens[ids, j]
+
+    def const(self, j: int, n: int) -> Piece | None:
+        """Piece j for n rows when every template has the same one, else None."""
+        if not self.constant[j] or self.first is None:
+            return None
+        b = np.frombuffer(self.first[j], np.uint8)
+        if len(b) == 0:
+            return np.zeros((n, 1), np.uint8), np.zeros(n, np.int64)
+        return np.broadcast_to(b, (n, len(b))), np.full(n, len(b), np.int64)
 
     def piece(self, j: int, ids: npt.NDArray[np.int64]) -> Piece:
         m = self.mats[j]
@@ -550,10 +612,18 @@ class FastEncode:
             if len(idx):
                 t = self.templates
                 ids = t.rows_of(codes[lo:hi][idx], flag[idx])
-                data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]), t.piece(1, ids),
-                                      parts_v[0],
-                                      t.piece(2, ids), parts_v[1], t.piece(3, ids),
-                                      parts_v[2], t.piece(4, ids)])
+                k = len(idx)
+                c0, c2, c3 = t.const(0, k), t.const(2, k), t.const(3, k)
+                if c0 is not None and c2 is not None and c3 is not None:
+                    data, pr = join_pieces(
+                        [[c0, (m[idx], lens[idx])], [parts_v[0], c2, parts_v[1], c3,
+                                                     parts_v[2]], []],
+                        [t.obj(1, ids), t.obj(4, ids)])
+                else:
+                    data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]),
+                                          t.piece(1, ids), parts_v[0], t.piece(2, ids),
+                                          parts_v[1], t.piece(3, ids), parts_v[2],
+                                          t.piece(4, ids)])
                 per_row[idx] = pr
             yield split_blocks(data, per_row, fast,
                                lambda i, lo=lo: self.other(batch, enc, lo + i))
@@ -597,7 +667,12 @@ class FastDecode:
             if len(idx):
                 t = self.templates
                 ids = t.rows_of(codes[lo:hi][idx])
-                data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]), t.piece(1, ids)])
+                c0 = t.const(0, len(idx))
+                if c0 is not None:
+                    data, pr = join_pieces([[c0, (m[idx], lens[idx])], []], [t.obj(1, ids)])
+                else:
+                    data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]),
+                                          t.piece(1, ids)])
                 per_row[idx] = pr
             yield split_blocks(data, per_row, fast,
                                lambda i, lo=lo: self.other(batch, dec, lo + i))
