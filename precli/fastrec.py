@@ -57,19 +57,26 @@ def rows(texts: list[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int6
 def token_matrix(body: bytes, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
                  width: int = MAX_FAST_TOKEN) -> tuple[npt.NDArray[np.uint8],
                                                        npt.NDArray[np.int64], Bool]:
-    """(matrix, lengths, fits): each token left-aligned in a zero-padded row; tokens longer
-    than width are not in the matrix (fits False)."""
+    """(matrix, lengths, fits): the tokens zero-padded, one per COLUMN (shape (width, n):
+    the per-token reductions then run along axis 0, over contiguous rows of n lanes);
+    tokens longer than width are not in the matrix (fits False)."""
     lens = ends - starts
     fits = lens <= width
     w = max(1, min(width, int(lens.max()) if len(lens) else 1))
     buf = np.frombuffer(body, np.uint8)
-    cols = np.arange(w)
-    idx = starts[:, None] + cols
+    rows_ = np.arange(w)[:, None]
+    idx = starts[None, :] + rows_
     np.minimum(idx, len(buf) - 1, out=idx)
     m: npt.NDArray[np.uint8] = buf[idx]
-    m[cols >= np.minimum(lens, w)[:, None]] = 0
-    m[~fits] = 0
+    m[(rows_ >= np.minimum(lens, w)[None, :]) | ~fits[None, :]] = 0
     return m, np.where(fits, lens, 0), fits
+
+
+def _first(mask: Bool) -> npt.NDArray[np.int64]:
+    """Per column, the first row where mask holds (the number of rows where none does)."""
+    w = mask.shape[0]
+    out: npt.NDArray[np.int64] = np.where(mask, np.arange(w)[:, None], w).min(axis=0)
+    return out
 
 
 Piece = tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]  # (zero-padded rows, lengths)
@@ -189,6 +196,18 @@ def parse_decimals(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64]) -> Dec
     return Decimals(ok, neg, digits, ex)
 
 
+# byte classes for parse_with_floats: one table lookup per byte instead of a comparison
+# per character kind
+_PAD, _NONZERO, _ZERO, _DOT, _EXP, _SIGN, _OTHER = range(7)
+_CLASS = np.full(256, _OTHER, np.uint8)
+_CLASS[0] = _PAD
+_CLASS[ord("1"):ord("9") + 1] = _NONZERO
+_CLASS[ord("0")] = _ZERO
+_CLASS[ord(".")] = _DOT
+_CLASS[[ord("e"), ord("E")]] = _EXP
+_CLASS[[ord("+"), ord("-")]] = _SIGN
+
+
 def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: F64,
                       ) -> Decimals:
     """parse_decimals for tokens whose float() is known (v, NaN where float() failed),
@@ -198,36 +217,38 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
     4 * 2^-53 relative of M (v, 10^|e| and perhaps its reciprocal, the product: each
     rounded once), so within 4100 of it for M < 9.2e18, and corrected with M's last four
     digits read from the text."""
-    n, w = m.shape
-    rows_ = np.arange(n)
-    allowed = ((m >= 48) & (m <= 57)) | (m == 46) | (m == 0) | (m == 43) | (m == 45) | \
-        ((m | 0x20) == 101)
-    ok = allowed.all(axis=1) & np.isfinite(v) & (v != 0) & (lens > 0)
-    is_e = (m | 0x20) == 101
-    has_e = is_e.any(axis=1)
-    epos = np.where(has_e, is_e.argmax(axis=1), lens)
-    dot = m == 46
-    has_dot = dot.any(axis=1)
-    dpos = np.where(has_dot, dot.argmax(axis=1), epos)
+    w, n = m.shape
+    flat = m.ravel()
+    lanes = np.arange(n)
+
+    def at(j: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:  # byte j of each token
+        out: npt.NDArray[np.uint8] = flat[np.clip(j, 0, w - 1) * n + lanes]
+        return out
+
+    cls = np.take(_CLASS, m)
+    ok = (cls.max(axis=0) < _OTHER) & np.isfinite(v) & (v != 0) & (lens > 0)
+    epos = _first(cls == _EXP)
+    has_e = epos < w
+    epos = np.where(has_e, epos, lens)
+    dpos = _first(cls == _DOT)
+    has_dot = dpos < w
+    dpos = np.where(has_dot, dpos, epos)
     frac = np.where(has_dot, epos - dpos - 1, 0)
     # the exponent: an optional sign and 1 to 3 digits after the 'e'
     ex = np.zeros(n, np.int64)
-    first = epos + 1
-    c1 = m[rows_, np.minimum(first, w - 1)]
+    c1 = at(epos + 1)
     esign = has_e & ((c1 == 43) | (c1 == 45))
     eneg = has_e & (c1 == 45)
-    dstart = first + esign
+    dstart = epos + 1 + esign
     nexp = np.where(has_e, lens - dstart, 0)
     ok &= ~has_e | ((nexp >= 1) & (nexp <= 3))
     for k in range(3):
-        at = dstart + k
         take = has_e & (k < nexp)
-        dig = m[rows_, np.minimum(at, w - 1)].astype(np.int64) - 48
+        dig = at(dstart + k).astype(np.int64) - 48
         ex = np.where(take, ex * 10 + dig, ex)
     e10 = np.where(eneg, -ex, ex) - frac
     # significant digits: from the first nonzero digit of the mantissa to its end
-    nz = (m > 48) & (m <= 57)
-    fz = np.where(nz.any(axis=1), nz.argmax(axis=1), epos)
+    fz = np.minimum(_first(cls == _NONZERO), epos)
     ok &= fz < epos
     nsig = epos - fz - ((dpos > fz) & (dpos < epos))
     ok &= nsig <= 19
@@ -235,11 +256,12 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
     low = np.zeros(n, np.int64)
     weight = np.ones(n, np.int64)
     got = np.zeros(n, np.int64)
-    start = (m[:, 0] == 43) | (m[:, 0] == 45)
+    c0 = m[0]
+    start = (c0 == 43) | (c0 == 45)
     for k in range(1, 6):
-        at = epos - k
-        c = m[rows_, np.clip(at, 0, w - 1)]
-        take = (at >= start) & (c >= 48) & (c <= 57) & (got < 4)
+        j = epos - k
+        c = at(j)
+        take = (j >= start) & (c >= 48) & (c <= 57) & (got < 4)
         low += np.where(take, (c.astype(np.int64) - 48) * weight, 0)
         weight = np.where(take, weight * 10, weight)
         got += take
@@ -251,12 +273,12 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
     with np.errstate(all="ignore"):
         approx = np.abs(v) * p
         approx = np.where(ok & (approx < 1.8e19), approx, 0.0)
-        mt = np.rint(approx).astype(np.uint64)
-    delta = (low - (mt % np.uint64(10000)).astype(np.int64)) % 10000
+        mint = np.rint(approx).astype(np.uint64)
+    delta = (low - (mint % np.uint64(10000)).astype(np.int64)) % 10000
     delta = np.where(delta >= 5000, delta - 10000, delta)
-    digits = (mt.astype(np.int64) + delta).astype(np.uint64)
+    digits = (mint.astype(np.int64) + delta).astype(np.uint64)
     ok &= approx < 9.2e18
-    neg = m[:, 0] == 45
+    neg = c0 == 45
     return Decimals(ok, neg, digits, e10)
 
 
@@ -436,7 +458,8 @@ class Templates:
 
     def __init__(self, npieces: int, make: Any) -> None:
         self.make = make
-        self.row: dict[int, int] = {}
+        self.row: dict[Any, int] = {}
+        self.dense = np.full(0, -1, np.int64)
         self.mats = [np.zeros((64, 8), np.uint8) for _ in range(npieces)]
         self.lens = np.zeros((64, npieces), np.int64)
         self.objs = [np.empty(64, object) for _ in range(npieces)]
@@ -454,16 +477,32 @@ class Templates:
         else:  # 64-bit codes: a (code, flag) record
             keys = np.empty(len(codes), [("c", np.uint64), ("f", np.int64)])
             keys["c"], keys["f"] = codes, flags
+        if keys.dtype.kind in "iu" and len(keys) and int(keys.max()) < 1 << 22:
+            # small keys: a dense key -> row table, np.unique only for new keys
+            top = int(keys.max()) + 1
+            if len(self.dense) < top:
+                grown = np.full(max(top, 2 * len(self.dense)), -1, np.int64)
+                grown[:len(self.dense)] = self.dense
+                self.dense = grown
+            got = self.dense[keys]
+            if (got >= 0).all():
+                return got
+            for k in np.unique(keys[got < 0]).tolist():
+                self.dense[k] = self._row(k, flags is not None)
+            return self.dense[keys]
         uniq, inv = np.unique(keys, return_inverse=True)
         row = self.row
         ids = np.empty(len(uniq), np.int64)
         for j, k in enumerate(uniq.tolist()):
-            r = row.get(k)
-            if r is None:
-                key = k if flags is None else (divmod(k, 4) if isinstance(k, int) else k)
-                r = row[k] = self._add(self.make(key))
-            ids[j] = r
+            ids[j] = self._row(k, flags is not None)
         return ids[inv]
+
+    def _row(self, k: Any, flagged: bool) -> int:
+        r = self.row.get(k)
+        if r is None:
+            key = (divmod(k, 4) if isinstance(k, int) else k) if flagged else k
+            r = self.row[k] = self._add(self.make(key))
+        return r
 
     def _add(self, pieces: tuple[bytes, ...]) -> int:
         r = self.count
@@ -513,7 +552,7 @@ def cell_safe(m: npt.NDArray[np.uint8], json_mode: bool) -> Bool:
     backslash or comma)."""
     bad = (m > 126) | ((m < 33) & (m != 0)) | (m == 34)
     bad |= (m == 92) if json_mode else (m == 44)
-    out: Bool = ~bad.any(axis=1)
+    out: Bool = ~bad.any(axis=0)  # one token per column
     return out
 
 
@@ -588,7 +627,7 @@ class FastEncode:
         for lo in range(0, n, slice_):
             hi = min(n, lo + slice_)
             m, lens, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
-            dec = parse_decimals(m, lens) if floats is None else \
+            dec = parse_decimals(m.T, lens) if floats is None else \
                 parse_with_floats(m, lens, floats[lo:hi])
             st = stored[lo:hi]
             err = value_errors(dec, st, inv_ulp[lo:hi], sn)
@@ -616,11 +655,11 @@ class FastEncode:
                 c0, c2, c3 = t.const(0, k), t.const(2, k), t.const(3, k)
                 if c0 is not None and c2 is not None and c3 is not None:
                     data, pr = join_pieces(
-                        [[c0, (m[idx], lens[idx])], [parts_v[0], c2, parts_v[1], c3,
+                        [[c0, (m[:, idx].T, lens[idx])], [parts_v[0], c2, parts_v[1], c3,
                                                      parts_v[2]], []],
                         [t.obj(1, ids), t.obj(4, ids)])
                 else:
-                    data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]),
+                    data, pr = join_rows([t.piece(0, ids), (m[:, idx].T, lens[idx]),
                                           t.piece(1, ids), parts_v[0], t.piece(2, ids),
                                           parts_v[1], t.piece(3, ids), parts_v[2],
                                           t.piece(4, ids)])
@@ -669,9 +708,9 @@ class FastDecode:
                 ids = t.rows_of(codes[lo:hi][idx])
                 c0 = t.const(0, len(idx))
                 if c0 is not None:
-                    data, pr = join_pieces([[c0, (m[idx], lens[idx])], []], [t.obj(1, ids)])
+                    data, pr = join_pieces([[c0, (m[:, idx].T, lens[idx])], []], [t.obj(1, ids)])
                 else:
-                    data, pr = join_rows([t.piece(0, ids), (m[idx], lens[idx]),
+                    data, pr = join_rows([t.piece(0, ids), (m[:, idx].T, lens[idx]),
                                           t.piece(1, ids)])
                 per_row[idx] = pr
             yield split_blocks(data, per_row, fast,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from functools import cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from precli.errors import InvalidFormatSpecError, UnknownFormatError
 
@@ -36,6 +36,11 @@ def _dyadic(sig: int, exp: int) -> Fraction:
     if exp >= 0:
         return Fraction(sig << exp)
     return Fraction(sig, 1 << -exp)
+
+
+#: Per float format: (mantissa mask, mantissa bits, exponent mask, sign bit or -1), the
+#: shifts and masks of FloatFormat.fields (its properties cost a call each).
+_LAYOUTS: dict[Any, tuple[int, int, int, int]] = {}
 
 
 class FloatFormat(NamedTuple):
@@ -112,10 +117,12 @@ class FloatFormat(NamedTuple):
 
     def fields(self, code: int) -> tuple[int, int, int]:
         """(sign, exponent field, mantissa field) of a code."""
-        m = code & self.mant_mask
-        e = (code >> self.mantissa_bits) & self.exp_all_ones
-        s = (code >> (self.bits - 1)) & 1 if self.signed else 0
-        return s, e, m
+        lay = _LAYOUTS.get(self)
+        if lay is None:
+            lay = _LAYOUTS[self] = (self.mant_mask, self.mantissa_bits, self.exp_all_ones,
+                                    self.bits - 1 if self.signed else -1)
+        mm, mb, ea, sb = lay
+        return ((code >> sb) & 1 if sb >= 0 else 0), (code >> mb) & ea, code & mm
 
     def is_nan(self, code: int) -> bool:
         s, e, m = self.fields(code)

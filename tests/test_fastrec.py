@@ -73,7 +73,7 @@ def test_parsers_agree_with_string_handling() -> None:
                                 "1_0", "inf", "nan", "0x10", "1.5e300", "4.9e-324"]
     m, lens, fits = _matrix(toks)
     floats = np.array([_float(t) for t in toks])
-    for dec in (fastrec.parse_decimals(m, lens),
+    for dec in (fastrec.parse_decimals(m.T, lens),
                 fastrec.parse_with_floats(m, lens, floats)):
         ok = 0
         for i, t in enumerate(toks):
@@ -171,3 +171,24 @@ def test_most_records_take_the_byte_path() -> None:
         rt = bulk.RecordTexts(fmt, w)
         parts = [r for p in rt.decode(codes, bulk.decode_codes(fmt, codes)) for r in p]
         assert sum(r.count for r in parts if isinstance(r, fastrec.Block)) == 5000
+
+
+@pytest.mark.parametrize("name", ["e4m3fn", "e5m2", "e4m3fnuz", "e3m2fn", "e2m1fn", "e8m0fnu",
+                                  "fp16", "bf16", "tf32", "fp32"])
+def test_shortest_by_float_matches_the_integer_search(name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """rounding.shortest_float's float64 path (Python's correctly rounded formatting) gives
+    the same text as the big-integer search it stands in for."""
+    from precli import rounding
+
+    fmt = get_format(name)
+    if fmt.bits <= 8:
+        codes = list(range(1 << fmt.bits))
+    elif fmt.bits <= 16:
+        codes = list(range(0, 1 << fmt.bits, 7))
+    else:
+        codes = random.Random(5).sample(range(1 << fmt.bits), 3000)
+    fast = [rounding.shortest_float(fmt, c) for c in codes]  # type: ignore[arg-type]
+    monkeypatch.setattr(rounding, "_float64_exact", lambda f: False)
+    slow = [rounding.shortest_float(fmt, c) for c in codes]  # type: ignore[arg-type]
+    assert fast == slow
