@@ -491,7 +491,6 @@ class Templates:
                 self.dense[k] = self._row(k, flags is not None)
             return self.dense[keys]
         uniq, inv = np.unique(keys, return_inverse=True)
-        row = self.row
         ids = np.empty(len(uniq), np.int64)
         for j, k in enumerate(uniq.tolist()):
             ids[j] = self._row(k, flags is not None)
