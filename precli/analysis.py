@@ -24,6 +24,8 @@ from precli.exact import (
 )
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 from precli.rounding import (
+    _float64_exact,
+    _magnitude_float,
     float_neighbours,
     float_ulp,
     round_value,
@@ -244,7 +246,21 @@ def float_value_text(fmt: FloatFormat, code: int) -> str:
     if fmt.is_inf(code):
         return "-inf" if fmt.fields(code)[0] else "inf"
     neg = bool(fmt.fields(code)[0]) if fmt.signed else False
-    mag = fmt.code_magnitude(code & ~fmt.sign_mask if fmt.signed else code)
+    mag_code = code & ~fmt.sign_mask if fmt.signed else code
+    if _float64_exact(fmt):  # the same rule in float64 arithmetic: no Fractions
+        from precli.exact import format_decimal, int_to_str
+
+        v = _magnitude_float(fmt, mag_code)
+        if v == 0:
+            return "-0" if neg else "0"
+        n, d = v.as_integer_ratio()
+        k = d.bit_length() - 1
+        digits = n * 5**k
+        text = int_to_str(digits) if digits >= 10**VALUE_DIGITS else str(digits)
+        if len(text.rstrip("0")) <= VALUE_DIGITS:
+            return format_decimal(neg, digits, -k)
+        return repr(-v if neg else v)
+    mag = fmt.code_magnitude(mag_code)
     return plain_value(-mag if neg else mag, neg, lambda: _shortest(fmt, code))
 
 

@@ -436,6 +436,10 @@ def shortest_float(fmt: FloatFormat, code: int) -> str:
         return "-inf" if fmt.fields(code)[0] else "inf"
     neg = bool(fmt.fields(code)[0])
     mag_code = code & ~fmt.sign_mask if fmt.signed else code
+    if _float64_exact(fmt):
+        text = _shortest_float64(fmt, mag_code, neg)
+        if text is not None:
+            return text
     v = fmt.code_magnitude(mag_code)
     if v == 0:
         return "-0" if neg else "0"
@@ -447,22 +451,60 @@ def shortest_float(fmt: FloatFormat, code: int) -> str:
     else:
         hi = v + float_ulp(fmt, v)  # the virtual grid point past max
     even = mag_code % 2 == 0
-    lo_mid, hi_mid = (lo + v) / 2, (v + hi) / 2
-    found = _shortest_by_float(v, lo_mid, hi_mid, even) if _float64_exact(fmt) else None
-    if found is None:
-        found = shortest_in_interval(v, lo_mid, hi_mid, even, even)
+    found = shortest_in_interval(v, (lo + v) / 2, (v + hi) / 2, even, even)
     return format_decimal(neg, *found)
+
+
+_F64_EXACT: dict[FloatFormat, bool] = {}
 
 
 def _float64_exact(fmt: FloatFormat) -> bool:
     """Every value of the format, and every midpoint between neighbours, is a float64
     with room to spare (fp32 and narrower)."""
-    top = (1 << fmt.exponent_bits) - fmt.bias
-    return fmt.mantissa_bits <= 48 and top <= 1000 and \
-        fmt.emin - fmt.mantissa_bits - 1 >= -1000
+    ok = _F64_EXACT.get(fmt)
+    if ok is None:
+        top = (1 << fmt.exponent_bits) - fmt.bias
+        ok = _F64_EXACT[fmt] = fmt.mantissa_bits <= 48 and top <= 1000 and \
+            fmt.emin - fmt.mantissa_bits - 1 >= -1000
+    return ok
 
 
-def _shortest_by_float(v: Fraction, lo: Fraction, hi: Fraction, incl: bool,
+def _magnitude_float(fmt: FloatFormat, mag_code: int) -> float:
+    """code_magnitude as a float64 (exact where _float64_exact)."""
+    import math
+
+    _, e, m = fmt.fields(mag_code)
+    mb = fmt.mantissa_bits
+    if fmt.specials == "fnu":
+        return math.ldexp(1.0, e - fmt.bias)
+    if e == 0:
+        return math.ldexp(m, 1 - fmt.bias - mb)
+    return math.ldexp((1 << mb) + m, e - fmt.bias - mb)
+
+
+def _shortest_float64(fmt: FloatFormat, mag_code: int, neg: bool) -> str | None:
+    """shortest_float in float64 arithmetic, for formats whose values and midpoints are
+    float64 numbers (no Fractions); None where the float path does not decide."""
+    import math
+
+    v = _magnitude_float(fmt, mag_code)
+    if v == 0:
+        return "-0" if neg else "0"
+    if v.is_integer() and v < 1e16:
+        return ("-" if neg else "") + str(int(v))
+    lo = _magnitude_float(fmt, mag_code - 1) if mag_code > 0 else v / 2  # E8M0: virtual
+    if mag_code < fmt.max_code:
+        hi = _magnitude_float(fmt, mag_code + 1)
+    else:  # the virtual grid point past max
+        k = math.frexp(v)[1] - 1
+        e = k if fmt.specials == "fnu" else max(k, fmt.emin)
+        hi = v + math.ldexp(1.0, e - fmt.mantissa_bits)
+    even = mag_code % 2 == 0
+    found = _shortest_by_float(v, (lo + v) / 2, (v + hi) / 2, even)
+    return None if found is None else format_decimal(neg, *found)
+
+
+def _shortest_by_float(fv: float, flo: float, fhi: float, incl: bool,
                        ) -> tuple[int, int] | None:
     """shortest_in_interval for a value and interval ends that are float64 numbers, with
     Python's correctly rounded float formatting and parsing instead of big integers.
@@ -473,7 +515,6 @@ def _shortest_by_float(v: Fraction, lo: Fraction, hi: Fraction, incl: bool,
     strictly inside (rounding is monotonic and the ends are float64 numbers); a rounding
     that lands on an end is settled with Fractions. None when v's decade is not certain
     from its digits (the caller then takes the integer path)."""
-    fv, flo, fhi = float(v), float(lo), float(hi)
     head = f"{fv:.20e}"
     if head.startswith(("9.99999999", "1.00000000")):
         return None
@@ -486,23 +527,23 @@ def _shortest_by_float(v: Fraction, lo: Fraction, hi: Fraction, incl: bool,
         if int(ex) != top:  # rounded up into the next decade: 10^(p-1) at scale 10^(k+1)
             d *= 10
         c = float(s)
-        best = d if _inside(d, k, c, lo, hi, flo, fhi, incl) else None
+        best = d if _inside(d, k, c, flo, fhi, incl) else None
         if best is None and c != fv:
             other = d + 1 if c < fv else d - 1
-            if other > 0 and _inside(other, k, float(f"{other}e{k}"), lo, hi, flo, fhi, incl):
+            if other > 0 and _inside(other, k, float(f"{other}e{k}"), flo, fhi, incl):
                 best = other
         if best is not None:
             return best, k
     return None
 
 
-def _inside(d: int, k: int, c: float, lo: Fraction, hi: Fraction, flo: float, fhi: float,
-            incl: bool) -> bool:
+def _inside(d: int, k: int, c: float, flo: float, fhi: float, incl: bool) -> bool:
     if flo < c < fhi:
         return True
     if c < flo or c > fhi:
         return False
     x = Fraction(d) * Fraction(10) ** k
+    lo, hi = Fraction(flo), Fraction(fhi)
     return (lo < x or (incl and lo == x)) and (x < hi or (incl and x == hi))
 
 

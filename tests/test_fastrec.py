@@ -192,3 +192,20 @@ def test_shortest_by_float_matches_the_integer_search(name: str,
     monkeypatch.setattr(rounding, "_float64_exact", lambda f: False)
     slow = [rounding.shortest_float(fmt, c) for c in codes]  # type: ignore[arg-type]
     assert fast == slow
+
+
+@pytest.mark.parametrize("name", ["e4m3fn", "e5m2fnuz", "e2m3fn", "e8m0fnu", "fp16", "bf16",
+                                  "fp32"])
+def test_value_text_by_float_matches_the_fraction_rule(name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """analysis.float_value_text's float64 path gives the text of the Fraction rule
+    (plain_value) for every code (a sample of fp32's)."""
+    from precli import analysis
+
+    fmt = get_format(name)
+    codes = list(range(1 << fmt.bits)) if fmt.bits <= 16 else \
+        random.Random(6).sample(range(1 << fmt.bits), 5000)
+    fast = [analysis.float_value_text.__wrapped__(fmt, c) for c in codes]  # type: ignore
+    monkeypatch.setattr(analysis, "_float64_exact", lambda f: False)
+    slow = [analysis.float_value_text.__wrapped__(fmt, c) for c in codes]  # type: ignore
+    assert fast == slow
