@@ -299,7 +299,10 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
             if M == 0:
                 formula = f"{sign_txt}2^({e}-{fmt.bias}) = {val}"
     prev_c, next_c = float_neighbours(fmt, code)
-    ulp = float_ulp(fmt, stored.magnitude) if stored.kind == "finite" else None
+    ulp = None
+    if stored.kind == "finite":  # float_ulp, from the exponent field
+        top = e - fmt.bias if fmt.specials == "fnu" else max(e, 1) - fmt.bias
+        ulp = Fraction(1 << max(0, top - M), 1 << max(0, M - top))
     return CodeInfo(
         format=fmt,
         code=code,
@@ -309,7 +312,7 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         exponent=e,
         mantissa=m,
         value=float_value_text(fmt, code),
-        exact=value_text(stored),
+        exact=val if stored.kind == "finite" else value_text(stored),
         ulp=ulp,
         prev=None if prev_c is None else float_value_text(fmt, prev_c),
         next=None if next_c is None else float_value_text(fmt, next_c),

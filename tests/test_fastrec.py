@@ -209,3 +209,21 @@ def test_value_text_by_float_matches_the_fraction_rule(name: str,
     monkeypatch.setattr(analysis, "_float64_exact", lambda f: False)
     slow = [analysis.float_value_text.__wrapped__(fmt, c) for c in codes]  # type: ignore
     assert fast == slow
+
+
+@pytest.mark.parametrize("name", ["e4m3fn", "e5m2", "e8m0fnu", "bf16", "fp32", "fp64"])
+def test_code_ulp_and_exact_text(name: str) -> None:
+    """describe_code's ulp (from the exponent field) against rounding.float_ulp (from the
+    magnitude), and its exact text against value_text."""
+    from precli.analysis import describe_code, value_text
+    from precli.rounding import float_ulp
+
+    fmt = get_format(name)
+    r = random.Random(8)
+    codes = range(1 << fmt.bits) if fmt.bits <= 8 else \
+        [r.getrandbits(fmt.bits) for _ in range(4000)] + [0, 1, (1 << (fmt.bits - 1)) + 1]
+    for c in codes:
+        i = describe_code(fmt, c)
+        want = float_ulp(fmt, i.stored.magnitude) if i.stored.kind == "finite" else None
+        assert i.ulp == want, hex(c)
+        assert i.exact == value_text(i.stored), hex(c)
