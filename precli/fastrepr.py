@@ -191,6 +191,13 @@ def _tables() -> _Tables:
                    exp[0], exp[1], exp[2], exp_len)
 
 
+def _fits_pow2(dist: F64, d_half: F64, d_low: F64) -> tuple[Bool, Bool]:
+    """(inside, undecided) for candidates dist = N - X in [X - D/2, X + D]."""
+    inside = (dist < d_half) & (-dist < d_low)
+    amb = (np.abs(dist - d_half) < EPS) | (np.abs(dist + d_low) < EPS)
+    return inside, amb
+
+
 def _digits(m: F64, zi: I64, pow2: bool) -> tuple[I64, I64, Bool]:
     """(N, E, ok) for significands m in [1, 2) and table rows zi: N the 17-digit integer
     (1e16 <= N < 1e17) of the shortest round-tripping decimal, E its decimal exponent.
@@ -235,14 +242,24 @@ def _digits(m: F64, zi: I64, pow2: bool) -> tuple[I64, I64, Bool]:
     dist15 = (up15 * 100 - r15) - f
 
     if pow2:
+        # interval [X - D/2, X + D]: when the nearest candidate fails on the narrow side,
+        # the next one up (the nearest of those above X) may still fit
         d_low = d_half * 0.5
-        in15 = (dist15 < d_half) & (-dist15 < d_low)
-        amb15 = (np.abs(dist15 - d_half) < EPS) | (np.abs(dist15 + d_low) < EPS)
-        # nearest fails on the narrow side while the next one up fits: not decided here
-        amb15 |= (dist15 < 0) & ~in15 & (dist15 + 100 < d_half + EPS)
-        in16 = (dist16 < d_half) & (-dist16 < d_low)
-        amb16 |= (np.abs(dist16 - d_half) < EPS) | (np.abs(dist16 + d_low) < EPS)
-        amb16 |= (dist16 < 0) & ~in16 & (dist16 + 10 < d_half + EPS)
+        in15, amb15 = _fits_pow2(dist15, d_half, d_low)
+        nxt, amb_n = _fits_pow2(dist15 + 100, d_half, d_low)
+        low = (dist15 < 0) & ~in15
+        amb15 |= low & amb_n
+        bump = low & nxt
+        n15 += bump * 100
+        in15 |= bump
+        in16, amb16b = _fits_pow2(dist16, d_half, d_low)
+        amb16 |= amb16b
+        nxt, amb_n = _fits_pow2(dist16 + 10, d_half, d_low)
+        low = (dist16 < 0) & ~in16
+        amb16 |= low & amb_n
+        bump = low & nxt
+        n16 += bump * 10
+        in16 |= bump
     else:
         a15 = np.abs(dist15)
         in15 = a15 < d_half
