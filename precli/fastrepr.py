@@ -52,29 +52,35 @@ F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
 
+_CHUNK = 16384  # lanes per pass: the temporaries stay in cache and their memory is reused
+_U = np.uint64
+
+
 class _Tables(NamedTuple):
-    thresh: F64  # by biased exponent: |v| >= thresh -> E = E0 + 1
-    dec_exp: I64  # by 2 * bexp + bump: E
-    z_hi: F64  # by 2 * bexp + bump: Z rounded to float64
-    z_lo: F64  # Z - z_hi rounded
+    thm: F64  # by biased exponent: m >= thm  <=>  v >= 10**(E0 + 1)  (then E = E0 + 1)
+    dec_exp: I64  # by zi = 2 * bexp + bump: E
+    z_hi: F64  # by zi: Z = 10**(16 - E) * 2**e2 rounded to float64
+    z_lo: F64  # Z - z_hi, rounded
     z_hh: F64  # Veltkamp halves of z_hi
     z_ht: F64
-    t4: U64  # 4-digit ASCII chunks, first digit in the low byte
-    lo0: U64  # by 17 * q + Lr: bytes of the 16-digit tail before the point
+    t4: U64  # 4-digit ASCII chunk, first digit in the low byte
+    t4h: U64  # the same << 32
+    tz4: I64  # trailing zero digits of a 4-digit chunk (4 for 0)
+    ekey: I64  # by E + _E_OFF: 36 * (clip(E, -5, 16) + 5)
+    qi: I64  # by layout key K: 17 * q + Lr (point after q tail digits, Lr tail digits kept)
+    sh: U64  # by K: 8 * prefix length
+    pd0: U64  # by K: prefix text and '.' placed in the row
+    pd1: U64
+    pd2: U64
+    posx: I64  # by K: _E_OFF * WIDTH + byte position of the exponent text
+    lo0: U64  # by qi: bytes of the 16-digit tail before the point
     lo1: U64
-    hi0: U64  # bytes of the tail after the point (up to Lr)
+    hi0: U64  # by qi: kept bytes of the tail after the point
     hi1: U64
-    dot0: U64  # by q: '.' at byte 1 + q of the body
-    dot1: U64
-    dot2: U64
-    key_q: I64  # by 2 * ekey + (ndig == 1): point position in the tail
-    key_lmin: I64  # minimum tail length (positional: E + 1 digits after the first)
-    pre: U64  # by 2 * key + sign: prefix text ('-', '0.00', ...)
-    pre_len: I64
-    exp0: U64  # by 24 * (E + _E_OFF) + pos: exponent text at byte pos
+    exp0: U64  # by xi = WIDTH * (E + _E_OFF) + pos: exponent text at byte pos
     exp1: U64
     exp2: U64
-    exp_len: I64  # by E + _E_OFF
+    length: I64  # by xi: pos + len(exponent text)
 
 
 def _split(x: float) -> tuple[float, float]:
@@ -104,9 +110,13 @@ def _text_word(text: str, pos: int) -> tuple[int, int, int]:
     return val & m, (val >> 64) & m, (val >> 128) & m
 
 
+def _key(ekey: int, ndig: int, sign: int) -> int:
+    return 36 * ekey + 2 * ndig + sign
+
+
 @functools.cache
 def _tables() -> _Tables:
-    thresh = np.full(2048, np.inf)
+    thm = np.full(2048, np.inf)
     dec_exp = np.zeros(4096, np.int64)
     z_hi = np.ones(4096)
     z_lo = np.zeros(4096)
@@ -114,7 +124,7 @@ def _tables() -> _Tables:
         e2 = bexp - 1023
         # E0 = largest E with 10**E <= 2**e2
         e0 = len(str(2 ** e2)) - 1 if e2 >= 0 else -len(str(2 ** -e2))
-        thresh[bexp] = _ceil_double(Fraction(10) ** (e0 + 1))
+        thm[bexp] = _ceil_double(Fraction(10) ** (e0 + 1) / Fraction(2) ** e2)
         for bump in (0, 1):
             e = e0 + bump
             z = Fraction(10) ** (16 - e) * Fraction(2) ** e2
@@ -130,13 +140,15 @@ def _tables() -> _Tables:
 
     t4 = np.array([int.from_bytes(f"{i:04d}".encode(), "little") for i in range(10000)],
                   np.uint64)
+    tz4 = np.array([4] + [len(str(i)) - len(str(i).rstrip("0")) for i in range(1, 10000)],
+                   np.int64)
 
+    m64 = (1 << 64) - 1
     m128 = (1 << 128) - 1
     lo0 = np.zeros(17 * 17, np.uint64)
     lo1 = np.zeros_like(lo0)
     hi0 = np.zeros_like(lo0)
     hi1 = np.zeros_like(lo0)
-    m64 = (1 << 64) - 1
     for q in range(17):
         below = (1 << (8 * q)) - 1
         for lr in range(17):
@@ -146,49 +158,79 @@ def _tables() -> _Tables:
             i = 17 * q + lr
             lo0[i], lo1[i] = a & m64, a >> 64
             hi0[i], hi1[i] = b & m64, b >> 64
-    dot = np.zeros((3, 17), np.uint64)
-    for q in range(_NO_DOT):
-        dot[:, q] = _text_word(".", 1 + q)
 
     # ekey = clip(E, -5, 16) + 5: 0 scientific (E < -4), 1..4 E = -4..-1, 5..20 E = 0..15,
     # 21 scientific (E >= 16)
-    key_q = np.zeros(44, np.int64)
-    key_lmin = np.zeros(44, np.int64)
-    pre = np.zeros(88, np.uint64)
-    pre_len = np.zeros(88, np.int64)
-    for ekey in range(22):
-        e = ekey - 5
-        for one in (0, 1):
-            k = 2 * ekey + one
-            if ekey in (0, 21):
-                key_q[k] = _NO_DOT if one else 0
-                head = ""
-            elif e < 0:
-                key_q[k] = _NO_DOT
-                head = "0." + "0" * (-e - 1)
-            else:
-                key_q[k] = e
-                key_lmin[k] = e + 1
-                head = ""
-            for sign in (0, 1):
-                text = ("-" if sign else "") + head
-                pre[2 * k + sign] = _text_word(text, 0)[0]
-                pre_len[2 * k + sign] = len(text)
-
     ne = 2 * _E_OFF + 1
+    ekey = np.array([36 * (min(max(ei - _E_OFF, -5), 16) + 5) for ei in range(ne)], np.int64)
+    nk = _key(22, 0, 0)
+    qi = np.zeros(nk, np.int64)
+    sh = np.zeros(nk, np.uint64)
+    pd = np.zeros((3, nk), np.uint64)
+    posx = np.zeros(nk, np.int64)
+    for ek in range(22):
+        e = ek - 5
+        for ndig in range(1, 18):
+            if ek in (0, 21):  # d.ddd (no point for one digit)
+                q, lr, head = (_NO_DOT if ndig == 1 else 0), ndig - 1, ""
+            elif e < 0:  # 0.000ddd
+                q, lr, head = _NO_DOT, ndig - 1, "0." + "0" * (-e - 1)
+            else:  # ddd.ddd, at least one digit after the point
+                q, lr, head = e, max(ndig - 1, e + 1), ""
+            for sign in (0, 1):
+                k = _key(ek, ndig, sign)
+                text = ("-" if sign else "") + head
+                qi[k] = 17 * q + lr
+                sh[k] = 8 * len(text)
+                dot = len(text) + 1 + q  # byte of the point: after prefix, first digit, q
+                words = _text_word(text, 0)
+                if q != _NO_DOT:
+                    dw = _text_word(".", dot)
+                    words = (words[0] | dw[0], words[1] | dw[1], words[2] | dw[2])
+                pd[:, k] = words
+                posx[k] = _E_OFF * WIDTH + len(text) + 1 + lr + (q != _NO_DOT)
+
     exp = np.zeros((3, ne * WIDTH), np.uint64)
-    exp_len = np.zeros(ne, np.int64)
+    length = np.zeros(ne * WIDTH, np.int64)
     for ei in range(ne):
         e = ei - _E_OFF
-        if -4 <= e < 16:
-            continue
-        text = f"e{e:+03d}"
-        exp_len[ei] = len(text)
+        text = "" if -4 <= e < 16 else f"e{e:+03d}"
         for pos in range(WIDTH):
             exp[:, ei * WIDTH + pos] = _text_word(text, pos)
-    return _Tables(thresh, dec_exp, z_hi, z_lo, z_hh, z_ht, t4, lo0, lo1, hi0, hi1,
-                   dot[0], dot[1], dot[2], key_q, key_lmin, pre, pre_len,
-                   exp[0], exp[1], exp[2], exp_len)
+            length[ei * WIDTH + pos] = pos + len(text)
+    return _Tables(thm, dec_exp, z_hi, z_lo, z_hh, z_ht, t4, t4 << _U(32), tz4, ekey,
+                   qi, sh, pd[0], pd[1], pd[2], posx, lo0, lo1, hi0, hi1,
+                   exp[0], exp[1], exp[2], length)
+
+
+def _x_parts(m: F64, zi: I64) -> tuple[U64, F64, F64]:
+    """(I, f, D): X = m * Z = I + f within 1e-14 (I integer, f in [0, 1)); D = Z * 2**-53."""
+    t = _tables()
+    zh = t.z_hi[zi]
+    # Dekker two-product m * zh = p + err, exactly (Veltkamp halves)
+    c = m * _SPLIT
+    mh = c - (c - m)
+    mt = m - mh
+    hh = t.z_hh[zi]
+    ht = t.z_ht[zi]
+    p = m * zh
+    err = mh * hh
+    err -= p
+    tmp = mh * ht
+    err += tmp
+    np.multiply(mt, hh, out=tmp)
+    err += tmp
+    np.multiply(mt, ht, out=tmp)
+    err += tmp
+    np.multiply(m, t.z_lo[zi], out=tmp)
+    err += tmp
+    # X >= 1e16 > 2**53: p is an integer
+    g = np.floor(err)
+    err -= g  # exact: f in [0, 1)
+    ix = p.astype(np.int64)
+    ix += g.astype(np.int64)
+    zh *= 2.0 ** -53
+    return ix.view(np.uint64), err, zh
 
 
 def _fits_pow2(dist: F64, d_half: F64, d_low: F64) -> tuple[Bool, Bool]:
@@ -198,34 +240,17 @@ def _fits_pow2(dist: F64, d_half: F64, d_low: F64) -> tuple[Bool, Bool]:
     return inside, amb
 
 
-def _digits(m: F64, zi: I64, pow2: bool) -> tuple[I64, I64, Bool]:
-    """(N, E, ok) for significands m in [1, 2) and table rows zi: N the 17-digit integer
-    (1e16 <= N < 1e17) of the shortest round-tripping decimal, E its decimal exponent.
-    pow2: every lane is an exact power of two (interval below half as wide)."""
+def _digits_pow2(m: F64, zi: I64) -> tuple[U64, I64, Bool]:
+    """(N, E, ok) for exact powers of two (m == 1): N the 17-digit integer (1e16 <= N <
+    1e17) of the shortest round-tripping decimal, E its decimal exponent. The interval is
+    [X - D/2, X + D]: when the nearest candidate falls outside the narrow side, the next
+    one up (the nearest of those above X) may still fit."""
     t = _tables()
-    zh = t.z_hi[zi]
-    # Dekker two-product m * zh = p + err, exactly
-    c = m * _SPLIT
-    mh = c - (c - m)
-    mt = m - mh
-    hh = t.z_hh[zi]
-    ht = t.z_ht[zi]
-    p = m * zh
-    err = mh * hh - p
-    err += mh * ht
-    err += mt * hh
-    err += mt * ht
-    err += m * t.z_lo[zi]  # F: X = p + F within 1e-14
-    g = np.floor(err)
-    f = err - g  # exact, in [0, 1)
-    ix = p.astype(np.int64)
-    ix += g.astype(np.int64)
-    d_half = zh * 2.0 ** -53  # D: half the rounding interval in units of X
-
-    # 17 digits: nearest integer
-    n17 = ix + (f > 0.5)
+    ixu, f, d_half = _x_parts(m, zi)
+    ix = ixu.view(np.int64)
+    d_low = d_half * 0.5
+    n17 = ix + (f > 0.5)  # always inside: |N17 - X| <= 0.5 < D/2 (D >= 2**-53 * 1e16)
     amb17 = np.abs(f - 0.5) < EPS
-    # 16 digits: nearest multiple of 10
     q16 = ix // 10
     r16 = ix - q16 * 10
     rem16 = r16 + f
@@ -233,7 +258,6 @@ def _digits(m: F64, zi: I64, pow2: bool) -> tuple[I64, I64, Bool]:
     amb16 = np.abs(rem16 - 5.0) < EPS
     n16 = (q16 + up16) * 10
     dist16 = (up16 * 10 - r16) - f  # N16 - X
-    # 15 digits: nearest multiple of 100 (a tie here is 50 away, outside any interval)
     q15 = q16 // 10
     r15 = ix - q15 * 100
     rem15 = r15 + f
@@ -241,32 +265,21 @@ def _digits(m: F64, zi: I64, pow2: bool) -> tuple[I64, I64, Bool]:
     n15 = (q15 + up15) * 100
     dist15 = (up15 * 100 - r15) - f
 
-    if pow2:
-        # interval [X - D/2, X + D]: when the nearest candidate fails on the narrow side,
-        # the next one up (the nearest of those above X) may still fit
-        d_low = d_half * 0.5
-        in15, amb15 = _fits_pow2(dist15, d_half, d_low)
-        nxt, amb_n = _fits_pow2(dist15 + 100, d_half, d_low)
-        low = (dist15 < 0) & ~in15
-        amb15 |= low & amb_n
-        bump = low & nxt
-        n15 += bump * 100
-        in15 |= bump
-        in16, amb16b = _fits_pow2(dist16, d_half, d_low)
-        amb16 |= amb16b
-        nxt, amb_n = _fits_pow2(dist16 + 10, d_half, d_low)
-        low = (dist16 < 0) & ~in16
-        amb16 |= low & amb_n
-        bump = low & nxt
-        n16 += bump * 10
-        in16 |= bump
-    else:
-        a15 = np.abs(dist15)
-        in15 = a15 < d_half
-        amb15 = np.abs(a15 - d_half) < EPS
-        a16 = np.abs(dist16)
-        in16 = a16 < d_half
-        amb16 |= np.abs(a16 - d_half) < EPS
+    in15, amb15 = _fits_pow2(dist15, d_half, d_low)
+    nxt, amb_n = _fits_pow2(dist15 + 100, d_half, d_low)
+    low = (dist15 < 0) & ~in15
+    amb15 |= low & amb_n
+    bump = low & nxt
+    n15 += bump * 100
+    in15 |= bump
+    in16, amb16b = _fits_pow2(dist16, d_half, d_low)
+    amb16 |= amb16b
+    nxt, amb_n = _fits_pow2(dist16 + 10, d_half, d_low)
+    low = (dist16 < 0) & ~in16
+    amb16 |= low & amb_n
+    bump = low & nxt
+    n16 += bump * 10
+    in16 |= bump
 
     n = np.where(in15, n15, np.where(in16, n16, n17))
     ok = ~amb15 & (in15 | ~amb16) & (in15 | in16 | ~amb17)
@@ -275,71 +288,159 @@ def _digits(m: F64, zi: I64, pow2: bool) -> tuple[I64, I64, Bool]:
     if carry.any():
         n[carry] = 10 ** 16
         e = e + carry
-    return n, e, ok
+    return n.view(np.uint64), e, ok
 
 
-def _layout(n: I64, e: I64, sign: U64) -> tuple[U64, U64, U64, I64]:
+def _ndig(n: U64) -> I64:
+    """Significant digits of 17-digit integers (17 minus trailing zeros)."""
+    t = _tables()
+    h8 = n // _U(10 ** 8)
+    l8 = n - h8 * _U(10 ** 8)
+    c3 = (h8 // _U(10 ** 4)) % _U(10 ** 4)
+    c2 = h8 % _U(10 ** 4)
+    c1 = l8 // _U(10 ** 4)
+    c0 = l8 - c1 * _U(10 ** 4)
+    tz = t.tz4[c3]  # 4 when c3 == 0: then the 16 low digits are zero (n >= 1e16)
+    tz = t.tz4[c2] + (c2 == 0) * tz
+    tz = t.tz4[c1] + (c1 == 0) * tz
+    tz = t.tz4[c0] + (c0 == 0) * tz
+    return 17 - tz
+
+
+def _fix_short(n: U64, e: I64, ndig: I64, idx: I64) -> None:
+    """Lanes idx hold N15 (a multiple of 100): carry 1e17 -> 1e16 and count digits."""
+    ns = n[idx]
+    carry = ns == _U(10 ** 17)
+    if carry.any():
+        ns[carry] = _U(10 ** 16)
+        e[idx] += carry
+        n[idx] = ns
+    ndig[idx] = _ndig(ns)
+
+
+def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
+    t = _tables()
+    bits = v.view(np.uint64)
+    sign = (bits >> _U(63)).view(np.int64)
+    bexp = ((bits >> _U(52)) & _U(0x7FF)).view(np.int64)
+    mant = bits & _U((1 << 52) - 1)
+    special = (bexp - 1).view(np.uint64) >= _U(2046)  # zero, subnormal, inf, nan
+    any_special = bool(special.any())
+    if any_special:
+        bexp = np.where(special, 1023, bexp)
+    m = (mant | _U(1023 << 52)).view(np.float64)
+    zi = bexp * 2
+    zi += m >= t.thm[bexp]
+    ix, f, d = _x_parts(m, zi)
+
+    # N16 / N15: X rounded to multiples of 10 / 100; dist = |N - X|
+    q16 = ix // _U(10)
+    rem16 = ix - q16 * _U(10) + f
+    up16 = rem16 > 5.0
+    n16 = (q16 + up16) * _U(10)
+    dist16 = np.abs(rem16 - up16 * 10.0)
+    q15 = q16 // _U(10)
+    rem15 = ix - q15 * _U(100) + f
+    up15 = rem15 > 50.0  # a tie is 50 away from X: outside every interval (D < 12)
+    n15 = (q15 + up15) * _U(100)
+    dist15 = np.abs(rem15 - up15 * 100.0)
+    in15 = dist15 < d
+    in16 = dist16 < d
+    # undecided within EPS: rounding ties at 17 and 16 digits, interval ends
+    amb = np.abs(f - 0.5) < EPS
+    amb |= np.abs(rem16 - 5.0) < EPS
+    amb |= np.abs(dist16 - d) < EPS
+    amb |= np.abs(dist15 - d) < EPS
+    n = ix + (f > 0.5)  # N17
+    n += in16 * (n16 - n)  # modular uint64 arithmetic: selects n16 where in16
+    n += in15 * (n15 - n)
+    e = t.dec_exp[zi]
+    ndig = 17 - in16.view(np.int8).astype(np.int64)  # N17 and N16 never end in 0 here
+    good = ~amb
+    if any_special:
+        good &= ~special
+    if in15.any():
+        _fix_short(n, e, ndig, np.flatnonzero(in15))
+    pow2 = mant == 0
+    pow2 &= bexp > 1  # 2**-1022: the gap below is a subnormal step, the same as above
+    if pow2.any():
+        idx = np.flatnonzero(pow2)
+        np_, ep, okp = _digits_pow2(m[idx], zi[idx])
+        n[idx], e[idx], good[idx] = np_, ep, okp
+        ndig[idx] = _ndig(np_)
+    ok[:] = good
+    _layout(n, e, ndig, sign, words, length)
+    if any_special:
+        _specials(bits, words, length, ok)
+
+
+def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> None:
     """Rows (three little-endian words) and lengths of repr for 17-digit N, exponent E."""
     t = _tables()
-    a = n // 10 ** 16
-    r = n - a * 10 ** 16
-    h8 = r // 10 ** 8
-    l8 = r - h8 * 10 ** 8
-    c1 = h8 // 10 ** 4
-    c2 = h8 - c1 * 10 ** 4
-    c3 = l8 // 10 ** 4
-    c4 = l8 - c3 * 10 ** 4
-    r0 = t.t4[c1] | (t.t4[c2] << np.uint64(32))
-    r1 = t.t4[c3] | (t.t4[c4] << np.uint64(32))
-    # trailing zeros of the 16-digit tail -> ndig (1..17)
-    nz = np.where(c4 != 0, 16, np.where(c3 != 0, 12, np.where(c2 != 0, 8,
-                                                               np.where(c1 != 0, 4, 0))))
-    last = np.where(c4 != 0, c4, np.where(c3 != 0, c3, np.where(c2 != 0, c2, c1)))
-    ndig = 1 + nz - _TZ4[last]
+    a = n // _U(10 ** 16)
+    r = n - a * _U(10 ** 16)
+    h8 = r // _U(10 ** 8)
+    l8 = r - h8 * _U(10 ** 8)
+    c1 = h8 // _U(10 ** 4)
+    c2 = h8 - c1 * _U(10 ** 4)
+    c3 = l8 // _U(10 ** 4)
+    c4 = l8 - c3 * _U(10 ** 4)
+    r0 = t.t4[c1]
+    r0 |= t.t4h[c2]
+    r1 = t.t4[c3]
+    r1 |= t.t4h[c4]
 
-    ekey = np.clip(e, -5, 16) + 5
-    key = ekey * 2 + (ndig == 1)
-    q = t.key_q[key]
-    lr = np.maximum(ndig - 1, t.key_lmin[key])
-    qi = q * 17 + lr
+    ei = e + _E_OFF
+    k = t.ekey[ei]
+    k += ndig * 2
+    k += sign
+    qi = t.qi[k]
     lo0 = r0 & t.lo0[qi]
     lo1 = r1 & t.lo1[qi]
     hi0 = r0 & t.hi0[qi]
     hi1 = r1 & t.hi1[qi]
-    s8, s16, s48, s56 = np.uint64(8), np.uint64(16), np.uint64(48), np.uint64(56)
-    b0 = (a + 48).astype(np.uint64)
-    b0 |= lo0 << s8
-    b0 |= hi0 << s16
-    b0 |= t.dot0[q]
-    b1 = lo0 >> s56
-    b1 |= lo1 << s8
-    b1 |= hi0 >> s48
-    b1 |= hi1 << s16
-    b1 |= t.dot1[q]
-    b2 = lo1 >> s56
-    b2 |= hi1 >> s48
-    b2 |= t.dot2[q]
-    pk = key * 2 + sign.astype(np.int64)
-    plen = t.pre_len[pk]
-    sh = (plen * 8).astype(np.uint64)
-    back = np.uint64(64) - sh  # numpy defines x >> 64 == 0 for uint64
-    w0 = b0 << sh
-    w0 |= t.pre[pk]
-    w1 = b1 << sh
-    w1 |= b0 >> back
-    w2 = b2 << sh
-    w2 |= b1 >> back
-    pos = plen + 1 + lr + (q != _NO_DOT)
-    ei = e + _E_OFF
-    xi = ei * WIDTH + pos
-    w0 |= t.exp0[xi]
-    w1 |= t.exp1[xi]
-    w2 |= t.exp2[xi]
-    return w0, w1, w2, pos + t.exp_len[ei]
+    sh = t.sh[k]
+    s1 = sh + _U(8)
+    s2 = sh + _U(16)
+    b1 = _U(56) - sh
+    b2 = _U(48) - sh  # shifts by 64 give 0 in numpy
+    a += _U(48)
+    a <<= sh
+    w0 = lo0 << s1
+    w0 |= a
+    w0 |= hi0 << s2
+    w0 |= t.pd0[k]
+    w1 = lo0 >> b1
+    w1 |= lo1 << s1
+    w1 |= hi0 >> b2
+    w1 |= hi1 << s2
+    w1 |= t.pd1[k]
+    w2 = lo1 >> b1
+    w2 |= hi1 >> b2
+    w2 |= t.pd2[k]
+    xi = e * WIDTH
+    xi += t.posx[k]
+    np.bitwise_or(w0, t.exp0[xi], out=words[:, 0])
+    np.bitwise_or(w1, t.exp1[xi], out=words[:, 1])
+    np.bitwise_or(w2, t.exp2[xi], out=words[:, 2])
+    length[:] = t.length[xi]
 
 
-_TZ4 = np.array([0] + [len(str(i)) - len(str(i).rstrip("0")) for i in range(1, 10000)],
-                np.int64)
+def _specials(bits: U64, words: U64, length: I64, ok: Bool) -> None:
+    mag = bits & _U((1 << 63) - 1)
+    neg = bits >> _U(63) != 0
+    inf = _U(0x7FF << 52)
+    for lanes, text in (
+        ((mag == 0) & ~neg, "0.0"),
+        ((mag == 0) & neg, "-0.0"),
+        ((mag == inf) & ~neg, "inf"),
+        ((mag == inf) & neg, "-inf"),
+        (mag > inf, "nan"),
+    ):
+        if lanes.any():
+            words[lanes] = _text_word(text, 0)
+            length[lanes] = len(text)
+            ok[lanes] = True
 
 
 def repr_matrix(v: npt.NDArray[np.float64]) -> tuple[
@@ -351,45 +452,10 @@ def repr_matrix(v: npt.NDArray[np.float64]) -> tuple[
     that lane. Where ok is True the row MUST equal repr(float(v[i])) byte for byte."""
     v = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
     count = v.shape[0]
-    words = np.zeros((count, 3), "<u8")
-    length = np.zeros(count, np.int64)
-    ok = np.zeros(count, np.bool_)
-    if count == 0:
-        return words.view(np.uint8).reshape(0, WIDTH), length, ok
-    t = _tables()
-    bits = v.view(np.uint64)
-    sign = bits >> np.uint64(63)
-    bexp = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
-    mant = bits & np.uint64((1 << 52) - 1)
-    normal = (bexp != 0) & (bexp != 0x7FF)
-    if not normal.all():
-        bexp = np.where(normal, bexp, 1023)
-    m = (mant | np.uint64(1023 << 52)).view(np.float64)
-    absv = np.abs(v)
-    zi = bexp * 2 + (absv >= t.thresh[bexp])
-    n, e, good = _digits(m, zi, pow2=False)
-    pow2 = (mant == 0) & (bexp > 1)  # below a power of two (but 2**-1022) the gap halves
-    if pow2.any():
-        idx = np.flatnonzero(pow2)
-        n[idx], e[idx], good[idx] = _digits(m[idx], zi[idx], pow2=True)
-    w0, w1, w2, ln = _layout(n, e, sign)
-    words[:, 0] = w0
-    words[:, 1] = w1
-    words[:, 2] = w2
-    length[:] = ln
-    ok[:] = good & normal
-    if not normal.all():
-        mag = bits & np.uint64((1 << 63) - 1)
-        inf_bits = np.uint64(0x7FF << 52)
-        for lanes, text in (
-            ((mag == 0) & (sign == 0), "0.0"),
-            ((mag == 0) & (sign == 1), "-0.0"),
-            ((mag == inf_bits) & (sign == 0), "inf"),
-            ((mag == inf_bits) & (sign == 1), "-inf"),
-            (mag > inf_bits, "nan"),
-        ):
-            if lanes.any():
-                words[lanes] = _text_word(text, 0)
-                length[lanes] = len(text)
-                ok[lanes] = True
+    words = np.empty((count, 3), "<u8")
+    length = np.empty(count, np.int64)
+    ok = np.empty(count, np.bool_)
+    for s in range(0, count, _CHUNK):
+        e = min(s + _CHUNK, count)
+        _chunk(v[s:e], words[s:e], length[s:e], ok[s:e])
     return words.view(np.uint8).reshape(count, WIDTH), length, ok
