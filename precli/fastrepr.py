@@ -304,7 +304,8 @@ def _ndig(n: U64) -> I64:
     tz = t.tz4[c2] + (c2 == 0) * tz
     tz = t.tz4[c1] + (c1 == 0) * tz
     tz = t.tz4[c0] + (c0 == 0) * tz
-    return 17 - tz
+    out: I64 = 17 - tz
+    return out
 
 
 def _fix_short(n: U64, e: I64, ndig: I64, idx: I64) -> None:
