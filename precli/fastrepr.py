@@ -61,6 +61,8 @@ class _Tables(NamedTuple):
     dec_exp: I64  # by zi = 2 * bexp + bump: E
     z_hi: F64  # by zi: Z = 10**(16 - E) * 2**e2 rounded to float64
     z_lo: F64  # Z - z_hi, rounded
+    z_exact: Bool  # Z == z_hi + z_lo exactly
+    z_single: Bool  # Z == z_hi exactly
     z_hh: F64  # Veltkamp halves of z_hi
     z_ht: F64
     t4: U64  # 4-digit ASCII chunk, first digit in the low byte
@@ -120,6 +122,8 @@ def _tables() -> _Tables:
     dec_exp = np.zeros(4096, np.int64)
     z_hi = np.ones(4096)
     z_lo = np.zeros(4096)
+    z_exact = np.zeros(4096, np.bool_)
+    z_single = np.zeros(4096, np.bool_)
     for bexp in range(1, 2047):
         e2 = bexp - 1023
         # E0 = largest E with 10**E <= 2**e2
@@ -133,6 +137,8 @@ def _tables() -> _Tables:
             dec_exp[i] = e
             z_hi[i] = hi
             z_lo[i] = float(z - Fraction(hi))
+            z_exact[i] = Fraction(hi) + Fraction(z_lo[i]) == z
+            z_single[i] = Fraction(hi) == z
     z_hh = np.empty_like(z_hi)
     z_ht = np.empty_like(z_hi)
     for i, h in enumerate(z_hi.tolist()):
@@ -198,8 +204,8 @@ def _tables() -> _Tables:
         for pos in range(WIDTH):
             exp[:, ei * WIDTH + pos] = _text_word(text, pos)
             length[ei * WIDTH + pos] = pos + len(text)
-    return _Tables(thm, dec_exp, z_hi, z_lo, z_hh, z_ht, t4, t4 << _U(32), tz4, ekey,
-                   qi, sh, pd[0], pd[1], pd[2], posx, lo0, lo1, hi0, hi1,
+    return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, t4 << _U(32),
+                   tz4, ekey, qi, sh, pd[0], pd[1], pd[2], posx, lo0, lo1, hi0, hi1,
                    exp[0], exp[1], exp[2], length)
 
 
@@ -251,11 +257,18 @@ def _digits_pow2(m: F64, zi: I64) -> tuple[U64, I64, Bool]:
     d_low = d_half * 0.5
     n17 = ix + (f > 0.5)  # always inside: |N17 - X| <= 0.5 < D/2 (D >= 2**-53 * 1e16)
     amb17 = np.abs(f - 0.5) < EPS
+    # X = Z exactly when the table's double-double is exact: then f == 0.5 is an exact tie
+    # between two 17-digit decimals that both fit, and repr (dtoa) takes the even one
+    tie = amb17 & t.z_exact[zi] & (f == 0.5)
+    if tie.any():
+        n17 += tie & (ix % 2 == 1)
+        amb17 &= ~tie
     q16 = ix // 10
     r16 = ix - q16 * 10
     rem16 = r16 + f
     up16 = rem16 > 5.0
-    amb16 = np.abs(rem16 - 5.0) < EPS
+    # a rounding tie matters only if both neighbours fit (the one below is in the narrow side)
+    amb16 = (np.abs(rem16 - 5.0) < EPS) & (d_low > 5.0 - EPS)
     n16 = (q16 + up16) * 10
     dist16 = (up16 * 10 - r16) - f  # N16 - X
     q15 = q16 // 10
@@ -319,6 +332,20 @@ def _fix_short(n: U64, e: I64, ndig: I64, idx: I64) -> None:
     ndig[idx] = _ndig(ns)
 
 
+def _tie17(n: U64, f: F64, zi: I64, shorter: Bool, amb17: Bool, amb: Bool) -> None:
+    """Lanes with f within EPS of 0.5: undecided where 17 digits are needed, unless X is
+    exact (Z a single float64: Dekker's product is then X itself, and f, whose bits are
+    no finer than 2**-52, exact); an exact tie goes to the even neighbour, as dtoa does."""
+    t = _tables()
+    idx = np.flatnonzero(amb17 & ~shorter)
+    if len(idx) == 0:
+        return
+    ni = n[idx]  # f <= 0.5 here rounds down: ni = I
+    tie = t.z_single[zi[idx]] & (f[idx] == 0.5)
+    n[idx] = ni + (tie & (ni % _U(2) == _U(1)))
+    amb[idx] |= ~tie
+
+
 def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     t = _tables()
     bits = v.view(np.uint64)
@@ -347,12 +374,15 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     dist15 = np.abs(rem15 - up15 * 100.0)
     in15 = dist15 < d
     in16 = dist16 < d
-    # undecided within EPS: rounding ties at 17 and 16 digits, interval ends
-    amb = np.abs(f - 0.5) < EPS
-    amb |= np.abs(rem16 - 5.0) < EPS
+    # undecided within EPS: a rounding tie at 16 digits where both neighbours would fit,
+    # interval ends
+    amb = (np.abs(rem16 - 5.0) < EPS) & (d > 5.0 - EPS)
     amb |= np.abs(dist16 - d) < EPS
     amb |= np.abs(dist15 - d) < EPS
     n = ix + (f > 0.5)  # N17
+    amb17 = np.abs(f - 0.5) < EPS  # a rounding tie at 17 digits (both neighbours fit)
+    if amb17.any():
+        _tie17(n, f, zi, in15 | in16, amb17, amb)
     n += in16 * (n16 - n)  # modular uint64 arithmetic: selects n16 where in16
     n += in15 * (n15 - n)
     e = t.dec_exp[zi]
