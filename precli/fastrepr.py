@@ -332,18 +332,40 @@ def _fix_short(n: U64, e: I64, ndig: I64, idx: I64) -> None:
     ndig[idx] = _ndig(ns)
 
 
-def _tie17(n: U64, f: F64, zi: I64, shorter: Bool, amb17: Bool, amb: Bool) -> None:
-    """Lanes with f within EPS of 0.5: undecided where 17 digits are needed, unless X is
-    exact (Z a single float64: Dekker's product is then X itself, and f, whose bits are
-    no finer than 2**-52, exact); an exact tie goes to the even neighbour, as dtoa does."""
+def _exact(ix: U64, f: F64, zi: I64, mant: U64, n: U64, in15: Bool, in16: Bool,
+           amb: Bool) -> None:
+    """Undecided lanes where X is exact (Z a single float64, E in [-6, 16]): decide them
+    in int64. Dekker's product is then X itself; f has no bits below 2**-52 (X >= 2**53 is
+    a product of two 53-bit numbers), so F = f * 2**53 and Z = 2**53 * D are integers and
+    every comparison is exact in units of 2**-53: interval ends are included when v's
+    significand is even, rounding ties go to the even neighbour (dtoa's rules)."""
     t = _tables()
-    idx = np.flatnonzero(amb17 & ~shorter)
+    idx = np.flatnonzero(amb)
+    idx = idx[t.z_single[zi[idx]]]
     if len(idx) == 0:
         return
-    ni = n[idx]  # f <= 0.5 here rounds down: ni = I
-    tie = t.z_single[zi[idx]] & (f[idx] == 0.5)
-    n[idx] = ni + (tie & (ni % _U(2) == _U(1)))
-    amb[idx] |= ~tie
+    unit = 2**53
+    x = ix[idx].view(np.int64)
+    big_f = (f[idx] * float(unit)).astype(np.int64)
+    big_d = t.z_hi[zi[idx]].astype(np.int64)
+    even = (mant[idx] & _U(1)) == _U(0)
+    q16 = x // 10
+    r16 = (x - q16 * 10) * unit + big_f
+    up16 = (r16 > 5 * unit) | ((r16 == 5 * unit) & (q16 % 2 == 1))
+    d16 = np.abs(up16 * (10 * unit) - r16)
+    fit16 = (d16 < big_d) | ((d16 == big_d) & even)
+    q15 = q16 // 10
+    r15 = (x - q15 * 100) * unit + big_f
+    up15 = r15 > 50 * unit  # a tie is 50 away: outside the interval (D < 12)
+    d15 = np.abs(up15 * (100 * unit) - r15)
+    fit15 = (d15 < big_d) | ((d15 == big_d) & even)
+    half = unit // 2
+    up17 = (big_f > half) | ((big_f == half) & (x % 2 == 1))
+    n[idx] = np.where(fit15, (q15 + up15) * 100,
+                      np.where(fit16, (q16 + up16) * 10, x + up17)).view(np.uint64)
+    in15[idx] = fit15
+    in16[idx] = fit16
+    amb[idx] = False
 
 
 def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
@@ -379,12 +401,14 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     amb = (np.abs(rem16 - 5.0) < EPS) & (d > 5.0 - EPS)
     amb |= np.abs(dist16 - d) < EPS
     amb |= np.abs(dist15 - d) < EPS
-    n = ix + (f > 0.5)  # N17
     amb17 = np.abs(f - 0.5) < EPS  # a rounding tie at 17 digits (both neighbours fit)
     if amb17.any():
-        _tie17(n, f, zi, in15 | in16, amb17, amb)
+        amb |= amb17 & ~(in15 | in16)
+    n = ix + (f > 0.5)  # N17
     n += in16 * (n16 - n)  # modular uint64 arithmetic: selects n16 where in16
     n += in15 * (n15 - n)
+    if amb.any():
+        _exact(ix, f, zi, mant, n, in15, in16, amb)
     e = t.dec_exp[zi]
     ndig = 17 - in16.view(np.int8).astype(np.int64)  # N17 and N16 never end in 0 here
     good = ~amb
