@@ -65,20 +65,16 @@ class _Tables(NamedTuple):
     z_single: Bool  # Z == z_hi exactly
     z_hh: F64  # Veltkamp halves of z_hi
     z_ht: F64
-    t4: U64  # 4-digit ASCII chunk, first digit in the low byte
-    t4h: U64  # the same << 32
+    t4: npt.NDArray[np.uint32]  # 4-digit chunk as 4 raw digit bytes (0..9), first lowest
     tz4: I64  # trailing zero digits of a 4-digit chunk (4 for 0)
     ekey: I64  # by E + _E_OFF: 36 * (clip(E, -5, 16) + 5)
-    qi: I64  # by layout key K: 17 * q + Lr (point after q tail digits, Lr tail digits kept)
-    sh: U64  # by K: 8 * prefix length
-    pd0: U64  # by K: prefix text and '.' placed in the row
+    sh: U64  # by layout key K: 8 * prefix length
+    low0: U64  # by K: bytes of the 16-digit tail before the point (all when no point)
+    low1: U64
+    pd0: U64  # by K: prefix, '.', and 0x30 on every digit byte of the row
     pd1: U64
     pd2: U64
     posx: I64  # by K: _E_OFF * WIDTH + byte position of the exponent text
-    lo0: U64  # by qi: bytes of the 16-digit tail before the point
-    lo1: U64
-    hi0: U64  # by qi: kept bytes of the tail after the point
-    hi1: U64
     exp0: U64  # by xi = WIDTH * (E + _E_OFF) + pos: exponent text at byte pos
     exp1: U64
     exp2: U64
@@ -144,34 +140,19 @@ def _tables() -> _Tables:
     for i, h in enumerate(z_hi.tolist()):
         z_hh[i], z_ht[i] = _split(h)
 
-    t4 = np.array([int.from_bytes(f"{i:04d}".encode(), "little") for i in range(10000)],
-                  np.uint64)
+    t4 = np.array([int.from_bytes(bytes(int(c) for c in f"{i:04d}"), "little")
+                   for i in range(10000)], np.uint32)
     tz4 = np.array([4] + [len(str(i)) - len(str(i).rstrip("0")) for i in range(1, 10000)],
                    np.int64)
 
     m64 = (1 << 64) - 1
-    m128 = (1 << 128) - 1
-    lo0 = np.zeros(17 * 17, np.uint64)
-    lo1 = np.zeros_like(lo0)
-    hi0 = np.zeros_like(lo0)
-    hi1 = np.zeros_like(lo0)
-    for q in range(17):
-        below = (1 << (8 * q)) - 1
-        for lr in range(17):
-            keep = (1 << (8 * lr)) - 1
-            a = keep & below
-            b = keep & ~below & m128
-            i = 17 * q + lr
-            lo0[i], lo1[i] = a & m64, a >> 64
-            hi0[i], hi1[i] = b & m64, b >> 64
-
     # ekey = clip(E, -5, 16) + 5: 0 scientific (E < -4), 1..4 E = -4..-1, 5..20 E = 0..15,
     # 21 scientific (E >= 16)
     ne = 2 * _E_OFF + 1
     ekey = np.array([36 * (min(max(ei - _E_OFF, -5), 16) + 5) for ei in range(ne)], np.int64)
     nk = _key(22, 0, 0)
-    qi = np.zeros(nk, np.int64)
     sh = np.zeros(nk, np.uint64)
+    low = np.zeros((2, nk), np.uint64)
     pd = np.zeros((3, nk), np.uint64)
     posx = np.zeros(nk, np.int64)
     for ek in range(22):
@@ -185,16 +166,17 @@ def _tables() -> _Tables:
                 q, lr, head = e, max(ndig - 1, e + 1), ""
             for sign in (0, 1):
                 k = _key(ek, ndig, sign)
-                text = ("-" if sign else "") + head
-                qi[k] = 17 * q + lr
-                sh[k] = 8 * len(text)
-                dot = len(text) + 1 + q  # byte of the point: after prefix, first digit, q
-                words = _text_word(text, 0)
-                if q != _NO_DOT:
-                    dw = _text_word(".", dot)
-                    words = (words[0] | dw[0], words[1] | dw[1], words[2] | dw[2])
-                pd[:, k] = words
-                posx[k] = _E_OFF * WIDTH + len(text) + 1 + lr + (q != _NO_DOT)
+                pre = ("-" if sign else "") + head
+                # the row: pre, first digit, q tail digits, '.', the other lr - q digits
+                if q == _NO_DOT:
+                    row = pre + "0" * (1 + lr)
+                else:
+                    row = pre + "0" * (1 + q) + "." + "0" * (lr - q)
+                sh[k] = 8 * len(pre)
+                below = (1 << (8 * min(q, 16))) - 1
+                low[:, k] = below & m64, below >> 64
+                pd[:, k] = _text_word(row, 0)
+                posx[k] = _E_OFF * WIDTH + len(row)
 
     exp = np.zeros((3, ne * WIDTH), np.uint64)
     length = np.zeros(ne * WIDTH, np.int64)
@@ -204,8 +186,8 @@ def _tables() -> _Tables:
         for pos in range(WIDTH):
             exp[:, ei * WIDTH + pos] = _text_word(text, pos)
             length[ei * WIDTH + pos] = pos + len(text)
-    return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, t4 << _U(32),
-                   tz4, ekey, qi, sh, pd[0], pd[1], pd[2], posx, lo0, lo1, hi0, hi1,
+    return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, tz4, ekey,
+                   sh, low[0], low[1], pd[0], pd[1], pd[2], posx,
                    exp[0], exp[1], exp[2], length)
 
 
@@ -430,48 +412,54 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
 
 
 def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> None:
-    """Rows (three little-endian words) and lengths of repr for 17-digit N, exponent E."""
+    """Rows (three little-endian words) and lengths of repr for 17-digit N, exponent E.
+
+    The digits go in as raw values 0..9 (the tail split at the point, each part shifted to
+    its place); the layout key's pattern ORs in the prefix, the point and 0x30 on exactly
+    the digit bytes the text shows, so trailing zeros past it stay zero bytes."""
     t = _tables()
     a = n // _U(10 ** 16)
     r = n - a * _U(10 ** 16)
     h8 = r // _U(10 ** 8)
     l8 = r - h8 * _U(10 ** 8)
     c1 = h8 // _U(10 ** 4)
-    c2 = h8 - c1 * _U(10 ** 4)
+    h8 -= c1 * _U(10 ** 4)
     c3 = l8 // _U(10 ** 4)
-    c4 = l8 - c3 * _U(10 ** 4)
-    r0 = t.t4[c1]
-    r0 |= t.t4h[c2]
-    r1 = t.t4[c3]
-    r1 |= t.t4h[c4]
+    l8 -= c3 * _U(10 ** 4)
+    count = len(n)
+    r0 = np.empty(count, np.uint64)
+    r1 = np.empty(count, np.uint64)
+    half0 = r0.view(np.uint32).reshape(count, 2)
+    half1 = r1.view(np.uint32).reshape(count, 2)
+    np.take(t.t4, c1, out=half0[:, 0])  # digits 1-4 of the tail in the low half
+    np.take(t.t4, h8, out=half0[:, 1])
+    np.take(t.t4, c3, out=half1[:, 0])
+    np.take(t.t4, l8, out=half1[:, 1])
 
-    ei = e + _E_OFF
-    k = t.ekey[ei]
+    k = t.ekey[e + _E_OFF]
     k += ndig * 2
     k += sign
-    qi = t.qi[k]
-    lo0 = r0 & t.lo0[qi]
-    lo1 = r1 & t.lo1[qi]
-    hi0 = r0 & t.hi0[qi]
-    hi1 = r1 & t.hi1[qi]
+    lo0 = r0 & t.low0[k]
+    lo1 = r1 & t.low1[k]
+    r0 ^= lo0  # the tail digits after the point
+    r1 ^= lo1
     sh = t.sh[k]
     s1 = sh + _U(8)
     s2 = sh + _U(16)
     b1 = _U(56) - sh
     b2 = _U(48) - sh  # shifts by 64 give 0 in numpy
-    a += _U(48)
     a <<= sh
     w0 = lo0 << s1
     w0 |= a
-    w0 |= hi0 << s2
+    w0 |= r0 << s2
     w0 |= t.pd0[k]
     w1 = lo0 >> b1
     w1 |= lo1 << s1
-    w1 |= hi0 >> b2
-    w1 |= hi1 << s2
+    w1 |= r0 >> b2
+    w1 |= r1 << s2
     w1 |= t.pd1[k]
     w2 = lo1 >> b1
-    w2 |= hi1 >> b2
+    w2 |= r1 >> b2
     w2 |= t.pd2[k]
     xi = e * WIDTH
     xi += t.posx[k]
