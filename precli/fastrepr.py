@@ -65,7 +65,8 @@ class _Tables(NamedTuple):
     z_single: Bool  # Z == z_hi exactly
     z_hh: F64  # Veltkamp halves of z_hi
     z_ht: F64
-    t4: npt.NDArray[np.uint32]  # 4-digit chunk as 4 raw digit bytes (0..9), first lowest
+    t4: U64  # 4-digit chunk as 4 raw digit bytes (0..9), first lowest
+    t4h: U64  # the same << 32
     tz4: I64  # trailing zero digits of a 4-digit chunk (4 for 0)
     ekey: I64  # by E + _E_OFF: 36 * (clip(E, -5, 16) + 5)
     sh: U64  # by layout key K: 8 * prefix length
@@ -141,7 +142,7 @@ def _tables() -> _Tables:
         z_hh[i], z_ht[i] = _split(h)
 
     t4 = np.array([int.from_bytes(bytes(int(c) for c in f"{i:04d}"), "little")
-                   for i in range(10000)], np.uint32)
+                   for i in range(10000)], np.uint64)
     tz4 = np.array([4] + [len(str(i)) - len(str(i).rstrip("0")) for i in range(1, 10000)],
                    np.int64)
 
@@ -186,7 +187,8 @@ def _tables() -> _Tables:
         for pos in range(WIDTH):
             exp[:, ei * WIDTH + pos] = _text_word(text, pos)
             length[ei * WIDTH + pos] = pos + len(text)
-    return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, tz4, ekey,
+    return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, t4 << _U(32), tz4,
+                   ekey,
                    sh, low[0], low[1], pd[0], pd[1], pd[2], posx,
                    exp[0], exp[1], exp[2], length)
 
@@ -291,10 +293,10 @@ def _ndig(n: U64) -> I64:
     t = _tables()
     h8 = n // _U(10 ** 8)
     l8 = n - h8 * _U(10 ** 8)
-    c3 = (h8 // _U(10 ** 4)) % _U(10 ** 4)
-    c2 = h8 % _U(10 ** 4)
-    c1 = l8 // _U(10 ** 4)
-    c0 = l8 - c1 * _U(10 ** 4)
+    c3 = ((h8 // _U(10 ** 4)) % _U(10 ** 4)).view(np.int64)
+    c2 = (h8 % _U(10 ** 4)).view(np.int64)
+    c1 = (l8 // _U(10 ** 4)).view(np.int64)
+    c0 = (l8 % _U(10 ** 4)).view(np.int64)
     tz = t.tz4[c3]  # 4 when c3 == 0: then the 16 low digits are zero (n >= 1e16)
     tz = t.tz4[c2] + (c2 == 0) * tz
     tz = t.tz4[c1] + (c1 == 0) * tz
@@ -426,15 +428,11 @@ def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> No
     h8 -= c1 * _U(10 ** 4)
     c3 = l8 // _U(10 ** 4)
     l8 -= c3 * _U(10 ** 4)
-    count = len(n)
-    r0 = np.empty(count, np.uint64)
-    r1 = np.empty(count, np.uint64)
-    half0 = r0.view(np.uint32).reshape(count, 2)
-    half1 = r1.view(np.uint32).reshape(count, 2)
-    np.take(t.t4, c1, out=half0[:, 0])  # digits 1-4 of the tail in the low half
-    np.take(t.t4, h8, out=half0[:, 1])
-    np.take(t.t4, c3, out=half1[:, 0])
-    np.take(t.t4, l8, out=half1[:, 1])
+    # int64 views: an index array of another type is converted first
+    r0 = t.t4[c1.view(np.int64)]  # tail digits 1-4 in the low half, 5-8 in the high half
+    r0 |= t.t4h[h8.view(np.int64)]
+    r1 = t.t4[c3.view(np.int64)]
+    r1 |= t.t4h[l8.view(np.int64)]
 
     k = t.ekey[e + _E_OFF]
     k += ndig * 2
