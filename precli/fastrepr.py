@@ -367,24 +367,31 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     zi += m >= t.thm[bexp]
     ix, f, d = _x_parts(m, zi)
 
-    # N16 / N15: X rounded to multiples of 10 / 100; dist = |N - X|
+    # N16 / N15: X rounded to multiples of 10 / 100; gap = |N - X| - D (< 0: N fits)
     q16 = ix // _U(10)
-    rem16 = ix - q16 * _U(10) + f
+    rem16 = (ix - q16 * _U(10)).view(np.int64).astype(np.float64)
+    rem16 += f
     up16 = rem16 > 5.0
     n16 = (q16 + up16) * _U(10)
-    dist16 = np.abs(rem16 - up16 * 10.0)
+    gap16 = rem16 - up16 * 10.0
+    np.abs(gap16, out=gap16)
+    gap16 -= d
     q15 = q16 // _U(10)
-    rem15 = ix - q15 * _U(100) + f
+    rem15 = (ix - q15 * _U(100)).view(np.int64).astype(np.float64)
+    rem15 += f
     up15 = rem15 > 50.0  # a tie is 50 away from X: outside every interval (D < 12)
     n15 = (q15 + up15) * _U(100)
-    dist15 = np.abs(rem15 - up15 * 100.0)
-    in15 = dist15 < d
-    in16 = dist16 < d
+    gap15 = rem15 - up15 * 100.0
+    np.abs(gap15, out=gap15)
+    gap15 -= d
+    in15 = gap15 < 0.0
+    in16 = gap16 < 0.0
     # undecided within EPS: a rounding tie at 16 digits where both neighbours would fit,
     # interval ends
-    amb = (np.abs(rem16 - 5.0) < EPS) & (d > 5.0 - EPS)
-    amb |= np.abs(dist16 - d) < EPS
-    amb |= np.abs(dist15 - d) < EPS
+    amb = np.abs(rem16 - 5.0) < EPS
+    amb &= d > 5.0 - EPS
+    amb |= np.abs(gap16) < EPS
+    amb |= np.abs(gap15) < EPS
     amb17 = np.abs(f - 0.5) < EPS  # a rounding tie at 17 digits (both neighbours fit)
     if amb17.any():
         amb |= amb17 & ~(in15 | in16)
@@ -394,8 +401,8 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     if amb.any():
         _exact(ix, f, zi, mant, n, in15, in16, amb)
     e = t.dec_exp[zi]
-    ndig = 17 - in16.view(np.int8).astype(np.int64)  # N17 and N16 never end in 0 here
-    good = ~amb
+    ndig = 17 - in16  # N17 and N16 never end in 0 here (else they would be N16 / N15)
+    good = np.logical_not(amb, out=ok)
     if any_special:
         good &= ~special
     if in15.any():
@@ -407,7 +414,6 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
         np_, ep, okp = _digits_pow2(m[idx], zi[idx])
         n[idx], e[idx], good[idx] = np_, ep, okp
         ndig[idx] = _ndig(np_)
-    ok[:] = good
     _layout(n, e, ndig, sign, words, length)
     if any_special:
         _specials(bits, words, length, ok)
