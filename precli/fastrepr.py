@@ -68,18 +68,13 @@ class _Tables(NamedTuple):
     t4: U64  # 4-digit chunk as 4 raw digit bytes (0..9), first lowest
     t4h: U64  # the same << 32
     tz4: I64  # trailing zero digits of a 4-digit chunk (4 for 0)
-    ekey: I64  # by E + _E_OFF: 36 * (clip(E, -5, 16) + 5)
-    sh: U64  # by layout key K: 8 * prefix length
+    sh: U64  # by layout key K = 36 * (E + _E_OFF) + 2 * ndig + sign: 8 * prefix length
     low0: U64  # by K: bytes of the 16-digit tail before the point (all when no point)
     low1: U64
-    pd0: U64  # by K: prefix, '.', and 0x30 on every digit byte of the row
+    pd0: U64  # by K: the row with 0x30 on every digit byte: prefix, '.', exponent text
     pd1: U64
     pd2: U64
-    posx: I64  # by K: _E_OFF * WIDTH + byte position of the exponent text
-    exp0: U64  # by xi = WIDTH * (E + _E_OFF) + pos: exponent text at byte pos
-    exp1: U64
-    exp2: U64
-    length: I64  # by xi: pos + len(exponent text)
+    length: I64  # by K: length of the row
 
 
 def _split(x: float) -> tuple[float, float]:
@@ -109,8 +104,8 @@ def _text_word(text: str, pos: int) -> tuple[int, int, int]:
     return val & m, (val >> 64) & m, (val >> 128) & m
 
 
-def _key(ekey: int, ndig: int, sign: int) -> int:
-    return 36 * ekey + 2 * ndig + sign
+def _key(ei: int, ndig: int, sign: int) -> int:
+    return 36 * ei + 2 * ndig + sign
 
 
 @functools.cache
@@ -147,50 +142,41 @@ def _tables() -> _Tables:
                    np.int64)
 
     m64 = (1 << 64) - 1
-    # ekey = clip(E, -5, 16) + 5: 0 scientific (E < -4), 1..4 E = -4..-1, 5..20 E = 0..15,
-    # 21 scientific (E >= 16)
     ne = 2 * _E_OFF + 1
-    ekey = np.array([36 * (min(max(ei - _E_OFF, -5), 16) + 5) for ei in range(ne)], np.int64)
-    nk = _key(22, 0, 0)
+    nk = _key(ne, 0, 0)
     sh = np.zeros(nk, np.uint64)
     low = np.zeros((2, nk), np.uint64)
-    pd = np.zeros((3, nk), np.uint64)
-    posx = np.zeros(nk, np.int64)
-    for ek in range(22):
-        e = ek - 5
+    length = np.zeros(nk, np.int64)
+    rows = [bytes(WIDTH)] * nk
+    for ei in range(ne):
+        e = ei - _E_OFF
+        sci = not -4 <= e < 16
+        tail = f"e{e:+03d}" if sci else ""
         for ndig in range(1, 18):
-            if ek in (0, 21):  # d.ddd (no point for one digit)
+            if sci:  # d.ddde+XX (no point for one digit)
                 q, lr, head = (_NO_DOT if ndig == 1 else 0), ndig - 1, ""
             elif e < 0:  # 0.000ddd
                 q, lr, head = _NO_DOT, ndig - 1, "0." + "0" * (-e - 1)
             else:  # ddd.ddd, at least one digit after the point
                 q, lr, head = e, max(ndig - 1, e + 1), ""
+            below = (1 << (8 * min(q, 16))) - 1
             for sign in (0, 1):
-                k = _key(ek, ndig, sign)
+                k = _key(ei, ndig, sign)
                 pre = ("-" if sign else "") + head
-                # the row: pre, first digit, q tail digits, '.', the other lr - q digits
+                # pre, first digit, q tail digits, '.', the other lr - q digits, exponent
                 if q == _NO_DOT:
-                    row = pre + "0" * (1 + lr)
+                    row = pre + "0" * (1 + lr) + tail
                 else:
-                    row = pre + "0" * (1 + q) + "." + "0" * (lr - q)
+                    row = pre + "0" * (1 + q) + "." + "0" * (lr - q) + tail
+                if len(row) > WIDTH:  # no such value (E < -308 or > 308)
+                    continue
                 sh[k] = 8 * len(pre)
-                below = (1 << (8 * min(q, 16))) - 1
                 low[:, k] = below & m64, below >> 64
-                pd[:, k] = _text_word(row, 0)
-                posx[k] = _E_OFF * WIDTH + len(row)
-
-    exp = np.zeros((3, ne * WIDTH), np.uint64)
-    length = np.zeros(ne * WIDTH, np.int64)
-    for ei in range(ne):
-        e = ei - _E_OFF
-        text = "" if -4 <= e < 16 else f"e{e:+03d}"
-        for pos in range(WIDTH):
-            exp[:, ei * WIDTH + pos] = _text_word(text, pos)
-            length[ei * WIDTH + pos] = pos + len(text)
+                rows[k] = row.encode().ljust(WIDTH, b"\0")
+                length[k] = len(row)
+    pd = np.frombuffer(b"".join(rows), "<u8").reshape(nk, 3).T.astype(np.uint64)
     return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, t4 << _U(32), tz4,
-                   ekey,
-                   sh, low[0], low[1], pd[0], pd[1], pd[2], posx,
-                   exp[0], exp[1], exp[2], length)
+                   sh, low[0], low[1], pd[0], pd[1], pd[2], length)
 
 
 def _x_parts(m: F64, zi: I64) -> tuple[U64, F64, F64]:
@@ -440,9 +426,9 @@ def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> No
     r1 = t.t4[c3.view(np.int64)]
     r1 |= t.t4h[l8.view(np.int64)]
 
-    k = t.ekey[e + _E_OFF]
+    k = e * 36
+    k += 36 * _E_OFF + sign
     k += ndig * 2
-    k += sign
     lo0 = r0 & t.low0[k]
     lo1 = r1 & t.low1[k]
     r0 ^= lo0  # the tail digits after the point
@@ -456,21 +442,16 @@ def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> No
     w0 = lo0 << s1
     w0 |= a
     w0 |= r0 << s2
-    w0 |= t.pd0[k]
+    np.bitwise_or(w0, t.pd0[k], out=words[:, 0])
     w1 = lo0 >> b1
     w1 |= lo1 << s1
     w1 |= r0 >> b2
     w1 |= r1 << s2
-    w1 |= t.pd1[k]
+    np.bitwise_or(w1, t.pd1[k], out=words[:, 1])
     w2 = lo1 >> b1
     w2 |= r1 >> b2
-    w2 |= t.pd2[k]
-    xi = e * WIDTH
-    xi += t.posx[k]
-    np.bitwise_or(w0, t.exp0[xi], out=words[:, 0])
-    np.bitwise_or(w1, t.exp1[xi], out=words[:, 1])
-    np.bitwise_or(w2, t.exp2[xi], out=words[:, 2])
-    length[:] = t.length[xi]
+    np.bitwise_or(w2, t.pd2[k], out=words[:, 2])
+    length[:] = t.length[k]
 
 
 def _specials(bits: U64, words: U64, length: I64, ok: Bool) -> None:
