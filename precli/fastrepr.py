@@ -108,6 +108,20 @@ def _key(ei: int, ndig: int, sign: int) -> int:
     return 36 * ei + 2 * ndig + sign
 
 
+def _scaled(k: int, e2: int) -> tuple[int, int]:
+    """10**k * 2**e2 as an integer ratio (num, den)."""
+    num, den = (10**k, 1) if k >= 0 else (1, 10**-k)
+    return (num << e2, den) if e2 >= 0 else (num, den << -e2)
+
+
+def _nearest(num: int, den: int) -> tuple[float, int, int]:
+    """num / den rounded to float64 (Python's int division rounds correctly), with the
+    exact remainder num / den - that float as (rnum, rden)."""
+    f = num / den
+    fn, fd = f.as_integer_ratio()
+    return f, num * fd - fn * den, den * fd
+
+
 @functools.cache
 def _tables() -> _Tables:
     thm = np.full(2048, np.inf)
@@ -119,27 +133,34 @@ def _tables() -> _Tables:
     for bexp in range(1, 2047):
         e2 = bexp - 1023
         # E0 = largest E with 10**E <= 2**e2
-        e0 = len(str(2 ** e2)) - 1 if e2 >= 0 else -len(str(2 ** -e2))
-        thm[bexp] = _ceil_double(Fraction(10) ** (e0 + 1) / Fraction(2) ** e2)
+        e0 = len(str(2**e2)) - 1 if e2 >= 0 else -len(str(2**-e2))
+        num, den = _scaled(e0 + 1, -e2)  # 10**(E0 + 1) / 2**e2, as m's threshold
+        if num > den * 2:
+            thm[bexp] = np.inf  # beyond the binade: E = E0 always
+        else:
+            f, rn, _ = _nearest(num, den)
+            thm[bexp] = f if rn <= 0 else float(np.nextafter(f, np.inf))
         for bump in (0, 1):
             e = e0 + bump
-            z = Fraction(10) ** (16 - e) * Fraction(2) ** e2
-            hi = float(z)
             i = 2 * bexp + bump
+            hi, rn, rd = _nearest(*_scaled(16 - e, e2))  # Z = 10**(16-E) * 2**e2
+            lo, rn2, _ = _nearest(rn, rd)
             dec_exp[i] = e
             z_hi[i] = hi
-            z_lo[i] = float(z - Fraction(hi))
-            z_exact[i] = Fraction(hi) + Fraction(z_lo[i]) == z
-            z_single[i] = Fraction(hi) == z
+            z_lo[i] = lo
+            z_exact[i] = rn2 == 0
+            z_single[i] = rn == 0
     z_hh = np.empty_like(z_hi)
     z_ht = np.empty_like(z_hi)
     for i, h in enumerate(z_hi.tolist()):
         z_hh[i], z_ht[i] = _split(h)
 
-    t4 = np.array([int.from_bytes(bytes(int(c) for c in f"{i:04d}"), "little")
-                   for i in range(10000)], np.uint64)
-    tz4 = np.array([4] + [len(str(i)) - len(str(i).rstrip("0")) for i in range(1, 10000)],
-                   np.int64)
+    i4 = np.arange(10000, dtype=np.uint64)
+    t4 = np.zeros(10000, np.uint64)
+    tz4 = np.zeros(10000, np.int64)
+    for j in range(4):  # digit j (from the left) in byte j
+        t4 |= (i4 // _U(10 ** (3 - j)) % _U(10)) << _U(8 * j)
+        tz4 += i4 % _U(10 ** (j + 1)) == 0
 
     m64 = (1 << 64) - 1
     ne = 2 * _E_OFF + 1
