@@ -11,7 +11,7 @@ Method, for a positive normal v = m * 2**e2 (m in [1, 2)) with decimal exponent 
 (10**E <= v < 10**(E+1), decided exactly against a per-binade threshold):
 
 * X = v * 10**(16-E) lies in [1e16, 1e17). It is computed as m * Z with Z = 10**(16-E) *
-  2**e2 a per-(binade, E) double-double table entry (exact Fractions at first use), the
+  2**e2 a per-(binade, E) double-double table entry (exact integer ratios, first use), the
   product exact by Dekker's two-product (Veltkamp splitting; numpy has no fma). Its total
   error is below 1e-14 in units of X, against the comparison margin EPS = 2**-36.
   X >= 1e16 > 2**53, so the high part is an integer: X = I + f, I int64, f in [0, 1).
@@ -20,21 +20,24 @@ Method, for a positive normal v = m * 2**e2 (m in [1, 2)) with decimal exponent 
 * N15 / N16 / N17: X correctly rounded to a multiple of 100 / 10 / 1 (from I and f, not
   from each other). Decimals of at most 15 digits are unique in an interval this narrow
   (DBL_DIG), so if N15 round-trips it is the answer (trailing zeros dropped); else N16 if
-  it round-trips (the nearest 16-digit decimal); else N17, which always does. Every
-  comparison closer than EPS to its threshold (ties, interval ends, rounding halves) sets
-  ok=False instead of guessing.
-* Layout: digits from a table of 4-digit ASCII chunks, assembled as three little-endian
-  uint64 words per row (point inserted by masks and shifts, sign / '0.000' prefix shifted
-  in, exponent text from a (exponent, position) table).
+  it round-trips (the nearest 16-digit decimal); else N17, which always does. A
+  comparison closer than EPS to its threshold (a tie between two candidates that both
+  fit, an interval end) is undecided: where Z is a single float64 (E in -6..16) X is
+  exact and those lanes are decided again in int64 (ends included for even significands,
+  ties to even, as dtoa does); elsewhere they get ok=False instead of a guess.
+* Layout: raw digits from a table of 4-digit chunks in two little-endian uint64 words,
+  split at the point and shifted past the prefix ('-', '0.000'); one pattern per layout
+  key (exponent, digit count, sign) ORs in the prefix, the point, 0x30 on the digit bytes
+  the text shows and the exponent text; three uint64 words make the 24-byte row.
 
 Zeros, infinities and NaN are written directly; subnormals get ok=False (their interval is
-wide enough that the DBL_DIG uniqueness argument does not hold).
+wide enough that the DBL_DIG uniqueness argument does not hold). Work goes in passes of
+16384 lanes so the temporaries stay in cache.
 """
 
 from __future__ import annotations
 
 import functools
-from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -81,17 +84,6 @@ def _split(x: float) -> tuple[float, float]:
     c = _SPLIT * x
     hi = c - (c - x)
     return hi, x - hi
-
-
-def _ceil_double(q: Fraction) -> float:
-    """Smallest float64 >= q (inf when none)."""
-    try:
-        f = float(q)
-    except OverflowError:
-        return float("inf")
-    if Fraction(f) < q:
-        f = float(np.nextafter(f, np.inf))
-    return f
 
 
 def _text_word(text: str, pos: int) -> tuple[int, int, int]:
