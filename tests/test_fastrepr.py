@@ -182,3 +182,27 @@ def test_chunk_boundaries(seed: int) -> None:
     v[edges] = [0.0, np.nan, 0.5, -np.inf, 5e-324]
     ok = _check(v)
     assert ok[edges[:4]].all()
+
+
+@pytest.mark.parametrize("damage", ["byte", "length", "padding"])
+def test_the_check_catches_a_wrong_row(monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    """The oracle comparison above fails on a single wrong byte, length or padding byte."""
+    import sys
+
+    real = repr_matrix
+
+    def broken(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        text, length, ok = real(v)
+        text = text.copy()
+        if damage == "byte":
+            text[1, 0] ^= 1
+        elif damage == "length":
+            length = length.copy()
+            length[1] += 1
+        else:
+            text[1, WIDTH - 1] = ord("0")
+        return text, length, ok
+
+    monkeypatch.setattr(sys.modules[__name__], "repr_matrix", broken)
+    with pytest.raises(AssertionError, match="differ from repr"):
+        _check(np.array([0.5, 0.1 + 0.2, 1e-30]))
