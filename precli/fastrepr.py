@@ -408,6 +408,8 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
         _fix_short(n, e, ndig, np.flatnonzero(in15))
     pow2 = mant == 0
     pow2 &= bexp > 1  # 2**-1022: the gap below is a subnormal step, the same as above
+    if any_special:
+        pow2 &= ~special  # zeros and infinities: written by _specials
     if pow2.any():
         idx = np.flatnonzero(pow2)
         np_, ep, okp = _digits_pow2(m[idx], zi[idx])
