@@ -366,37 +366,47 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     zi += m >= t.thm[bexp]
     ix, f, d = _x_parts(m, zi)
 
-    # N16 / N15: X rounded to multiples of 10 / 100; gap = |N - X| - D (< 0: N fits)
-    q16 = ix // _U(10)
-    rem16 = (ix - q16 * _U(10)).view(np.int64).astype(np.float64)
-    rem16 += f
-    up16 = rem16 > 5.0
-    n16 = (q16 + up16) * _U(10)
-    gap16 = rem16 - up16 * 10.0
+    # X = base + y with base a multiple of 100 and y in [0, 100]: N17, N16 and N15 are
+    # base + t17, t16, t15 (y rounded to a multiple of 1, 10, 100); gap = |N - X| - D
+    q15 = ix // _U(100)
+    base = q15 * _U(100)
+    y = (ix - base).view(np.int64).astype(np.float64)
+    y += f
+    t17 = y + 0.5
+    np.floor(t17, out=t17)
+    t16 = y * 0.1
+    t16 += 0.5
+    np.floor(t16, out=t16)
+    t16 *= 10.0
+    t15 = y * 0.01
+    t15 += 0.5
+    np.floor(t15, out=t15)
+    t15 *= 100.0
+    gap16 = y - t16
     np.abs(gap16, out=gap16)
+    # a rounding tie at 16 digits (y - t16 = +-5) where both neighbours would fit; near a
+    # tie t16 may be either neighbour: this flags it either way
+    amb = np.abs(gap16 - 5.0) < EPS
+    amb &= d > 5.0 - EPS
     gap16 -= d
-    q15 = q16 // _U(10)
-    rem15 = (ix - q15 * _U(100)).view(np.int64).astype(np.float64)
-    rem15 += f
-    up15 = rem15 > 50.0  # a tie is 50 away from X: outside every interval (D < 12)
-    n15 = (q15 + up15) * _U(100)
-    gap15 = rem15 - up15 * 100.0
+    gap15 = y - t15  # a tie here is 50 away from X: outside every interval (D < 12)
     np.abs(gap15, out=gap15)
     gap15 -= d
     in15 = gap15 < 0.0
     in16 = gap16 < 0.0
-    # undecided within EPS: a rounding tie at 16 digits where both neighbours would fit,
     # interval ends
-    amb = np.abs(rem16 - 5.0) < EPS
-    amb &= d > 5.0 - EPS
     amb |= np.abs(gap16) < EPS
     amb |= np.abs(gap15) < EPS
     amb17 = np.abs(f - 0.5) < EPS  # a rounding tie at 17 digits (both neighbours fit)
     if amb17.any():
         amb |= amb17 & ~(in15 | in16)
-    n = ix + (f > 0.5)  # N17
-    n += in16 * (n16 - n)  # modular uint64 arithmetic: selects n16 where in16
-    n += in15 * (n15 - n)
+    t16 -= t17
+    t16 *= in16
+    t17 += t16  # t16 where in16, else t17
+    t15 -= t17
+    t15 *= in15
+    t17 += t15
+    n = base + t17.astype(np.uint64)
     if amb.any():
         _exact(ix, f, zi, mant, n, in15, in16, amb)
     e = t.dec_exp[zi]
