@@ -66,6 +66,18 @@ def test_ok_share_on_the_target_range() -> None:
     assert _check(w).mean() >= 0.99
 
 
+def test_rounding_errors_as_callers_compute_them() -> None:
+    """abs / rel errors of float32 and float16 roundings (dyadic values, many exact)."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(100_000) * 10.0 ** rng.integers(-6, 6, 100_000)
+    r32 = x.astype(np.float32).astype(np.float64)
+    r16 = x.astype(np.float16).astype(np.float64)
+    errs = np.concatenate([np.abs(x - r32), np.abs(r32 - r16), r32 - r16,
+                           np.abs(x - r32) / np.abs(x), (r32 - r16) / r32])
+    ok = _check(errs[np.isfinite(errs)])
+    assert ok.mean() > 0.999
+
+
 def test_format_switch_points() -> None:
     vals = [1e-5, 9.999999999999999e-05, 0.0001, 0.00010000000000000002, 1e-4 * (1 - 2**-53),
             1e16, 9999999999999998.0, 1e16 + 2, 1e15, 999999999999999.9, 123456789012345.67,
