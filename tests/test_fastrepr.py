@@ -69,7 +69,7 @@ def test_ok_share_on_the_target_range() -> None:
 def test_rounding_errors_as_callers_compute_them() -> None:
     """abs / rel errors of float32 and float16 roundings (dyadic values, many exact)."""
     rng = np.random.default_rng(21)
-    x = rng.standard_normal(100_000) * 10.0 ** rng.integers(-6, 6, 100_000)
+    x = rng.standard_normal(100_000) * 10.0 ** rng.integers(-6, 4, 100_000)  # fp16 range
     r32 = x.astype(np.float32).astype(np.float64)
     r16 = x.astype(np.float16).astype(np.float64)
     errs = np.concatenate([np.abs(x - r32), np.abs(r32 - r16), r32 - r16,
