@@ -287,34 +287,6 @@ def _digits_pow2(m: F64, zi: I64) -> tuple[U64, I64, Bool]:
     return n.view(np.uint64), e, ok
 
 
-def _ndig(n: U64) -> I64:
-    """Significant digits of 17-digit integers (17 minus trailing zeros)."""
-    t = _tables()
-    h8 = n // _U(10 ** 8)
-    l8 = n - h8 * _U(10 ** 8)
-    c3 = ((h8 // _U(10 ** 4)) % _U(10 ** 4)).view(np.int64)
-    c2 = (h8 % _U(10 ** 4)).view(np.int64)
-    c1 = (l8 // _U(10 ** 4)).view(np.int64)
-    c0 = (l8 % _U(10 ** 4)).view(np.int64)
-    tz = t.tz4[c3]  # 4 when c3 == 0: then the 16 low digits are zero (n >= 1e16)
-    tz = t.tz4[c2] + (c2 == 0) * tz
-    tz = t.tz4[c1] + (c1 == 0) * tz
-    tz = t.tz4[c0] + (c0 == 0) * tz
-    out: I64 = 17 - tz
-    return out
-
-
-def _fix_short(n: U64, e: I64, ndig: I64, idx: I64) -> None:
-    """Lanes idx hold N15 (a multiple of 100): carry 1e17 -> 1e16 and count digits."""
-    ns = n[idx]
-    carry = ns == _U(10 ** 17)
-    if carry.any():
-        ns[carry] = _U(10 ** 16)
-        e[idx] += carry
-        n[idx] = ns
-    ndig[idx] = _ndig(ns)
-
-
 def _exact(ix: U64, f: F64, zi: I64, mant: U64, n: U64, in15: Bool, in16: Bool,
            amb: Bool) -> None:
     """Undecided lanes where X is exact (Z a single float64, E in [-6, 16]): decide them
@@ -360,7 +332,13 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     special = (bexp - 1).view(np.uint64) >= _U(2046)  # zero, subnormal, inf, nan
     any_special = bool(special.any())
     if any_special:
-        bexp = np.where(special, 1023, bexp)
+        if special.all():
+            ok[:] = False
+            _specials(bits, words, length, ok)
+            return
+        # a stand-in with a plain 17-digit repr (no subset pass); the row is redone below
+        bexp = np.where(special, 1021, bexp)
+        mant = np.where(special, _U(0x3333333333334), mant)  # 0.30000000000000004
     m = (mant | _U(1023 << 52)).view(np.float64)
     zi = bexp * 2
     zi += m >= t.thm[bexp]
@@ -407,30 +385,54 @@ def _chunk(v: F64, words: U64, length: I64, ok: Bool) -> None:
     t15 *= in15
     t17 += t15
     n = base + t17.astype(np.uint64)
+    # powers of two: the interval below is D/2. The choice above stands unless it lies
+    # below X by about D/2 or more, or a 16-digit candidate failed while the one above it
+    # could fit (D > 5), or it is undecided: those lanes go through _digits_pow2
+    pow2 = mant == 0
+    pow2 &= bexp > 1  # 2**-1022: the gap below is a subnormal step, the same as above
+    risky = None
+    if pow2.any():
+        risky = np.flatnonzero(pow2)
+        di = d[risky]
+        bad = t17[risky] - y[risky] < EPS - 0.5 * di
+        bad |= ~(in15[risky] | in16[risky]) & (di > 5.0 - EPS)
+        bad |= amb[risky]
+        risky = risky[bad]
+        amb[risky] = False  # decided below
     if amb.any():
         _exact(ix, f, zi, mant, n, in15, in16, amb)
     e = t.dec_exp[zi]
-    ndig = 17 - in16  # N17 and N16 never end in 0 here (else they would be N16 / N15)
     good = np.logical_not(amb, out=ok)
     if any_special:
         good &= ~special
-    if in15.any():
-        _fix_short(n, e, ndig, np.flatnonzero(in15))
-    pow2 = mant == 0
-    pow2 &= bexp > 1  # 2**-1022: the gap below is a subnormal step, the same as above
-    if any_special:
-        pow2 &= ~special  # zeros and infinities: written by _specials
-    if pow2.any():
-        idx = np.flatnonzero(pow2)
-        np_, ep, okp = _digits_pow2(m[idx], zi[idx])
-        n[idx], e[idx], good[idx] = np_, ep, okp
-        ndig[idx] = _ndig(np_)
-    _layout(n, e, ndig, sign, words, length)
+    carry = n == _U(10 ** 17)  # N15 rounded up to 1e17: 1e16 with E + 1
+    if carry.any():
+        n[carry] = _U(10 ** 16)
+        e += carry
+    if risky is not None and len(risky):
+        np_, ep, okp = _digits_pow2(m[risky], zi[risky])
+        n[risky], e[risky], good[risky] = np_, ep, okp
+        in15[risky] = True  # count their digits
+    # N17 and N16 never end in 0 (else they would be N16 / N15): only N15 lanes have
+    # trailing zeros to count
+    ndig = 17 - in16
+    short = np.flatnonzero(in15) if in15.any() else None
+    _layout(n, e, ndig, short, sign, words, length)
     if any_special:
         _specials(bits, words, length, ok)
 
 
-def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> None:
+def _tz16(c1: U64, c2: U64, c3: U64, c4: U64) -> I64:
+    """Trailing zero digits of the 16-digit tails with 4-digit chunks c1..c4 (c4 last)."""
+    t = _tables()
+    tz = t.tz4[c1.view(np.int64)]  # 4 when c1 == 0 too: 16 then (the first digit is not 0)
+    for c in (c2, c3, c4):
+        tz = t.tz4[c.view(np.int64)] + (c == 0) * tz
+    return tz
+
+
+def _layout(n: U64, e: I64, ndig: I64, short: I64 | None, sign: I64, words: U64,
+            length: I64) -> None:
     """Rows (three little-endian words) and lengths of repr for 17-digit N, exponent E.
 
     The digits go in as raw values 0..9 (the tail split at the point, each part shifted to
@@ -450,6 +452,11 @@ def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> No
     r0 |= t.t4h[h8.view(np.int64)]
     r1 = t.t4[c3.view(np.int64)]
     r1 |= t.t4h[l8.view(np.int64)]
+    if short is not None:  # lanes that may end in zeros: count them
+        if 4 * len(short) > len(n):
+            np.subtract(17, _tz16(c1, h8, c3, l8), out=ndig)
+        else:
+            ndig[short] = 17 - _tz16(c1[short], h8[short], c3[short], l8[short])
 
     k = e * 36
     k += 36 * _E_OFF + sign
@@ -480,20 +487,22 @@ def _layout(n: U64, e: I64, ndig: I64, sign: I64, words: U64, length: I64) -> No
 
 
 def _specials(bits: U64, words: U64, length: I64, ok: Bool) -> None:
-    mag = bits & _U((1 << 63) - 1)
-    neg = bits >> _U(63) != 0
+    """Rows of zeros, infinities and NaN; subnormals: ok=False."""
+    idx = np.flatnonzero(((bits >> _U(52)) + _U(1)) & _U(0x7FF) <= _U(1))  # bexp 0 or 2047
+    b = bits[idx]
+    mag = b & _U((1 << 63) - 1)
     inf = _U(0x7FF << 52)
-    for lanes, text in (
-        ((mag == 0) & ~neg, "0.0"),
-        ((mag == 0) & neg, "-0.0"),
-        ((mag == inf) & ~neg, "inf"),
-        ((mag == inf) & neg, "-inf"),
-        (mag > inf, "nan"),
-    ):
-        if lanes.any():
-            words[lanes] = _text_word(text, 0)
-            length[lanes] = len(text)
-            ok[lanes] = True
+    # 0 '0.0', 1 'inf', 2 'nan', 3 subnormal; + 4 when negative ('-nan' is 'nan')
+    cat = (mag >= inf).astype(np.int64) + (mag > inf) + 3 * ((mag != 0) & (mag < inf))
+    cat += 4 * (b >> _U(63)).view(np.int64)
+    words[idx] = _SPECIAL_ROWS[cat]
+    length[idx] = _SPECIAL_LEN[cat]
+    ok[idx] = cat % 4 != 3
+
+
+_SPECIAL = ("0.0", "inf", "nan", "", "-0.0", "-inf", "nan", "")
+_SPECIAL_ROWS = np.array([_text_word(x, 0) for x in _SPECIAL], np.uint64)
+_SPECIAL_LEN = np.array([len(x) for x in _SPECIAL], np.int64)
 
 
 def repr_matrix(v: npt.NDArray[np.float64]) -> tuple[
