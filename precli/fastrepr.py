@@ -16,7 +16,8 @@ Method, for a positive normal v = m * 2**e2 (m in [1, 2)) with decimal exponent 
   error is below 1e-14 in units of X, against the comparison margin EPS = 2**-36.
   X >= 1e16 > 2**53, so the high part is an integer: X = I + f, I int64, f in [0, 1).
 * v's rounding interval is X +- D with D = ulp(v)/2 * 10**(16-E) = Z * 2**-53 (0.55..11.2);
-  the interval below a power of two is D/2 wide (handled in a second pass on those lanes).
+  the interval below a power of two is D/2 wide (the lanes where that can change the
+  answer are redone on their own, with the next candidate up where the nearest falls out).
 * N15 / N16 / N17: X correctly rounded to a multiple of 100 / 10 / 1 (from I and f, not
   from each other). Decimals of at most 15 digits are unique in an interval this narrow
   (DBL_DIG), so if N15 round-trips it is the answer (trailing zeros dropped); else N16 if
