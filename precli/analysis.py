@@ -27,7 +27,6 @@ from precli.rounding import (
     _float64_exact,
     _magnitude_float,
     float_neighbours,
-    float_ulp,
     round_value,
     shortest_float,
     shortest_table,

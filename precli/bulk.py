@@ -664,6 +664,9 @@ ErrorSink = Callable[[str, str, str], None]  # (where, text, message)
 
 SLICE = 1 << 13  # records rendered and written at a time
 FAST_SLICE = 1 << 14  # records of the byte-matrix path at a time
+#: Batches smaller than this keep the per-value path: the byte path's set-up (imports and
+#: the repr tables, ~50 ms) only pays off over a few thousand values.
+FAST_MIN = 2048
 _SIMPLE_DEC = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3}))?")
 _JSON_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b"\\", b"") + _WHITESPACE
 _CSV_SAFE = bytes(range(0x21, 0x7F)).replace(b'"', b"").replace(b",", b"") + _WHITESPACE
@@ -764,7 +767,7 @@ class RecordTexts:
     def _fast_text(self, batch: Batch) -> bool:
         """Whether this batch's records take the byte-matrix path (precli/fastrec.py)."""
         return self.fast_bytes and batch.body is not None and batch.oversize is None \
-            and len(batch) > 0
+            and len(batch) >= FAST_MIN
 
     def _decode_template(self, c: int) -> tuple[str, ...]:
         from precli.analysis import describe_code

@@ -37,7 +37,7 @@ class Block(NamedTuple):
     """count consecutive records, already rendered, as bytes."""
 
     data: bytes
-    count: int
+    records: int
 
 
 # ------------------------------------------------------------------ byte matrices
@@ -484,12 +484,13 @@ class Templates:
                 grown = np.full(max(top, 2 * len(self.dense)), -1, np.int64)
                 grown[:len(self.dense)] = self.dense
                 self.dense = grown
-            got = self.dense[keys]
+            got: npt.NDArray[np.int64] = self.dense[keys]
             if (got >= 0).all():
                 return got
             for k in np.unique(keys[got < 0]).tolist():
                 self.dense[k] = self._row(k, flags is not None)
-            return self.dense[keys]
+            again: npt.NDArray[np.int64] = self.dense[keys]
+            return again
         uniq, inv = np.unique(keys, return_inverse=True)
         ids = np.empty(len(uniq), np.int64)
         for j, k in enumerate(uniq.tolist()):
@@ -579,10 +580,8 @@ def split_blocks(data: bytes, per_row: npt.NDArray[np.int64], fast: Bool,
 
 def repr_rows(v: F64) -> tuple[Piece, Bool]:
     """repr(float) of each value as zero-padded rows, and where it is certain."""
-    try:
-        from precli.fastrepr import repr_matrix  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - until the vectorized repr lands
-        return rows([repr(x).encode() for x in v.tolist()]), np.ones(len(v), bool)
+    from precli.fastrepr import repr_matrix
+
     text, lens, ok = repr_matrix(v)
     return (text, lens), ok
 

@@ -185,7 +185,7 @@ class RecordWriter:
             else:
                 self.out.flush()
                 buf.write(r.data)
-            self.count += r.count
+            self.count += r.records
         self.write_many(run)
 
     def write_many(self, texts: list[str]) -> None:

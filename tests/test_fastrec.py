@@ -165,12 +165,12 @@ def test_most_records_take_the_byte_path() -> None:
         rt = bulk.RecordTexts(fmt, w, EncodeOptions())
         parts = [r for p in rt.encode(batch, bulk.encode_batch(fmt, batch, EncodeOptions()))
                  for r in p]
-        in_blocks = sum(r.count for r in parts if isinstance(r, fastrec.Block))
+        in_blocks = sum(r.records for r in parts if isinstance(r, fastrec.Block))
         assert in_blocks >= 0.99 * len(toks)
         codes = bulk.Batch(0, body=b"0x3f80\n" * 5000)
         rt = bulk.RecordTexts(fmt, w)
         parts = [r for p in rt.decode(codes, bulk.decode_codes(fmt, codes)) for r in p]
-        assert sum(r.count for r in parts if isinstance(r, fastrec.Block)) == 5000
+        assert sum(r.records for r in parts if isinstance(r, fastrec.Block)) == 5000
 
 
 @pytest.mark.parametrize("name", ["e4m3fn", "e5m2", "e4m3fnuz", "e3m2fn", "e2m1fn", "e8m0fnu",

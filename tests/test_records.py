@@ -17,7 +17,14 @@ from precli.fastrec import Block
 from precli.formats import FloatFormat, IntFormat, get_format
 from precli.streams import RESULT_KEYS, RecordWriter, result_record
 
-MODES = ("ndjson", "csv", "json")
+MODES = ("ndjson", "csv", "json")  # json keeps the per-value path: both are checked
+
+
+@pytest.fixture(autouse=True)
+def _byte_path_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ndjson / csv batches of any size take the byte-matrix path here (in use it starts at
+    bulk.FAST_MIN values)."""
+    monkeypatch.setattr(bulk, "FAST_MIN", 1)
 
 
 def _writer(mode: str, key: str) -> RecordWriter:
@@ -38,7 +45,7 @@ def _flat(w: RecordWriter, out: list[object]) -> list[str]:
     for r in out:
         if isinstance(r, Block):
             lines = r.data.decode().splitlines(keepends=True)
-            assert len(lines) == r.count
+            assert len(lines) == r.records
             res += lines
         elif isinstance(r, ErrorRecord):
             res.append(w.render(result_record(r)))
