@@ -227,3 +227,20 @@ def test_code_ulp_and_exact_text(name: str) -> None:
         want = float_ulp(fmt, i.stored.magnitude) if i.stored.kind == "finite" else None
         assert i.ulp == want, hex(c)
         assert i.exact == value_text(i.stored), hex(c)
+
+
+@pytest.mark.parametrize("name", ["e4m3fn", "e5m2", "e4m3fnuz", "e3m2fn", "e2m1fn", "e8m0fnu",
+                                  "e4m3b11fnuz", "fp16", "bf16", "fp32", "tf32"])
+def test_float_info_by_float_matches_the_fraction_path(name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """describe_code of a finite float code through float64 arithmetic (_finite_info64) is
+    the CodeInfo of the Fraction path, field for field, formula included."""
+    from precli import analysis
+
+    fmt = get_format(name)
+    r = random.Random(9)
+    codes = list(range(1 << fmt.bits)) if fmt.bits <= 16 else \
+        [r.getrandbits(fmt.bits) for _ in range(3000)]
+    fast = [analysis.describe_code(fmt, c) for c in codes]
+    monkeypatch.setattr(analysis, "_float64_exact", lambda f: False)
+    assert fast == [analysis.describe_code(fmt, c) for c in codes]
