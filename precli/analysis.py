@@ -268,7 +268,6 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
     if _float64_exact(fmt) and not (fmt.is_nan(code) or fmt.is_inf(code)):
         return _finite_info64(fmt, code, s, e, m)
     M = fmt.mantissa_bits
-    sign_txt = f"(-1)^{s} × " if fmt.signed else ""
     if fmt.is_nan(code):
         stored = ExactValue(bool(s), "nan")
         cls = "nan"
@@ -288,17 +287,7 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         val = exact_decimal(-mag if s else mag)
         if s and mag == 0:
             val = "-0"
-        if fmt.specials == "fnu":
-            cls = "normal"
-            formula = f"2^({e}-{fmt.bias}) = {val}"
-        elif e == 0:
-            cls = "zero" if m == 0 else "subnormal"
-            formula = f"{sign_txt}2^({1}-{fmt.bias}) × ({m}/{1 << M}) = {val}"
-        else:
-            cls = "normal"
-            formula = f"{sign_txt}2^({e}-{fmt.bias}) × (1 + {m}/{1 << M}) = {val}"
-            if M == 0:
-                formula = f"{sign_txt}2^({e}-{fmt.bias}) = {val}"
+        cls, formula = _finite_formula(fmt, s, e, m, val)
     prev_c, next_c = float_neighbours(fmt, code)
     ulp = None
     if stored.kind == "finite":  # float_ulp, from the exponent field
@@ -322,6 +311,20 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
     )
 
 
+def _finite_formula(fmt: FloatFormat, s: int, e: int, m: int, val: str) -> tuple[str, str]:
+    """(class, formula) of a finite float code whose exact value prints as val."""
+    M, bias = fmt.mantissa_bits, fmt.bias
+    sign_txt = f"(-1)^{s} × " if fmt.signed else ""
+    if fmt.specials == "fnu":
+        return "normal", f"2^({e}-{bias}) = {val}"
+    if e == 0:
+        return ("zero" if m == 0 else "subnormal",
+                f"{sign_txt}2^({1}-{bias}) × ({m}/{1 << M}) = {val}")
+    if M == 0:
+        return "normal", f"{sign_txt}2^({e}-{bias}) = {val}"
+    return "normal", f"{sign_txt}2^({e}-{bias}) × (1 + {m}/{1 << M}) = {val}"
+
+
 def _finite_info64(fmt: FloatFormat, code: int, s: int, e: int, m: int) -> CodeInfo:
     """_float_info of a finite code of a format whose values are float64 numbers: the same
     record from float64 and integer arithmetic (tests/test_fastrec.py compares the two over
@@ -343,18 +346,7 @@ def _finite_info64(fmt: FloatFormat, code: int, s: int, e: int, m: int) -> CodeI
             digits = digits.zfill(k + 1)
             digits = digits[:-k] + "." + digits[-k:]
         val = ("-" if s else "") + digits
-    sign_txt = f"(-1)^{s} × " if signed else ""
-    if fmt.specials == "fnu":
-        cls = "normal"
-        formula = f"2^({e}-{bias}) = {val}"
-    elif e == 0:
-        cls = "zero" if m == 0 else "subnormal"
-        formula = f"{sign_txt}2^({1}-{bias}) × ({m}/{1 << M}) = {val}"
-    else:
-        cls = "normal"
-        formula = f"{sign_txt}2^({e}-{bias}) × (1 + {m}/{1 << M}) = {val}"
-        if M == 0:
-            formula = f"{sign_txt}2^({e}-{bias}) = {val}"
+    cls, formula = _finite_formula(fmt, s, e, m, val)
     prev_c, next_c = float_neighbours(fmt, code)
     top = e - bias if fmt.specials == "fnu" else max(e, 1) - bias
     return CodeInfo(

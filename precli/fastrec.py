@@ -586,6 +586,20 @@ def repr_rows(v: F64) -> tuple[Piece, Bool]:
     return (text, lens), ok
 
 
+def _one_per_line(batch: Any) -> tuple[bytes, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(body, starts, ends) of a text batch laid out one token per line (re-joined when the
+    input had several tokens a line, blank lines or CRs)."""
+    from precli import fastparse
+
+    body = batch.body
+    bounds = batch.bounds
+    if bounds is None:
+        body = b"\n".join(batch.tokens) + b"\n"
+        bounds = fastparse.line_bounds(body)
+    starts, ends = bounds
+    return body, starts, ends
+
+
 _FLAGS: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"))
 
 
@@ -606,15 +620,9 @@ class FastEncode:
         self.templates = Templates(5, make)
 
     def records(self, batch: Any, enc: Any, slice_: int) -> Any:
-        from precli import fastparse
         from precli.formats import FloatFormat
 
-        body = batch.body
-        bounds = batch.bounds
-        if bounds is None:
-            body = b"\n".join(batch.tokens) + b"\n"
-            bounds = fastparse.line_bounds(body)
-        starts, ends = bounds
+        body, starts, ends = _one_per_line(batch)
         n = len(starts)
         codes = enc.codes.astype(np.uint64)
         floats = enc.floats
@@ -681,14 +689,7 @@ class FastDecode:
         self.templates = Templates(2, make)
 
     def records(self, batch: Any, dec: Any, slice_: int) -> Any:
-        from precli import fastparse
-
-        body = batch.body
-        bounds = batch.bounds
-        if bounds is None:
-            body = b"\n".join(batch.tokens) + b"\n"
-            bounds = fastparse.line_bounds(body)
-        starts, ends = bounds
+        body, starts, ends = _one_per_line(batch)
         n = len(starts)
         codes = dec.codes.astype(np.int64)
         for lo in range(0, n, slice_):

@@ -39,7 +39,7 @@ wide enough that the DBL_DIG uniqueness argument does not hold). Work goes in pa
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -223,6 +223,15 @@ def _x_parts(m: F64, zi: I64) -> tuple[U64, F64, F64]:
     return ix.view(np.uint64), err, zh
 
 
+def _next_up(dist: Any, step: int, d_half: Any, d_low: Any, inside: Any, amb: Any,
+             ) -> tuple[Any, Any]:
+    """Below a power of two: where the nearest candidate fell outside the narrow lower side,
+    whether the next one up fits instead (bump), and the ambiguity so far."""
+    nxt, amb_n = _fits_pow2(dist + step, d_half, d_low)
+    low = (dist < 0) & ~inside
+    return low & nxt, amb | (low & amb_n)
+
+
 def _fits_pow2(dist: F64, d_half: F64, d_low: F64) -> tuple[Bool, Bool]:
     """(inside, undecided) for candidates dist = N - X in [X - D/2, X + D]."""
     inside = (dist < d_half) & (-dist < d_low)
@@ -263,18 +272,11 @@ def _digits_pow2(m: F64, zi: I64) -> tuple[U64, I64, Bool]:
     dist15 = (up15 * 100 - r15) - f
 
     in15, amb15 = _fits_pow2(dist15, d_half, d_low)
-    nxt, amb_n = _fits_pow2(dist15 + 100, d_half, d_low)
-    low = (dist15 < 0) & ~in15
-    amb15 |= low & amb_n
-    bump = low & nxt
+    bump, amb15 = _next_up(dist15, 100, d_half, d_low, in15, amb15)
     n15 += bump * 100
     in15 |= bump
     in16, amb16b = _fits_pow2(dist16, d_half, d_low)
-    amb16 |= amb16b
-    nxt, amb_n = _fits_pow2(dist16 + 10, d_half, d_low)
-    low = (dist16 < 0) & ~in16
-    amb16 |= low & amb_n
-    bump = low & nxt
+    bump, amb16 = _next_up(dist16, 10, d_half, d_low, in16, amb16 | amb16b)
     n16 += bump * 10
     in16 |= bump
 
