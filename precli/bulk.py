@@ -760,6 +760,7 @@ class RecordTexts:
                 info = describe_code(self.fmt, c, self.scale, self.zero_point)
                 rec = self._result_record(DecodeResult("", info))
                 t = tpl[c] = self.writer.template(rec, ("input",)).pieces
+                _bound(tpl)
             cell = cells[i] if cells is not None else self._cell(batch.text(i))
             out[i - lo] = t[0] + cell + t[1]
         return out
@@ -776,6 +777,7 @@ class RecordTexts:
         rec = self._result_record(DecodeResult("", info))
         t: tuple[str, ...] = self.writer.template(rec, ("input",)).pieces
         self._templates[c] = t
+        _bound(self._templates)
         return t
 
     def _decode_one(self, batch: Batch, dec: DecodedBatch, i: int) -> Any:
@@ -863,6 +865,7 @@ class RecordTexts:
             from precli.analysis import describe_code
 
             info = self._infos[c] = describe_code(self.fmt, c)
+            _bound(self._infos)
         return info
 
     def _encode_template(self, c: int, flags: tuple[str, ...]) -> tuple[str, ...]:
@@ -872,6 +875,7 @@ class RecordTexts:
         t: tuple[str, ...] = self.writer.template(
             rec, ("input", "abs_error", "rel_error", "ulp_error")).pieces
         self._templates[(c, flags)] = t
+        _bound(self._templates)
         return t
 
     def _code_facts(self, c: int) -> Any:
@@ -904,6 +908,7 @@ class RecordTexts:
                 facts = (v < 0, abs(v.numerator), v.denominator, u.numerator, u.denominator,
                          None)
         self._codes[c] = facts
+        _bound(self._codes)
         return facts
 
     def _lane(self, c: int, src: Any) -> tuple[tuple[str, ...], float | None, float | None,
@@ -968,6 +973,14 @@ class RecordTexts:
 
 
 _INF = float("inf")
+CACHE_LIMIT = 1 << 14  # per-code entries kept at most (fp32 / fp64 streams: a code a value)
+
+
+def _bound(cache: dict[Any, Any]) -> None:
+    """Start a per-code cache again once it holds CACHE_LIMIT entries: memory stays
+    bounded on a stream whose every value has its own code."""
+    if len(cache) > CACHE_LIMIT:
+        cache.clear()
 
 
 @lru_cache(maxsize=2048)

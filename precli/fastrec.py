@@ -453,23 +453,31 @@ def code_arrays(fmt: Any, codes: npt.NDArray[np.uint64]) -> tuple[F64, F64, Bool
 
 
 class Templates:
-    """Per-key record templates as zero-padded byte matrices, one per piece, grown as new
-    keys appear. A key's pieces come from make(key) (the writer's own template)."""
+    """Per-key record templates (bytes, one per piece), made by make(key) (the writer's own
+    template) as keys appear. The store is bounded: past LIMIT templates it starts again
+    (only between slices: a slice asks for at most FAST_SLICE keys), so a stream of fp32 or
+    fp64 values, nearly every one its own code, keeps a bounded memory."""
+
+    LIMIT = 1 << 15
 
     def __init__(self, npieces: int, make: Any) -> None:
-        self.make = make
-        self.row: dict[Any, int] = {}
-        self.dense = np.full(0, -1, np.int64)
-        self.mats = [np.zeros((64, 8), np.uint8) for _ in range(npieces)]
-        self.lens = np.zeros((64, npieces), np.int64)
-        self.objs = [np.empty(64, object) for _ in range(npieces)]
+        self.make, self.npieces = make, npieces
         self.first: tuple[bytes, ...] | None = None
         self.constant = [True] * npieces  # piece j is the same in every template so far
+        self._reset()
+
+    def _reset(self) -> None:
+        self.row: dict[Any, int] = {}
+        self.dense = np.full(0, -1, np.int64)
+        self.lens = np.zeros((64, self.npieces), np.int64)
+        self.objs = [np.empty(64, object) for _ in range(self.npieces)]
         self.count = 0
 
     def rows_of(self, codes: npt.NDArray[Any], flags: npt.NDArray[Any] | None = None,
                 ) -> npt.NDArray[np.int64]:
         """Template rows for each (code, flag id) pair (flag ids 0..3)."""
+        if self.count + len(codes) > self.LIMIT:
+            self._reset()
         if flags is None:
             keys: npt.NDArray[Any] = codes
         elif codes.dtype.itemsize < 8 or int(codes.max(initial=0)) < 1 << 60:
@@ -506,15 +514,6 @@ class Templates:
 
     def _add(self, pieces: tuple[bytes, ...]) -> int:
         r = self.count
-        for j, p in enumerate(pieces):
-            m = self.mats[j]
-            if r >= m.shape[0] or len(p) > m.shape[1]:
-                grown = np.zeros((max(m.shape[0] * (2 if r >= m.shape[0] else 1), r + 1),
-                                  max(m.shape[1], len(p))), np.uint8)
-                grown[:m.shape[0], :m.shape[1]] = m
-                m = self.mats[j] = grown
-            if p:
-                m[r, :len(p)] = np.frombuffer(p, np.uint8)
         if r >= len(self.lens):
             self.lens = np.concatenate([self.lens, np.zeros_like(self.lens)])
             self.objs = [np.concatenate([o, np.empty(len(o), object)]) for o in self.objs]
@@ -541,10 +540,10 @@ class Templates:
         return np.broadcast_to(b, (n, len(b))), np.full(n, len(b), np.int64)
 
     def piece(self, j: int, ids: npt.NDArray[np.int64]) -> Piece:
-        m = self.mats[j]
-        w = int(self.lens[:self.count, j].max(initial=1))  # the width in use
-        out: npt.NDArray[np.uint8] = m[ids, :max(w, 1)] if w < m.shape[1] else m[ids]
-        return out, self.lens[ids, j]
+        """Piece j of the given rows as a zero-padded matrix."""
+        uniq, inv = np.unique(ids, return_inverse=True)
+        m, lens = rows(self.objs[j][uniq].tolist())
+        return m[inv], lens[inv]
 
 
 def cell_safe(m: npt.NDArray[np.uint8], json_mode: bool) -> Bool:
