@@ -244,3 +244,30 @@ def test_float_info_by_float_matches_the_fraction_path(name: str,
     fast = [analysis.describe_code(fmt, c) for c in codes]
     monkeypatch.setattr(analysis, "_float64_exact", lambda f: False)
     assert fast == [analysis.describe_code(fmt, c) for c in codes]
+
+
+def test_per_code_stores_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp32 values each with its own code: the template store and the per-code caches start
+    again past their limits (memory stays bounded) and the records stay right."""
+    from tests.test_records import exact_encode, fast_encode
+
+    monkeypatch.setattr(bulk, "FAST_SLICE", 500)
+    monkeypatch.setattr(bulk, "FAST_MIN", 1)
+    monkeypatch.setattr(bulk, "CACHE_LIMIT", 300)
+    monkeypatch.setattr(fastrec.Templates, "LIMIT", 1200)
+    rng = np.random.default_rng(4)
+    toks = [f"{v:.9g}" for v in (rng.standard_normal(4000) * 10).tolist()]
+    batch = bulk.Batch(0, body=("\n".join(toks) + "\n").encode())
+    seen: list[int] = []
+    orig = fastrec.Templates.rows_of
+
+    def spy(self: fastrec.Templates, *a: object) -> object:
+        out = orig(self, *a)  # type: ignore[arg-type]
+        seen.append(self.count)
+        return out
+
+    monkeypatch.setattr(fastrec.Templates, "rows_of", spy)
+    for mode in ("ndjson", "csv"):
+        assert fast_encode("fp32", batch, mode, EncodeOptions()) == \
+            exact_encode("fp32", batch, mode, EncodeOptions())
+    assert seen and max(seen) <= 1200 and len(seen) >= 8
