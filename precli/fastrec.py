@@ -1,17 +1,18 @@
 """Encode / decode records as byte matrices: ndjson and csv at stream speed (issue 11 §1).
 
 A record is a few pieces side by side: per-code template pieces (everything a record says
-about its code, rendered by the writer itself), the input text, and for encode the three
-errors. Each piece of a slice of records is a zero-padded uint8 matrix, one row per record;
-the pieces are laid side by side and the zero bytes dropped, which is the records' text
-(no real byte of a record is zero). Nothing on this path runs Python per value.
+about its code, rendered by the writer itself, kept as bytes), the input text, and for
+encode the three errors. The per-value pieces of a slice of records are zero-padded uint8
+matrices, one row per record, laid side by side with the constant text between them; the
+zero bytes are dropped (no real byte of a record is zero) and the rows joined with the
+template pieces (join_pieces). Nothing on this path runs Python per value.
 
 The errors (|stored - x|, that over |x|, that over the code's ulp, each rounded once to
 float64 as the exact path's ``float(Fraction)`` does) come from double-double arithmetic:
 the literal's digits M (at most 19 significant) and exponent e give x = M * 10^e to a
 relative 2^-96 or exactly, the difference with the stored value is formed exactly from
 that, and a lane keeps the float64 result only when the remaining uncertainty cannot move
-its rounding (well inside a quarter of an ulp). The other lanes, and every literal that is
+its rounding (inside the rounding cell with the bound to spare). The other lanes, and every literal that is
 not a plain decimal, take the exact path. ``tests/test_records.py`` checks the records byte
 for byte against the exact path.
 """
@@ -43,17 +44,6 @@ class Block(NamedTuple):
 # ------------------------------------------------------------------ byte matrices
 
 
-def rows(texts: list[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """A zero-padded matrix of byte strings, one per row, and their lengths."""
-    lens = np.fromiter(map(len, texts), np.int64, len(texts))
-    w = int(lens.max()) if len(texts) else 0
-    m = np.zeros((len(texts), max(w, 1)), np.uint8)
-    for i, t in enumerate(texts):
-        if t:
-            m[i, :len(t)] = np.frombuffer(t, np.uint8)
-    return m, lens
-
-
 def token_matrix(body: bytes, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
                  width: int = MAX_FAST_TOKEN) -> tuple[npt.NDArray[np.uint8],
                                                        npt.NDArray[np.int64], Bool]:
@@ -82,25 +72,11 @@ def _first(mask: Bool) -> npt.NDArray[np.int64]:
 Piece = tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]  # (zero-padded rows, lengths)
 
 
-def join_rows(parts: list[Piece]) -> tuple[bytes, npt.NDArray[np.int64]]:
-    """The rows of the pieces side by side, zero bytes dropped: (text, bytes per row)."""
-    n = parts[0][0].shape[0]
-    width = sum(p.shape[1] for p, _ in parts)
-    out = np.empty((n, width), np.uint8)
-    at = 0
-    per_row = np.zeros(n, np.int64)
-    for p, lens in parts:
-        out[:, at:at + p.shape[1]] = p
-        at += p.shape[1]
-        per_row += lens
-    return out.tobytes().translate(None, b"\0"), per_row
-
-
 def join_pieces(segments: list[list[Piece]],
                 objects: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]],
                 ) -> tuple[bytes, npt.NDArray[np.int64]]:
-    """join_rows for rows made of narrow pieces (segments of padded matrices) around wide
-    ones given as bytes objects (the per-code template pieces): a record is segments[0] +
+    """Records made of narrow pieces (segments of zero-padded matrices) around wide ones
+    given as bytes objects (the per-code template pieces): a record is segments[0] +
     objects[0] + segments[1] + ... + segments[-1]. Only the narrow bytes are compacted (the
     wide ones would cost a pass over every byte); each segment ends in a 0x01 byte, which
     no record holds (tokens and numbers are printable ASCII), and splitting at it gives
@@ -539,12 +515,6 @@ class Templates:
             return np.zeros((n, 1), np.uint8), np.zeros(n, np.int64)
         return np.broadcast_to(b, (n, len(b))), np.full(n, len(b), np.int64)
 
-    def piece(self, j: int, ids: npt.NDArray[np.int64]) -> Piece:
-        """Piece j of the given rows as a zero-padded matrix."""
-        uniq, inv = np.unique(ids, return_inverse=True)
-        m, lens = rows(self.objs[j][uniq].tolist())
-        return m[inv], lens[inv]
-
 
 def cell_safe(m: npt.NDArray[np.uint8], json_mode: bool) -> Bool:
     """Rows that are their own json string body / csv cell (printable ASCII, no quote,
@@ -663,12 +633,9 @@ class FastEncode:
                         [[c0, (m[:, idx].T, lens[idx])], [parts_v[0], c2, parts_v[1], c3,
                                                      parts_v[2]], []],
                         [t.obj(1, ids), t.obj(4, ids)])
-                else:
-                    data, pr = join_rows([t.piece(0, ids), (m[:, idx].T, lens[idx]),
-                                          t.piece(1, ids), parts_v[0], t.piece(2, ids),
-                                          parts_v[1], t.piece(3, ids), parts_v[2],
-                                          t.piece(4, ids)])
-                per_row[idx] = pr
+                    per_row[idx] = pr
+                else:  # the text between the open fields varies (no writer does this)
+                    fast[:] = False
             yield split_blocks(data, per_row, fast,
                                lambda i, lo=lo: self.other(batch, enc, lo + i))
 
@@ -707,9 +674,8 @@ class FastDecode:
                 c0 = t.const(0, len(idx))
                 if c0 is not None:
                     data, pr = join_pieces([[c0, (m[:, idx].T, lens[idx])], []], [t.obj(1, ids)])
-                else:
-                    data, pr = join_rows([t.piece(0, ids), (m[:, idx].T, lens[idx]),
-                                          t.piece(1, ids)])
-                per_row[idx] = pr
+                    per_row[idx] = pr
+                else:  # the text before the input varies (no writer does this)
+                    fast[:] = False
             yield split_blocks(data, per_row, fast,
                                lambda i, lo=lo: self.other(batch, dec, lo + i))
