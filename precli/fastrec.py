@@ -12,9 +12,9 @@ float64 as the exact path's ``float(Fraction)`` does) come from double-double ar
 the literal's digits M (at most 19 significant) and exponent e give x = M * 10^e to a
 relative 2^-96 or exactly, the difference with the stored value is formed exactly from
 that, and a lane keeps the float64 result only when the remaining uncertainty cannot move
-its rounding (inside the rounding cell with the bound to spare). The other lanes, and every literal that is
-not a plain decimal, take the exact path. ``tests/test_records.py`` checks the records byte
-for byte against the exact path.
+its rounding (inside the rounding cell with the bound to spare). The other lanes, and every
+literal that is not a plain decimal, take the exact path. ``tests/test_records.py`` checks
+the records byte for byte against the exact path.
 """
 
 from __future__ import annotations
