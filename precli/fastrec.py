@@ -365,10 +365,10 @@ def value_errors(dec: Decimals, stored: F64, inv_ulp: F64, smallest_normal: floa
         s = stored * sx  # |stored| when the signs agree
         ok &= (s >= 0)
         dh, dl = _two_sum(s, -xh)
-        dl = dl - xl
-        dh, dl = _quick_two_sum(dh, dl)
+        dl = dl - xl  # exact when xl is 0; else rounded, within 2^-106 (|x| + |d|)
+        dh, dl = _two_sum(dh, dl)
         ad = np.abs(dh)
-        eps_d = eps_x + np.where(x_exact, 0.0, 2.0**-104 * (ax + ad))
+        eps_d = eps_x + np.where(x_exact & (xl == 0), 0.0, 2.0**-104 * (ax + ad))
         abs_e = ad
         ok &= _certain(dh, dl, eps_d)
         inexact = dh != 0

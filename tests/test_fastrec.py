@@ -103,7 +103,9 @@ def test_value_errors_against_fractions(name: str) -> None:
     from precli.analysis import describe_code
 
     fmt = get_format(name)
-    toks = _tokens(7, 6000)
+    # plus exact products M * 10^e that need two float64s (the difference is rounded once)
+    toks = _tokens(7, 6000) + [f"{k}e{e}" for k in range(123456789, 123470000, 97)
+                               for e in (5, 10, 15)]
     batch = bulk.Batch(0, body=("\n".join(toks) + "\n").encode())
     enc = bulk.encode_batch(fmt, batch, EncodeOptions())
     m, lens, fits = _matrix(toks)
