@@ -243,7 +243,8 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
         got += take
     # M from v: v * 10^-e with one rounding of the product and one of 10^-e
     k10 = np.clip(-e10, -308, 308)
-    ok &= (e10 >= -308 - 19) & (e10 <= 308)
+    # 10^|e| a normal float64, and v normal (a subnormal v is not within 2^-53 of x)
+    ok &= (np.abs(e10) <= 308) & (np.abs(v) >= 2.0**-1022)
     phi, _ = _pow10_table()
     p = np.where(k10 >= 0, phi[np.abs(k10)], 1.0 / phi[np.abs(k10)])
     with np.errstate(all="ignore"):
