@@ -556,6 +556,14 @@ def repr_rows(v: F64) -> tuple[Piece, Bool]:
     return (text, lens), ok
 
 
+def _failed(n: int, errors: dict[int, str]) -> Bool:
+    """The lanes that failed before (errors by index) as a mask."""
+    out = np.zeros(n, bool)
+    if errors:
+        out[np.fromiter(errors, np.int64, len(errors))] = True
+    return out
+
+
 def _one_per_line(batch: Any) -> tuple[bytes, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(body, starts, ends) of a text batch laid out one token per line (re-joined when the
     input had several tokens a line, blank lines or CRs)."""
@@ -595,6 +603,7 @@ class FastEncode:
         body, starts, ends = _one_per_line(batch)
         n = len(starts)
         codes = enc.codes.astype(np.uint64)
+        failed = _failed(n, enc.errors)
         floats = enc.floats
         uniq, inv = np.unique(codes, return_inverse=True)
         s_u, inv_u, cov_u, sn = code_arrays(self.fmt, uniq)
@@ -608,9 +617,7 @@ class FastEncode:
             st = stored[lo:hi]
             err = value_errors(dec, st, inv_ulp[lo:hi], sn)
             fast = fits & dec.ok & covered[lo:hi] & err.ok & cell_safe(m, self.json)
-            for i in enc.errors:
-                if lo <= i < hi:
-                    fast[i - lo] = False
+            fast &= ~failed[lo:hi]
             idx = np.flatnonzero(fast)
             parts_v = []
             for v in (err.abs_error, err.rel_error, err.ulp_error):
@@ -659,13 +666,12 @@ class FastDecode:
         body, starts, ends = _one_per_line(batch)
         n = len(starts)
         codes = dec.codes.astype(np.int64)
+        failed = _failed(n, dec.errors)
         for lo in range(0, n, slice_):
             hi = min(n, lo + slice_)
             m, lens, fits = token_matrix(body, starts[lo:hi], ends[lo:hi])
             fast = fits & cell_safe(m, self.json)
-            for i in dec.errors:
-                if lo <= i < hi:
-                    fast[i - lo] = False
+            fast &= ~failed[lo:hi]
             idx = np.flatnonzero(fast)
             per_row = np.zeros(hi - lo, np.int64)
             data = b""
