@@ -734,8 +734,10 @@ class RecordTexts:
             if self._fast_dec is None:
                 from precli import fastrec
 
-                self._fast_dec = fastrec.FastDecode(self.json, self._decode_template,
-                                                    self._decode_one)
+                self._fast_dec = fastrec.FastDecode(
+                    self.json, self._decode_template, self._decode_one,
+                    self._many(("input",), lambda c, f: self._result_record(
+                        DecodeResult("", self._info(c)))))
             yield from self._fast_dec.records(batch, dec, FAST_SLICE)
             return
         n = len(batch)
@@ -764,6 +766,17 @@ class RecordTexts:
             cell = cells[i] if cells is not None else self._cell(batch.text(i))
             out[i - lo] = t[0] + cell + t[1]
         return out
+
+    def _many(self, open_: tuple[str, ...], record: Any) -> Any:
+        """The templates of many codes at once (precli/fastcode.py), where it covers the
+        format: its make(codes, flags), else None."""
+        from precli import fastcode
+
+        if not fastcode.covers(self.fmt) or self.scale is not None or \
+                self.zero_point is not None:
+            return None
+        assert isinstance(self.fmt, FloatFormat)
+        return fastcode.CodeTemplates(self.fmt, self.writer, record, open_).make
 
     def _fast_text(self, batch: Batch) -> bool:
         """Whether this batch's records take the byte-matrix path (precli/fastrec.py)."""
@@ -801,8 +814,13 @@ class RecordTexts:
             if self._fast_enc is None:
                 from precli import fastrec
 
-                self._fast_enc = fastrec.FastEncode(self.fmt, self.json, self._encode_template,
-                                                    self._encode_one)
+                opts = self.opts
+                assert opts is not None
+                self._fast_enc = fastrec.FastEncode(
+                    self.fmt, self.json, self._encode_template, self._encode_one,
+                    self._many(("input", "abs_error", "rel_error", "ulp_error"),
+                               lambda c, f: self._result_record(EncodeResult(
+                                   "", opts.mode, self._info(c), f, None, None, None))))
             yield from self._fast_enc.records(batch, enc, FAST_SLICE)
             return
         n = len(batch)

@@ -437,8 +437,8 @@ class Templates:
 
     LIMIT = 1 << 15
 
-    def __init__(self, npieces: int, make: Any) -> None:
-        self.make, self.npieces = make, npieces
+    def __init__(self, npieces: int, make: Any, make_many: Any = None) -> None:
+        self.make, self.make_many, self.npieces = make, make_many, npieces
         self.first: tuple[bytes, ...] | None = None
         self.constant = [True] * npieces  # piece j is the same in every template so far
         self._reset()
@@ -472,22 +472,24 @@ class Templates:
             got: npt.NDArray[np.int64] = self.dense[keys]
             if (got >= 0).all():
                 return got
-            for k in np.unique(keys[got < 0]).tolist():
-                self.dense[k] = self._row(k, flags is not None)
+            new = np.unique(keys[got < 0]).tolist()
+            self.dense[new] = self._rows(new, flags is not None)
             again: npt.NDArray[np.int64] = self.dense[keys]
             return again
         uniq, inv = np.unique(keys, return_inverse=True)
-        ids = np.empty(len(uniq), np.int64)
-        for j, k in enumerate(uniq.tolist()):
-            ids[j] = self._row(k, flags is not None)
+        ids = np.array(self._rows(uniq.tolist(), flags is not None), np.int64)
         return ids[inv]
 
-    def _row(self, k: Any, flagged: bool) -> int:
-        r = self.row.get(k)
-        if r is None:
-            key = (divmod(k, 4) if isinstance(k, int) else k) if flagged else k
-            r = self.row[k] = self._add(self.make(key))
-        return r
+    def _rows(self, ks: list[Any], flagged: bool) -> list[int]:
+        """The rows of distinct keys, made (together, where make_many is given) if new."""
+        new = [k for k in ks if k not in self.row]
+        if new:
+            keys = [(divmod(k, 4) if isinstance(k, int) else k) if flagged else k
+                    for k in new]
+            made = self.make_many(keys) if self.make_many is not None else [None] * len(new)
+            for k, key, pieces in zip(new, keys, made):
+                self.row[k] = self._add(pieces if pieces is not None else self.make(key))
+        return [self.row[k] for k in ks]
 
     def _add(self, pieces: tuple[bytes, ...]) -> int:
         r = self.count
@@ -584,18 +586,26 @@ _FLAGS: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"
 class FastEncode:
     """encode records of text input, a slice at a time (see the module docstring)."""
 
-    def __init__(self, fmt: Any, json_mode: bool, template: Any, other: Any) -> None:
+    def __init__(self, fmt: Any, json_mode: bool, template: Any, other: Any,
+                 many: Any = None) -> None:
         self.fmt, self.json = fmt, json_mode
         self.other = other  # (batch, enc, i) -> str | ErrorRecord, the per-value path
         q = b'"' if json_mode else b""
 
-        def make(key: tuple[int, int]) -> tuple[bytes, ...]:
-            t = [p.encode() for p in template(int(key[0]), _FLAGS[int(key[1])])]
+        def adjust(pieces: Any) -> tuple[bytes, ...]:
+            t = [p.encode() for p in pieces]
             t[0] += q
             t[1] = q + t[1]
             return tuple(t)
 
-        self.templates = Templates(5, make)
+        def make(key: tuple[int, int]) -> tuple[bytes, ...]:
+            return adjust(template(int(key[0]), _FLAGS[int(key[1])]))
+
+        def make_many(keys: list[tuple[int, int]]) -> list[Any]:
+            made = many([int(c) for c, _ in keys], [_FLAGS[int(f)] for _, f in keys])
+            return [None if m is None else adjust(m) for m in made]
+
+        self.templates = Templates(5, make, make_many if many is not None else None)
 
     def records(self, batch: Any, enc: Any, slice_: int) -> Any:
         from precli.formats import FloatFormat
@@ -651,16 +661,23 @@ class FastEncode:
 class FastDecode:
     """decode records of text input: the template of the code around the input text."""
 
-    def __init__(self, json_mode: bool, template: Any, other: Any) -> None:
+    def __init__(self, json_mode: bool, template: Any, other: Any, many: Any = None) -> None:
         self.json = json_mode
         self.other = other  # (batch, dec, i) -> str | ErrorRecord
         q = b'"' if json_mode else b""
 
-        def make(code: int) -> tuple[bytes, ...]:
-            t0, t1 = (p.encode() for p in template(code))
+        def adjust(pieces: Any) -> tuple[bytes, ...]:
+            t0, t1 = (p.encode() for p in pieces)
             return t0 + q, q + t1
 
-        self.templates = Templates(2, make)
+        def make(code: int) -> tuple[bytes, ...]:
+            return adjust(template(code))
+
+        def make_many(codes: list[int]) -> list[Any]:
+            made = many([int(c) for c in codes], [()] * len(codes))
+            return [None if m is None else adjust(m) for m in made]
+
+        self.templates = Templates(2, make, make_many if many is not None else None)
 
     def records(self, batch: Any, dec: Any, slice_: int) -> Any:
         body, starts, ends = _one_per_line(batch)
