@@ -776,7 +776,7 @@ class RecordTexts:
                 self.zero_point is not None:
             return None
         assert isinstance(self.fmt, FloatFormat)
-        return fastcode.CodeTemplates(self.fmt, self.writer, record, open_).make
+        return fastcode.CodeTemplates(self.fmt, self.writer, record, open_, ("input",)).make
 
     def _fast_text(self, batch: Batch) -> bool:
         """Whether this batch's records take the byte-matrix path (precli/fastrec.py)."""

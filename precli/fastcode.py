@@ -39,7 +39,6 @@ FIELDS = ("hex", "bits", "sign", "exponent", "mantissa", "class", "value", "exac
 # rule, analysis.VALUE_DIGITS) when m <= _LIMIT[k]; 5^k > 10^17 past k = 24
 _P5 = np.array([5**k for k in range(28)], np.uint64)
 _LIMIT = np.array([(10**17 - 1) // 5**k for k in range(28)], np.uint64)
-_SAFE = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.+-")
 
 
 def covers(fmt: Any) -> bool:
@@ -54,6 +53,28 @@ def _numpy_type(fmt: FloatFormat) -> Any:
     return {(8, 23, 127, "ieee"): np.float32, (5, 10, 15, "ieee"): np.float16}.get(shape)
 
 
+def _odd_parts(mag: npt.NDArray[np.float64]) -> tuple[U64, npt.NDArray[np.int64]]:
+    """(m, q) with mag = m * 2^q, m odd (1, 0 for zeros and non-finite lanes)."""
+    ok = np.isfinite(mag) & (mag != 0)
+    fr, ex = np.frexp(np.where(ok, mag, 1.0))
+    m = np.ldexp(fr, 53).astype(np.uint64)  # mag = m * 2^(ex - 53)
+    low = (m & (~m + np.uint64(1))).astype(np.float64)  # m's lowest set bit
+    tz = np.frexp(low)[1] - 1
+    q: npt.NDArray[np.int64] = (ex - 53 + tz).astype(np.int64)
+    return m >> tz.astype(np.uint64), q
+
+
+def exact_texts(vals: npt.NDArray[np.float64]) -> list[str]:
+    """The exact decimal of each finite float64 (analysis._finite_info64's exact text):
+    m * 2^-k has exactly k digits after the point, which '%.kf' prints exactly (Python's
+    float formatting is correctly rounded, and here nothing is left to round)."""
+    _, q = _odd_parts(np.abs(vals))
+    out = [f"{v:.{k}f}" for v, k in zip(vals.tolist(), np.maximum(-q, 0).tolist())]
+    for i in np.flatnonzero(vals == 0).tolist():  # "0" / "-0", not "0" / "-0" with a point
+        out[i] = "-0" if np.signbit(vals[i]) else "0"
+    return out
+
+
 def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
     """analysis.float_value_text of each code: the exact value when it has at most 17
     significant digits, else repr of the float64 value (nan / inf as words)."""
@@ -66,26 +87,24 @@ def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
     vals = codec.decode_array(fmt, codes)
     out: list[Any] = [None] * n
     mag = np.abs(vals)
-    neg = np.signbit(vals)
     fin = np.isfinite(vals) & (mag != 0)
-    fr, ex = np.frexp(np.where(fin, mag, 1.0))
-    m = np.ldexp(fr, 53).astype(np.uint64)  # mag = m * 2^(ex - 53)
-    low = (m & (~m + np.uint64(1))).astype(np.float64)  # m's lowest set bit
-    tz = np.frexp(low)[1] - 1
-    m_odd = m >> tz.astype(np.uint64)
-    q = ex - 53 + tz
+    m_odd, q = _odd_parts(mag)
     k = np.clip(-q, 0, 27)
     short = fin & (q < 0) & (-q <= 27) & (m_odd <= _LIMIT[k])
-    integer = fin & (q >= 0) & (mag < 1e16)
-    long_ = fin & (q < 0) & ~short
-    digits = np.where(short, m_odd * _P5[k], 0).tolist()
+    # positional (1e-4 <= |v| < 1e16: for a float64 v, v >= float(1e-4) exactly when
+    # v >= 10^-4) short values are their exact decimal; the others are laid out
+    positional = short & (mag >= 1e-4) & (mag < 1e16)
+    for i, t in zip(np.flatnonzero(positional).tolist(), exact_texts(vals[positional])):
+        out[i] = t
+    sci = short & ~positional
+    digits = np.where(sci, m_odd * _P5[k], 0).tolist()
     ks = k.tolist()
-    negs = neg.tolist()
-    for i in np.flatnonzero(short).tolist():
-        out[i] = format_decimal(negs[i], digits[i], -ks[i])
-    ints = vals[integer].astype(np.int64).tolist()
-    for i, v in zip(np.flatnonzero(integer).tolist(), ints):
-        out[i] = "-" + str(-v) if negs[i] else str(v)  # -0 is not here (mag != 0)
+    for i in np.flatnonzero(sci).tolist():
+        out[i] = format_decimal(bool(vals[i] < 0), digits[i], -ks[i])
+    integer = fin & (q >= 0) & (mag < 1e16)
+    for i, v in zip(np.flatnonzero(integer).tolist(), vals[integer].astype(np.int64).tolist()):
+        out[i] = str(v)
+    long_ = fin & (q < 0) & ~short
     at = np.flatnonzero(long_)
     if len(at):
         text, _, ok = repr_matrix(vals[at])
@@ -97,43 +116,39 @@ def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
     return out
 
 
-def exact_text(neg: bool, v: float) -> str:
-    """The exact decimal of a float64 magnitude v (analysis._finite_info64's rule)."""
-    from precli.exact import int_to_str
-
-    if v == 0:
-        return "-0" if neg else "0"
-    n, d = v.as_integer_ratio()
-    k = d.bit_length() - 1
-    digits = int_to_str(n * 5**k)
-    if k:
-        digits = digits.zfill(k + 1)
-        digits = digits[:-k] + "." + digits[-k:]
-    return ("-" if neg else "") + digits
-
-
 def shortest_texts(fmt: FloatFormat, codes: U64, vals: npt.NDArray[np.float64],
                    ) -> list[str]:
     """rounding.shortest_float of each finite code."""
+    import math
+
     from precli.analysis import _shortest
-    from precli.exact import format_decimal
 
     kind = _numpy_type(fmt)
     if kind is None:
         return [_shortest(fmt, c) for c in codes.tolist()]
-    out: list[str] = []
-    texts = vals.astype(kind).astype("U").tolist()  # numpy's shortest (Dragon4)
-    for v, t in zip(vals.tolist(), texts):
-        if v == 0:
-            out.append("-0" if str(v)[0] == "-" else "0")
-        elif v.is_integer() and abs(v) < 1e16:  # integers print in full
-            out.append(str(int(v)))
-        else:
-            neg = t[0] == "-"
+    from precli.exact import format_decimal
+
+    out = vals.astype(kind).astype("U").tolist()  # numpy's shortest digits (Dragon4)
+    integer = (vals == np.trunc(vals)) & (np.abs(vals) < 1e16)  # these print in full
+    for i, t in enumerate(out):
+        if integer[i]:
+            v = float(vals[i])
+            out[i] = ("-0" if math.copysign(1.0, v) < 0 else "0") if v == 0 else str(int(v))
+        elif not _repr_layout(t):  # numpy's layout is not always repr's: its digits
             mant, _, e = t.lstrip("-").partition("e")
             ip, _, fp = mant.partition(".")
-            out.append(format_decimal(neg, int(ip + fp), (int(e) if e else 0) - len(fp)))
-    return out
+            out[i] = format_decimal(t[0] == "-", int(ip + fp), (int(e) if e else 0) - len(fp))
+    return out  # type: ignore[no-any-return]
+
+
+def _repr_layout(t: str) -> bool:
+    """Whether numpy's text of a non-integer is laid out as format_decimal lays it out:
+    d[.ddd]e±XX with XX < -4 or >= 16, or positional no smaller than 0.0001."""
+    e = t.find("e")
+    if e < 0:
+        return not t.lstrip("-").startswith("0.0000")
+    x = int(t[e + 1:])
+    return x < -4 or x >= 16
 
 
 def neighbours(fmt: FloatFormat, codes: U64) -> tuple[list[Any], list[Any]]:
@@ -166,112 +181,111 @@ class CodeTemplates:
 
     def __init__(self, fmt: FloatFormat, writer: Any,
                  record: Callable[[int, tuple[str, ...]], dict[str, Any]],
-                 open_: tuple[str, ...]) -> None:
+                 open_: tuple[str, ...], quoted: tuple[str, ...] = ()) -> None:
+        """record(code, flags): the record dict of a code; open_: the holes left open;
+        quoted: the open holes whose json cells are strings (their quotes go in the
+        template pieces: the filled text is then the bare string)."""
         from precli.streams import RecordTemplate
 
         self.fmt, self.json = fmt, writer.mode in ("json", "ndjson")
         holes = tuple(k for k in writer.keys if k in open_ or k in FIELDS)
-        # the skeleton: a real record with every per-code field open (any code will do:
-        # the rest of the record is the same for every code)
-        skeleton = writer.template(record(0, ()), holes).pieces  # code 0 is finite
-        # one %-format per template piece (the open holes split them)
-        self.formats: list[str] = []
-        cur = skeleton[0].replace("%", "%%")
+        # the skeleton: a real record with every per-code field open (code 0 is finite in
+        # every format; the rest of the record is the same for every code)
+        skeleton = writer.template(record(0, ()), holes).pieces
+        # per template piece (the open holes split them): a %-format and its fields
+        self.pieces: list[tuple[str, list[str]]] = []
+        cur, names = skeleton[0].replace("%", "%%"), []
         for j, h in enumerate(holes):
             nxt = skeleton[j + 1].replace("%", "%%")
             if h in open_:
-                self.formats.append(cur)
-                cur = nxt
+                q = '"' if self.json and h in quoted else ""
+                self.pieces.append((cur + q, names))
+                cur, names = q + nxt, []
             else:
-                cur += f"%({h})s" + nxt
-        self.formats.append(cur)
-        self.fields = [h for h in holes if h not in open_]
+                cur += "%s" + nxt
+                names.append(h)
+        self.pieces.append((cur, names))
         self._flag_cells = {
             flags: RecordTemplate((), self.json).cell(list(flags))  # type: ignore[arg-type]
             for flags in ((), ("inexact",), ("inexact", "underflow"))
         }
         self._ulp: dict[int, str] = {}
 
+    def _quote(self, texts: list[Any]) -> list[str]:
+        """Cells of texts (None: no value), as the writer writes them; every text here is
+        digits, letters, '.', '+' and '-', which neither json nor csv escapes."""
+        if self.json:
+            return ["null" if t is None else '"' + t + '"' for t in texts]
+        return ["" if t is None else t for t in texts]
+
     def make(self, codes: list[int], flags: list[tuple[str, ...]]) -> list[Any]:
-        """The template pieces (str) of each (code, flags), None where not covered."""
+        """The template pieces (ASCII bytes) of each (code, flags), None where not
+        covered."""
+        import math
+
+        from precli import codec
+
         fmt = self.fmt
         c = np.array(codes, np.uint64)
         n = len(codes)
         out: list[Any] = [None] * n
-        mb = fmt.mantissa_bits
-        s_f = ((c >> np.uint64(fmt.bits - 1)) & np.uint64(1)) if fmt.signed else \
-            np.zeros(n, np.uint64)
-        e_f = (c >> np.uint64(mb)) & np.uint64(fmt.exp_all_ones)
-        m_f = c & np.uint64(fmt.mant_mask)
-        finite = np.array([not (fmt.is_nan(x) or fmt.is_inf(x)) for x in codes], bool)
-        idx = np.flatnonzero(finite)
+        vals_all = codec.decode_array(fmt, c)
+        idx = np.flatnonzero(np.isfinite(vals_all))
         if not len(idx):
             return out
         cf = c[idx]
-        from precli import codec
-
-        vals = codec.decode_array(fmt, cf)
+        vals = vals_all[idx]
+        k = len(idx)
+        cl = cf.tolist()
+        mb = fmt.mantissa_bits
+        e_f = ((cf >> np.uint64(mb)) & np.uint64(fmt.exp_all_ones)).astype(np.int64)
+        m_f = cf & np.uint64(fmt.mant_mask)
         prev, nxt = neighbours(fmt, cf)
-        have_p = [p is not None for p in prev]
-        have_n = [x is not None for x in nxt]
         around = np.array([p for p in prev if p is not None] +
                           [x for x in nxt if x is not None], np.uint64)
         texts = value_texts(fmt, np.concatenate([cf, around]))
-        k = len(idx)
-        values, rest = texts[:k], iter(texts[k:])
-        prev_t = [next(rest) if h else None for h in have_p]
-        next_t = [next(rest) if h else None for h in have_n]
-        shortest = shortest_texts(fmt, cf, vals)
-        signs = s_f[idx].tolist()
-        exps = e_f[idx].astype(np.int64)
-        mants = m_f[idx].tolist()
-        top = (exps - fmt.bias if fmt.specials == "fnu" else
-               np.maximum(exps, 1) - fmt.bias) - mb
-        tops = top.tolist()
-        exps_l = exps.tolist()
-        mags = np.abs(vals).tolist()
+        rest = iter(texts[k:])
+        top = (e_f - fmt.bias if fmt.specials == "fnu" else
+               np.maximum(e_f, 1) - fmt.bias) - mb
+        ulps = []
+        for t in top.tolist():
+            u = self._ulp.get(t)
+            if u is None:
+                u = self._ulp[t] = repr(math.ldexp(1.0, t))
+            ulps.append(u)
+        if fmt.specials == "fnu":
+            cls = ["normal"] * k
+        else:
+            cls = np.where(e_f != 0, "normal", np.where(m_f == 0, "zero", "subnormal")).tolist()
+        if fmt.signed:
+            neg = ((cf >> np.uint64(fmt.bits - 1)) & np.uint64(1)).astype(bool)
+            sign: list[str] = np.where(neg, "1", "0").tolist()
+        else:
+            neg = np.zeros(k, bool)
+            sign = ["null" if self.json else ""] * k
         hd, nb = fmt.hex_digits, fmt.bits
-        json = self.json
-        fnu = fmt.specials == "fnu"
-        texts_all: list[str] = []
-        rows: list[dict[str, str]] = []
-        for j, i in enumerate(idx.tolist()):
-            code = codes[i]
-            s, e, m = signs[j], exps_l[j], mants[j]
-            cls = "normal" if fnu or e else ("zero" if m == 0 else "subnormal")
-            t = tops[j]
-            ulp = self._ulp.get(t)
-            if ulp is None:
-                import math
-
-                ulp = self._ulp[t] = repr(math.ldexp(1.0, t))
-            strs = (f"0x{code:0{hd}x}", f"{code:0{nb}b}", cls, values[j],
-                    exact_text(bool(s), mags[j]), shortest[j])
-            texts_all.extend(strs)
-            p, x = prev_t[j], next_t[j]
-            if p is not None:
-                texts_all.append(p)
-            if x is not None:
-                texts_all.append(x)
-            if json:
-                q = ['"' + v + '"' for v in strs]
-                pc = "null" if p is None else '"' + p + '"'
-                nc = "null" if x is None else '"' + x + '"'
+        cols: dict[str, list[str]] = {
+            "hex": self._quote([f"0x{x:0{hd}x}" for x in cl]),
+            "bits": self._quote([f"{x:0{nb}b}" for x in cl]),
+            "sign": sign,
+            "exponent": [str(x) for x in e_f.tolist()],
+            "mantissa": [str(x) for x in m_f.tolist()],
+            "class": self._quote(cls),
+            "value": self._quote(texts[:k]),
+            "exact": self._quote(exact_texts(vals)),
+            "shortest": self._quote(shortest_texts(fmt, cf, vals)),
+            "ulp": ulps,
+            "prev": self._quote([None if p is None else next(rest) for p in prev]),
+            "next": self._quote([None if x is None else next(rest) for x in nxt]),
+            "flags": [self._flag_cells[flags[i]] for i in idx.tolist()],
+        }
+        made = []
+        for f, names in self.pieces:
+            if names:  # one encode for the slice (no text here holds a NUL)
+                text = "\0".join([f % t for t in zip(*(cols[h] for h in names))])
+                made.append(text.encode().split(b"\0"))
             else:
-                q = list(strs)
-                pc = "" if p is None else p
-                nc = "" if x is None else x
-            rows.append({
-                "hex": q[0], "bits": q[1],
-                "sign": str(s) if fmt.signed else ("null" if json else ""),
-                "exponent": str(e), "mantissa": str(m), "class": q[2], "value": q[3],
-                "exact": q[4], "shortest": q[5], "ulp": ulp, "prev": pc, "next": nc,
-                "flags": self._flag_cells[flags[i]],
-            })
-        if not _SAFE.issuperset("".join(texts_all)):  # a text the cells would quote
-            return out
-        fmts = self.formats
-        for j, i in enumerate(idx.tolist()):
-            r = rows[j]
-            out[i] = tuple(f % r for f in fmts)
+                made.append([f.encode()] * k)
+        for i, pieces in zip(idx.tolist(), zip(*made)):
+            out[i] = pieces
         return out

@@ -487,22 +487,29 @@ class Templates:
             keys = [(divmod(k, 4) if isinstance(k, int) else k) if flagged else k
                     for k in new]
             made = self.make_many(keys) if self.make_many is not None else [None] * len(new)
-            for k, key, pieces in zip(new, keys, made):
-                self.row[k] = self._add(pieces if pieces is not None else self.make(key))
+            made = [p if p is not None else self.make(key) for key, p in zip(keys, made)]
+            r = self._add(made)
+            for j, k in enumerate(new):
+                self.row[k] = r + j
         return [self.row[k] for k in ks]
 
-    def _add(self, pieces: tuple[bytes, ...]) -> int:
-        r = self.count
-        if r >= len(self.lens):
-            self.lens = np.concatenate([self.lens, np.zeros_like(self.lens)])
-            self.objs = [np.concatenate([o, np.empty(len(o), object)]) for o in self.objs]
-        self.lens[r] = [len(p) for p in pieces]
+    def _add(self, made: list[tuple[bytes, ...]]) -> int:
+        """Store the templates made (rows count .. count + len(made) - 1)."""
+        r, k = self.count, len(made)
+        if r + k > len(self.lens):
+            grow = max(r + k, 2 * len(self.lens))
+            lens = np.zeros((grow, self.npieces), np.int64)
+            lens[:r] = self.lens[:r]
+            self.lens = lens
+            self.objs = [np.concatenate([o, np.empty(grow - len(o), object)])
+                         for o in self.objs]
         if self.first is None:
-            self.first = pieces
-        for j, p in enumerate(pieces):
-            self.objs[j][r] = p
-            self.constant[j] = self.constant[j] and p == self.first[j]
-        self.count += 1
+            self.first = made[0]
+        for j, col in enumerate(zip(*made)):
+            self.objs[j][r:r + k] = col
+            self.lens[r:r + k, j] = list(map(len, col))
+            self.constant[j] = self.constant[j] and col.count(self.first[j]) == k
+        self.count += k
         return r
 
     def obj(self, j: int, ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[Any],
@@ -588,6 +595,9 @@ class FastEncode:
 
     def __init__(self, fmt: Any, json_mode: bool, template: Any, other: Any,
                  many: Any = None) -> None:
+        """template(code, flags): a code's template pieces (str); many(codes, flags): the
+        final pieces (bytes, the input's quotes in them) of many codes, None where it
+        does not cover one."""
         self.fmt, self.json = fmt, json_mode
         self.other = other  # (batch, enc, i) -> str | ErrorRecord, the per-value path
         q = b'"' if json_mode else b""
@@ -602,8 +612,8 @@ class FastEncode:
             return adjust(template(int(key[0]), _FLAGS[int(key[1])]))
 
         def make_many(keys: list[tuple[int, int]]) -> list[Any]:
-            made = many([int(c) for c, _ in keys], [_FLAGS[int(f)] for _, f in keys])
-            return [None if m is None else adjust(m) for m in made]
+            return many([int(c) for c, _ in keys],  # type: ignore[no-any-return]
+                        [_FLAGS[int(f)] for _, f in keys])
 
         self.templates = Templates(5, make, make_many if many is not None else None)
 
@@ -674,8 +684,7 @@ class FastDecode:
             return adjust(template(code))
 
         def make_many(codes: list[int]) -> list[Any]:
-            made = many([int(c) for c in codes], [()] * len(codes))
-            return [None if m is None else adjust(m) for m in made]
+            return many([int(c) for c in codes], [()] * len(codes))  # type: ignore
 
         self.templates = Templates(2, make, make_many if many is not None else None)
 
