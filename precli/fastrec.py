@@ -62,13 +62,6 @@ def token_matrix(body: bytes, starts: npt.NDArray[np.int64], ends: npt.NDArray[n
     return m, np.where(fits, lens, 0), fits
 
 
-def _first(mask: Bool) -> npt.NDArray[np.int64]:
-    """Per column, the first row where mask holds (the number of rows where none does)."""
-    w = mask.shape[0]
-    out: npt.NDArray[np.int64] = np.where(mask, np.arange(w)[:, None], w).min(axis=0)
-    return out
-
-
 Piece = tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]  # (zero-padded rows, lengths)
 
 
@@ -172,16 +165,11 @@ def parse_decimals(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64]) -> Dec
     return Decimals(ok, neg, digits, ex)
 
 
-# byte classes for parse_with_floats: one table lookup per byte instead of a comparison
-# per character kind
-_PAD, _NONZERO, _ZERO, _DOT, _EXP, _SIGN, _OTHER = range(7)
-_CLASS = np.full(256, _OTHER, np.uint8)
-_CLASS[0] = _PAD
-_CLASS[ord("1"):ord("9") + 1] = _NONZERO
-_CLASS[ord("0")] = _ZERO
-_CLASS[ord(".")] = _DOT
-_CLASS[[ord("e"), ord("E")]] = _EXP
-_CLASS[[ord("+"), ord("-")]] = _SIGN
+def _only(mask: Bool) -> tuple[npt.NDArray[np.int64], Bool]:
+    """Per column of a mask that holds in at most one row: (that row, whether it holds)."""
+    w = mask.shape[0]
+    pos = (np.arange(w, dtype=np.float32) @ mask.astype(np.float32)).astype(np.int64)
+    return pos, mask.any(axis=0)
 
 
 def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: F64,
@@ -201,13 +189,16 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
         out: npt.NDArray[np.uint8] = flat[np.clip(j, 0, w - 1) * n + lanes]
         return out
 
-    cls = np.take(_CLASS, m)
-    ok = (cls.max(axis=0) < _OTHER) & np.isfinite(v) & (v != 0) & (lens > 0)
-    epos = _first(cls == _EXP)
-    has_e = epos < w
+    digit = (m - np.uint8(48)) < 10
+    is_e = (m | np.uint8(0x20)) == 101
+    is_dot = m == 46
+    known = digit | is_e | is_dot | (m == 43) | (m == 45) | (m == 0)
+    ok = known.all(axis=0) & np.isfinite(v) & (v != 0) & (lens > 0)
+    # float() accepted the token: at most one 'e' and one point, whose positions are then
+    # the row numbers summed over the column (a small float32 matrix product, exact)
+    epos, has_e = _only(is_e)
     epos = np.where(has_e, epos, lens)
-    dpos = _first(cls == _DOT)
-    has_dot = dpos < w
+    dpos, has_dot = _only(is_dot)
     dpos = np.where(has_dot, dpos, epos)
     frac = np.where(has_dot, epos - dpos - 1, 0)
     # the exponent: an optional sign and 1 to 3 digits after the 'e'
@@ -224,7 +215,13 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
         ex = np.where(take, ex * 10 + dig, ex)
     e10 = np.where(eneg, -ex, ex) - frac
     # significant digits: from the first nonzero digit of the mantissa to its end
-    fz = np.minimum(_first(cls == _NONZERO), epos)
+    nonzero = digit & (m != 48)
+    seen = np.zeros(n, bool)
+    before = np.zeros(n, np.int64)  # rows before the first nonzero digit
+    for j in range(w):
+        seen |= nonzero[j]
+        before += ~seen
+    fz = np.minimum(before, epos)
     ok &= fz < epos
     nsig = epos - fz - ((dpos > fz) & (dpos < epos))
     ok &= nsig <= 19
