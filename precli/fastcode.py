@@ -69,7 +69,7 @@ def exact_texts(vals: npt.NDArray[np.float64]) -> list[str]:
     m * 2^-k has exactly k digits after the point, which '%.kf' prints exactly (Python's
     float formatting is correctly rounded, and here nothing is left to round)."""
     _, q = _odd_parts(np.abs(vals))
-    out = [f"{v:.{k}f}" for v, k in zip(vals.tolist(), np.maximum(-q, 0).tolist())]
+    out = [f"{v:.{k}f}" for v, k in zip(vals.tolist(), np.maximum(-q, 0).tolist(), strict=True)]
     for i in np.flatnonzero(vals == 0).tolist():  # "0" / "-0", not "0" / "-0" with a point
         out[i] = "-0" if np.signbit(vals[i]) else "0"
     return out
@@ -94,7 +94,8 @@ def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
     # positional (1e-4 <= |v| < 1e16: for a float64 v, v >= float(1e-4) exactly when
     # v >= 10^-4) short values are their exact decimal; the others are laid out
     positional = short & (mag >= 1e-4) & (mag < 1e16)
-    for i, t in zip(np.flatnonzero(positional).tolist(), exact_texts(vals[positional])):
+    where = np.flatnonzero(positional).tolist()
+    for i, t in zip(where, exact_texts(vals[positional]), strict=True):
         out[i] = t
     sci = short & ~positional
     digits = np.where(sci, m_odd * _P5[k], 0).tolist()
@@ -102,14 +103,15 @@ def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
     for i in np.flatnonzero(sci).tolist():
         out[i] = format_decimal(bool(vals[i] < 0), digits[i], -ks[i])
     integer = fin & (q >= 0) & (mag < 1e16)
-    for i, v in zip(np.flatnonzero(integer).tolist(), vals[integer].astype(np.int64).tolist()):
+    ints = vals[integer].astype(np.int64).tolist()
+    for i, v in zip(np.flatnonzero(integer).tolist(), ints, strict=True):
         out[i] = str(v)
     long_ = fin & (q < 0) & ~short
     at = np.flatnonzero(long_)
     if len(at):
         text, _, ok = repr_matrix(vals[at])
         rows = np.ascontiguousarray(text).view("S24").ravel().astype("U24").tolist()
-        for i, row, good in zip(at.tolist(), rows, ok.tolist()):
+        for i, row, good in zip(at.tolist(), rows, ok.tolist(), strict=True):
             out[i] = row if good else repr(float(vals[i]))
     for i in np.flatnonzero(~(short | integer | long_)).tolist():  # zeros, specials, big
         out[i] = float_value_text(fmt, int(codes[i]))
@@ -194,21 +196,19 @@ class CodeTemplates:
         skeleton = writer.template(record(0, ()), holes).pieces
         # per template piece (the open holes split them): a %-format and its fields
         self.pieces: list[tuple[str, list[str]]] = []
-        cur, names = skeleton[0].replace("%", "%%"), []
+        cur, names = skeleton[0].replace("%", "%%"), list[str]()
         for j, h in enumerate(holes):
             nxt = skeleton[j + 1].replace("%", "%%")
             if h in open_:
                 q = '"' if self.json and h in quoted else ""
                 self.pieces.append((cur + q, names))
-                cur, names = q + nxt, []
+                cur, names = q + nxt, list[str]()
             else:
                 cur += "%s" + nxt
                 names.append(h)
         self.pieces.append((cur, names))
-        self._flag_cells = {
-            flags: RecordTemplate((), self.json).cell(list(flags))  # type: ignore[arg-type]
-            for flags in ((), ("inexact",), ("inexact", "underflow"))
-        }
+        sets: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"))
+        self._flag_cells = {f: RecordTemplate((), self.json).cell(list(f)) for f in sets}
         self._ulp: dict[int, str] = {}
 
     def _quote(self, texts: list[Any]) -> list[str]:
@@ -282,10 +282,10 @@ class CodeTemplates:
         made = []
         for f, names in self.pieces:
             if names:  # one encode for the slice (no text here holds a NUL)
-                text = "\0".join([f % t for t in zip(*(cols[h] for h in names))])
+                text = "\0".join([f % t for t in zip(*(cols[h] for h in names), strict=True)])
                 made.append(text.encode().split(b"\0"))
             else:
                 made.append([f.encode()] * k)
-        for i, pieces in zip(idx.tolist(), zip(*made)):
+        for i, pieces in zip(idx.tolist(), zip(*made, strict=True), strict=True):
             out[i] = pieces
         return out

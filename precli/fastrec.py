@@ -169,7 +169,8 @@ def _only(mask: Bool) -> tuple[npt.NDArray[np.int64], Bool]:
     """Per column of a mask that holds in at most one row: (that row, whether it holds)."""
     w = mask.shape[0]
     pos = (np.arange(w, dtype=np.float32) @ mask.astype(np.float32)).astype(np.int64)
-    return pos, mask.any(axis=0)
+    held: Bool = np.asarray(mask.any(axis=0))
+    return pos, held
 
 
 def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: F64,
@@ -218,8 +219,8 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
     nonzero = digit & (m != 48)
     seen = np.zeros(n, bool)
     before = np.zeros(n, np.int64)  # rows before the first nonzero digit
-    for j in range(w):
-        seen |= nonzero[j]
+    for row in range(w):
+        seen |= nonzero[row]
         before += ~seen
     fz = np.minimum(before, epos)
     ok &= fz < epos
@@ -483,8 +484,10 @@ class Templates:
         if new:
             keys = [(divmod(k, 4) if isinstance(k, int) else k) if flagged else k
                     for k in new]
-            made = self.make_many(keys) if self.make_many is not None else [None] * len(new)
-            made = [p if p is not None else self.make(key) for key, p in zip(keys, made)]
+            many: list[Any] = self.make_many(keys) if self.make_many is not None \
+                else [None] * len(new)
+            made = [p if p is not None else self.make(key)
+                    for key, p in zip(keys, many, strict=True)]
             r = self._add(made)
             for j, k in enumerate(new):
                 self.row[k] = r + j
@@ -502,7 +505,7 @@ class Templates:
                          for o in self.objs]
         if self.first is None:
             self.first = made[0]
-        for j, col in enumerate(zip(*made)):
+        for j, col in enumerate(zip(*made, strict=True)):
             self.objs[j][r:r + k] = col
             self.lens[r:r + k, j] = list(map(len, col))
             self.constant[j] = self.constant[j] and col.count(self.first[j]) == k

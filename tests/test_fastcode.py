@@ -79,7 +79,7 @@ def test_encode_templates_equal_the_per_code_path(name: str, mode: str) -> None:
     r = random.Random(1)
     flags = [FLAGS[r.randrange(3)] for _ in codes]
     got = many(codes, flags)
-    for c, f, g in zip(codes, flags, got):
+    for c, f, g in zip(codes, flags, got, strict=True):
         if fmt.is_nan(c) or fmt.is_inf(c):
             assert g is None  # specials take the per-code path
         else:
@@ -95,7 +95,7 @@ def test_decode_templates_equal_the_per_code_path(name: str) -> None:
         bulk.DecodeResult("", rt._info(c))))
     codes = _codes(fmt, 3000)  # type: ignore[arg-type]
     got = many(codes, [()] * len(codes))
-    for c, g in zip(codes, got):
+    for c, g in zip(codes, got, strict=True):
         assert (g is None) == (fmt.is_nan(c) or fmt.is_inf(c))
         if g is not None:
             assert g == _final(rt._decode_template(c), "ndjson"), hex(c)
@@ -121,7 +121,7 @@ def test_fp32_shortest_is_numpys_dragon4_of_the_same_definition() -> None:
     want = [shortest_float(fmt, c) for c in codes]
     assert got == want
     # and they are texts of the values, not of something else
-    assert all(Decimal(g) != 0 or v == 0 for g, v in zip(got[:50], vals[:50]))
+    assert all(Decimal(g) != 0 or v == 0 for g, v in zip(got[:50], vals[:50], strict=True))
 
 
 def test_value_texts_cover_each_rule() -> None:
