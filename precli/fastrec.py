@@ -68,12 +68,49 @@ Piece = tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]  # (zero-padded rows
 def join_pieces(segments: list[list[Piece]],
                 objects: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]],
                 ) -> tuple[bytes, npt.NDArray[np.int64]]:
-    """Records made of narrow pieces (segments of zero-padded matrices) around wide ones
-    given as bytes objects (the per-code template pieces): a record is segments[0] +
-    objects[0] + segments[1] + ... + segments[-1]. Only the narrow bytes are compacted (the
-    wide ones would cost a pass over every byte); each segment ends in a 0x01 byte, which
-    no record holds (tokens and numbers are printable ASCII), and splitting at it gives
-    the segments as bytes objects for one join with the wide pieces."""
+    """Records made of narrow pieces (segments of zero-padded matrices, no zero byte in
+    their text) around wide ones given as bytes objects (the per-code template pieces): a
+    record is segments[0] + objects[0] + segments[1] + ... + segments[-1]; returns the
+    records' bytes and each record's length. The narrow pieces of a segment are viewed as
+    fixed-width byte strings (whose trailing zeros numpy drops) and concatenated with
+    numpy's string ufunc; one join puts the segments and the wide pieces together."""
+    if not STRING_UFUNCS:
+        return _join_compacted(segments, objects)
+    n = len(objects[0][0]) if objects else segments[0][0][0].shape[0]
+    per_row = np.zeros(n, np.int64)
+    cols: list[Any] = []
+    for k, seg in enumerate(segments):
+        if seg:
+            acc = None
+            for m, lens in seg:
+                per_row += lens
+                if m.strides[0] == 0:  # the same text in every row (a broadcast constant)
+                    m = m[:1]
+                m = np.ascontiguousarray(m)
+                cells = m.view(f"S{m.shape[1]}").ravel()
+                acc = cells if acc is None else np.strings.add(acc, cells)
+            assert acc is not None
+            cols.append(acc.tolist() if len(acc) == n else acc.tolist() * n)
+        if k < len(objects):
+            cols.append(objects[k][0].tolist())
+            per_row += objects[k][1]
+    flat: list[bytes] = [b""] * (n * len(cols))
+    for j, col in enumerate(cols):
+        flat[j::len(cols)] = col
+    return b"".join(flat), per_row
+
+
+#: numpy >= 2 has string ufuncs (np.strings.add); 1.26 takes _join_compacted
+STRING_UFUNCS = hasattr(np, "strings")
+
+
+def _join_compacted(segments: list[list[Piece]],
+                    objects: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]],
+                    ) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """join_pieces without string ufuncs: only the narrow bytes are compacted (the wide
+    ones would cost a pass over every byte); each segment ends in a 0x01 byte, which no
+    record holds (tokens and numbers are printable ASCII), and splitting at it gives the
+    segments as bytes objects for one join with the wide pieces."""
     n = len(objects[0][0]) if objects else segments[0][0][0].shape[0]
     live = [k for k, seg in enumerate(segments) if seg]
     cols = []

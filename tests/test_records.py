@@ -207,3 +207,22 @@ def test_template_matches_writer_for_every_field_kind() -> None:
         cells = [t.cell(rec[k]) for k in ("input", "abs_error", "rel_error", "ulp_error")]
         filled = "".join(p + c for p, c in zip(t.pieces, [*cells, ""], strict=True))
         assert filled == w.render(rec)
+
+
+@pytest.mark.parametrize("ufuncs", [True, False])
+def test_both_record_joins(ufuncs: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrow pieces joined by numpy's string ufuncs (numpy >= 2) and by compaction
+    (numpy 1.26) give the same records, which are the exact path's."""
+    from precli import fastrec
+
+    monkeypatch.setattr(fastrec, "STRING_UFUNCS", ufuncs)
+    batch = _text_batch(_value_texts("bf16", every=97, seed=2) + ['1"', "x", "-0", "1e-50"])
+    for mode in ("ndjson", "csv"):
+        assert fast_encode("bf16", batch, mode, EncodeOptions()) == \
+            exact_encode("bf16", batch, mode, EncodeOptions())
+    codes = _text_batch([f"0x{c:x}" for c in range(0, 256)] + ["zz"])
+    w = _writer("ndjson", "value")
+    rt = bulk.RecordTexts(get_format("e4m3fn"), w)
+    got = _flat(w, [r for p in rt.decode(codes, bulk.decode_codes(rt.fmt, codes)) for r in p])
+    assert got[:256] == [w.render(result_record(decode_text(rt.fmt, f"0x{c:x}")))
+                         for c in range(256)]
