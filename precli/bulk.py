@@ -609,8 +609,17 @@ class ValueTexts:
         return s.encode()
 
     def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:
+        from precli import fastcode
+
+        fmt = self.fmt
+        if fmt.bits > 16 and fastcode.covers(fmt):  # fp32, tf32: a code a value, vectorized
+            assert isinstance(fmt, FloatFormat)
+            texts = fastcode.value_texts(fmt, codes.astype(np.uint64))
+            for i in errors:
+                texts[i] = "error"
+            return ("\n".join(texts) + "\n").encode() if texts else b""
         cache = self.cache
-        if self.fmt.bits <= 16 and len(codes):
+        if fmt.bits <= 16 and len(codes):
             present = np.flatnonzero(np.bincount(codes.astype(np.intp)))
         else:
             present = np.unique(codes)
@@ -618,6 +627,7 @@ class ValueTexts:
             if c not in cache:
                 cache[c] = self._text(c)
         out = [cache[c] for c in codes.tolist()]
+        _bound(cache)  # fp64 / int32 streams: a code a value
         for i in errors:
             out[i] = b"error"
         return b"\n".join(out) + b"\n" if out else b""

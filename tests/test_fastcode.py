@@ -138,3 +138,19 @@ def test_value_texts_cover_each_rule() -> None:
     assert got == [float_value_text(fmt, int(c)) for c in codes.tolist()]
     assert got[:3] == ["0.125", "-3", "0.10000000149011612"]
     assert got[3] == "7.2057594037927936e+16"  # exact 17 digits, not repr's 16
+
+
+@pytest.mark.parametrize("name", ["fp32", "tf32"])
+def test_plain_decode_lines_of_a_wide_format(name: str) -> None:
+    """decode's plain lines for fp32 / tf32 codes (vectorized: a code a value) are
+    float_value_text of each code, 'error' where a code failed."""
+    from precli.analysis import float_value_text
+
+    fmt = get_format(name)
+    assert isinstance(fmt, FloatFormat)
+    r = random.Random(12)
+    codes = _edge_codes(fmt) + [r.getrandbits(fmt.bits) for _ in range(20000)]
+    got = bulk.ValueTexts(fmt).lines(np.array(codes, np.uint64), {3: "bad code"})
+    want = [float_value_text(fmt, c) for c in codes]
+    want[3] = "error"
+    assert got == ("\n".join(want) + "\n").encode()
