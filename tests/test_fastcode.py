@@ -76,6 +76,8 @@ def test_encode_templates_equal_the_per_code_path(name: str, mode: str) -> None:
                         "", "nearest-even", rt._info(c), f, None, None, None)))
     assert many is not None
     codes = _codes(fmt, 4000)
+    if mode == "csv" and fmt.bits > 8:  # the cells differ from json's only in quoting
+        codes = codes[::5]
     r = random.Random(1)
     flags = [FLAGS[r.randrange(3)] for _ in codes]
     got = many(codes, flags)
