@@ -616,8 +616,8 @@ class ValueTexts:
             assert isinstance(fmt, FloatFormat)
             texts = fastcode.value_texts(fmt, codes.astype(np.uint64))
             for i in errors:
-                texts[i] = "error"
-            return ("\n".join(texts) + "\n").encode() if texts else b""
+                texts[i] = b"error"
+            return b"\n".join(texts) + b"\n" if texts else b""
         cache = self.cache
         if fmt.bits <= 16 and len(codes):
             present = np.flatnonzero(np.bincount(codes.astype(np.intp)))

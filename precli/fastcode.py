@@ -64,20 +64,21 @@ def _odd_parts(mag: npt.NDArray[np.float64]) -> tuple[U64, npt.NDArray[np.int64]
     return m >> tz.astype(np.uint64), q
 
 
-def exact_texts(vals: npt.NDArray[np.float64]) -> list[str]:
+def exact_texts(vals: npt.NDArray[np.float64]) -> list[bytes]:
     """The exact decimal of each finite float64 (analysis._finite_info64's exact text):
     m * 2^-k has exactly k digits after the point, which '%.kf' prints exactly (Python's
     float formatting is correctly rounded, and here nothing is left to round)."""
     _, q = _odd_parts(np.abs(vals))
-    out = [f"{v:.{k}f}" for v, k in zip(vals.tolist(), np.maximum(-q, 0).tolist(), strict=True)]
-    for i in np.flatnonzero(vals == 0).tolist():  # "0" / "-0", not "0" / "-0" with a point
-        out[i] = "-0" if np.signbit(vals[i]) else "0"
+    ks = np.maximum(-q, 0).tolist()
+    out = [b"%.*f" % (k, v) for v, k in zip(vals.tolist(), ks, strict=True)]
+    for i in np.flatnonzero(vals == 0).tolist():  # "0" / "-0", not "0.0"
+        out[i] = b"-0" if np.signbit(vals[i]) else b"0"
     return out
 
 
-def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
-    """analysis.float_value_text of each code: the exact value when it has at most 17
-    significant digits, else repr of the float64 value (nan / inf as words)."""
+def value_texts(fmt: FloatFormat, codes: U64) -> list[bytes]:
+    """analysis.float_value_text of each code (ASCII): the exact value when it has at
+    most 17 significant digits, else repr of the float64 value (nan / inf as words)."""
     from precli import codec
     from precli.analysis import float_value_text
     from precli.exact import format_decimal
@@ -101,56 +102,72 @@ def value_texts(fmt: FloatFormat, codes: U64) -> list[str]:
     digits = np.where(sci, m_odd * _P5[k], 0).tolist()
     ks = k.tolist()
     for i in np.flatnonzero(sci).tolist():
-        out[i] = format_decimal(bool(vals[i] < 0), digits[i], -ks[i])
+        out[i] = format_decimal(bool(vals[i] < 0), digits[i], -ks[i]).encode()
     integer = fin & (q >= 0) & (mag < 1e16)
     ints = vals[integer].astype(np.int64).tolist()
     for i, v in zip(np.flatnonzero(integer).tolist(), ints, strict=True):
-        out[i] = str(v)
+        out[i] = b"%d" % v
     long_ = fin & (q < 0) & ~short
     at = np.flatnonzero(long_)
     if len(at):
         text, _, ok = repr_matrix(vals[at])
-        rows = np.ascontiguousarray(text).view("S24").ravel().astype("U24").tolist()
+        rows = np.ascontiguousarray(text).view("S24").ravel().tolist()
         for i, row, good in zip(at.tolist(), rows, ok.tolist(), strict=True):
-            out[i] = row if good else repr(float(vals[i]))
+            out[i] = row if good else repr(float(vals[i])).encode()
     for i in np.flatnonzero(~(short | integer | long_)).tolist():  # zeros, specials, big
-        out[i] = float_value_text(fmt, int(codes[i]))
+        out[i] = float_value_text(fmt, int(codes[i])).encode()
     return out
 
 
 def shortest_texts(fmt: FloatFormat, codes: U64, vals: npt.NDArray[np.float64],
-                   ) -> list[str]:
-    """rounding.shortest_float of each finite code."""
-    import math
-
+                   ) -> list[bytes]:
+    """rounding.shortest_float of each finite code (ASCII)."""
     from precli.analysis import _shortest
+    from precli.exact import format_decimal
 
     kind = _numpy_type(fmt)
     if kind is None:
-        return [_shortest(fmt, c) for c in codes.tolist()]
-    from precli.exact import format_decimal
-
-    out = vals.astype(kind).astype("U").tolist()  # numpy's shortest digits (Dragon4)
+        return [_shortest(fmt, c).encode() for c in codes.tolist()]
+    t = vals.astype(kind).astype("S")  # numpy's shortest digits (Dragon4)
+    out: list[bytes] = t.tolist()
     integer = (vals == np.trunc(vals)) & (np.abs(vals) < 1e16)  # these print in full
-    for i, t in enumerate(out):
-        if integer[i]:
-            v = float(vals[i])
-            out[i] = ("-0" if math.copysign(1.0, v) < 0 else "0") if v == 0 else str(int(v))
-        elif not _repr_layout(t):  # numpy's layout is not always repr's: its digits
-            mant, _, e = t.lstrip("-").partition("e")
-            ip, _, fp = mant.partition(".")
-            out[i] = format_decimal(t[0] == "-", int(ip + fp), (int(e) if e else 0) - len(fp))
-    return out  # type: ignore[no-any-return]
+    for i in np.flatnonzero(integer).tolist():
+        v = float(vals[i])
+        out[i] = (b"-0" if np.signbit(v) else b"0") if v == 0 else b"%d" % int(v)
+    # numpy's layout is not always repr's: positional below 0.0001, or d.ddde±XX with
+    # -4 <= XX < 16, get their digits laid out by format_decimal
+    has_e = np.char.find(t, b"e") >= 0
+    tiny = np.char.startswith(t, b"0.0000") | np.char.startswith(t, b"-0.0000")
+    for i in np.flatnonzero(~integer & (has_e | tiny)).tolist():
+        s = out[i]
+        mant, _, e = s.lstrip(b"-").partition(b"e")
+        x = int(e) if e else 0
+        if e and (x < -4 or x >= 16):
+            continue
+        ip, _, fp = mant.partition(b".")
+        out[i] = format_decimal(s[:1] == b"-", int(ip + fp), x - len(fp)).encode()
+    return out
 
 
-def _repr_layout(t: str) -> bool:
-    """Whether numpy's text of a non-integer is laid out as format_decimal lays it out:
-    d[.ddd]e±XX with XX < -4 or >= 16, or positional no smaller than 0.0001."""
-    e = t.find("e")
-    if e < 0:
-        return not t.lstrip("-").startswith("0.0000")
-    x = int(t[e + 1:])
-    return x < -4 or x >= 16
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+def _hex_cells(c: U64, digits: int) -> list[bytes]:
+    """'0x' and the code in digits lowercase hex digits, per code."""
+    shifts = np.arange(4 * (digits - 1), -1, -4, dtype=np.uint64)
+    m = np.empty((len(c), digits + 2), np.uint8)
+    m[:, 0], m[:, 1] = ord("0"), ord("x")
+    m[:, 2:] = _HEX[((c[:, None] >> shifts) & np.uint64(15)).astype(np.intp)]
+    cells: list[bytes] = m.view(f"S{digits + 2}").ravel().tolist()
+    return cells
+
+
+def _bit_cells(c: U64, bits: int) -> list[bytes]:
+    """The code in bits binary digits, per code."""
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
+    m = (((c[:, None] >> shifts) & np.uint64(1)) + np.uint64(48)).astype(np.uint8)
+    cells: list[bytes] = np.ascontiguousarray(m).view(f"S{bits}").ravel().tolist()
+    return cells
 
 
 def neighbours(fmt: FloatFormat, codes: U64) -> tuple[list[Any], list[Any]]:
@@ -177,6 +194,10 @@ def neighbours(fmt: FloatFormat, codes: U64) -> tuple[list[Any], list[Any]]:
     return prev_l, next_l
 
 
+#: the per-code fields whose json cells are strings
+_STRINGS = frozenset({"hex", "bits", "class", "value", "exact", "shortest", "prev", "next"})
+
+
 class CodeTemplates:
     """Templates of records (the writer's, with the holes in open_ left open) for many
     codes of a float format covered here (see covers), made together."""
@@ -194,33 +215,31 @@ class CodeTemplates:
         # the skeleton: a real record with every per-code field open (code 0 is finite in
         # every format; the rest of the record is the same for every code)
         skeleton = writer.template(record(0, ()), holes).pieces
-        # per template piece (the open holes split them): a %-format and its fields
-        self.pieces: list[tuple[str, list[str]]] = []
+        cell = RecordTemplate((), self.json).cell
+        # per template piece (the open holes split them): a bytes %-format and its fields.
+        # Every text filled in is digits, letters, '.', '+' and '-' (which neither json
+        # nor csv escapes): a json string cell is the text in quotes, a csv cell the text.
+        self.pieces: list[tuple[bytes, list[str]]] = []
         cur, names = skeleton[0].replace("%", "%%"), list[str]()
         for j, h in enumerate(holes):
             nxt = skeleton[j + 1].replace("%", "%%")
             if h in open_:
                 q = '"' if self.json and h in quoted else ""
-                self.pieces.append((cur + q, names))
+                self.pieces.append(((cur + q).encode(), names))
                 cur, names = q + nxt, list[str]()
+            elif h == "sign" and not fmt.signed:  # the same cell for every code
+                cur += cell(None).replace("%", "%%") + nxt
             else:
-                cur += "%s" + nxt
+                cur += ('"%s"' if self.json and h in _STRINGS else "%s") + nxt
                 names.append(h)
-        self.pieces.append((cur, names))
+        self.pieces.append((cur.encode(), names))
         sets: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"))
-        self._flag_cells = {f: RecordTemplate((), self.json).cell(list(f)) for f in sets}
-        self._ulp: dict[int, str] = {}
-
-    def _quote(self, texts: list[Any]) -> list[str]:
-        """Cells of texts (None: no value), as the writer writes them; every text here is
-        digits, letters, '.', '+' and '-', which neither json nor csv escapes."""
-        if self.json:
-            return ["null" if t is None else '"' + t + '"' for t in texts]
-        return ["" if t is None else t for t in texts]
+        self._flag_cells = {f: cell(list(f)).encode() for f in sets}
+        self._ulp: dict[int, bytes] = {}
 
     def make(self, codes: list[int], flags: list[tuple[str, ...]]) -> list[Any]:
-        """The template pieces (ASCII bytes) of each (code, flags), None where not
-        covered."""
+        """The template pieces (ASCII bytes) of each (code, flags); None where not covered
+        (specials, and codes without a neighbour on one side, whose cell is null)."""
         import math
 
         from precli import codec
@@ -230,62 +249,53 @@ class CodeTemplates:
         n = len(codes)
         out: list[Any] = [None] * n
         vals_all = codec.decode_array(fmt, c)
-        idx = np.flatnonzero(np.isfinite(vals_all))
-        if not len(idx):
+        fin = np.flatnonzero(np.isfinite(vals_all))
+        prev_l, next_l = neighbours(fmt, c[fin])
+        both = np.array([p is not None and x is not None
+                         for p, x in zip(prev_l, next_l, strict=True)], bool)
+        idx = fin[both]
+        k = len(idx)
+        if not k:
             return out
         cf = c[idx]
         vals = vals_all[idx]
-        k = len(idx)
-        cl = cf.tolist()
+        prev = np.array([p for p, b in zip(prev_l, both, strict=True) if b], np.uint64)
+        nxt = np.array([x for x, b in zip(next_l, both, strict=True) if b], np.uint64)
+        texts = value_texts(fmt, np.concatenate([cf, prev, nxt]))
         mb = fmt.mantissa_bits
         e_f = ((cf >> np.uint64(mb)) & np.uint64(fmt.exp_all_ones)).astype(np.int64)
-        m_f = cf & np.uint64(fmt.mant_mask)
-        prev, nxt = neighbours(fmt, cf)
-        around = np.array([p for p in prev if p is not None] +
-                          [x for x in nxt if x is not None], np.uint64)
-        texts = value_texts(fmt, np.concatenate([cf, around]))
-        rest = iter(texts[k:])
+        m_f = (cf & np.uint64(fmt.mant_mask)).astype(np.int64)
         top = (e_f - fmt.bias if fmt.specials == "fnu" else
                np.maximum(e_f, 1) - fmt.bias) - mb
         ulps = []
         for t in top.tolist():
             u = self._ulp.get(t)
             if u is None:
-                u = self._ulp[t] = repr(math.ldexp(1.0, t))
+                u = self._ulp[t] = repr(math.ldexp(1.0, t)).encode()
             ulps.append(u)
         if fmt.specials == "fnu":
-            cls = ["normal"] * k
+            cls = [b"normal"] * k
         else:
-            cls = np.where(e_f != 0, "normal", np.where(m_f == 0, "zero", "subnormal")).tolist()
-        if fmt.signed:
-            neg = ((cf >> np.uint64(fmt.bits - 1)) & np.uint64(1)).astype(bool)
-            sign: list[str] = np.where(neg, "1", "0").tolist()
-        else:
-            neg = np.zeros(k, bool)
-            sign = ["null" if self.json else ""] * k
-        hd, nb = fmt.hex_digits, fmt.bits
-        cols: dict[str, list[str]] = {
-            "hex": self._quote([f"0x{x:0{hd}x}" for x in cl]),
-            "bits": self._quote([f"{x:0{nb}b}" for x in cl]),
-            "sign": sign,
-            "exponent": [str(x) for x in e_f.tolist()],
-            "mantissa": [str(x) for x in m_f.tolist()],
-            "class": self._quote(cls),
-            "value": self._quote(texts[:k]),
-            "exact": self._quote(exact_texts(vals)),
-            "shortest": self._quote(shortest_texts(fmt, cf, vals)),
+            cls = np.where(e_f != 0, b"normal",
+                           np.where(m_f == 0, b"zero", b"subnormal")).tolist()
+        flag_cells = self._flag_cells
+        cols: dict[str, list[bytes]] = {
+            "hex": _hex_cells(cf, fmt.hex_digits),
+            "bits": _bit_cells(cf, fmt.bits),
+            "sign": (cf >> np.uint64(fmt.bits - 1)).astype(np.int64).astype("S").tolist(),
+            "exponent": e_f.astype("S").tolist(),
+            "mantissa": m_f.astype("S").tolist(),
+            "class": cls,
+            "value": texts[:k],
+            "exact": exact_texts(vals),
+            "shortest": shortest_texts(fmt, cf, vals),
             "ulp": ulps,
-            "prev": self._quote([None if p is None else next(rest) for p in prev]),
-            "next": self._quote([None if x is None else next(rest) for x in nxt]),
-            "flags": [self._flag_cells[flags[i]] for i in idx.tolist()],
+            "prev": texts[k:2 * k],
+            "next": texts[2 * k:],
+            "flags": [flag_cells[flags[i]] for i in idx.tolist()],
         }
-        made = []
-        for f, names in self.pieces:
-            if names:  # one encode for the slice (no text here holds a NUL)
-                text = "\0".join([f % t for t in zip(*(cols[h] for h in names), strict=True)])
-                made.append(text.encode().split(b"\0"))
-            else:
-                made.append([f.encode()] * k)
+        made = [[f % t for t in zip(*(cols[h] for h in names), strict=True)] if names
+                else [f % ()] * k for f, names in self.pieces]
         for i, pieces in zip(idx.tolist(), zip(*made, strict=True), strict=True):
             out[i] = pieces
         return out
