@@ -33,6 +33,9 @@ Cases (``--only`` names) and goals:
     records      the 1M lines | encode - --as bf16 --output ndjson / csv, and their codes |
                  decode - --from bf16 --output ndjson / csv, each against --output plain of
                  the same command in the same run.            ndjson/plain, csv/plain <= 2
+    records-fp32 (only with --only records-fp32: ~30 s a round) the same with --as / --from
+                 fp32, ndjson only: a wide format, nearly every value a code of its own, so
+                 every record needs its own template.            ratios reported, goal <= 2
 
 For the text cases it also counts the output lines where precli and the baseline differ
 and settles each (up to --verify of them) with exact rational arithmetic: the decimal
@@ -61,7 +64,9 @@ from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_li
 
 SEED = 20261126
 MB = 1_000_000
-CASES = ("text-bf16", "text-e4m3fn", "decode-bf16", "binary", "memory", "records")
+CASES = ("text-bf16", "text-e4m3fn", "decode-bf16", "binary", "memory", "records",
+         "records-fp32")
+DEFAULT_CASES = CASES[:-1]  # records-fp32 on request
 
 BASE_ENCODE = """\
 import sys
@@ -382,15 +387,16 @@ def goals(by: dict[str, Cmd]) -> list[str]:
                    f"({rss / 2**20:.0f} MiB, max over rounds) for {big.n / 1e6:g}M lines in "
                    f"{big.med:.2f} s = {big.n / big.med / 1e6:.2f} M lines/s{extra} "
                    "(goal <= 200 MB)")
-    for verb in ("encode", "decode"):
-        plain = by.get(f"records:{verb}:plain")
-        for mode in ("ndjson", "csv"):
-            c = by.get(f"records:{verb}:{mode}")
-            if plain and c:
-                r = c.med / plain.med
-                out.append(f"{verdict(r <= 2)}  records      {verb} -o {mode}: {r:.2f}x plain "
-                           f"({c.med * 1e3:.0f} ms vs {plain.med * 1e3:.0f} ms, peak RSS "
-                           f"{c.med_rss / MB:.0f} MB; goal <= 2x)")
+    for case in ("records", "records-fp32"):
+        for verb in ("encode", "decode"):
+            plain = by.get(f"{case}:{verb}:plain")
+            for mode in ("ndjson", "csv"):
+                c = by.get(f"{case}:{verb}:{mode}")
+                if plain and c:
+                    r = c.med / plain.med
+                    out.append(f"{verdict(r <= 2)}  {case:<12} {verb} -o {mode}: {r:.2f}x "
+                               f"plain ({c.med * 1e3:.0f} ms vs {plain.med * 1e3:.0f} ms, "
+                               f"peak RSS {c.med_rss / MB:.0f} MB; goal <= 2x)")
     return out
 
 
@@ -453,6 +459,14 @@ def build(cases: list[str], tmp: Path, a: argparse.Namespace) -> list[Cmd]:
                                 f"precli {verb} - {fmt_opt} bf16 -o {mode} > /dev/null",
                                 [*pre, verb, "-", fmt_opt, "bf16", "--output", mode],
                                 src, dn, a.text_lines))
+    if "records-fp32" in cases:
+        codes = tmp / "fp32.codes"
+        for verb, src, fmt_opt in (("encode", text, "--as"), ("decode", codes, "--from")):
+            for mode in ("plain", "ndjson"):
+                cmds.append(Cmd(f"records-fp32:{verb}:{mode}", "records-fp32",
+                                f"precli {verb} - {fmt_opt} fp32 -o {mode} > /dev/null",
+                                [*pre, verb, "-", fmt_opt, "fp32", "--output", mode],
+                                src, dn, a.text_lines))
     if "memory" in cases:
         enc = ["encode", "-", "--as", "bf16", "--output", "plain"]
         cmds.append(Cmd("memory:large", "memory",
@@ -488,7 +502,7 @@ def main() -> int:
     a.memory_lines = a.memory_lines or 10_000_000 // div
     if a.rounds < 1:
         ap.error("--rounds must be >= 1")
-    cases = list(dict.fromkeys(a.only or CASES))
+    cases = list(dict.fromkeys(a.only or DEFAULT_CASES))
 
     env = bench_env()
     for line in machine_lines():
@@ -510,7 +524,7 @@ def main() -> int:
 def _main(a: argparse.Namespace, cases: list[str], env: dict[str, str], tmp: Path) -> int:
     t0 = time.perf_counter()
     if any(c in cases for c in ("text-bf16", "text-e4m3fn", "decode-bf16", "memory",
-                                "records")):
+                                "records", "records-fp32")):
         write_decimal_lines(tmp / "text.txt", a.text_lines, SEED)
     if "binary" in cases:
         write_f32(tmp / "values.f32", a.binary_values, SEED + 1)
@@ -528,6 +542,10 @@ def _main(a: argparse.Namespace, cases: list[str], env: dict[str, str], tmp: Pat
             tmp / "bf16.precli")
         run(maker, env)
         (tmp / "bf16.codes").write_bytes((tmp / "bf16.precli").read_bytes())
+    if "records-fp32" in cases:  # input: precli's fp32 codes of the text
+        run(Cmd("codes32", "records-fp32", "codes", [PY, "-m", "precli", "encode", "-",
+                                                     "--as", "fp32", "--output", "plain"],
+                tmp / "text.txt", tmp / "fp32.codes"), env)
     if "text-bf16" not in cases:  # only there to make the codes
         cmds = [c for c in cmds if c.case != "text-bf16"]
         by.pop("text-bf16:precli", None)
