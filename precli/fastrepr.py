@@ -79,6 +79,7 @@ class _Tables(NamedTuple):
     pd1: U64
     pd2: U64
     length: I64  # by K: length of the row
+    built: Bool  # by E + _E_OFF: whether the layout entries of that exponent are made
 
 
 def _split(x: float) -> tuple[float, float]:
@@ -155,42 +156,43 @@ def _tables() -> _Tables:
         t4 |= (i4 // _U(10 ** (3 - j)) % _U(10)) << _U(8 * j)
         tz4 += i4 % _U(10 ** (j + 1)) == 0
 
-    m64 = (1 << 64) - 1
-    ne = 2 * _E_OFF + 1
-    nk = _key(ne, 0, 0)
-    sh = np.zeros(nk, np.uint64)
-    low = np.zeros((2, nk), np.uint64)
-    length = np.zeros(nk, np.int64)
-    rows = [bytes(WIDTH)] * nk
-    for ei in range(ne):
-        e = ei - _E_OFF
-        sci = not -4 <= e < 16
-        tail = f"e{e:+03d}" if sci else ""
-        for ndig in range(1, 18):
-            if sci:  # d.ddde+XX (no point for one digit)
-                q, lr, head = (_NO_DOT if ndig == 1 else 0), ndig - 1, ""
-            elif e < 0:  # 0.000ddd
-                q, lr, head = _NO_DOT, ndig - 1, "0." + "0" * (-e - 1)
-            else:  # ddd.ddd, at least one digit after the point
-                q, lr, head = e, max(ndig - 1, e + 1), ""
-            below = (1 << (8 * min(q, 16))) - 1
-            for sign in (0, 1):
-                k = _key(ei, ndig, sign)
-                pre = ("-" if sign else "") + head
-                # pre, first digit, q tail digits, '.', the other lr - q digits, exponent
-                if q == _NO_DOT:
-                    row = pre + "0" * (1 + lr) + tail
-                else:
-                    row = pre + "0" * (1 + q) + "." + "0" * (lr - q) + tail
-                if len(row) > WIDTH:  # no such value (E < -308 or > 308)
-                    continue
-                sh[k] = 8 * len(pre)
-                low[:, k] = below & m64, below >> 64
-                rows[k] = row.encode().ljust(WIDTH, b"\0")
-                length[k] = len(row)
-    pd = np.frombuffer(b"".join(rows), "<u8").reshape(nk, 3).T.astype(np.uint64)
+    nk = _key(2 * _E_OFF + 1, 0, 0)
     return _Tables(thm, dec_exp, z_hi, z_lo, z_exact, z_single, z_hh, z_ht, t4, t4 << _U(32), tz4,
-                   sh, low[0], low[1], pd[0], pd[1], pd[2], length)
+                   np.zeros(nk, np.uint64), np.zeros(nk, np.uint64), np.zeros(nk, np.uint64),
+                   np.zeros(nk, np.uint64), np.zeros(nk, np.uint64), np.zeros(nk, np.uint64),
+                   np.zeros(nk, np.int64), np.zeros(2 * _E_OFF + 1, np.bool_))
+
+
+def _build_layout(t: _Tables, ei: int) -> None:
+    """Fill the layout entries of exponent index ei (E = ei - _E_OFF) in place: they are
+    made on first use, an exponent at a time (all 621 at once cost ~50 ms at start)."""
+    m64 = (1 << 64) - 1
+    e = ei - _E_OFF
+    sci = not -4 <= e < 16
+    tail = f"e{e:+03d}" if sci else ""
+    for ndig in range(1, 18):
+        if sci:  # d.ddde+XX (no point for one digit)
+            q, lr, head = (_NO_DOT if ndig == 1 else 0), ndig - 1, ""
+        elif e < 0:  # 0.000ddd
+            q, lr, head = _NO_DOT, ndig - 1, "0." + "0" * (-e - 1)
+        else:  # ddd.ddd, at least one digit after the point
+            q, lr, head = e, max(ndig - 1, e + 1), ""
+        below = (1 << (8 * min(q, 16))) - 1
+        for sign in (0, 1):
+            k = _key(ei, ndig, sign)
+            pre = ("-" if sign else "") + head
+            # pre, first digit, q tail digits, '.', the other lr - q digits, exponent
+            if q == _NO_DOT:
+                row = pre + "0" * (1 + lr) + tail
+            else:
+                row = pre + "0" * (1 + q) + "." + "0" * (lr - q) + tail
+            if len(row) > WIDTH:  # no such value (E < -308 or > 308)
+                continue
+            t.sh[k] = 8 * len(pre)
+            t.low0[k], t.low1[k] = below & m64, below >> 64
+            t.pd0[k], t.pd1[k], t.pd2[k] = _text_word(row, 0)
+            t.length[k] = len(row)
+    t.built[ei] = True
 
 
 def _x_parts(m: F64, zi: I64) -> tuple[U64, F64, F64]:
@@ -461,6 +463,10 @@ def _layout(n: U64, e: I64, ndig: I64, short: I64 | None, sign: I64, words: U64,
         else:
             ndig[short] = 17 - _tz16(c1[short], h8[short], c3[short], l8[short])
 
+    ei = e + _E_OFF
+    if not t.built[ei].all():
+        for x in np.unique(ei[~t.built[ei]]).tolist():
+            _build_layout(t, x)
     k = e * 36
     k += 36 * _E_OFF + sign
     k += ndig * 2
