@@ -9,13 +9,15 @@ the codes and of their neighbours with the vectorized repr (precli/fastrepr.py) 
 exact value is long, the in-format shortest of fp32 and fp16 codes with numpy's own
 shortest printing of float32 / float16 (Dragon4 in unique mode: exact big-integer digit
 generation, interval ends included for even significands, the nearest of the shortest,
-ties to even: the same definition as rounding.shortest_float), and the exact decimals in
-integer arithmetic. The record around them is the writer's own: a skeleton rendered once
-by RecordWriter.template with every per-code field left open, filled by %-formatting.
+ties to even: the same definition as rounding.shortest_float), and the exact decimals by
+'%.kf' (m * 2^-k has exactly k digits after the point, so that formatting rounds nothing).
+The record around them is the writer's own: a skeleton rendered once by
+RecordWriter.template with every per-code field left open, filled by %-formatting.
 
 Covered: finite codes of float formats whose values are float64 numbers with room to spare
-(rounding._float64_exact: fp32 and narrower). Other codes come back as None and the caller
-takes its per-code path. tests/test_fastcode.py compares every template with the per-code
+(rounding._float64_exact: fp32 and narrower) that have a neighbour on both sides. Other
+codes (specials, the ends of the range) come back as None and the caller takes its
+per-code path. tests/test_fastcode.py compares every template with the per-code
 path over every code of the formats of 16 bits or fewer and samples of fp32 and tf32.
 """
 
@@ -42,6 +44,7 @@ _LIMIT = np.array([(10**17 - 1) // 5**k for k in range(28)], np.uint64)
 
 
 def covers(fmt: Any) -> bool:
+    """Whether CodeTemplates and value_texts take fmt (fp32, tf32 and narrower floats)."""
     from precli.rounding import _float64_exact
 
     return isinstance(fmt, FloatFormat) and _float64_exact(fmt)
