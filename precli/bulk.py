@@ -36,7 +36,13 @@ from precli.analysis import (
 from precli.errors import PrecliError, UsageError, ValueParseError
 from precli.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
 from precli.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.rounding import round_value, shortest_float, stochastic_bits
+from precli.rounding import (
+    _float64_exact,
+    _magnitude_float,
+    round_value,
+    shortest_float,
+    stochastic_bits,
+)
 
 CHUNK_BYTES = 1 << 20
 CHUNK_VALUES = 1 << 18
@@ -732,6 +738,7 @@ class RecordTexts:
             (isinstance(fmt, IntFormat) and fmt.bits <= 32))
         self._fast_enc: Any = None
         self._fast_dec: Any = None
+        self._slow_many: Any = None  # CodeTemplates.make for the per-value path, False: none
 
     # -- decode
 
@@ -762,6 +769,7 @@ class RecordTexts:
                       cells: list[str] | None, tpl: dict[Any, tuple[str, ...]],
                       describe_code: Any, lo: int, hi: int) -> list[Any]:
         out: list[Any] = [None] * (hi - lo)
+        self._premake(codes[lo:hi], encode=False)
         for i in range(lo, hi):
             if i in dec.errors:
                 out[i - lo] = ErrorRecord(batch.text(i), dec.errors[i], batch.start + i)
@@ -777,7 +785,8 @@ class RecordTexts:
             out[i - lo] = t[0] + cell + t[1]
         return out
 
-    def _many(self, open_: tuple[str, ...], record: Any) -> Any:
+    def _many(self, open_: tuple[str, ...], record: Any, quoted: tuple[str, ...] = ("input",),
+              ) -> Any:
         """The templates of many codes at once (precli/fastcode.py), where it covers the
         format: its make(codes, flags), else None."""
         from precli import fastcode
@@ -786,7 +795,38 @@ class RecordTexts:
                 self.zero_point is not None:
             return None
         assert isinstance(self.fmt, FloatFormat)
-        return fastcode.CodeTemplates(self.fmt, self.writer, record, open_, ("input",)).make
+        return fastcode.CodeTemplates(self.fmt, self.writer, record, open_, quoted).make
+
+    def _premake(self, keys: list[Any], encode: bool) -> None:
+        """Make the templates of keys ((code, flags) for encode, codes for decode) that are
+        not made yet all together (precli/fastcode.py), where it covers the format, for the
+        per-value path to find: an fp32 stream needs a template a value."""
+        store = self._templates
+        new = [k for k in dict.fromkeys(keys) if k not in store]
+        if len(new) < PREMAKE_MIN:
+            return
+        if self._slow_many is None:
+            opts = self.opts
+            if encode:
+                assert opts is not None
+                self._slow_many = self._many(
+                    ("input", "abs_error", "rel_error", "ulp_error"),
+                    lambda c, f: self._result_record(EncodeResult(
+                        "", opts.mode, self._info(c), f, None, None, None)), ()) or False
+            else:
+                self._slow_many = self._many(("input",), lambda c, f: self._result_record(
+                    DecodeResult("", self._info(c))), ()) or False
+        if self._slow_many is False:
+            return
+        if encode:
+            made = self._slow_many([c for c, _ in new], [f for _, f in new])
+        else:
+            made = self._slow_many(new, [()] * len(new))
+        if len(store) + len(new) > CACHE_LIMIT:  # bounded, and this slice's stay
+            store.clear()
+        for k, pieces in zip(new, made, strict=True):
+            if pieces is not None:
+                store[k] = tuple(p.decode() for p in pieces)
 
     def _fast_text(self, batch: Batch) -> bool:
         """Whether this batch's records take the byte-matrix path (precli/fastrec.py)."""
@@ -846,10 +886,14 @@ class RecordTexts:
     def _encode_slice(self, batch: Batch, enc: EncodedBatch, codes: list[int],
                       cells: list[str] | None, toks: list[bytes] | None, vals: Any,
                       lo: int, hi: int) -> list[Any]:
-        return [self._encode_lane(batch, enc, i, codes[i],
-                                  toks[i] if toks is not None else vals[i],
-                                  cells[i] if cells is not None else None)
-                for i in range(lo, hi)]
+        lanes = [None if i in enc.errors or not self.fast_encode else
+                 self._lane(codes[i], toks[i] if toks is not None else vals[i])
+                 for i in range(lo, hi)]
+        self._premake([(codes[i], r[0]) for i, r in zip(range(lo, hi), lanes, strict=True)
+                       if r is not None], encode=True)
+        return [self._encode_lane(batch, enc, i, codes[i], None,
+                                  cells[i] if cells is not None else None, r)
+                for i, r in zip(range(lo, hi), lanes, strict=True)]
 
     def _encode_one(self, batch: Batch, enc: EncodedBatch, i: int) -> Any:
         toks = batch.tokens
@@ -857,11 +901,13 @@ class RecordTexts:
         return self._encode_lane(batch, enc, i, int(enc.codes[i]), src, None)
 
     def _encode_lane(self, batch: Batch, enc: EncodedBatch, i: int, c: int, src: Any,
-                     cell: str | None) -> Any:
-        """One value's record (str), or its ErrorRecord."""
+                     cell: str | None, r: Any = None) -> Any:
+        """One value's record (str), or its ErrorRecord; r: its _lane if known (then src
+        is not needed)."""
         if i in enc.errors:
             return ErrorRecord(batch.text(i), enc.errors[i], batch.start + i)
-        r = self._lane(c, src) if self.fast_encode else None
+        if r is None and src is not None and self.fast_encode:
+            r = self._lane(c, src)
         if r is None:
             return self._exact(batch, i)
         flags, abs_e, rel_e, ulp_e = r
@@ -915,7 +961,16 @@ class RecordTexts:
         facts: Any = None
         if isinstance(fmt, FloatFormat):
             mag = c & ~fmt.sign_mask if fmt.signed else c
-            if not (fmt.is_nan(c) or fmt.is_inf(c) or mag == fmt.max_code):
+            if fmt.is_nan(c) or fmt.is_inf(c) or mag == fmt.max_code:
+                pass
+            elif _float64_exact(fmt):  # describe_code's stored value and ulp, directly
+                sign, e, _ = fmt.fields(c)
+                n, d = _magnitude_float(fmt, mag).as_integer_ratio()
+                top = (e if fmt.specials == "fnu" else max(e, 1)) - fmt.bias - \
+                    fmt.mantissa_bits
+                un, ud = (1 << top, 1) if top >= 0 else (1, 1 << -top)
+                facts = (bool(sign), n, d, un, ud, fmt.smallest_normal)
+            else:
                 info = self._info(c)
                 s = info.stored
                 u = info.ulp
@@ -1002,6 +1057,7 @@ class RecordTexts:
 
 _INF = float("inf")
 CACHE_LIMIT = 1 << 14  # per-code entries kept at most (fp32 / fp64 streams: a code a value)
+PREMAKE_MIN = 32  # new templates in a slice worth making together (precli/fastcode.py)
 
 
 def _bound(cache: dict[Any, Any]) -> None:

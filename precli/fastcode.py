@@ -35,7 +35,7 @@ U64 = npt.NDArray[np.uint64]
 
 #: the per-code fields of a record (RESULT_KEYS' order)
 FIELDS = ("hex", "bits", "sign", "exponent", "mantissa", "class", "value", "exact",
-          "shortest", "ulp", "prev", "next", "flags")
+          "shortest", "ulp", "prev", "next")  # and the flags: a skeleton per flag set
 
 # digits of the exact value m * 2^-k (m odd) are m * 5^k: at most 17 of them (the value
 # rule, analysis.VALUE_DIGITS) when m <= _LIMIT[k]; 5^k > 10^17 past k = 24
@@ -215,29 +215,34 @@ class CodeTemplates:
 
         self.fmt, self.json = fmt, writer.mode in ("json", "ndjson")
         holes = tuple(k for k in writer.keys if k in open_ or k in FIELDS)
-        # the skeleton: a real record with every per-code field open (code 0 is finite in
-        # every format; the rest of the record is the same for every code)
-        skeleton = writer.template(record(0, ()), holes).pieces
         cell = RecordTemplate((), self.json).cell
-        # per template piece (the open holes split them): a bytes %-format and its fields.
-        # Every text filled in is digits, letters, '.', '+' and '-' (which neither json
-        # nor csv escapes): a json string cell is the text in quotes, a csv cell the text.
-        self.pieces: list[tuple[bytes, list[str]]] = []
-        cur, names = skeleton[0].replace("%", "%%"), list[str]()
-        for j, h in enumerate(holes):
-            nxt = skeleton[j + 1].replace("%", "%%")
-            if h in open_:
-                q = '"' if self.json and h in quoted else ""
-                self.pieces.append(((cur + q).encode(), names))
-                cur, names = q + nxt, list[str]()
-            elif h == "sign" and not fmt.signed:  # the same cell for every code
-                cur += cell(None).replace("%", "%%") + nxt
-            else:
-                cur += ('"%s"' if self.json and h in _STRINGS else "%s") + nxt
-                names.append(h)
-        self.pieces.append((cur.encode(), names))
+        # a skeleton per flag set: a real record with every other per-code field open (code
+        # 0 is finite in every format; the rest of the record is the same for every code;
+        # the flags are the writer's own, a list being laid out by the mode: indented json
+        # puts one item a line)
         sets: tuple[tuple[str, ...], ...] = ((), ("inexact",), ("inexact", "underflow"))
-        self._flag_cells = {f: cell(list(f)).encode() for f in sets}
+        self.pieces: dict[tuple[str, ...], list[tuple[bytes, list[str]]]] = {}
+        for fs in sets:
+            skeleton = writer.template(record(0, fs), holes).pieces
+            # per template piece (the open holes split them): a bytes %-format and its
+            # fields. Every text filled in is digits, letters, '.', '+' and '-' (which
+            # neither json nor csv escapes): a json string cell is the text in quotes, a
+            # csv cell the text.
+            pieces: list[tuple[bytes, list[str]]] = []
+            cur, names = skeleton[0].replace("%", "%%"), list[str]()
+            for j, h in enumerate(holes):
+                nxt = skeleton[j + 1].replace("%", "%%")
+                if h in open_:
+                    q = '"' if self.json and h in quoted else ""
+                    pieces.append(((cur + q).encode(), names))
+                    cur, names = q + nxt, list[str]()
+                elif h == "sign" and not fmt.signed:  # the same cell for every code
+                    cur += cell(None).replace("%", "%%") + nxt
+                else:
+                    cur += ('"%s"' if self.json and h in _STRINGS else "%s") + nxt
+                    names.append(h)
+            pieces.append((cur.encode(), names))
+            self.pieces[fs] = pieces
         self._ulp: dict[int, bytes] = {}
 
     def make(self, codes: list[int], flags: list[tuple[str, ...]]) -> list[Any]:
@@ -281,7 +286,6 @@ class CodeTemplates:
         else:
             cls = np.where(e_f != 0, b"normal",
                            np.where(m_f == 0, b"zero", b"subnormal")).tolist()
-        flag_cells = self._flag_cells
         cols: dict[str, list[bytes]] = {
             "hex": _hex_cells(cf, fmt.hex_digits),
             "bits": _bit_cells(cf, fmt.bits),
@@ -295,10 +299,18 @@ class CodeTemplates:
             "ulp": ulps,
             "prev": texts[k:2 * k],
             "next": texts[2 * k:],
-            "flags": [flag_cells[flags[i]] for i in idx.tolist()],
         }
-        made = [[f % t for t in zip(*(cols[h] for h in names), strict=True)] if names
-                else [f % ()] * k for f, names in self.pieces]
-        for i, pieces in zip(idx.tolist(), zip(*made, strict=True), strict=True):
-            out[i] = pieces
+        at = idx.tolist()
+        by_flags: dict[tuple[str, ...], list[int]] = {}
+        for j, i in enumerate(at):
+            by_flags.setdefault(flags[i], []).append(j)
+        for fs, sel in by_flags.items():
+            if len(sel) == k:
+                part = cols
+            else:
+                part = {h: [col[j] for j in sel] for h, col in cols.items()}
+            made = [[f % t for t in zip(*(part[h] for h in names), strict=True)] if names
+                    else [f % ()] * len(sel) for f, names in self.pieces[fs]]
+            for j, pieces in zip(sel, zip(*made, strict=True), strict=True):
+                out[at[j]] = pieces
         return out

@@ -164,3 +164,18 @@ def test_plain_decode_lines_of_a_wide_format(name: str) -> None:
     want = [float_value_text(fmt, c) for c in codes]
     want[3] = "error"
     assert got == ("\n".join(want) + "\n").encode()
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e5m2fnuz", "e2m1fn", "fp32", "tf32"])
+def test_code_facts_by_float_equal_describe_codes(name: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-value path's stored value and ulp of a code, read from the code in float64
+    arithmetic, are describe_code's (Fractions)."""
+    fmt = get_format(name)
+    w = RecordWriter(io.StringIO(), "json", RESULT_KEYS, "hex")
+    codes = _codes(fmt, 3000)  # type: ignore[arg-type]
+    fast = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes[::3]]
+    monkeypatch.setattr(bulk, "_float64_exact", lambda f: False)
+    slow = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes[::3]]
+    assert fast == slow
+    assert sum(f is not None for f in fast) > len(fast) // 2
