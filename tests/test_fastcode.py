@@ -103,7 +103,9 @@ def test_decode_templates_equal_the_per_code_path(name: str) -> None:
     rt = bulk.RecordTexts(fmt, w)
     many = rt._many(("input",), lambda c, f: rt._result_record(
         bulk.DecodeResult("", rt._info(c))))
-    codes = _codes(fmt, 3000)  # type: ignore[arg-type]
+    # every 3rd code of the 16-bit formats: the per-code fields are the encode test's,
+    # only the skeleton around them differs
+    codes = _codes(fmt, 3000)[::3 if fmt.bits == 16 else 1]  # type: ignore[arg-type]
     got = many(codes, [()] * len(codes))
     for c, g in zip(codes, got, strict=True):
         assert (g is None) == (fmt.is_nan(c) or fmt.is_inf(c) or None in _neighbours(fmt, c))
@@ -173,9 +175,9 @@ def test_code_facts_by_float_equal_describe_codes(name: str,
     arithmetic, are describe_code's (Fractions)."""
     fmt = get_format(name)
     w = RecordWriter(io.StringIO(), "json", RESULT_KEYS, "hex")
-    codes = _codes(fmt, 3000)  # type: ignore[arg-type]
-    fast = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes[::3]]
+    codes = _codes(fmt, 3000)[::7]  # type: ignore[arg-type]
+    fast = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes]
     monkeypatch.setattr(bulk, "_float64_exact", lambda f: False)
-    slow = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes[::3]]
+    slow = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes]
     assert fast == slow
     assert sum(f is not None for f in fast) > len(fast) // 2
