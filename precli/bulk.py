@@ -618,7 +618,7 @@ class ValueTexts:
         from precli import fastcode
 
         fmt = self.fmt
-        if fmt.bits > 16 and fastcode.covers(fmt):  # fp32, tf32: a code a value, vectorized
+        if fmt.bits > 16 and fastcode.covers(fmt):  # fp64, fp32, tf32: a code a value
             assert isinstance(fmt, FloatFormat)
             texts = fastcode.value_texts(fmt, codes.astype(np.uint64))
             for i in errors:
@@ -733,8 +733,10 @@ class RecordTexts:
                                              fmt.specials == "fnu")
         # ndjson / csv of text input: records as byte matrices (precli/fastrec.py)
         self.fast_bytes = writer.mode in ("ndjson", "csv")
+        # (fp64 is not: its errors are ~2^-53 of the value, past what the double-double
+        # arithmetic settles, so every lane would go to the per-value path anyway)
         self.fast_enc_bytes = self.fast_encode and self.fast_bytes and (
-            (isinstance(fmt, FloatFormat) and codec._fits_float64(fmt)) or
+            (isinstance(fmt, FloatFormat) and _float64_exact(fmt)) or
             (isinstance(fmt, IntFormat) and fmt.bits <= 32))
         self._fast_enc: Any = None
         self._fast_dec: Any = None
@@ -963,7 +965,7 @@ class RecordTexts:
             mag = c & ~fmt.sign_mask if fmt.signed else c
             if fmt.is_nan(c) or fmt.is_inf(c) or mag == fmt.max_code:
                 pass
-            elif _float64_exact(fmt):  # describe_code's stored value and ulp, directly
+            elif codec._fits_float64(fmt):  # describe_code's stored value and ulp, directly
                 sign, e, _ = fmt.fields(c)
                 n, d = _magnitude_float(fmt, mag).as_integer_ratio()
                 top = (e if fmt.specials == "fnu" else max(e, 1)) - fmt.bias - \

@@ -6,16 +6,16 @@ through describe_code and the writer (~100 µs a code), which is the whole cost 
 stream, where nearly every value has a code of its own. Here the texts of a slice of new
 codes are made together: the fields, class and neighbours with numpy, the value texts of
 the codes and of their neighbours with the vectorized repr (precli/fastrepr.py) where the
-exact value is long, the in-format shortest of fp32 and fp16 codes with numpy's own
-shortest printing of float32 / float16 (Dragon4 in unique mode: exact big-integer digit
+exact value is long, the in-format shortest of fp64, fp32 and fp16 codes with numpy's own
+shortest printing of float64 / float32 / float16 (Dragon4 in unique mode: exact big-integer digit
 generation, interval ends included for even significands, the nearest of the shortest,
 ties to even: the same definition as rounding.shortest_float), and the exact decimals by
 '%.kf' (m * 2^-k has exactly k digits after the point, so that formatting rounds nothing).
 The record around them is the writer's own: a skeleton rendered once by
 RecordWriter.template with every per-code field left open, filled by %-formatting.
 
-Covered: finite codes of float formats whose values are float64 numbers with room to spare
-(rounding._float64_exact: fp32 and narrower) that have a neighbour on both sides. Other
+Covered: finite codes of float formats whose values are float64 numbers (fp64 and
+narrower; codec._fits_float64) that have a neighbour on both sides. Other
 codes (specials, the ends of the range) come back as None and the caller takes its
 per-code path. tests/test_fastcode.py compares every template with the per-code
 path over every code of the formats of 16 bits or fewer and samples of fp32 and tf32.
@@ -44,16 +44,18 @@ _LIMIT = np.array([(10**17 - 1) // 5**k for k in range(28)], np.uint64)
 
 
 def covers(fmt: Any) -> bool:
-    """Whether CodeTemplates and value_texts take fmt (fp32, tf32 and narrower floats)."""
-    from precli.rounding import _float64_exact
+    """Whether CodeTemplates and value_texts take fmt: float formats whose every finite
+    value is a float64 (fp64 and narrower)."""
+    from precli.codec import _fits_float64
 
-    return isinstance(fmt, FloatFormat) and _float64_exact(fmt)
+    return isinstance(fmt, FloatFormat) and _fits_float64(fmt)
 
 
 def _numpy_type(fmt: FloatFormat) -> Any:
     """The numpy float type with exactly fmt's values, codes and rounding, if any."""
     shape = (fmt.exponent_bits, fmt.mantissa_bits, fmt.bias, fmt.specials)
-    return {(8, 23, 127, "ieee"): np.float32, (5, 10, 15, "ieee"): np.float16}.get(shape)
+    return {(11, 52, 1023, "ieee"): np.float64, (8, 23, 127, "ieee"): np.float32,
+            (5, 10, 15, "ieee"): np.float16}.get(shape)
 
 
 def _odd_parts(mag: npt.NDArray[np.float64]) -> tuple[U64, npt.NDArray[np.int64]]:

@@ -63,11 +63,11 @@ COVERED = [f.name for f in builtin_formats() if fastcode.covers(f)]
 
 
 def test_the_covered_formats() -> None:
-    """fp32 and every narrower float format; not fp64 (its exact values need more room)."""
-    assert {"fp32", "tf32", "bf16", "fp16", "e4m3fn", "e5m2", "e2m1fn", "e8m0fnu"} <= \
-        set(COVERED)
-    assert not fastcode.covers(get_format("fp64"))
+    """fp64 and every narrower float format; not integer or table formats."""
+    assert {"fp64", "fp32", "tf32", "bf16", "fp16", "e4m3fn", "e5m2", "e2m1fn",
+            "e8m0fnu"} <= set(COVERED)
     assert not fastcode.covers(get_format("int8"))
+    assert not fastcode.covers(get_format("nf4"))
 
 
 @pytest.mark.parametrize("mode", ["ndjson", "csv"])
@@ -96,7 +96,7 @@ def test_encode_templates_equal_the_per_code_path(name: str, mode: str) -> None:
         fmt.is_nan(c) or fmt.is_inf(c) for c in codes)
 
 
-@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e8m0fnu", "fp32", "tf32"])
+@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e8m0fnu", "fp32", "tf32", "fp64"])
 def test_decode_templates_equal_the_per_code_path(name: str) -> None:
     fmt = get_format(name)
     w = RecordWriter(io.StringIO(), "ndjson", RESULT_KEYS, "hex")
@@ -152,7 +152,7 @@ def test_value_texts_cover_each_rule() -> None:
     assert got[3] == "7.2057594037927936e+16"  # exact 17 digits, not repr's 16
 
 
-@pytest.mark.parametrize("name", ["fp32", "tf32"])
+@pytest.mark.parametrize("name", ["fp32", "tf32", "fp64"])
 def test_plain_decode_lines_of_a_wide_format(name: str) -> None:
     """decode's plain lines for fp32 / tf32 codes (vectorized: a code a value) are
     float_value_text of each code, 'error' where a code failed."""
@@ -168,7 +168,8 @@ def test_plain_decode_lines_of_a_wide_format(name: str) -> None:
     assert got == ("\n".join(want) + "\n").encode()
 
 
-@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e5m2fnuz", "e2m1fn", "fp32", "tf32"])
+@pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "e5m2fnuz", "e2m1fn", "fp32", "tf32",
+                                  "fp64"])
 def test_code_facts_by_float_equal_describe_codes(name: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-value path's stored value and ulp of a code, read from the code in float64
@@ -177,7 +178,7 @@ def test_code_facts_by_float_equal_describe_codes(name: str,
     w = RecordWriter(io.StringIO(), "json", RESULT_KEYS, "hex")
     codes = _codes(fmt, 3000)[::7]  # type: ignore[arg-type]
     fast = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes]
-    monkeypatch.setattr(bulk, "_float64_exact", lambda f: False)
+    monkeypatch.setattr(bulk.codec, "_fits_float64", lambda f: False)
     slow = [bulk.RecordTexts(fmt, w, EncodeOptions())._code_facts(c) for c in codes]
     assert fast == slow
     assert sum(f is not None for f in fast) > len(fast) // 2
