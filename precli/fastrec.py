@@ -728,7 +728,7 @@ class FastDecode:
     def records(self, batch: Any, dec: Any, slice_: int) -> Any:
         body, starts, ends = _one_per_line(batch)
         n = len(starts)
-        codes = dec.codes.astype(np.int64)
+        codes = dec.codes.astype(np.uint64)  # 64-bit codes: the sign bit is the top one
         failed = _failed(n, dec.errors)
         for lo in range(0, n, slice_):
             hi = min(n, lo + slice_)

@@ -226,3 +226,20 @@ def test_both_record_joins(ufuncs: bool, monkeypatch: pytest.MonkeyPatch) -> Non
     got = _flat(w, [r for p in rt.decode(codes, bulk.decode_codes(rt.fmt, codes)) for r in p])
     assert got[:256] == [w.render(result_record(decode_text(rt.fmt, f"0x{c:x}")))
                          for c in range(256)]
+
+
+@pytest.mark.parametrize("name", ["fp64", "int64", "fp32"])
+def test_decode_codes_with_the_top_bit_set(name: str) -> None:
+    """64-bit codes past 2^63 (negative fp64 values, int64 codes of negative integers) on
+    the byte path: once an internal error (the codes were taken as int64)."""
+    fmt = get_format(name)
+    top = 1 << (fmt.bits - 1)
+    rng = random.Random(13)
+    texts = [f"0x{top | rng.getrandbits(fmt.bits - 1):x}" for _ in range(300)] + \
+        [f"0x{rng.getrandbits(fmt.bits - 1):x}" for _ in range(300)] + [f"0x{top:x}"]
+    batch = _text_batch(texts)
+    for mode in MODES:
+        w = _writer(mode, "value")
+        rt = bulk.RecordTexts(fmt, w)
+        got = _flat(w, [r for p in rt.decode(batch, bulk.decode_codes(fmt, batch)) for r in p])
+        assert got == [w.render(result_record(decode_text(fmt, t))) for t in texts]
