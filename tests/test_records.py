@@ -243,3 +243,16 @@ def test_decode_codes_with_the_top_bit_set(name: str) -> None:
         rt = bulk.RecordTexts(fmt, w)
         got = _flat(w, [r for p in rt.decode(batch, bulk.decode_codes(fmt, batch)) for r in p])
         assert got == [w.render(result_record(decode_text(fmt, t))) for t in texts]
+
+
+@pytest.mark.parametrize("name", ["e6m9", "e7m20fn", "e10m40", "e11m52fnuz"])
+def test_encode_custom_formats(name: str) -> None:
+    """Custom formats (no numpy type for their shortest; fp64-sized ones take the per-value
+    path) give the exact path's records in every mode."""
+    rng = random.Random(14)
+    texts = [f"{rng.uniform(-1, 1) * 10 ** rng.randint(-12, 12):.{rng.randint(1, 18)}g}"
+             for _ in range(600)]
+    batch = _text_batch(texts)
+    for mode in MODES:
+        assert fast_encode(name, batch, mode, EncodeOptions()) == \
+            exact_encode(name, batch, mode, EncodeOptions())
