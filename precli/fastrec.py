@@ -3,9 +3,11 @@
 A record is a few pieces side by side: per-code template pieces (everything a record says
 about its code, rendered by the writer itself, kept as bytes), the input text, and for
 encode the three errors. The per-value pieces of a slice of records are zero-padded uint8
-matrices, one row per record, laid side by side with the constant text between them; the
-zero bytes are dropped (no real byte of a record is zero) and the rows joined with the
-template pieces (join_pieces). Nothing on this path runs Python per value.
+matrices, one row per record; viewed as fixed-width byte strings (whose trailing zeros
+numpy drops: no real byte of a record is zero) they are concatenated with the constant
+text between them by numpy's string ufunc and joined with the template pieces
+(join_pieces). Nothing on this path runs Python per value. The templates of new codes are
+made a slice at a time (precli/fastcode.py, for the float formats it covers).
 
 The errors (|stored - x|, that over |x|, that over the code's ulp, each rounded once to
 float64 as the exact path's ``float(Fraction)`` does) come from double-double arithmetic:
