@@ -161,6 +161,15 @@ class _Logical(Reader):
     def cols(self) -> int:
         return self.shape[-1] if self.shape else 1
 
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        """The logical values of flat elements [start, stop): element * scale."""
+        import numpy as np
+
+        x, s = self.decompose(start, stop)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out: npt.NDArray[np.float64] = x * s
+        return out
+
     def decompose(self, start: int, stop: int
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(element values, effective scale) of flat elements [start, stop): the value is
@@ -181,14 +190,6 @@ def _f64(a: Any) -> npt.NDArray[np.float64]:
 @dataclass(frozen=True)
 class _BlockFP8(_Logical):
     """DeepSeek-V3: e4m3fn elements times one fp32 scale per (bm x bn) block."""
-
-    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
-        import numpy as np
-
-        x, s = self.decompose(start, stop)
-        with np.errstate(invalid="ignore", over="ignore"):
-            out: npt.NDArray[np.float64] = x * s
-        return out
 
     def decompose(self, start: int, stop: int
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -264,11 +265,6 @@ class _Int4Groups(_Logical):
     [K, N] orientation; a read of rows [n0, n1) decodes columns n0..n1 of the stored
     matrices."""
 
-    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
-        q, s = self.decompose(start, stop)
-        out: npt.NDArray[np.float64] = q * s
-        return out
-
     def decompose(self, start: int, stop: int
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import numpy as np
@@ -329,11 +325,6 @@ class _PackQuantized(_Logical):
     Zero points (option ``zero_point``): ``packed``, eight to an int32 along the output
     rows (row 8j + i at bits 4i of word row j, stored as z + 8), or ``int8``, one I8 each
     (compressed-tensors before 0.9.4)."""
-
-    def read(self, start: int, stop: int) -> npt.NDArray[np.float64]:
-        q, s = self.decompose(start, stop)
-        out: npt.NDArray[np.float64] = q * s
-        return out
 
     def decompose(self, start: int, stop: int
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
