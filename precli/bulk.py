@@ -755,8 +755,7 @@ class RecordTexts:
 
                 self._fast_dec = fastrec.FastDecode(
                     self.json, self._decode_template, self._decode_one,
-                    self._many(("input",), lambda c, f: self._result_record(
-                        DecodeResult("", self._info(c)))))
+                    self._many(DECODE_HOLES, self._decode_record))
             yield from self._fast_dec.records(batch, dec, FAST_SLICE)
             return
         n = len(batch)
@@ -781,11 +780,20 @@ class RecordTexts:
             if t is None:
                 info = describe_code(self.fmt, c, self.scale, self.zero_point)
                 rec = self._result_record(DecodeResult("", info))
-                t = tpl[c] = self.writer.template(rec, ("input",)).pieces
+                t = tpl[c] = self.writer.template(rec, DECODE_HOLES).pieces
                 _bound(tpl)
             cell = cells[i] if cells is not None else self._cell(batch.text(i))
             out[i - lo] = t[0] + cell + t[1]
         return out
+
+    def _encode_record(self, c: int, flags: tuple[str, ...]) -> dict[str, Any]:
+        """The record of code c with flags, its per-value fields empty."""
+        assert self.opts is not None
+        return self._result_record(EncodeResult("", self.opts.mode, self._info(c), flags,
+                                                 None, None, None))
+
+    def _decode_record(self, c: int, flags: tuple[str, ...]) -> dict[str, Any]:
+        return self._result_record(DecodeResult("", self._info(c)))
 
     def _many(self, open_: tuple[str, ...], record: Any, quoted: tuple[str, ...] = ("input",),
               ) -> Any:
@@ -808,16 +816,8 @@ class RecordTexts:
         if len(new) < PREMAKE_MIN:
             return
         if self._slow_many is None:
-            opts = self.opts
-            if encode:
-                assert opts is not None
-                self._slow_many = self._many(
-                    ("input", "abs_error", "rel_error", "ulp_error"),
-                    lambda c, f: self._result_record(EncodeResult(
-                        "", opts.mode, self._info(c), f, None, None, None)), ()) or False
-            else:
-                self._slow_many = self._many(("input",), lambda c, f: self._result_record(
-                    DecodeResult("", self._info(c))), ()) or False
+            self._slow_many = (self._many(ENCODE_HOLES, self._encode_record, ()) if encode
+                               else self._many(DECODE_HOLES, self._decode_record, ())) or False
         if self._slow_many is False:
             return
         if encode:
@@ -840,7 +840,7 @@ class RecordTexts:
 
         info = describe_code(self.fmt, c, self.scale, self.zero_point)
         rec = self._result_record(DecodeResult("", info))
-        t: tuple[str, ...] = self.writer.template(rec, ("input",)).pieces
+        t: tuple[str, ...] = self.writer.template(rec, DECODE_HOLES).pieces
         self._templates[c] = t
         _bound(self._templates)
         return t
@@ -866,13 +866,9 @@ class RecordTexts:
             if self._fast_enc is None:
                 from precli import fastrec
 
-                opts = self.opts
-                assert opts is not None
                 self._fast_enc = fastrec.FastEncode(
                     self.fmt, self.json, self._encode_template, self._encode_one,
-                    self._many(("input", "abs_error", "rel_error", "ulp_error"),
-                               lambda c, f: self._result_record(EncodeResult(
-                                   "", opts.mode, self._info(c), f, None, None, None))))
+                    self._many(ENCODE_HOLES, self._encode_record))
             yield from self._fast_enc.records(batch, enc, FAST_SLICE)
             return
         n = len(batch)
@@ -945,11 +941,8 @@ class RecordTexts:
         return info
 
     def _encode_template(self, c: int, flags: tuple[str, ...]) -> tuple[str, ...]:
-        assert self.opts is not None
-        info = self._info(c)
-        rec = self._result_record(EncodeResult("", self.opts.mode, info, flags, None, None, None))
-        t: tuple[str, ...] = self.writer.template(
-            rec, ("input", "abs_error", "rel_error", "ulp_error")).pieces
+        t: tuple[str, ...] = self.writer.template(self._encode_record(c, flags),
+                                                  ENCODE_HOLES).pieces
         self._templates[(c, flags)] = t
         _bound(self._templates)
         return t
@@ -1060,6 +1053,8 @@ class RecordTexts:
 _INF = float("inf")
 CACHE_LIMIT = 1 << 14  # per-code entries kept at most (fp32 / fp64 streams: a code a value)
 PREMAKE_MIN = 32  # new templates in a slice worth making together (precli/fastcode.py)
+ENCODE_HOLES = ("input", "abs_error", "rel_error", "ulp_error")  # a record's per-value fields
+DECODE_HOLES = ("input",)
 
 
 def _bound(cache: dict[Any, Any]) -> None:
