@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _common import PY, ROOT, bench_env, compile_all, machine_lines
+from bench_common import PY, ROOT, bench_env, compile_all, machine_lines
 
 RECIPES = "e4m3fn:tensor,int8:channel,nvfp4"
 DEFAULT_CKPT = ROOT / "benchmarks" / "out" / "ckpt-bf16.safetensors"

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from precli import codec
-from precli.formats import get_format
+from precli.array import codec
+from precli.core.formats import get_format
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:

@@ -91,7 +91,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
+from bench_common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
 
 SEED = 20261126
 FORMATS = "bf16,fp16,e4m3fn,e5m2,int8"

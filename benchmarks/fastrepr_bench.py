@@ -1,4 +1,4 @@
-"""Speed of precli.fastrepr.repr_matrix against ``list(map(repr, v.tolist()))``.
+"""Speed of precli.stream.floatrepr.repr_matrix against ``list(map(repr, v.tolist()))``.
 
     uv run python benchmarks/fastrepr_bench.py [--n 1000000] [--repeat 5] [--seed 0]
 
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from precli.fastrepr import repr_matrix
+from precli.stream.floatrepr import repr_matrix
 
 
 def main() -> None:

@@ -106,7 +106,7 @@ def convert(src: str, dst: str, layout: str, corrupt: bool = False) -> None:
 
 
 def _raw(t: Any) -> bytes:
-    from precli.sources._read import mapped
+    from precli.sources.read import mapped
 
     r = t._reader
     return bytes(mapped(t.path)[r.offset: r.offset + t.nbytes])

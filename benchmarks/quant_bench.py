@@ -2,8 +2,8 @@
 checkpoint (benchmarks/gen_checkpoint.py, then benchmarks/gen_quantized.py for the DeepSeek
 FP8 and ModelOpt NVFP4 layouts).
 
-Each run is a fresh subprocess calling the core (precli.check.check_checkpoint /
-precli.diff.diff_checkpoints) with a thread sampling its own peak RssAnon and plain RSS
+Each run is a fresh subprocess calling the core (precli.model.check.check_checkpoint /
+precli.model.diff.diff_checkpoints) with a thread sampling its own peak RssAnon and plain RSS
 (/proc/self/status, every 20 ms; with --jobs 2 the workers' memory is not included).
 Throughput is the bytes of the checkpoint read (check: the quantized file; diff: both
 files) per second.
@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import PEAK_SAMPLER
+from bench_common import PEAK_SAMPLER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,11 +28,11 @@ import json, sys, time, threading
 """ + PEAK_SAMPLER + """what, jobs, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t0 = time.perf_counter()
 if what == "check":
-    from precli.check import check_checkpoint
+    from precli.model.check import check_checkpoint
     rep = check_checkpoint(args[0], jobs=jobs)
     n = len(rep.findings)
 else:
-    from precli.diff import diff_checkpoints
+    from precli.model.diff import diff_checkpoints
     rep = diff_checkpoints(args[0], args[1], jobs=jobs)
     n = len(rep.tensors)
 dt = time.perf_counter() - t0

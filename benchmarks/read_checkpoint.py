@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import PEAK_SAMPLER
+from bench_common import PEAK_SAMPLER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "benchmarks" / "out" / "ckpt-bf16.safetensors"

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
+from bench_common import PY, ROOT, bench_env, compile_all, cpu_model, git, machine_lines, quantile  # noqa: F401,E501
 
 
 @dataclass

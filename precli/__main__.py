@@ -1,3 +1,3 @@
-from precli.cli import main
+from precli.cli.app import main
 
 main()

@@ -18,7 +18,7 @@ TARGETS = {"bash": "precli.bash", "zsh": "_precli", "fish": "precli.fish"}
 def generate(shell: str) -> str:
     env = {**os.environ, "_PRECLI_COMPLETE": f"source_{shell}"}
     # run as the console script would be: prog name "precli"
-    code = "import sys; sys.argv[0] = 'precli'; from precli.cli import main; main()"
+    code = "import sys; sys.argv[0] = 'precli'; from precli.cli.app import main; main()"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     if not out.strip():

@@ -11,7 +11,7 @@ import pytest
 def _fresh_maps() -> Iterator[None]:
     """Checkpoint readers cache memory maps per process: start and end every test without
     any, so a test that rewrites a file never reads a stale map."""
-    from precli.sources._read import forget_maps
+    from precli.sources.read import forget_maps
 
     forget_maps()
     yield

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import quant_fixtures as qf
 
-from precli.check import check_checkpoint
-from precli.sources._read import forget_maps
+from precli.model.check import check_checkpoint
+from precli.sources.read import forget_maps
 
 
 def weights(seed: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -35,7 +35,7 @@ def _load(name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # for its `from _common import ...`
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # for its `from bench_common import ...`
     try:
         return _load("checkpoint_bench")
     finally:

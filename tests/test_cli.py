@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from precli import __version__
-from precli.cli import app
-from precli.formats import builtin_formats
+from precli.cli.app import app
+from precli.core.formats import builtin_formats
 
 runner = CliRunner()
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": None}
@@ -402,7 +402,7 @@ def test_single_value_paths_do_not_import_numpy(argv: list[str]) -> None:
         "import sys, atexit\n"
         "atexit.register(lambda: sys.stderr.write('NUMPY' if 'numpy' in sys.modules else 'OK'))\n"
         f"sys.argv = ['precli', *{argv!r}]\n"
-        "from precli.cli import main\nmain()\n"
+        "from precli.cli.app import main\nmain()\n"
     )
     p = _python("-c", code)
     assert p.returncode == 0 and p.stderr.endswith("OK"), p.stderr

@@ -1,4 +1,4 @@
-"""The vectorized path (precli.codec) against the exact scalar path (precli.rounding).
+"""The vectorized path (precli.array.codec) against the exact scalar path (precli.core.rounding).
 
 The scalar path is the reference: every array result must equal, bit for bit, what
 round_value gives for the same exact input (and the same random word for stochastic
@@ -24,10 +24,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from precli import codec
-from precli.errors import CodeRangeError, NotRepresentableError, UsageError
-from precli.exact import ExactValue
-from precli.formats import (
+from precli.array import codec
+from precli.core.exact import ExactValue
+from precli.core.formats import (
     FloatFormat,
     Format,
     IntFormat,
@@ -35,7 +34,8 @@ from precli.formats import (
     builtin_formats,
     get_format,
 )
-from precli.rounding import ROUND_MODES, round_value, splitmix64, stochastic_bits
+from precli.core.rounding import ROUND_MODES, round_value, splitmix64, stochastic_bits
+from precli.errors import CodeRangeError, NotRepresentableError, UsageError
 
 EXHAUSTIVE = os.environ.get("PRECLI_EXHAUSTIVE", "") not in ("", "0")
 M64 = (1 << 64) - 1

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from precli.cli import app
+from precli.cli.app import app
 
 runner = CliRunner()
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
@@ -301,7 +301,7 @@ def test_table_fits_narrow_terminals_and_names_hidden_columns(
 
 
 def test_block_raw_layout_round_trips() -> None:
-    from precli.packing import split_block_raw
+    from precli.stream.packing import split_block_raw
 
     vals = ["1", "2", "3", "-0.5", "100"]
     for name, bits, bs, nv in (("mxfp4", 4, 32, False), ("nvfp4", 4, 16, True),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from precli.compare import compare_array
+from precli.model.stats import compare_array
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_sources import make_sharded, write_st  # noqa: E402

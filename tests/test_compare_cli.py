@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from precli.cli import app
+from precli.cli.app import app
 
 runner = CliRunner()
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
@@ -76,7 +76,7 @@ def test_compare_bad_argument() -> None:
 def _screen(args: list[str], width: int) -> str:
     from typer.testing import CliRunner
 
-    from precli.cli import app
+    from precli.cli.app import app
 
     r = CliRunner().invoke(app, args, env={"COLUMNS": str(width), "NO_COLOR": "1"})
     assert r.exit_code == 0, r.stderr

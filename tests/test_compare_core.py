@@ -1,4 +1,4 @@
-"""precli.quantize and precli.compare: array statistics and scaled quantization.
+"""precli.array.intquant and precli.model.stats: array statistics and scaled quantization.
 
 Float targets are checked against casts done by ml_dtypes / numpy from float32 inputs, with
 the statistics recomputed here the straightforward way (numpy means, the SQNR formula,
@@ -24,33 +24,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from precli import codec
-from precli.compare import (
-    RECORD_KEYS,
-    CompareStats,
-    Values,
-    compare_array,
-    compare_values,
-    iter_blocks,
-    resolve_recipes,
-)
-from precli.errors import UnknownFormatError, UsageError
-from precli.formats import FloatFormat, IntFormat, get_format
-from precli.quantize import (
-    apply_int,
-    block_formats,
-    effective_bits,
-    get_block_format,
-    int_bounds,
-    int_params,
-    quantize_int,
-)
-from precli.recipes import (
+from precli.array import codec
+from precli.array.intquant import apply_int, int_bounds, int_params, quantize_int
+from precli.array.recipes import (
     Defaults,
     block_quantize,
     nvfp4_tensor_scale,
     parse_recipe,
     quantize_tile,
+)
+from precli.array.tiles import iter_blocks
+from precli.core.formats import (
+    FloatFormat,
+    IntFormat,
+    block_formats,
+    effective_bits,
+    get_block_format,
+    get_format,
+)
+from precli.errors import UnknownFormatError, UsageError
+from precli.model.stats import (
+    RECORD_KEYS,
+    CompareStats,
+    Values,
+    compare_array,
+    compare_values,
+    resolve_recipes,
 )
 
 

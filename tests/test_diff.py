@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import quant_fixtures as qf
 
-from precli.diff import diff_checkpoints
+from precli.model.diff import diff_checkpoints
 
 
 def bf16_model(path: Path, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -57,7 +57,7 @@ def test_format_names_complete() -> None:
 
     env = {**os.environ, "_PRECLI_COMPLETE": "complete_bash", "COMP_WORDS": "precli info b",
            "COMP_CWORD": "2"}
-    code = "import sys; sys.argv[0] = 'precli'; from precli.cli import main; main()"
+    code = "import sys; sys.argv[0] = 'precli'; from precli.cli.app import main; main()"
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     offered = p.stdout.split()
     assert "bf16" in offered and "bfloat16" in offered

@@ -15,10 +15,11 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from precli import bulk, fastcode
-from precli.analysis import EncodeOptions
-from precli.formats import FloatFormat, builtin_formats, get_format
-from precli.streams import RESULT_KEYS, RecordWriter
+from precli.core.formats import FloatFormat, builtin_formats, get_format
+from precli.core.values import EncodeOptions
+from precli.stream import batches as bulk
+from precli.stream import codefacts as fastcode
+from precli.stream.writers import RESULT_KEYS, RecordWriter
 
 FLAGS = [(), ("inexact",), ("inexact", "underflow")]
 
@@ -51,7 +52,7 @@ def _codes(fmt: FloatFormat, n: int) -> list[int]:
 
 
 def _neighbours(fmt: FloatFormat, c: int) -> tuple[int | None, int | None]:
-    from precli.rounding import float_neighbours
+    from precli.core.rounding import float_neighbours
 
     return float_neighbours(fmt, c)
 
@@ -120,7 +121,7 @@ def test_fp32_shortest_is_numpys_dragon4_of_the_same_definition() -> None:
     """shortest_texts takes fp32's shortest from numpy's float32 printing: the same texts
     as rounding.shortest_float's search, here on 20,000 random codes and every power of
     two with its neighbours (where the interval below is half the one above)."""
-    from precli.rounding import shortest_float
+    from precli.core.rounding import shortest_float
 
     fmt = get_format("fp32")
     assert isinstance(fmt, FloatFormat)
@@ -142,7 +143,7 @@ def test_fp32_shortest_is_numpys_dragon4_of_the_same_definition() -> None:
 def test_value_texts_cover_each_rule() -> None:
     """Short exact values, integers, repr-long values, zeros and specials all appear and
     equal float_value_text."""
-    from precli.analysis import float_value_text
+    from precli.core.values import float_value_text
 
     fmt = get_format("fp32")
     assert isinstance(fmt, FloatFormat)
@@ -159,7 +160,7 @@ def test_value_texts_cover_each_rule() -> None:
 def test_plain_decode_lines_of_a_wide_format(name: str) -> None:
     """decode's plain lines for fp32 / tf32 codes (vectorized: a code a value) are
     float_value_text of each code, 'error' where a code failed."""
-    from precli.analysis import float_value_text
+    from precli.core.values import float_value_text
 
     fmt = get_format(name)
     assert isinstance(fmt, FloatFormat)

@@ -12,10 +12,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from precli import bulk, fastparse, fastrec
-from precli.analysis import EncodeOptions
-from precli.formats import get_format
-from precli.streams import RESULT_KEYS, RecordWriter
+from precli.core.formats import get_format
+from precli.core.values import EncodeOptions
+from precli.stream import batches as bulk
+from precli.stream import hexparse as fastparse
+from precli.stream import records as fastrec
+from precli.stream.writers import RESULT_KEYS, RecordWriter
 
 
 def _tokens(seed: int, n: int) -> list[str]:
@@ -102,7 +104,7 @@ def _oracle_errors(x: Fraction, s: Fraction, ulp: Fraction) -> tuple[float, floa
 
 @pytest.mark.parametrize("name", ["bf16", "fp16", "e4m3fn", "fp32", "int8"])
 def test_value_errors_against_fractions(name: str) -> None:
-    from precli.analysis import describe_code
+    from precli.core.values import describe_code
 
     fmt = get_format(name)
     # plus exact products M * 10^e that need two float64s (the difference is rounded once)
@@ -183,7 +185,7 @@ def test_shortest_by_float_matches_the_integer_search(name: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """rounding.shortest_float's float64 path (Python's correctly rounded formatting) gives
     the same text as the big-integer search it stands in for."""
-    from precli import rounding
+    from precli.core import rounding
 
     fmt = get_format(name)
     if fmt.bits <= 8:
@@ -204,7 +206,7 @@ def test_value_text_by_float_matches_the_fraction_rule(name: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """analysis.float_value_text's float64 path gives the text of the Fraction rule
     (plain_value) for every code (a sample of fp32's)."""
-    from precli import analysis
+    from precli.core import values as analysis
 
     fmt = get_format(name)
     codes = list(range(1 << fmt.bits)) if fmt.bits <= 16 else \
@@ -219,8 +221,8 @@ def test_value_text_by_float_matches_the_fraction_rule(name: str,
 def test_code_ulp_and_exact_text(name: str) -> None:
     """describe_code's ulp (from the exponent field) against rounding.float_ulp (from the
     magnitude), and its exact text against value_text."""
-    from precli.analysis import describe_code, value_text
-    from precli.rounding import float_ulp
+    from precli.core.rounding import float_ulp
+    from precli.core.values import describe_code, value_text
 
     fmt = get_format(name)
     r = random.Random(8)
@@ -239,7 +241,7 @@ def test_float_info_by_float_matches_the_fraction_path(name: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """describe_code of a finite float code through float64 arithmetic (_finite_info64) is
     the CodeInfo of the Fraction path, field for field, formula included."""
-    from precli import analysis
+    from precli.core import values as analysis
 
     fmt = get_format(name)
     r = random.Random(9)

@@ -1,4 +1,4 @@
-"""precli.fastrepr.repr_matrix against Python's own ``repr(float)`` (the oracle).
+"""precli.stream.floatrepr.repr_matrix against Python's own ``repr(float)`` (the oracle).
 
 Every lane with ok=True must hold exactly the bytes of repr, zero bytes after them, and
 the right length; lanes with ok=False are free. The ok share is asserted too (on the
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from precli.fastrepr import WIDTH, repr_matrix
+from precli.stream.floatrepr import WIDTH, repr_matrix
 
 
 def _expected(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +185,7 @@ def test_hypothesis_floats(xs: list[float]) -> None:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_chunk_boundaries(seed: int) -> None:
     """Arrays longer than one pass, with specials and short values at the pass edges."""
-    from precli import fastrepr
+    from precli.stream import floatrepr as fastrepr
 
     rng = np.random.default_rng(seed)
     n = 3 * fastrepr._CHUNK + 17

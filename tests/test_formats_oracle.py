@@ -13,8 +13,8 @@ import numpy as np
 import oracle  # tests/oracle.py (pytest puts tests/ on sys.path)
 import pytest
 
+from precli.core.formats import FloatFormat, IntFormat, TableFormat, builtin_formats, get_format
 from precli.errors import InvalidFormatSpecError, UnknownFormatError
-from precli.formats import FloatFormat, IntFormat, TableFormat, builtin_formats, get_format
 
 F = Fraction
 TWO = F(2)
@@ -266,7 +266,7 @@ def test_custom_spec_equals_builtin(custom: str, builtin: str) -> None:
     """A custom eXmY spec that describes a built-in format has the same derived properties.
 
     (e4m3fn etc. are registered names, so the custom path is taken via custom_format.)"""
-    from precli.formats import custom_format
+    from precli.core.formats import custom_format
 
     m = re.fullmatch(r"e(\d+)m(\d+)(fn|fnuz)?", custom)
     assert m

@@ -323,7 +323,7 @@ def test_text_batches_never_split_a_token_whatever_the_chunking() -> None:
     import io
     import random
 
-    from precli import bulk
+    from precli.stream import batches as bulk
 
     class Trickle(io.RawIOBase):  # read1 returns at most `n` bytes, like a pipe
         def __init__(self, data: bytes, rng: random.Random) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from precli.cli import app
+from precli.cli.app import app
+from precli.core.formats import all_names, builtin_formats, get_format, name_note
 from precli.errors import UnknownFormatError
-from precli.formats import all_names, builtin_formats, get_format, name_note
 
 runner = CliRunner()
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": None}
@@ -181,7 +181,7 @@ def test_unknown_names_get_suggestions_including_block_formats(
 
 
 def test_info_table_has_a_second_table_of_block_formats() -> None:
-    from precli.quantize import block_formats
+    from precli.core.formats import block_formats
 
     code, out, _ = run("info", "--output", "table")
     assert code == 0
@@ -195,8 +195,8 @@ def test_info_table_has_a_second_table_of_block_formats() -> None:
 def test_info_blocks_records_and_plain_info_unchanged() -> None:
     import json
 
-    from precli.analysis import BLOCK_KEYS
-    from precli.quantize import block_formats, effective_bits
+    from precli.core.formats import block_formats, effective_bits
+    from precli.core.values import BLOCK_KEYS
 
     code, out, _ = run("info", "--blocks", "--output", "json")
     recs = json.loads(out)
@@ -234,14 +234,14 @@ def _complete(words: str, cword: int) -> list[str]:
 
     env = {**os.environ, "_PRECLI_COMPLETE": "complete_bash", "COMP_WORDS": words,
            "COMP_CWORD": str(cword)}
-    code = "import sys; sys.argv[0] = 'precli'; from precli.cli import main; main()"
+    code = "import sys; sys.argv[0] = 'precli'; from precli.cli.app import main; main()"
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        timeout=60)
     return p.stdout.split()
 
 
 def test_completions_offer_block_formats_and_option_values() -> None:
-    from precli.quantize import GRANULARITIES, SCHEMES
+    from precli.array.intquant import GRANULARITIES, SCHEMES
 
     assert {"mxfp4", "mxfp6", "mxfp6_e2m3"} <= set(_complete("precli encode 1 --as mxfp", 4))
     assert "nvfp4" in _complete("precli info nv", 2)

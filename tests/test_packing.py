@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from precli import packing
-from precli.cli import app
-from precli.formats import get_format
+from precli.cli.app import app
+from precli.core.formats import get_format
+from precli.stream import packing
 
 runner = CliRunner()
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": None}

@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from precli import plan as P
-from precli.cli import app
+from precli.array.recipes import Defaults, parse_recipe
+from precli.cli.app import app
 from precli.errors import UsageError
-from precli.recipes import Defaults, parse_recipe
+from precli.model import plan as P
 
 runner = CliRunner()
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
@@ -303,7 +303,7 @@ class FakeStats:
 
 
 class FakeTensor:
-    """The fields of precli.report.TensorResult that plan reads."""
+    """The fields of precli.model.analyze.TensorResult that plan reads."""
 
     def __init__(self, name: str, shape: tuple[int, ...], sqnrs: list[float | None],
                  fmt: str = "bf16", skip: str | None = None) -> None:

@@ -17,8 +17,8 @@ import pytest
 import quant_fixtures as qf
 from test_sources_quantized import check_reads, logical
 
-from precli.check import check_checkpoint
-from precli.diff import diff_checkpoints
+from precli.model.check import check_checkpoint
+from precli.model.diff import diff_checkpoints
 from precli.sources import open_checkpoint
 
 

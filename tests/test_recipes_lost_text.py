@@ -25,7 +25,7 @@ import pytest
 import recipe_ref as ref
 from test_recipes_oracle import check_stats, cli
 
-from precli.compare import compare_array
+from precli.model.stats import compare_array
 
 F = Fraction
 

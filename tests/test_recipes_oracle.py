@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from precli.cli import app
-from precli.compare import compare_array
-from precli.recipes import Context, parse_recipe, quantize_tile
+from precli.array.recipes import Context, parse_recipe, quantize_tile
+from precli.cli.app import app
+from precli.model.stats import compare_array
 
 runner = CliRunner()
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}

@@ -10,12 +10,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from precli import bulk
-from precli.analysis import EncodeOptions, ErrorRecord, decode_text, encode_exact
-from precli.exact import exact_decimal
-from precli.fastrec import Block
-from precli.formats import FloatFormat, IntFormat, get_format
-from precli.streams import RESULT_KEYS, RecordWriter, result_record
+from precli.core.exact import exact_decimal
+from precli.core.formats import FloatFormat, IntFormat, get_format
+from precli.core.values import EncodeOptions, ErrorRecord, decode_text, encode_exact
+from precli.stream import batches as bulk
+from precli.stream.records import Block
+from precli.stream.writers import RESULT_KEYS, RecordWriter, result_record
 
 MODES = ("ndjson", "csv", "json")  # json keeps the per-value path: both are checked
 
@@ -198,7 +198,7 @@ def test_decode_every_code(name: str) -> None:
 def test_template_matches_writer_for_every_field_kind() -> None:
     """A template filled with a value renders as the writer renders that value."""
     fmt = get_format("bf16")
-    r = encode_exact(fmt, "0.1", __import__("precli.exact").exact.parse_number("0.1"),
+    r = encode_exact(fmt, "0.1", __import__("precli.core.exact").exact.parse_number("0.1"),
                      EncodeOptions())
     rec = result_record(r)
     for mode in MODES:
@@ -213,7 +213,7 @@ def test_template_matches_writer_for_every_field_kind() -> None:
 def test_both_record_joins(ufuncs: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The narrow pieces joined by numpy's string ufuncs (numpy >= 2) and by compaction
     (numpy 1.26) give the same records, which are the exact path's."""
-    from precli import fastrec
+    from precli.stream import records as fastrec
 
     monkeypatch.setattr(fastrec, "STRING_UFUNCS", ufuncs)
     batch = _text_batch(_value_texts("bf16", every=97, seed=2) + ['1"', "x", "-0", "1e-50"])

@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import ALL_MODES, DETERMINISTIC_MODES, SPECS, Ref
 
+from precli.core.exact import ExactValue, exact_decimal, parse_number
+from precli.core.formats import FloatFormat, get_format
+from precli.core.rounding import Rounded, float_neighbours, float_ulp, round_value, shortest_float
 from precli.errors import NotRepresentableError, ValueParseError
-from precli.exact import ExactValue, exact_decimal, parse_number
-from precli.formats import FloatFormat, get_format
-from precli.rounding import Rounded, float_neighbours, float_ulp, round_value, shortest_float
 
 F = Fraction
 TWO = F(2)

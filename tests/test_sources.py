@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from precli.errors import ExitStatus, UsageError
 from precli.sources import CheckpointError, Tensor, detect, open_checkpoint
-from precli.sources._read import forget_maps
+from precli.sources.read import forget_maps
 
 safetensors = pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402

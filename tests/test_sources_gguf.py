@@ -13,7 +13,7 @@ import pytest
 
 from precli.errors import ExitStatus
 from precli.sources import CheckpointError, detect, open_checkpoint
-from precli.sources._read import forget_maps
+from precli.sources.read import forget_maps
 
 gguf = pytest.importorskip("gguf")
 

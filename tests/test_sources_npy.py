@@ -11,7 +11,7 @@ import pytest
 
 from precli.errors import ExitStatus
 from precli.sources import CheckpointError, detect, open_checkpoint
-from precli.sources._read import _CACHE
+from precli.sources.read import _CACHE
 
 
 def arrays() -> dict[str, np.ndarray]:

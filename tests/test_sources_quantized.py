@@ -158,9 +158,9 @@ def test_compressed_tensors_pack_quantized(tmp_path: Path, k: int, groups: int,
 def test_plan_costs_stored_quantized_tensors_by_their_bytes(tmp_path: Path) -> None:
     """A logical tensor has no element format: plan's "stored" choice costs its bytes,
     scales included (not 8 bits per value, not 0)."""
-    from precli.compare import resolve_recipes
-    from precli.plan import STORED, build_items
-    from precli.report import analyze
+    from precli.model.analyze import analyze
+    from precli.model.plan import STORED, build_items
+    from precli.model.stats import resolve_recipes
 
     rng = np.random.default_rng(10)
     p = qf.write_st(tmp_path / "m.safetensors",

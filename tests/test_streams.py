@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from precli import bulk
-from precli.analysis import EncodeOptions
-from precli.exact import parse_number
-from precli.formats import get_format
-from precli.rounding import ROUND_MODES, round_value
+from precli.core.exact import parse_number
+from precli.core.formats import get_format
+from precli.core.rounding import ROUND_MODES, round_value
+from precli.core.values import EncodeOptions
+from precli.stream import batches as bulk
 
 PRECLI = [sys.executable, "-m", "precli"]
 
@@ -36,8 +36,8 @@ def sh(args: list[str], stdin: bytes = b"", **kw: object) -> subprocess.Complete
 
 def scalar_codes(fmt_name: str, texts: list[str], mode: str = "nearest-even",
                  saturate: bool = False, seed: int | None = None) -> list[int | None]:
+    from precli.core.rounding import stochastic_bits
     from precli.errors import PrecliError
-    from precli.rounding import stochastic_bits
 
     fmt = get_format(fmt_name)
     out: list[int | None] = []
@@ -100,7 +100,7 @@ def traps(fmt_name: str) -> list[str]:
 
 
 def _decimal(x: Fraction) -> str:
-    from precli.exact import exact_decimal
+    from precli.core.exact import exact_decimal
 
     if x.denominator & (x.denominator - 1) == 0:
         return exact_decimal(x)

@@ -12,8 +12,8 @@ import numpy as np
 import oracle
 import pytest
 
-from precli.analysis import describe_code
-from precli.formats import get_format
+from precli.core.formats import get_format
+from precli.core.values import describe_code
 
 
 def sig_digits(text: str) -> int:
@@ -103,7 +103,7 @@ def test_small_formats_print_exactly() -> None:
 @pytest.mark.parametrize("name", ["fp16", "bf16", "e4m3fn", "e8m0fnu", "int8", "nf4", "fp32"])
 def test_stream_plain_decode_prints_the_same_value(name: str) -> None:
     """decode's plain stream (per-code text cache) prints each record's "value"."""
-    from precli import bulk
+    from precli.stream import batches as bulk
 
     fmt = get_format(name)
     codes = np.arange(0, 1 << min(fmt.bits, 16), dtype=np.uint64)

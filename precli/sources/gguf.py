@@ -23,8 +23,8 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from precli.sources import Checkpoint, CheckpointError, Tensor
-from precli.sources._read import Reader, element_reader, mapped
+from precli.sources.base import Checkpoint, CheckpointError, Tensor
+from precli.sources.read import Reader, element_reader, mapped
 
 if TYPE_CHECKING:
     import numpy as np

@@ -18,8 +18,8 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from precli.sources import _PICKLE_HINT, Checkpoint, CheckpointError, Tensor
-from precli.sources._read import Native, Reader, _cached
+from precli.sources.base import PICKLE_HINT, Checkpoint, CheckpointError, Tensor
+from precli.sources.read import Native, Reader, _cached
 
 
 def dtype_info(dt: np.dtype[Any]) -> tuple[str | None, str | None, bool]:
@@ -124,7 +124,7 @@ def open_npz(path: str) -> Checkpoint:
         pickles = [i.filename for i in infos if i.filename.endswith(".pkl")]
         if pickles:
             raise CheckpointError(path, f"is a PyTorch checkpoint (a zip holding "
-                                  f"{pickles[0]!r}): {_PICKLE_HINT}")
+                                  f"{pickles[0]!r}): {PICKLE_HINT}")
         members = [i for i in infos if i.filename.endswith(".npy")]
         if not members:
             held = ", ".join(i.filename for i in infos[:5]) or "nothing"

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from precli.sources import Checkpoint, CheckpointError, Tensor
-from precli.sources._read import (
+from precli.sources.base import Checkpoint, CheckpointError, Tensor
+from precli.sources.read import (
     InMemory,
     Native,
     Reader,

@@ -75,8 +75,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from precli.sources import Checkpoint, CheckpointError, Tensor
-from precli.sources._read import Reader
+from precli.sources.base import Checkpoint, CheckpointError, Tensor
+from precli.sources.read import Reader
 
 if TYPE_CHECKING:
     import numpy as np
@@ -241,7 +241,7 @@ class _Packed4Scaled(_Logical):
                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import numpy as np
 
-        from precli.sources._read import _pair_lut
+        from precli.sources.read import _pair_lut
 
         g = self.block[1]
         b0, b1 = start // 2, (stop + 1) // 2
@@ -250,7 +250,7 @@ class _Packed4Scaled(_Logical):
         s0, s1 = start // g, (stop - 1) // g + 1 if stop > start else start // g
         st = self.p("scales")
         if st.dtype == "U8":  # E8M0 codes
-            from precli.sources._read import lut
+            from precli.sources.read import lut
 
             sv = _f64(lut("e8m0fnu")[np.asarray(st.read(s0, s1), dtype=np.uint8)])
         else:

@@ -24,8 +24,8 @@ import json
 import os
 from typing import Any
 
-from precli.sources import Checkpoint, CheckpointError, Tensor
-from precli.sources._read import element_reader
+from precli.sources.base import Checkpoint, CheckpointError, Tensor
+from precli.sources.read import element_reader
 
 MAX_HEADER = 100_000_000
 

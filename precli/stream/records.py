@@ -444,8 +444,8 @@ def _certain(hi: F64, lo: F64, eps: F64) -> Bool:
 def code_arrays(fmt: Any, codes: npt.NDArray[np.uint64]) -> tuple[F64, F64, Bool, float]:
     """Per code: (stored value, 1 / ulp, covered, smallest normal); covered codes are
     finite and not at the ends of the range (where overflow and saturation live)."""
-    from precli import codec
-    from precli.formats import FloatFormat, IntFormat
+    from precli.array import codec
+    from precli.core.formats import FloatFormat, IntFormat
 
     stored = codec.decode_array(fmt, codes)
     if isinstance(fmt, FloatFormat):
@@ -598,7 +598,7 @@ def split_blocks(data: bytes, per_row: npt.NDArray[np.int64], fast: Bool,
 
 def repr_rows(v: F64) -> tuple[Piece, Bool]:
     """repr(float) of each value as zero-padded rows, and where it is certain."""
-    from precli.fastrepr import repr_matrix
+    from precli.stream.floatrepr import repr_matrix
 
     text, lens, ok = repr_matrix(v)
     return (text, lens), ok
@@ -615,7 +615,7 @@ def _failed(n: int, errors: dict[int, str]) -> Bool:
 def _one_per_line(batch: Any) -> tuple[bytes, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(body, starts, ends) of a text batch laid out one token per line (re-joined when the
     input had several tokens a line, blank lines or CRs)."""
-    from precli import fastparse
+    from precli.stream import hexparse as fastparse
 
     body = batch.body
     bounds = batch.bounds
@@ -657,7 +657,7 @@ class FastEncode:
         self.templates = Templates(5, make, make_many if many is not None else None)
 
     def records(self, batch: Any, enc: Any, slice_: int) -> Any:
-        from precli.formats import FloatFormat
+        from precli.core.formats import FloatFormat
 
         body, starts, ends = _one_per_line(batch)
         n = len(starts)

@@ -130,7 +130,7 @@ def _scale_values(t: QuantTensor) -> list[tuple[str, Tensor, F64, str]]:
             continue
         raw = p.read()
         if p.dtype == "U8":  # E8M0 exponents (MXFP4)
-            from precli.sources._read import lut
+            from precli.sources.read import lut
 
             vals = lut("e8m0fnu")[np.asarray(raw, np.uint8)].astype(np.float64)
             fmt = "e8m0"
@@ -193,7 +193,7 @@ def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _recipe(t: QuantTensor) -> Any:
-    from precli.recipes import parse_recipe
+    from precli.array.recipes import parse_recipe
 
     if t.layout == "fp8-block":
         bm, bn = t.block
@@ -204,7 +204,7 @@ def _recipe(t: QuantTensor) -> Any:
     if t.layout.startswith("nvfp4"):
         return parse_recipe("nvfp4")
     if t.layout == "pack-quantized" and t.option("recipe") == "minmax":
-        from precli.recipes import MAX_GROUP
+        from precli.array.recipes import MAX_GROUP
 
         sc = t.part("scales")
         assert sc is not None
@@ -224,7 +224,7 @@ def _elements(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
     if t.element == "e4m3fn":
         with np.errstate(invalid="ignore"):
             return np.asarray(el.read(r0 * cols, r1 * cols), np.float64)
-    from precli.sources._read import _pair_lut
+    from precli.sources.read import _pair_lut
 
     raw = np.asarray(el.read(r0 * cols // 2, r1 * cols // 2), np.uint8)
     return _pair_lut("e2m1fn")[raw].reshape(-1).astype(np.float64)
@@ -260,7 +260,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
     blocks = drifted = moved = 0
     ctx = None
     if recipe is not None and recipe.kind == "nvfp4":
-        from precli.recipes import Context
+        from precli.array.recipes import Context
 
         assert isinstance(t, QuantTensor)
         g = t.part("global_scale")
@@ -289,7 +289,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
             b, d, m = _int_drift(t, recipe, x, bad, r0, r1)
             blocks, drifted, moved = blocks + b, drifted + d, moved + m
         elif recipe is not None:
-            from precli.recipes import group_scales, quantize_tile
+            from precli.array.recipes import group_scales, quantize_tile
 
             assert isinstance(t, QuantTensor)
             stored = _stored_scales(t, r0, r1, cols)
@@ -302,7 +302,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
             if not same.all():
                 # Where every scale is kept the codes are too: x = c * s, so x / s = c is
                 # already an element value. Only bands with a moved scale are re-encoded.
-                from precli.sources._read import lut
+                from precli.sources.read import lut
 
                 with np.errstate(all="ignore"):
                     res = quantize_tile(recipe, xs, ctx)
@@ -361,7 +361,7 @@ def _int_drift(t: QuantTensor, recipe: Any, x: F64, bad: npt.NDArray[np.bool_], 
     of an asymmetric integer layout (compressed-tensors pack-quantized) re-encoded with its
     declared min-max recipe. A group whose values are all zero has no scale to re-derive
     (any scale gives zeros): only its zero point is compared there."""
-    from precli.recipes import group_params, quantize_tile
+    from precli.array.recipes import group_params, quantize_tile
 
     rows, cols = x.shape
     stored = _stored_scales(t, r0, r1, cols)
@@ -395,7 +395,7 @@ def _stored_scales(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
     b0, b1 = r0 // bm, math.ceil(r1 / bm)
     raw = p.read(b0 * sc, b1 * sc)
     if p.dtype == "U8":
-        from precli.sources._read import lut
+        from precli.sources.read import lut
 
         v = lut("e8m0fnu")[np.asarray(raw, np.uint8)].astype(np.float64)
     else:
@@ -418,7 +418,7 @@ def check_checkpoint(path: str, *, include: str | None = None, exclude: str | No
                      jobs: int = 1, progress: Callable[[int, int], None] | None = None,
                      checkpoint: Checkpoint | None = None) -> CheckReport:
     """Every check on every selected tensor, in file order."""
-    from precli.report import _select
+    from precli.model.analyze import _select
 
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")

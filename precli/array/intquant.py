@@ -1,7 +1,7 @@
-"""Integer quantization parameters and the block-format registry.
+"""Integer (affine) quantization: parameters, codes and fake-quant.
 
 Pure numpy, no printing. Quantizing a tensor under a recipe (scaled floats, integer groups,
-NF4, MX, NVFP4) lives in :mod:`precli.recipes`; this module keeps what it builds on:
+NF4, MX, NVFP4) lives in :mod:`precli.array.recipes`; this module keeps what it builds on:
 
 * **Integer (affine) quantization** into int2..int64 / uint2..uint64 (:func:`int_params`,
   :func:`quantize_int`, :func:`apply_int`). The standard fake-quant definition used by
@@ -36,36 +36,27 @@ NF4, MX, NVFP4) lives in :mod:`precli.recipes`; this module keeps what it builds
     float64: quantizing into 64-bit integers is exact only to float64's 53 bits.
   - ``granularity="channel"``: one scale and zero point per index along ``axis``.
 
-* **Block-scaled formats** (:class:`BlockFormat`): the registry of the OCP Microscaling
-  (MX) formats of the OCP MX specification v1.0 and NVIDIA's NVFP4; their scale rules are
-  in :func:`precli.recipes.scale_exact`.
+The block-format registry is :mod:`precli.core.formats`.
 """
 
 from __future__ import annotations
 
-import difflib
-from fractions import Fraction
 from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec
-from precli.errors import UnknownFormatError, UsageError
-from precli.formats import FloatFormat, Format, IntFormat, get_format
+from precli.array import codec
+from precli.core.formats import Format, IntFormat, get_format
+from precli.errors import UsageError
 
 __all__ = [
-    "BlockFormat",
     "IntQuantResult",
     "QuantParams",
     "apply_int",
-    "block_formats",
-    "effective_bits",
-    "get_block_format",
     "int_bounds",
     "int_codes",
     "int_params",
-    "is_block_format",
     "quantize_int",
 ]
 
@@ -122,7 +113,7 @@ class QuantParams(NamedTuple):
 
 class IntQuantResult(NamedTuple):
     """codes: the format's codes (two's complement for signed formats, in the smallest
-    unsigned dtype, as :mod:`precli.codec` returns them); dequant: ``(q - zp) * scale``
+    unsigned dtype, as :mod:`precli.array.codec` returns them); dequant: ``(q - zp) * scale``
     (NaN on ``invalid`` lanes); overflow: lanes whose rounded value was clamped (inf
     inputs included); invalid: NaN inputs."""
 
@@ -318,102 +309,3 @@ def apply_int(
     a = _as_float64(x)
     q, deq, over, invalid = _int_core(params, a, channel)
     return IntQuantResult(int_codes(params.fmt, q), deq, over, invalid, params)
-
-
-# ====================================================== block-scaled formats
-
-
-class BlockFormat(NamedTuple):
-    """A block-scaled format: ``block_size`` elements share one scale.
-
-    ``element`` and ``scale`` name formats of :mod:`precli.formats`. An element code
-    stands for ``element value * 2**element_exp`` (MXINT8: ``-6``). ``emax_elem`` is the
-    exponent of the element format's largest normal (the MX shared-exponent offset).
-    ``tensor_scale_bits`` is the per-tensor scale NVFP4 adds (one fp32)."""
-
-    name: str
-    kind: Literal["mx", "nvfp4"]
-    element: str
-    scale: str
-    block_size: int
-    emax_elem: int
-    element_exp: int = 0
-    tensor_scale_bits: int = 0
-    aliases: tuple[str, ...] = ()
-    description: str = ""
-
-    @property
-    def element_format(self) -> Format:
-        return get_format(self.element)
-
-    @property
-    def scale_format(self) -> FloatFormat:
-        f = get_format(self.scale)
-        assert isinstance(f, FloatFormat)
-        return f
-
-    @property
-    def bits(self) -> int:
-        """Bits of one element code."""
-        return self.element_format.bits
-
-    @property
-    def max(self) -> Fraction:
-        """Largest element magnitude before scaling (element max * 2**element_exp)."""
-        return self.element_format.max * Fraction(2) ** self.element_exp
-
-
-_BLOCK_BUILTIN: tuple[BlockFormat, ...] = (
-    BlockFormat("mxfp8_e4m3", "mx", "e4m3fn", "e8m0fnu", 32, 8, 0, 0, ("mxfp8",),
-                "OCP MX: 32 FP8 E4M3 elements, one E8M0 scale"),
-    BlockFormat("mxfp8_e5m2", "mx", "e5m2", "e8m0fnu", 32, 15, 0, 0, (),
-                "OCP MX: 32 FP8 E5M2 elements, one E8M0 scale"),
-    BlockFormat("mxfp6_e3m2", "mx", "e3m2fn", "e8m0fnu", 32, 4, 0, 0, (),
-                "OCP MX: 32 FP6 E3M2 elements, one E8M0 scale"),
-    BlockFormat("mxfp6_e2m3", "mx", "e2m3fn", "e8m0fnu", 32, 2, 0, 0, ("mxfp6",),
-                "OCP MX: 32 FP6 E2M3 elements, one E8M0 scale"),
-    BlockFormat("mxfp4", "mx", "e2m1fn", "e8m0fnu", 32, 2, 0, 0, ("mxfp4_e2m1",),
-                "OCP MX: 32 FP4 E2M1 elements, one E8M0 scale"),
-    BlockFormat("mxint8", "mx", "int8", "e8m0fnu", 32, 0, -6, 0, (),
-                "OCP MX: 32 INT8 elements (q * 2^-6, in [-2, 127/64]), one E8M0 scale"),
-    BlockFormat("nvfp4", "nvfp4", "e2m1fn", "e4m3fn", 16, 2, 0, 32, (),
-                "NVIDIA NVFP4: 16 FP4 E2M1 elements, one FP8 E4M3 scale, one fp32 per tensor"),
-)  # fmt: skip
-
-_BLOCK_BY_NAME: dict[str, BlockFormat] = {}
-for _b in _BLOCK_BUILTIN:
-    for _n in (_b.name, *_b.aliases):
-        assert _n not in _BLOCK_BY_NAME, _n
-        _BLOCK_BY_NAME[_n] = _b
-
-
-def block_formats() -> tuple[BlockFormat, ...]:
-    return _BLOCK_BUILTIN
-
-
-def _block_key(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
-
-
-def is_block_format(name: str) -> bool:
-    return _block_key(name) in _BLOCK_BY_NAME
-
-
-def get_block_format(name: str) -> BlockFormat:
-    """Resolve a block-format name or alias (case-insensitive); UnknownFormatError else."""
-    key = _block_key(name)
-    b = _BLOCK_BY_NAME.get(key)
-    if b is not None:
-        return b
-    close = difflib.get_close_matches(key, list(_BLOCK_BY_NAME), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UnknownFormatError(f"unknown block format {name!r}{hint}")
-
-
-def effective_bits(bfmt: BlockFormat, n: int | None = None) -> float:
-    """Storage bits per element: element bits + scale bits / block size, plus, for a tensor
-    of n elements, its per-tensor scale bits / n (mxfp4: 4.25; nvfp4: 4.5 + 32 / n)."""
-    bits = bfmt.bits + bfmt.scale_format.bits / bfmt.block_size
-    if n is not None and n > 0:
-        bits += bfmt.tensor_scale_bits / n
-    return bits

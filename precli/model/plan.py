@@ -1,7 +1,7 @@
 """``precli plan``: one recipe per tensor under a budget, as an exact multiple-choice knapsack.
 
 Pure Python, never prints, imports no numpy: it works on the per-tensor statistics of one
-:func:`precli.report.analyze` pass and never reads the checkpoint again (the budget sweep
+:func:`precli.model.analyze.analyze` pass and never reads the checkpoint again (the budget sweep
 re-solves the same statistics).
 
 **Choices.** Every tensor may take any recipe of ``--formats`` that loses no value (a lost
@@ -12,7 +12,7 @@ wins; RECIPE is a ``--formats`` entry or ``stored``), and by default every 1-D t
 (norms, biases) keeps its stored precision.
 
 **Costs** are exact integers: ``params * element_bits + scales * scale_bits +
-tensor_bits`` (:meth:`precli.recipes.Recipe.bits_per_value` times the parameter count).
+tensor_bits`` (:meth:`precli.array.recipes.Recipe.bits_per_value` times the parameter count).
 
 **Objective.** The error of a tensor under a recipe is ``params * 10**(-SQNR/10)``, that
 is ``params * sum (x - q)**2 / sum x**2``: its relative error energy weighted by its size
@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 from precli.errors import PrecliError, UsageError
 
 if TYPE_CHECKING:
-    from precli.compare import CompareStats
-    from precli.recipes import Recipe
+    from precli.array.recipes import Recipe
+    from precli.model.stats import CompareStats
 
 __all__ = [
     "NODE_LIMIT",
@@ -236,7 +236,7 @@ class Item:
 
 
 def _format_bits(name: str | None) -> int:
-    from precli.formats import get_format
+    from precli.core.formats import get_format
 
     if name is None:
         return 0
@@ -884,7 +884,7 @@ def make_plan(report: Any, recipes: Sequence[Recipe], budget: Budget,
               keeps: Sequence[Keep] = (), objective: str = "error", default_pins: bool = True,
               offer_stored: bool = True, with_sweep: bool = True,
               node_limit: int = NODE_LIMIT) -> Plan:
-    """Plan from a :class:`precli.report.ModelReport` (or anything with its fields)."""
+    """Plan from a :class:`precli.model.analyze.ModelReport` (or anything with its fields)."""
     items, skipped = build_items(report.tensors, recipes, keeps, default_pins, offer_stored)
     sol = solve(items, budget, objective, node_limit)
     rows = sweep(items, budget, objective, node_limit) if with_sweep else []

@@ -7,7 +7,7 @@ logical tensors (:mod:`precli.sources.quantized` documents the mapping: e.g. Dee
 so the names of the original model line up. Shapes must agree.
 
 Per matched tensor: the compare statistics of the quantized values against the original
-(:class:`precli.compare.ErrorTally`: count, lost, exact share, max / mean abs error, RMSE,
+(:class:`precli.model.stats.ErrorTally`: count, lost, exact share, max / mean abs error, RMSE,
 max relative error, SQNR), and the **ulp distance in the quantized element format**.
 
 The ulp distance of an element is ``|pos(x / s) - pos(c)|``: ``c`` is the stored element
@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precli.compare import ErrorTally, json_number
 from precli.errors import UsageError
+from precli.model.stats import ErrorTally, json_number
 from precli.sources import CheckpointError, Tensor, open_checkpoint
 from precli.sources.quantized import QuantTensor
 
@@ -53,7 +53,7 @@ CHUNK = 1 << 18
 def grid_position(fmt_name: str, v: F64) -> F64:
     """Position of each value on the grid of a format's representable values (see the
     module docstring); integers: the value itself."""
-    from precli.formats import FloatFormat, get_format
+    from precli.core.formats import FloatFormat, get_format
 
     f = get_format(fmt_name)
     if not isinstance(f, FloatFormat):
@@ -187,7 +187,7 @@ def _work(args: tuple[Tensor, Tensor]) -> TensorDiff | str:
 def diff_checkpoints(original: str, quantized: str, *, include: str | None = None,
                      exclude: str | None = None, jobs: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> DiffReport:
-    from precli.report import _select
+    from precli.model.analyze import _select
 
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")

@@ -7,7 +7,7 @@ each process and the map is kept for the life of the process.
 Decoding is exact and never uses ml_dtypes: float16 / float32 / float64 (and integers, and
 bool) are zero-copy views of the map; BF16 is the top half of a float32, so a shift into
 a uint32 is its exact float32 value; the 8-, 6- and 4-bit formats go through lookup tables
-built from :func:`precli.codec.decode_array` (all their values are float32 numbers, checked
+built from :func:`precli.array.codec.decode_array` (all their values are float32 numbers, checked
 when the table is built).
 
 Packing of the sub-byte formats (both as the ONNX spec ``onnx/onnx.proto`` writes them, and
@@ -57,8 +57,8 @@ def forget_maps() -> None:
 @cache
 def lut(fmt_name: str) -> npt.NDArray[np.float32]:
     """Every code of a format of 8 bits or fewer, as its exact float32 value."""
-    from precli import codec
-    from precli.formats import get_format
+    from precli.array import codec
+    from precli.core.formats import get_format
 
     fmt = get_format(fmt_name)
     wide = codec.decode_array(fmt, np.arange(1 << fmt.bits, dtype=np.uint64))
@@ -228,7 +228,7 @@ class Varint(Reader):
     name: str = ""  # the tensor's, for messages
 
     def _all(self) -> npt.NDArray[Any]:
-        from precli.sources import CheckpointError
+        from precli.sources.base import CheckpointError
 
         raw = np.frombuffer(mapped(self.path), np.uint8, self.length, self.offset)
         try:
@@ -267,7 +267,7 @@ def decode_codes(how: str, codes: npt.NDArray[np.uint64], count: int) -> npt.NDA
 
 
 def _bits(fmt_name: str) -> int:
-    from precli.formats import get_format
+    from precli.core.formats import get_format
 
     return get_format(fmt_name).bits
 

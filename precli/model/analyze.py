@@ -1,7 +1,7 @@
 """Model-wide reports: every tensor of a checkpoint under every recipe, and a summary.
 
 Pure, never prints. :func:`analyze` opens a checkpoint (:mod:`precli.sources`), walks each
-selected tensor once through :func:`precli.compare.compare_tensor` (memory-mapped, in
+selected tensor once through :func:`precli.model.stats.compare_tensor` (memory-mapped, in
 tiles), optionally in ``jobs`` worker processes, and merges the per-tensor totals exactly
 into one summary record per recipe. A tensor is always computed whole by one process, and
 the summary merges exact partial sums, so results do not depend on ``jobs``.
@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from precli.compare import (
+from precli.array.recipes import Recipe
+from precli.errors import UsageError
+from precli.model.stats import (
     RECORD_KEYS,
     CompareStats,
     TensorStats,
@@ -25,8 +27,6 @@ from precli.compare import (
     merge_tallies,
     summary_stats,
 )
-from precli.errors import UsageError
-from precli.recipes import Recipe
 from precli.sources import Checkpoint, CheckpointError, Tensor, open_checkpoint
 
 __all__ = ["CHECKPOINT_KEYS", "ModelReport", "TensorResult", "analyze"]

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from precli.exact import floor_log2
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.exact import floor_log2
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
 
 
 class MagnitudeHistogram:

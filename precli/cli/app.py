@@ -4,23 +4,39 @@ import errno
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-import typer._click.types as click_types
 from typer.core import TyperCommand, TyperGroup
 
 from precli import __version__
+from precli.cli import clicks
+from precli.cli.completion import (
+    complete_decode_input,
+    complete_element_format,
+    complete_format,
+    complete_granularity,
+    complete_input,
+    complete_output,
+    complete_round,
+    complete_scheme,
+)
+from precli.cli.terminal import (
+    NOTED,
+    WRITE_ERRNOS,
+    OutputError,
+    PipeClosed,
+    console,
+    error_line,
+    resolve_format,
+    silence_stdout,
+)
 from precli.errors import ExitStatus, PrecliError, UsageError
 
 # ---------------------------------------------------------------- click glue
 
 # A token that is a negative number, not an option: -3.14, -.5, -1e5, -inf, -nan, -0x1p3
 _NEGATIVE = re.compile(r"-(\d|\.\d|inf(inity)?$|nan$|0x)", re.IGNORECASE)
-
-
-class PipeClosed(Exception):
-    """stdout's reader went away (`| head -1`): stop quietly."""
 
 
 class PrecliCommand(TyperCommand):
@@ -69,15 +85,11 @@ class PrecliGroup(TyperGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         import os
 
-        import typer._click.exceptions as click_exc
-
         if any(k.startswith("_PRECLI_COMPLETE") for k in os.environ):
-            from typer._completion_classes import completion_init
-
-            completion_init()  # registers bash / zsh / fish / powershell completion classes
+            clicks.completion_init()  # registers bash / zsh / fish / powershell completion classes
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
-        _NOTED.clear()  # each note once per run
+        NOTED.clear()  # each note once per run
         try:
             if sys.stdout is None:  # started with stdout closed (`>&-`)
                 raise OutputError("stdout is closed")
@@ -89,16 +101,16 @@ class PrecliGroup(TyperGroup):
             code = rv if isinstance(rv, int) else 0
             sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
         except (BrokenPipeError, PipeClosed):
-            _silence_stdout()
+            silence_stdout()
             code = int(ExitStatus.OK)
         except OSError as e:
             if debug:
                 raise
-            _silence_stdout()
+            silence_stdout()
             if e.errno == errno.EPIPE:
                 code = int(ExitStatus.OK)
             else:
-                what = "cannot write output" if e.errno in _WRITE_ERRNOS else "I/O error"
+                what = "cannot write output" if e.errno in WRITE_ERRNOS else "I/O error"
                 error_line(f"{what}: {e.strerror or e}")
                 code = int(ExitStatus.DATA_ERROR)
         except OutputError as e:
@@ -109,16 +121,17 @@ class PrecliGroup(TyperGroup):
                 raise
             error_line(str(e))
             code = int(e.exit_code)
-        except click_exc.NoArgsIsHelpError as e:
-            sys.stdout.write(e.ctx.get_help() + "\n" if e.ctx is not None else "")
+        except clicks.UsageError as e:
+            ctx: Any = getattr(e, "ctx", None)
+            if clicks.is_no_args_help(e):
+                sys.stdout.write(ctx.get_help() + "\n" if ctx is not None else "")
+            else:
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+                error_line(f"{e.format_message()}{hint}")  # type: ignore[attr-defined]
             code = int(ExitStatus.USAGE_ERROR)
-        except click_exc.UsageError as e:
-            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-            error_line(f"{e.format_message()}{hint}")
-            code = int(ExitStatus.USAGE_ERROR)
-        except click_exc.ClickException as e:
-            error_line(e.format_message())
-            code = e.exit_code
+        except clicks.ClickException as e:
+            error_line(e.format_message())  # type: ignore[attr-defined]
+            code = e.exit_code  # type: ignore[attr-defined]
         except (KeyboardInterrupt, typer.Abort):
             code = int(ExitStatus.INTERRUPTED)
         except Exception as e:  # a bug: one line unless --debug
@@ -132,57 +145,6 @@ class PrecliGroup(TyperGroup):
         return code
 
 
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF, errno.EROFS, errno.EIO,
-                 errno.EAGAIN, errno.EINVAL, errno.ENXIO}
-
-
-class OutputError(Exception):
-    """stdout cannot be written (closed at start)."""
-
-
-def error_line(msg: str) -> None:
-    try:
-        sys.stderr.write(f"precli: error: {msg}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def note_line(msg: str) -> None:
-    try:
-        sys.stderr.write(f"precli: note: {msg}\n")
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        pass
-
-
-_NOTED: set[str] = set()
-
-
-def resolve_format(name: str) -> Any:
-    """get_format, plus the name's trap note (e4m3 is not OCP e4m3fn, ...) once on stderr."""
-    from precli.formats import get_format, name_note
-
-    fmt = get_format(name)
-    note = name_note(name)
-    if note is not None and note not in _NOTED:
-        _NOTED.add(note)
-        note_line(note)
-    return fmt
-
-
-def _silence_stdout() -> None:
-    """After a write error, point stdout at devnull (dropping what is still buffered) so the
-    interpreter's final flush is quiet."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 app = typer.Typer(
     cls=PrecliGroup,
     add_completion=False,
@@ -192,58 +154,7 @@ app = typer.Typer(
 )
 
 
-def complete_element_format(incomplete: str) -> Iterator[str]:
-    from precli.formats import all_names
-
-    low = incomplete.lower()
-    return (n for n in all_names() if n.startswith(low))
-
-
-def complete_format(incomplete: str) -> Iterator[str]:
-    """Element formats, then the block-scaled ones (mxfp4, nvfp4, ...)."""
-    from precli.quantize import block_formats
-
-    low = incomplete.lower()
-    blocks = [n for b in block_formats() for n in (b.name, *b.aliases)]
-    return (n for n in (*complete_element_format(incomplete), *blocks) if n.startswith(low))
-
-
-#: The values of compare's --scheme and --granularity (precli.quantize.SCHEMES and
-#: GRANULARITIES, spelled out here so completion and help need no numpy; a test checks).
-SCHEMES = ("symmetric", "asymmetric")
-GRANULARITIES = ("tensor", "channel")
-
-
-def complete_scheme(incomplete: str) -> Iterator[str]:
-    return (m for m in SCHEMES if m.startswith(incomplete.lower()))
-
-
-def complete_granularity(incomplete: str) -> Iterator[str]:
-    return (m for m in GRANULARITIES if m.startswith(incomplete.lower()))
-
-
-def complete_round(incomplete: str) -> Iterator[str]:
-    from precli.rounding import ROUND_ALIASES, ROUND_MODES
-
-    return (m for m in (*ROUND_MODES, *ROUND_ALIASES) if m.startswith(incomplete.lower()))
-
-
-def complete_output(incomplete: str) -> Iterator[str]:
-    from precli.streams import OUTPUT_MODES
-
-    return (m for m in OUTPUT_MODES if m.startswith(incomplete))
-
-
-def complete_input(incomplete: str) -> Iterator[str]:
-    return (m for m in ("text", "f16", "f32", "f64", "npy") if m.startswith(incomplete))
-
-
-def complete_decode_input(incomplete: str) -> Iterator[str]:
-    return (m for m in ("text", "u8", "u16", "u32", "u64", "packed", "npy")
-            if m.startswith(incomplete))
-
-
-class _Words(click_types.StringParamType):
+class _Words(clicks.StringParamType):  # type: ignore[misc]
     """A string argument whose help shows its metavar only, not a `<str>` type column."""
 
     def get_metavar(self, param: Any, ctx: Any = None) -> str:
@@ -283,18 +194,6 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLO
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 
 
-def console(out: IO[str], color: bool) -> Any:
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:  # Rich's own exits 1: a closed pipe is quiet, 0
-            raise PipeClosed
-
-    return _Console(file=out, force_terminal=color, no_color=not color,
-                   color_system="auto" if color else None, highlight=False, soft_wrap=False,
-                   markup=False, emoji=False)
-
-
 # ---------------------------------------------------------------- info
 
 
@@ -322,9 +221,9 @@ def info(
     debug: DebugOpt = False,
 ) -> None:
     """Show formats: every built-in one as a table, or the named ones in detail."""
-    from precli import analysis
-    from precli.formats import builtin_formats
-    from precli.streams import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
+    from precli.core import values as analysis
+    from precli.core.formats import builtin_formats
+    from precli.stream.writers import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
 
     env = detect_env(no_color)
     mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
@@ -332,7 +231,7 @@ def info(
         if formats or values:
             raise UsageError("--blocks lists every block-scaled format; name one instead "
                              "(precli info mxfp4)")
-        from precli.quantize import block_formats
+        from precli.core.formats import block_formats
 
         _info_blocks(list(block_formats()), mode, env, overview=True)
         return
@@ -350,11 +249,11 @@ def info(
     listings = {f.name: analysis.code_listing(f) for f in fmts} if values else {}
     out = sys.stdout
     if mode == "table":
-        from precli import render
+        from precli.cli import views as render
 
         con = console(out, env.color)
         if not formats and not values:
-            from precli.quantize import block_formats
+            from precli.core.formats import block_formats
 
             con.print(render.overview_table(fmts, con.width))
             con.print()
@@ -382,30 +281,30 @@ def info(
 
 
 def resolve_round(name: str) -> str:
-    from precli.rounding import resolve_round_mode
+    from precli.core.rounding import resolve_round_mode
 
     return resolve_round_mode(name)
 
 
 def _block_format(name: str) -> Any:
     """The block-scaled format of that name, or None (regular formats resolve first)."""
-    from precli.formats import get_format
+    from precli.core.formats import get_format
 
     try:
         get_format(name)
         return None
     except UsageError:
-        from precli.quantize import get_block_format, is_block_format
+        from precli.core.formats import get_block_format, is_block_format
 
         return get_block_format(name) if is_block_format(name) else None
 
 
 def _info_blocks(blocks: list[Any], mode: str, env: Any, overview: bool = False) -> None:
-    from precli.analysis import BLOCK_KEYS, block_record
-    from precli.streams import write_table_rows
+    from precli.core.values import BLOCK_KEYS, block_record
+    from precli.stream.writers import write_table_rows
 
     if mode == "table":
-        from precli import render
+        from precli.cli import views as render
 
         con = console(sys.stdout, env.color)
         if overview:
@@ -479,14 +378,14 @@ def encode(
     debug: DebugOpt = False,
 ) -> None:
     """Show what values become when stored in a format."""
-    from precli.analysis import EncodeOptions, encode_text, parse_scale
-    from precli.rounding import resolve_round_mode
+    from precli.core.rounding import resolve_round_mode
+    from precli.core.values import EncodeOptions, encode_text, parse_scale
 
     if not to:
         raise UsageError("missing option '--as FORMAT' (see 'precli encode --help')")
     bfmt = _block_format(to)
     if bfmt is not None:
-        from precli.commands import encode_blocks
+        from precli.cli.commands import encode_blocks
 
         given = [o for o, on in (("--round", resolve_round(round_mode) != "nearest-even"),
                                  ("--saturate", saturate), ("--scale", scale is not None),
@@ -518,21 +417,21 @@ def encode(
     if scale is not None and fmt.kind == "float":
         raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
     if pack:
-        from precli.packing import check_packable
+        from precli.stream.packing import check_packable
 
         if (output or "").lower() != "raw":
             raise UsageError("--pack applies to --output raw")
         check_packable(fmt)
     src = _stream_source(values, input_file, input_format)
     if src is None and (output or "").lower() == "raw":
-        from precli.commands import ARGS
+        from precli.cli.commands import ARGS
 
         src = (ARGS, "".join(v + "\n" for v in values or []))  # raw: the bulk writer's job
     if dtype is not None and (src is None or src[0] != "npy"):
         raise UsageError("--dtype names the element format of an opaque .npy "
                          "(--input-format npy --input FILE)")
     if src is not None:
-        from precli.commands import stream_encode
+        from precli.cli.commands import stream_encode
 
         raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict, pack, dtype))
     _run_values(values or [], lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
@@ -573,7 +472,7 @@ def decode(
     debug: DebugOpt = False,
 ) -> None:
     """Show what codes mean in a format."""
-    from precli.analysis import decode_text, parse_scale
+    from precli.core.values import decode_text, parse_scale
 
     if not frm:
         raise UsageError("missing option '--from FORMAT' (see 'precli decode --help')")
@@ -590,7 +489,7 @@ def decode(
         raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
     src = _stream_source(codes, input_file, input_format)
     if src is not None:
-        from precli.commands import stream_decode
+        from precli.cli.commands import stream_decode
 
         raise typer.Exit(stream_decode(fmt, s, zero_point, src, output, no_color, strict))
     _run_values(codes or [], lambda text, i: decode_text(fmt, text, s, zero_point), output,
@@ -601,7 +500,7 @@ def decode(
 def _stream_source(values: list[str] | None, input_file: str | None,
                    input_format: str) -> tuple[str, str | None] | None:
     """(input format, path or None for stdin) when values come from a stream, else None."""
-    from precli.streams import stdin_is_piped
+    from precli.stream.writers import stdin_is_piped
 
     if input_file is not None:
         if values:
@@ -643,8 +542,14 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
                 plain_key: str, strict: bool = False, raw_ok: bool = True,
                 quantized: bool = False) -> None:
     """Run fn over the values in order; one result per value, errors keep their place."""
-    from precli.analysis import ErrorRecord
-    from precli.streams import OUTPUT_MODES, RESULT_KEYS, RecordWriter, detect_env, result_record
+    from precli.core.values import ErrorRecord
+    from precli.stream.writers import (
+        OUTPUT_MODES,
+        RESULT_KEYS,
+        RecordWriter,
+        detect_env,
+        result_record,
+    )
 
     env = detect_env(no_color)
     mode = env.resolve_output(output, OUTPUT_MODES if raw_ok else OUTPUT_MODES[:-1])
@@ -661,7 +566,7 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
             if isinstance(e, UsageError):
                 raise
             failed += 1
-            from precli.exact import shown_text
+            from precli.core.exact import shown_text
 
             error_line(f"value {i + 1} ({shown_text(text)}): {e}{_file_hint(text)}")
             if strict:
@@ -680,8 +585,8 @@ def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
 
 
 def _print_results(results: list[Any], color: bool) -> None:
-    from precli import render
-    from precli.analysis import EncodeResult, ErrorRecord
+    from precli.cli import views as render
+    from precli.core.values import EncodeResult, ErrorRecord
 
     ok = [r for r in results if not isinstance(r, ErrorRecord)]
     con = console(sys.stdout, color)
@@ -751,10 +656,10 @@ def compare(
     debug: DebugOpt = False,
 ) -> None:
     """Compare formats: one value in each, formats side by side, or an array cast to each."""
-    from precli.analysis import DEFAULT_COMPARE_FORMATS, EncodeOptions, format_notes
-    from precli.formats import get_format
-    from precli.rounding import resolve_round_mode
-    from precli.streams import detect_env
+    from precli.core.formats import get_format
+    from precli.core.rounding import resolve_round_mode
+    from precli.core.values import DEFAULT_COMPARE_FORMATS, EncodeOptions, format_notes
+    from precli.stream.writers import detect_env
 
     items = args or []
     env = detect_env(no_color)
@@ -792,7 +697,7 @@ def compare(
             raise typer.Exit(int(ExitStatus.DATA_ERROR))
         return
     if input_file is None and not items:
-        from precli.streams import stdin_is_piped
+        from precli.stream.writers import stdin_is_piped
 
         if not stdin_is_piped():
             raise UsageError("give one number, format names, or one file (or '-', or pipe "
@@ -803,7 +708,7 @@ def compare(
         raise UsageError(
             f"cannot compare {bad!r}: give one number, format names, or one file"
             if bad else "give one number, format names, or one file (or '-') to compare")
-    from precli.commands import CheckpointOptions, compare_array_command
+    from precli.cli.commands import CheckpointOptions, compare_array_command
 
     raise typer.Exit(compare_array_command(
         input_file or items[0], input_format, names, resolve_round_mode(round_mode), saturate,
@@ -812,15 +717,15 @@ def compare(
 
 
 def _is_format(name: str) -> bool:
+    from precli.core.formats import get_format
     from precli.errors import UsageError as _U
-    from precli.formats import get_format
 
     try:
         get_format(name)
         return True
     except _U:
         try:
-            from precli.quantize import get_block_format
+            from precli.core.formats import get_block_format
 
             get_block_format(name)
             return True
@@ -829,8 +734,8 @@ def _is_format(name: str) -> bool:
 
 
 def _is_number(text: str) -> bool:
+    from precli.core.exact import parse_number
     from precli.errors import ValueParseError
-    from precli.exact import parse_number
 
     try:
         parse_number(text)
@@ -840,12 +745,12 @@ def _is_number(text: str) -> bool:
 
 
 def _compare_formats(fmts: list[Any], notes: list[str], env: Any, output: str | None) -> None:
-    from precli import analysis
-    from precli.streams import dumps, write_table_rows
+    from precli.core import values as analysis
+    from precli.stream.writers import dumps, write_table_rows
 
     mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
     if mode == "table":
-        from precli import render
+        from precli.cli import views as render
 
         con = console(sys.stdout, env.color)
         con.print(render.compare_formats_view(fmts, notes, con.width))
@@ -865,8 +770,8 @@ def _compare_formats(fmts: list[Any], notes: list[str], env: Any, output: str | 
 
 def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
                     output: str | None) -> int:
-    from precli.analysis import ErrorRecord, compare_value
-    from precli.streams import RESULT_KEYS, RecordWriter, result_record
+    from precli.core.values import ErrorRecord, compare_value
+    from precli.stream.writers import RESULT_KEYS, RecordWriter, result_record
 
     mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
     failed = 0
@@ -876,7 +781,7 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
         results = compare_value(fmts, text, opts)
         for r in results:
             if isinstance(r, ErrorRecord):
-                from precli.exact import shown_text
+                from precli.core.exact import shown_text
 
                 error_line(f"{shown_text(text)}: {r.error}")
                 failed += 1
@@ -884,7 +789,7 @@ def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
             for r in results:
                 writer.write(result_record(r))
         else:
-            from precli import render
+            from precli.cli import views as render
 
             con = console(sys.stdout, env.color)
             con.print(render.compare_value_table(text, results, con.width))
@@ -914,8 +819,8 @@ def check(
 ) -> None:
     """Lint a (quantized) checkpoint: bad scales, shapes, saturation, NaN, requantization
     drift. One line per finding; exit 1 if there is any."""
-    from precli.qcommands import check_command
-    from precli.streams import detect_env
+    from precli.cli.checkpoints import check_command
+    from precli.stream.writers import detect_env
 
     raise typer.Exit(check_command(checkpoint, tensors, exclude, jobs, detect_env(no_color),
                                    output))
@@ -944,8 +849,8 @@ def diff(
 ) -> None:
     """Compare a converted checkpoint with its original, tensor by tensor: error statistics
     and the ulp distance in the quantized element format."""
-    from precli.qcommands import diff_command
-    from precli.streams import detect_env
+    from precli.cli.checkpoints import diff_command
+    from precli.stream.writers import detect_env
 
     raise typer.Exit(diff_command(original, quantized, tensors, exclude, jobs,
                                   detect_env(no_color), output))
@@ -1018,9 +923,9 @@ def plan(
     debug: DebugOpt = False,
 ) -> None:
     """Choose one recipe per tensor under a size or quality budget (exact, data-free)."""
-    from precli.commands import CheckpointOptions, plan_command
-    from precli.plan import Budget, parse_bits, parse_size
-    from precli.streams import detect_env
+    from precli.cli.commands import CheckpointOptions, plan_command
+    from precli.model.plan import Budget, parse_bits, parse_size
+    from precli.stream.writers import detect_env
 
     names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()]
     if not names:

@@ -1,7 +1,7 @@
 """The bulk path: encode / decode streams of values in chunks, vectorized where exact.
 
 Text is parsed to float64 with Python's correctly rounded ``float``; numpy then rounds
-whole chunks (:mod:`precli.codec`). A decimal parsed to float64 can double-round only
+whole chunks (:mod:`precli.array.codec`). A decimal parsed to float64 can double-round only
 when the float64 lands exactly on a target midpoint (nearest modes) or exactly on a
 representable target value (directed modes, odd); those lanes, float64 overflow, text
 ``float`` rejects (hex floats, garbage) and NaN into formats without NaN are redone on the
@@ -23,8 +23,17 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec, fastparse
-from precli.analysis import (
+from precli.array import codec
+from precli.core.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.rounding import (
+    _float64_exact,
+    _magnitude_float,
+    round_value,
+    shortest_float,
+    stochastic_bits,
+)
+from precli.core.values import (
     DecodeResult,
     EncodeOptions,
     EncodeResult,
@@ -34,15 +43,7 @@ from precli.analysis import (
     parse_code,
 )
 from precli.errors import PrecliError, UsageError, ValueParseError
-from precli.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.rounding import (
-    _float64_exact,
-    _magnitude_float,
-    round_value,
-    shortest_float,
-    stochastic_bits,
-)
+from precli.stream import hexparse as fastparse
 
 CHUNK_BYTES = 1 << 20
 CHUNK_VALUES = 1 << 18
@@ -342,7 +343,7 @@ def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
     """A .npy file, memory-mapped (never read whole, never unpickled); big-endian arrays
     are byte-swapped a chunk at a time."""
     arr = open_npy(path)
-    from precli.compare import iter_blocks
+    from precli.array.tiles import iter_blocks
 
     start = 0
     for piece, _ in iter_blocks(arr, chunk_size=n):  # views in row-major order: a
@@ -372,7 +373,7 @@ def open_batches(input_format: str, stream: IO[bytes] | None, path: str | None) 
 
 def _float_text(v: Any) -> str:
     """The shortest text of a binary input value in its own type."""
-    from precli.formats import get_format
+    from precli.core.formats import get_format
 
     if v.dtype.kind in "iu":
         return str(int(v))
@@ -603,7 +604,7 @@ class ValueTexts:
 
     def _text(self, code: int) -> bytes:
         """The record's "value" (README: the value rule), as decode_text gives it."""
-        from precli.analysis import float_value_text, plain_value
+        from precli.core.values import float_value_text, plain_value
 
         fmt = self.fmt
         if isinstance(fmt, FloatFormat):
@@ -615,7 +616,7 @@ class ValueTexts:
         return s.encode()
 
     def lines(self, codes: np.ndarray, errors: dict[int, str]) -> bytes:
-        from precli import fastcode
+        from precli.stream import codefacts as fastcode
 
         fmt = self.fmt
         if fmt.bits > 16 and fastcode.covers(fmt):  # fp64, fp32, tf32: a code a value
@@ -719,7 +720,7 @@ class RecordTexts:
 
     def __init__(self, fmt: Format, writer: Any, opts: EncodeOptions | None = None,
                  scale: Any = None, zero_point: int | None = None) -> None:
-        from precli.streams import result_record
+        from precli.stream.writers import result_record
 
         self.fmt, self.writer, self.opts = fmt, writer, opts
         self.scale, self.zero_point = scale, zero_point
@@ -747,11 +748,11 @@ class RecordTexts:
     def decode(self, batch: Batch, dec: DecodedBatch) -> Iterator[list[Any]]:
         """Rendered records (str), an ErrorRecord where a value failed, in slices of
         SLICE values (a batch's records at once would hold ~60 MB of text)."""
-        from precli.analysis import describe_code
+        from precli.core.values import describe_code
 
         if self._fast_text(batch):
             if self._fast_dec is None:
-                from precli import fastrec
+                from precli.stream import records as fastrec
 
                 self._fast_dec = fastrec.FastDecode(
                     self.json, self._decode_template, self._decode_one,
@@ -799,7 +800,7 @@ class RecordTexts:
               ) -> Any:
         """The templates of many codes at once (precli/fastcode.py), where it covers the
         format: its make(codes, flags), else None."""
-        from precli import fastcode
+        from precli.stream import codefacts as fastcode
 
         if not fastcode.covers(self.fmt) or self.scale is not None or \
                 self.zero_point is not None:
@@ -836,7 +837,7 @@ class RecordTexts:
             and len(batch) >= FAST_MIN
 
     def _decode_template(self, c: int) -> tuple[str, ...]:
-        from precli.analysis import describe_code
+        from precli.core.values import describe_code
 
         info = describe_code(self.fmt, c, self.scale, self.zero_point)
         rec = self._result_record(DecodeResult("", info))
@@ -853,7 +854,7 @@ class RecordTexts:
         return t[0] + self._cell(batch.text(i)) + t[1]
 
     def _cell(self, v: Any) -> str:
-        from precli.streams import RecordTemplate
+        from precli.stream.writers import RecordTemplate
 
         return RecordTemplate((), self.json).cell(v)
 
@@ -864,7 +865,7 @@ class RecordTexts:
         SLICE values."""
         if self.fast_enc_bytes and self._fast_text(batch):
             if self._fast_enc is None:
-                from precli import fastrec
+                from precli.stream import records as fastrec
 
                 self._fast_enc = fastrec.FastEncode(
                     self.fmt, self.json, self._encode_template, self._encode_one,
@@ -934,7 +935,7 @@ class RecordTexts:
     def _info(self, c: int) -> Any:
         info = self._infos.get(c)
         if info is None:
-            from precli.analysis import describe_code
+            from precli.core.values import describe_code
 
             info = self._infos[c] = describe_code(self.fmt, c)
             _bound(self._infos)

@@ -1,4 +1,4 @@
-"""Rich views of a plan (``precli plan``): take a :class:`precli.plan.Plan`, return
+"""Rich views of a plan (``precli plan``): take a :class:`precli.model.plan.Plan`, return
 renderables. Never prints. Kept beside render.py rather than in it so that the checkpoint
 views and the plan views can change independently."""
 
@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from precli.plan import STORED, Plan, Solution, weighted_sqnr
-from precli.render import KeyValues, _table, human_bytes
+from precli.cli.views import KeyValues, _table, human_bytes
+from precli.model.plan import STORED, Plan, Solution, weighted_sqnr
 
 CAVEAT = ("The error is a weight-error proxy (relative error energy of each tensor's "
           "values), not an accuracy guarantee: check the model on its task.")

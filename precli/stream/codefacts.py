@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precli.formats import FloatFormat
+from precli.core.formats import FloatFormat
 
 U64 = npt.NDArray[np.uint64]
 
@@ -46,7 +46,7 @@ _LIMIT = np.array([(10**17 - 1) // 5**k for k in range(28)], np.uint64)
 def covers(fmt: Any) -> bool:
     """Whether CodeTemplates and value_texts take fmt: float formats whose every finite
     value is a float64 (fp64 and narrower)."""
-    from precli.codec import _fits_float64
+    from precli.array.codec import _fits_float64
 
     return isinstance(fmt, FloatFormat) and _fits_float64(fmt)
 
@@ -84,10 +84,10 @@ def exact_texts(vals: npt.NDArray[np.float64]) -> list[bytes]:
 def value_texts(fmt: FloatFormat, codes: U64) -> list[bytes]:
     """analysis.float_value_text of each code (ASCII): the exact value when it has at
     most 17 significant digits, else repr of the float64 value (nan / inf as words)."""
-    from precli import codec
-    from precli.analysis import float_value_text
-    from precli.exact import format_decimal
-    from precli.fastrepr import repr_matrix
+    from precli.array import codec
+    from precli.core.exact import format_decimal
+    from precli.core.values import float_value_text
+    from precli.stream.floatrepr import repr_matrix
 
     n = len(codes)
     vals = codec.decode_array(fmt, codes)
@@ -127,8 +127,8 @@ def value_texts(fmt: FloatFormat, codes: U64) -> list[bytes]:
 def shortest_texts(fmt: FloatFormat, codes: U64, vals: npt.NDArray[np.float64],
                    ) -> list[bytes]:
     """rounding.shortest_float of each finite code (ASCII)."""
-    from precli.analysis import _shortest
-    from precli.exact import format_decimal
+    from precli.core.exact import format_decimal
+    from precli.core.values import _shortest
 
     kind = _numpy_type(fmt)
     if kind is None:
@@ -177,7 +177,7 @@ def _bit_cells(c: U64, bits: int) -> list[bytes]:
 
 def neighbours(fmt: FloatFormat, codes: U64) -> tuple[list[Any], list[Any]]:
     """rounding.float_neighbours of each code: (prev codes, next codes), None for none."""
-    from precli.rounding import float_neighbours
+    from precli.core.rounding import float_neighbours
 
     if not fmt.signed:
         pairs = [float_neighbours(fmt, c) for c in codes.tolist()]
@@ -213,7 +213,7 @@ class CodeTemplates:
         """record(code, flags): the record dict of a code; open_: the holes left open;
         quoted: the open holes whose json cells are strings (their quotes go in the
         template pieces: the filled text is then the bare string)."""
-        from precli.streams import RecordTemplate
+        from precli.stream.writers import RecordTemplate
 
         self.fmt, self.json = fmt, writer.mode in ("json", "ndjson")
         holes = tuple(k for k in writer.keys if k in open_ or k in FIELDS)
@@ -252,7 +252,7 @@ class CodeTemplates:
         (specials, and codes without a neighbour on one side, whose cell is null)."""
         import math
 
-        from precli import codec
+        from precli.array import codec
 
         fmt = self.fmt
         c = np.array(codes, np.uint64)

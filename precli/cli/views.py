@@ -12,7 +12,9 @@ from rich.text import Text
 if TYPE_CHECKING:  # rich.table is imported where a table is drawn: `info fp16` needs none
     from rich.table import Table
 
-from precli.analysis import (
+from precli.core.exact import floor_log10, format_decimal, shortest_in_interval
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.values import (
     CodeInfo,
     DecodeResult,
     EncodeResult,
@@ -21,8 +23,6 @@ from precli.analysis import (
     max_derivation,
     pow2_text,
 )
-from precli.exact import floor_log10, format_decimal, shortest_in_interval
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat
 
 SIGN, EXP, MANT = "bold red", "bold green", "bold blue"
 
@@ -514,7 +514,7 @@ _CELL = {"normal": ("█", "green"), "subnormal": ("▒", "yellow"), "underflow"
 
 def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> RenderableType:
     """One row per binade 2^k of the input: a bar of its count, then each format's cover."""
-    from precli.plot import cell
+    from precli.model.histogram import cell
 
     if not hist.counts:
         return Text("no finite nonzero values to plot", style="dim")
@@ -827,7 +827,7 @@ def block_overview_table(blocks: Sequence[Any], width: int = 120) -> Table:
     from rich.console import Console
     from rich.measure import Measurement
 
-    from precli.quantize import effective_bits
+    from precli.core.formats import effective_bits
 
     cols = (("name", "left", 0), ("element", "left", 0), ("scale", "left", 0),
             ("block", "right", 0), ("bits/value", "right", 0), ("element max", "right", 1),

@@ -1,8 +1,8 @@
 """Array statistics for ``precli compare``: what storing a tensor under a recipe costs.
 
 Pure numpy, never prints. A tensor (:class:`Values`: an array, a memory map, parsed text
-or a checkpoint reader) is walked in tiles of its matrix view (see :mod:`precli.recipes`
-for the layout); every recipe quantizes each tile through :func:`precli.recipes.
+or a checkpoint reader) is walked in tiles of its matrix view (see :mod:`precli.array.recipes`
+for the layout); every recipe quantizes each tile through :func:`precli.array.recipes.
 quantize_tile` and folds it into running totals, so memory stays bounded by the tile size
 however large the tensor. Recipes with tensor or channel scales (and NVFP4's tensor scale)
 take a first pass for the range; everything else is one pass.
@@ -28,7 +28,7 @@ take a first pass for the range; everything else is one pass.
   error is zero, ``"-inf"`` when values were lost (then the errors are ``"inf"``).
   ``null`` means there was no finite input.
 * ``bits_per_value``: storage per value, scales and zero points included at their stored
-  width (:meth:`precli.recipes.Recipe.bits_per_value`).
+  width (:meth:`precli.array.recipes.Recipe.bits_per_value`).
 * ``scaling``, ``block``, ``scale_format``, ``scheme``: the recipe; ``scale`` /
   ``zero_point``: the scale when there is one (tensor scaling), ``scale_count`` /
   ``scale_min`` / ``scale_max``: every stored scale, ``scale_nan``: scales that could not be
@@ -55,11 +55,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec
-from precli.errors import UsageError
-from precli.formats import FloatFormat, IntFormat
-from precli.quantize import int_params
-from precli.recipes import (
+from precli.array import codec
+from precli.array.intquant import int_params
+from precli.array.recipes import (
     Context,
     Defaults,
     Recipe,
@@ -70,7 +68,9 @@ from precli.recipes import (
     scale_exact,
     scales_from_range,
 )
-from precli.rounding import resolve_round_mode
+from precli.core.formats import FloatFormat, IntFormat
+from precli.core.rounding import resolve_round_mode
+from precli.errors import UsageError
 
 __all__ = [
     "CHUNK",
@@ -81,7 +81,6 @@ __all__ = [
     "compare_array",
     "compare_tensor",
     "compare_values",
-    "iter_blocks",
     "merge_tallies",
     "summary_stats",
     "pick_cheapest",
@@ -509,57 +508,6 @@ class Values:
 # ------------------------------------------------------------------ walking
 
 
-def iter_blocks(
-    a: npt.NDArray[Any], *, axis: int | None = None, chunk_size: int = CHUNK
-) -> Iterator[tuple[npt.NDArray[Any], npt.NDArray[np.intp] | None]]:
-    """Walk an array (in memory or memory-mapped) in row-major order, in pieces of at most
-    ``chunk_size`` elements (or one run of the last axis when a single run is longer).
-
-    Yields ``(piece, channel)``: a view of the array, and, when ``axis`` is given, an
-    index array broadcastable to the piece holding each element's index along ``axis``
-    (None otherwise). Pieces are consecutive in the flattened order, so block formats
-    can consume them as a stream."""
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be positive")
-    shape = a.shape
-    nd = a.ndim
-    if nd == 0:
-        if axis is not None:
-            raise UsageError("a 0-dimensional array has no axis to take channels along")
-        yield a.reshape(1), None
-        return
-    ax = None if axis is None else axis % nd
-    k = nd  # index the first k dims ... find the fewest leaving pieces <= chunk_size
-    while k > 0 and math.prod(shape[k - 1 :]) <= chunk_size:
-        k -= 1
-    if k == 0:
-        yield a, (None if ax is None else _channel_range(0, shape[ax], ax, nd))
-        return
-    d = k - 1  # the dimension cut into runs
-    step = max(1, chunk_size // math.prod(shape[k:]))
-    for idx in np.ndindex(*shape[:d]):
-        for j0 in range(0, shape[d], step):
-            j1 = min(j0 + step, shape[d])
-            piece = a[(*idx, slice(j0, j1))]
-            ch: npt.NDArray[np.intp] | None
-            if ax is None:
-                ch = None
-            elif ax < d:
-                ch = np.asarray(idx[ax], dtype=np.intp)
-            elif ax == d:
-                ch = _channel_range(j0, j1, 0, nd - d)
-            else:
-                ch = _channel_range(0, shape[ax], ax - d, nd - d)
-            yield piece, ch
-
-
-def _channel_range(lo: int, hi: int, dim: int, ndim: int) -> npt.NDArray[np.intp]:
-    shape = [1] * ndim
-    shape[dim] = hi - lo
-    return np.arange(lo, hi, dtype=np.intp).reshape(shape)
-
-
-
 def _tiles(v: Values, recipes: Sequence[Recipe], chunk: int) -> Iterator[tuple[int, int, int, int]]:
     """Tiles of the matrix view, each starting on a group / block boundary of every
     recipe: row steps are multiples of every block height, column steps of every group
@@ -657,7 +605,7 @@ class _Plan:
 def _first_pass(v: Values, plans: list[_Plan], tiles: list[tuple[int, int, int, int]],
                 progress: Callable[[int], None] | None) -> None:
     """Ranges per tensor and per channel, then the scales of every tensor / channel
-    recipe (exact, through :func:`precli.recipes.scale_exact`, wherever float64 could
+    recipe (exact, through :func:`precli.array.recipes.scale_exact`, wherever float64 could
     round differently)."""
     scanned = [p for p in plans if p.recipe.needs_scan]
     if not scanned:
@@ -971,7 +919,7 @@ def compare_array(targets: Sequence[str | Recipe], data: npt.ArrayLike, *,
     """Statistics of storing an array (or memory map) under each recipe.
 
     ``scheme`` / ``granularity`` / ``block_size`` say what bare integer names and nf4
-    mean (see :class:`precli.recipes.Defaults`); ``axis`` is the channel axis of
+    mean (see :class:`precli.array.recipes.Defaults`); ``axis`` is the channel axis of
     ``granularity="channel"`` and otherwise the blocking axis (default: the last)."""
     if granularity not in ("tensor", "channel"):
         raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")

@@ -32,9 +32,9 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec
+from precli.array import codec
+from precli.core.formats import Format
 from precli.errors import CodeRangeError, UsageError, ValueParseError
-from precli.formats import Format
 
 U64 = npt.NDArray[np.uint64]
 
@@ -298,7 +298,7 @@ def opaque_values(path: str, dtype: str | None) -> Any:
     as float64 values, decoded exactly from the element format `dtype` names; None when
     the file is an ordinary numeric .npy (bulk.npy_batches reads those, and reports what
     is wrong with a file that is neither)."""
-    from precli.bulk import open_npy
+    from precli.stream.batches import open_npy
 
     arr: Any
     try:
@@ -321,7 +321,7 @@ def opaque_values(path: str, dtype: str | None) -> Any:
         raise UsageError(f"{path}: opaque {size}-byte items (|V{size}, as ml_dtypes saves "
                          "bfloat16 / float8); name their format with --dtype"
                          + (f" ({hint})" if hint else ""))
-    from precli.formats import get_format
+    from precli.core.formats import get_format
 
     fmt = get_format(dtype)
     if fmt.nbytes != size or is_tf32(fmt):
@@ -335,7 +335,7 @@ class _OpaqueValues:
         self.fmt, self.arr = fmt, arr
 
     def batches(self, n: int = 1 << 18) -> Iterator[Any]:
-        from precli.bulk import Batch
+        from precli.stream.batches import Batch
 
         size = self.arr.dtype.itemsize
         flat = self.arr.reshape(-1)

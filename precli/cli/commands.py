@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import IO, Any
 
-from precli import bulk
-from precli.analysis import EncodeOptions, ErrorRecord
+from precli.core.formats import FloatFormat, Format
+from precli.core.values import EncodeOptions, ErrorRecord
 from precli.errors import ExitStatus, PrecliError, UsageError
-from precli.formats import FloatFormat, Format
-from precli.streams import RESULT_KEYS, OutputEnv, RecordWriter, detect_env, result_record
+from precli.stream import batches as bulk
+from precli.stream.writers import RESULT_KEYS, OutputEnv, RecordWriter, detect_env, result_record
 
 TABLE_ROWS = 100
 
@@ -35,7 +35,7 @@ def _open(src: tuple[str, str | None], dtype: str | None = None,
 
         return bulk.text_batches(io.BytesIO((path or "").encode())), None
     if input_format == "npy":
-        from precli.packing import opaque_values
+        from precli.stream.packing import opaque_values
 
         opaque = opaque_values(path, dtype) if path not in (None, "-") else None
         if opaque is not None:  # ml_dtypes' |V items, decoded by --dtype
@@ -54,7 +54,7 @@ def _open(src: tuple[str, str | None], dtype: str | None = None,
 
 
 def _report(batch: bulk.Batch, i: int, msg: str) -> None:
-    from precli.cli import error_line
+    from precli.cli.terminal import error_line
 
     error_line(f"{batch.where(i)} ({batch.shown(i)}): {msg}")
 
@@ -93,7 +93,7 @@ def _encode_bytes(fmt: Format, opts: EncodeOptions, batches: Iterator[bulk.Batch
                   strict: bool, pack: bool = False) -> int:
     raw = None
     if mode == "raw":
-        from precli.packing import RawCodes
+        from precli.stream.packing import RawCodes
 
         raw = RawCodes(fmt, pack)  # tf32 in its fp32 container; --pack: sub-byte layout
 
@@ -206,8 +206,8 @@ class _Stop(Exception):
 
 
 def _table(results: list[Any], env: OutputEnv) -> None:
-    from precli import render
-    from precli.cli import console
+    from precli.cli import views as render
+    from precli.cli.terminal import console
 
     console(sys.stdout, env.color).print(render.results_table(results))
 
@@ -242,8 +242,8 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
 def _decode_binary(fmt: Format, scale: Fraction | None, zero_point: int | None,
                    src: tuple[str, str | None], mode: str, env: OutputEnv, strict: bool) -> int:
     """decode --input-format u8|u16|u32|u64|packed|npy: codes already binary."""
-    from precli.analysis import DecodeResult, describe_code
-    from precli.packing import CODE_INPUT_FORMATS, code_batches
+    from precli.core.values import DecodeResult, describe_code
+    from precli.stream.packing import CODE_INPUT_FORMATS, code_batches
 
     input_format, path = src
     if isinstance(fmt, FloatFormat) and (scale is not None or zero_point is not None):
@@ -321,7 +321,7 @@ def sniff_input(path: str) -> str:
     if path == "-":
         return "text"
     if not os.path.exists(path):
-        from precli.formats import get_format
+        from precli.core.formats import get_format
 
         try:
             get_format(path)
@@ -368,7 +368,7 @@ def load_values(path: str, input_format: str | None, axis: int | None = None) ->
     memory-mapped, or decimal text (stdin or a file) parsed exactly (see text_values)."""
     import numpy as np
 
-    from precli.compare import Values
+    from precli.model.stats import Values
 
     fmt = input_format or sniff_input(path)
     if fmt == "npy":  # header checked first, never unpickled; big-endian is read too
@@ -409,9 +409,9 @@ def text_values(stream: IO[bytes]) -> Any:
     against it. Values beyond float64's range are refused (compare works in float64)."""
     import numpy as np
 
-    from precli.compare import Values
+    from precli.core.exact import parse_number
     from precli.errors import ValueParseError
-    from precli.exact import parse_number
+    from precli.model.stats import Values
 
     vals: list[float] = []
     los: list[float] = []
@@ -512,9 +512,9 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
                           ckpt: CheckpointOptions | None = None) -> int:
     ckpt = ckpt or CheckpointOptions()
     steady_allocator()
-    from precli.analysis import DEFAULT_COMPARE_FORMATS
-    from precli.compare import RECORD_KEYS, compare_values, pick_cheapest, resolve_recipes
-    from precli.recipes import Defaults
+    from precli.array.recipes import Defaults
+    from precli.core.values import DEFAULT_COMPARE_FORMATS
+    from precli.model.stats import RECORD_KEYS, compare_values, pick_cheapest, resolve_recipes
 
     out_mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
     if plot and out_mode != "table":
@@ -554,8 +554,8 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
             stats[pick] = dataclasses.replace(stats[pick], recommended=True)
     recs = [s.to_record() for s in stats]
     if out_mode == "table":
-        from precli import render
-        from precli.cli import console
+        from precli.cli import views as render
+        from precli.cli.terminal import console
 
         con = console(sys.stdout, env.color)
         con.print(render.compare_stats_table(path, recs, con.width, min_sqnr))
@@ -563,7 +563,7 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
             con.print(render.magnitude_plot(_histogram(values), _coverages(recipes),
                                             con.width))
     else:
-        from precli.streams import dumps, write_table_rows
+        from precli.stream.writers import dumps, write_table_rows
 
         if out_mode == "json":
             import json
@@ -576,7 +576,7 @@ def compare_array_command(path: str, input_format: str | None, names: list[str] 
         else:
             write_table_rows(sys.stdout, out_mode, RECORD_KEYS, recs)
     if min_sqnr is not None and pick is None:
-        from precli.cli import error_line
+        from precli.cli.terminal import error_line
 
         error_line(f"no recipe reaches {min_sqnr:g} dB SQNR without losing values")
         return int(ExitStatus.DATA_ERROR)
@@ -611,8 +611,8 @@ def compare_checkpoint(path: str, recipes: list[Any], mode: str, saturate: bool,
     """Every tensor of a checkpoint under each recipe, then the model-wide summary."""
     import dataclasses
 
-    from precli.compare import pick_cheapest
-    from precli.report import CHECKPOINT_KEYS, analyze
+    from precli.model.analyze import CHECKPOINT_KEYS, analyze
+    from precli.model.stats import pick_cheapest
     from precli.sources import open_checkpoint
 
     if axis is not None:
@@ -635,16 +635,16 @@ def compare_checkpoint(path: str, recipes: list[Any], mode: str, saturate: bool,
         if pick is not None:
             report.summary[pick] = dataclasses.replace(report.summary[pick], recommended=True)
     if out_mode == "table":
-        from precli import render
-        from precli.cli import console
+        from precli.cli import views as render
+        from precli.cli.terminal import console
 
         con = console(sys.stdout, env.color)
         con.print(render.checkpoint_view(report, con.width, ckpt.show_all, min_sqnr))
     else:
-        from precli.streams import write_table_rows
+        from precli.stream.writers import write_table_rows
 
         write_table_rows(sys.stdout, out_mode, CHECKPOINT_KEYS, report.records())
-    from precli.cli import error_line
+    from precli.cli.terminal import error_line
 
     for e in report.errors:
         error_line(e)
@@ -667,7 +667,7 @@ def _checkpoint_progress(path: str, ck: Any, recipes: list[Any], kw: dict[str, A
         TransferSpeedColumn,
     )
 
-    from precli.report import _select, analyze
+    from precli.model.analyze import _select, analyze
 
     todo = [t for t in _select(list(ck.tensors()), kw["include"], kw["exclude"])
             if t.skip is None]
@@ -700,7 +700,7 @@ def _with_progress(recipes: list[Any], values: Any, kw: dict[str, Any], env: Out
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-    from precli.compare import compare_values
+    from precli.model.stats import compare_values
 
     passes = 2 if any(r.needs_scan for r in recipes) else 1
     con = Console(file=sys.stderr, no_color=not env.color)
@@ -712,7 +712,7 @@ def _with_progress(recipes: list[Any], values: Any, kw: dict[str, Any], env: Out
 
 
 def _histogram(values: Any) -> Any:
-    from precli.plot import MagnitudeHistogram
+    from precli.model.histogram import MagnitudeHistogram
 
     h = MagnitudeHistogram()
     for r0 in range(0, values.rows, max(1, (1 << 15) // max(values.cols, 1))):
@@ -724,8 +724,8 @@ def _histogram(values: Any) -> Any:
 def _coverages(recipes: list[Any]) -> list[Any]:
     """Plot columns: the plain float casts among the recipes (scaled recipes adapt to the
     data, so a fixed range would say nothing about them)."""
-    from precli.formats import FloatFormat
-    from precli.plot import coverage
+    from precli.core.formats import FloatFormat
+    from precli.model.histogram import coverage
 
     return [coverage(r.element) for r in recipes
             if r.kind == "cast" and isinstance(r.element, FloatFormat)]
@@ -742,7 +742,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     scales and elements are rounded from it, and abs_error is measured against it."""
     import numpy as np
 
-    from precli.recipes import block_quantize
+    from precli.array.recipes import block_quantize
 
     env = detect_env(no_color)
     mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson", "raw"))
@@ -751,8 +751,8 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     los: Any = None
     if src is None:
         texts = list(values)
+        from precli.core.exact import parse_number
         from precli.errors import ValueParseError
-        from precli.exact import parse_number
 
         pairs = []
         for tx in texts:
@@ -778,7 +778,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     r = block_quantize(bfmt, vals, exact=exact)
     codes = np.asarray(r.element_codes).reshape(-1)
     if mode == "raw":
-        from precli.packing import block_raw_bytes
+        from precli.stream.packing import block_raw_bytes
 
         sys.stdout.buffer.write(block_raw_bytes(
             codes, bfmt.element_format.bits, r.scale_codes,
@@ -792,7 +792,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     ts = r.tensor_scale if bfmt.kind == "nvfp4" else None
     ts_hex = None
     if ts is not None:
-        from precli.packing import nvfp4_tensor_scale_fields
+        from precli.stream.packing import nvfp4_tensor_scale_fields
 
         ts_hex = nvfp4_tensor_scale_fields(ts)["tensor_scale_hex"]
     recs = []
@@ -812,8 +812,8 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
             "abs_error": err,
         })
     if mode == "table":
-        from precli.cli import console
-        from precli.render import _table
+        from precli.cli.terminal import console
+        from precli.cli.views import _table
 
         keys = [k for k in BLOCK_RECORD_KEYS
                 if k not in ("tensor_scale", "tensor_scale_hex", "format")]  # in the title
@@ -833,7 +833,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
     if mode == "plain":
         sys.stdout.write("".join(rec["hex"] + "\n" for rec in recs))
         return 0
-    from precli.streams import dumps, write_table_rows
+    from precli.stream.writers import dumps, write_table_rows
 
     if mode == "ndjson":
         sys.stdout.write("".join(dumps(rec) + "\n" for rec in recs))
@@ -855,11 +855,11 @@ def plan_command(path: str, names: list[str], budget: Any, keeps: list[str],
                  emit: str | None,
                  ckpt: CheckpointOptions, env: OutputEnv, out_mode: str | None) -> int:
     """One recipe per tensor under a budget: analyze the checkpoint once, solve, write."""
-    from precli import plan as planmod
-    from precli.cli import error_line, note_line
-    from precli.compare import resolve_recipes
-    from precli.recipes import Defaults, parse_recipe
-    from precli.report import analyze
+    from precli.array.recipes import Defaults, parse_recipe
+    from precli.cli.terminal import error_line, note_line
+    from precli.model import plan as planmod
+    from precli.model.analyze import analyze
+    from precli.model.stats import resolve_recipes
     from precli.sources import open_checkpoint
 
     if emit is not None and emit not in EMITS:
@@ -897,8 +897,8 @@ def plan_command(path: str, names: list[str], budget: Any, keeps: list[str],
                              offer_stored)
     out = sys.stdout
     if mode == "table":
-        from precli import render_plan
-        from precli.cli import console
+        from precli.cli import plan_view as render_plan
+        from precli.cli.terminal import console
 
         con = console(out, env.color)
         con.print(render_plan.plan_view(plan, con.width))
@@ -910,7 +910,7 @@ def plan_command(path: str, names: list[str], budget: Any, keeps: list[str],
         out.write(json.dumps(planmod.plan_record(plan), indent=2, ensure_ascii=False,
                              allow_nan=False) + "\n")
     elif mode in ("csv", "plain"):
-        from precli.streams import write_table_rows
+        from precli.stream.writers import write_table_rows
 
         rows = planmod.plan_record(plan)["tensors"]
         keys = ("tensor", "recipe", "params", "bits_per_value", "sqnr_db", "dtype", "bits",

@@ -7,15 +7,15 @@ import sys
 from typing import Any
 
 from precli.errors import ExitStatus, UsageError
-from precli.streams import OutputEnv
+from precli.stream.writers import OutputEnv
 
 CHECK_KEYS = ("tensor", "check", "expected", "found")
 
 
 def check_command(path: str, include: str | None, exclude: str | None, jobs: int,
                   env: OutputEnv, output: str | None) -> int:
-    from precli.check import check_checkpoint
-    from precli.cli import error_line
+    from precli.cli.terminal import error_line
+    from precli.model.check import check_checkpoint
 
     mode = env.resolve_output(output, ("table", "plain", "json", "ndjson", "csv"))
     rep = check_checkpoint(path, include=include, exclude=exclude, jobs=jobs)
@@ -23,15 +23,15 @@ def check_command(path: str, include: str | None, exclude: str | None, jobs: int
         raise UsageError(f"no tensor of {path} matches --tensors / --exclude")
     summ = rep.summary()
     if mode in ("json", "ndjson", "csv"):
-        from precli.streams import write_table_rows
+        from precli.stream.writers import write_table_rows
 
         recs = rep.records() if mode != "csv" else [f.record() for f in rep.findings]
         write_table_rows(sys.stdout, mode, CHECK_KEYS, recs)
     else:
         out = sys.stdout
         if mode == "table":
-            from precli.cli import console
-            from precli.render import _table
+            from precli.cli.terminal import console
+            from precli.cli.views import _table
 
             con = console(out, env.color)
             if rep.findings:
@@ -66,16 +66,16 @@ def _summary_line(s: dict[str, Any]) -> str:
 
 def diff_command(original: str, quantized: str, include: str | None, exclude: str | None,
                  jobs: int, env: OutputEnv, output: str | None) -> int:
-    from precli.cli import error_line
-    from precli.diff import DIFF_KEYS, diff_checkpoints
+    from precli.cli.terminal import error_line
+    from precli.model.diff import DIFF_KEYS, diff_checkpoints
 
     mode = env.resolve_output(output, ("table", "plain", "json", "ndjson", "csv"))
     rep = diff_checkpoints(original, quantized, include=include, exclude=exclude, jobs=jobs)
     if not rep.tensors and not rep.errors:
         raise UsageError(f"no tensor of {quantized} matches --tensors / --exclude")
     if mode == "table":
-        from precli.cli import console
-        from precli.render import _table
+        from precli.cli.terminal import console
+        from precli.cli.views import _table
 
         con = console(sys.stdout, env.color)
         t = _table(title=f"precli diff {original} {quantized}", title_justify="left",
@@ -101,7 +101,7 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
                   + (f"; only in the original: {', '.join(s['only_original'])}"
                      if s["only_original"] else ""), highlight=False)
     else:
-        from precli.streams import write_table_rows
+        from precli.stream.writers import write_table_rows
 
         recs = rep.records()
         if mode in ("csv", "plain"):

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
-from precli.analysis import (
+from precli.core.values import (
     CodeInfo,
     DecodeResult,
     EncodeResult,

@@ -1,7 +1,7 @@
 """The vectorized numpy path: round, decode and print whole arrays of codes.
 
 Every function here is pure, never prints, and agrees bit for bit with the exact scalar
-path (:mod:`precli.rounding`), which is its reference (``tests/test_codec.py``).
+path (:mod:`precli.core.rounding`), which is its reference (``tests/test_codec.py``).
 
 The general float path works on the bit pattern of the float64 input (float32 / float16
 inputs are widened first, which is exact). A finite nonzero input is
@@ -37,10 +37,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from precli.core.exact import ExactValue
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.rounding import FLAG_ORDER, resolve_round_mode, round_table
 from precli.errors import CodeRangeError, UsageError
-from precli.exact import ExactValue
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.rounding import FLAG_ORDER, resolve_round_mode, round_table
 
 __all__ = [
     "FLAG_BITS",
@@ -60,7 +60,7 @@ I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 F64 = npt.NDArray[np.float64]
 
-#: One bit per scalar-path flag, in :data:`precli.rounding.FLAG_ORDER`.
+#: One bit per scalar-path flag, in :data:`precli.core.rounding.FLAG_ORDER`.
 FLAG_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(FLAG_ORDER)}
 _INEXACT = np.uint8(FLAG_BITS["inexact"])
 _OVERFLOW = np.uint8(FLAG_BITS["overflow"])
@@ -101,7 +101,7 @@ _SM_M2 = np.uint64(0x94D049BB133111EB)
 
 
 def splitmix64_array(x: npt.ArrayLike) -> U64:
-    """SplitMix64 of every uint64 state: :func:`precli.rounding.splitmix64`, elementwise."""
+    """SplitMix64 of every uint64 state: :func:`precli.core.rounding.splitmix64`, elementwise."""
     z = np.asarray(x, dtype=np.uint64)
     with np.errstate(over="ignore"):
         z = z + _SM_GAMMA
@@ -112,14 +112,14 @@ def splitmix64_array(x: npt.ArrayLike) -> U64:
 
 def _stream_base(seed: int, start_index: int) -> int:
     """The SplitMix64 state of value number start_index of a run with this seed."""
-    from precli.rounding import splitmix64
+    from precli.core.rounding import splitmix64
 
     return (splitmix64(seed & _M64) + start_index) & _M64
 
 
 def stochastic_rands(seed: int, start_index: int, n: int) -> U64:
     """The random words of values start_index .. start_index + n - 1 of a run with seed:
-    splitmix64((splitmix64(seed) + i) mod 2**64), as :func:`precli.rounding.stochastic_bits`
+    splitmix64((splitmix64(seed) + i) mod 2**64), as :func:`precli.core.rounding.stochastic_bits`
     draws."""
     base = np.uint64(_stream_base(seed, start_index))
     with np.errstate(over="ignore"):
@@ -155,7 +155,7 @@ def round_array(
     Returns ``(codes, invalid)``: codes in the smallest unsigned dtype of the format's
     width, shaped like x, and a mask of lanes that cannot be encoded at all (NaN into a
     format with no NaN, where the scalar path raises NotRepresentableError); those lanes
-    hold code 0. Semantics are the scalar :func:`precli.rounding.round_value`'s.
+    hold code 0. Semantics are the scalar :func:`precli.core.rounding.round_value`'s.
 
     Stochastic rounding draws splitmix64((splitmix64(seed) + start_index + j) mod 2**64) for
     lane j

@@ -48,18 +48,21 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from precli import codec
-from precli.errors import UsageError
-from precli.exact import ExactValue, floor_log2
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat, get_format
-from precli.quantize import (
+from precli.array import codec
+from precli.array.intquant import int_bounds, int_codes
+from precli.core.exact import ExactValue, floor_log2
+from precli.core.formats import (
     BlockFormat,
+    FloatFormat,
+    Format,
+    IntFormat,
+    TableFormat,
     get_block_format,
-    int_bounds,
-    int_codes,
+    get_format,
     is_block_format,
 )
-from precli.rounding import round_float, round_int, round_table, stochastic_bits
+from precli.core.rounding import round_float, round_int, round_table, stochastic_bits
+from precli.errors import UsageError
 
 __all__ = [
     "MAX_GROUP",
@@ -680,7 +683,7 @@ def quantize_tile(r: Recipe, x: F64, ctx: Context | None = None, *,
     """Quantize one tile (a 2-D float64 piece of the matrix view) under a recipe.
 
     Group and block recipes need the tile to start on a group boundary (rows a multiple of
-    ``rows``, columns a multiple of ``cols``, as the walker in :mod:`precli.compare`
+    ``rows``, columns a multiple of ``cols``, as the walker in :mod:`precli.model.stats`
     cuts them); a tile may end anywhere (partial groups at the tensor's edges).
     Tensor / channel recipes take their ``scale`` / ``zero_point`` (broadcastable to x)
     from the first pass. ``exact(i, j)``, when given, returns the exact input of a lane

@@ -15,8 +15,7 @@ from fractions import Fraction
 from functools import cache
 from typing import NamedTuple
 
-from precli.errors import NotRepresentableError, UsageError
-from precli.exact import (
+from precli.core.exact import (
     EXTREME_LOG10,
     ExactValue,
     exact_decimal,
@@ -24,7 +23,8 @@ from precli.exact import (
     format_decimal,
     shortest_in_interval,
 )
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.errors import NotRepresentableError, UsageError
 
 ROUND_MODES: tuple[str, ...] = (
     "nearest-even",

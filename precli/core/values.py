@@ -12,8 +12,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from precli.errors import CodeRangeError, UsageError, ValueParseError
-from precli.exact import (
+from precli.core.exact import (
     ECHO_CHARS,
     ExactValue,
     decimal_places,
@@ -22,8 +21,8 @@ from precli.exact import (
     parse_number,
     shown_text,
 )
-from precli.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.rounding import (
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.rounding import (
     _float64_exact,
     _magnitude_float,
     float_neighbours,
@@ -32,6 +31,7 @@ from precli.rounding import (
     shortest_table,
     stochastic_bits,
 )
+from precli.errors import CodeRangeError, UsageError, ValueParseError
 
 # ------------------------------------------------------------ exact helpers
 
@@ -70,7 +70,7 @@ def value_text(v: ExactValue) -> str:
 
 def _scaled_shortest(v: Fraction) -> str:
     """Shortest text for a dequantized value (exact: scale * integer)."""
-    from precli.exact import format_decimal
+    from precli.core.exact import format_decimal
 
     if v == 0:
         return "0"
@@ -96,7 +96,7 @@ def plain_value(v: Fraction, negative_zero: bool = False,
     the text instead when the value is beyond float64's range or finer than float64.
 
     Numbers print Python-style: positional for 1e-4 <= |v| < 1e16, else d.ddde±XX."""
-    from precli.exact import format_decimal, int_to_str
+    from precli.core.exact import format_decimal, int_to_str
 
     if v == 0:
         return "-0" if negative_zero else "0"
@@ -247,7 +247,7 @@ def float_value_text(fmt: FloatFormat, code: int) -> str:
     neg = bool(fmt.fields(code)[0]) if fmt.signed else False
     mag_code = code & ~fmt.sign_mask if fmt.signed else code
     if _float64_exact(fmt):  # the same rule in float64 arithmetic: no Fractions
-        from precli.exact import format_decimal, int_to_str
+        from precli.core.exact import format_decimal, int_to_str
 
         v = _magnitude_float(fmt, mag_code)
         if v == 0:
@@ -329,7 +329,7 @@ def _finite_info64(fmt: FloatFormat, code: int, s: int, e: int, m: int) -> CodeI
     """_float_info of a finite code of a format whose values are float64 numbers: the same
     record from float64 and integer arithmetic (tests/test_fastrec.py compares the two over
     every code of the 8- and 16-bit formats)."""
-    from precli.exact import int_to_str
+    from precli.core.exact import int_to_str
 
     M, bias, signed = fmt.mantissa_bits, fmt.bias, fmt.signed
     mag_code = code & ~fmt.sign_mask if signed else code
@@ -680,7 +680,7 @@ BLOCK_KEYS = (
 
 def block_record(b: Any) -> dict[str, Any]:
     """The JSON object of `info mxfp4 --output json`."""
-    from precli.quantize import effective_bits
+    from precli.core.formats import effective_bits
 
     elem = b.element_format
     if b.kind == "mx":
