@@ -1,8 +1,37 @@
-"""Domain errors. The core raises these; the CLI maps them to one-line messages and exit codes."""
+"""Domain errors. The library raises these; the CLI maps them to one-line messages and exit
+codes.
+
+A library error names the *argument* of the call that was wrong, as the library spells it
+(``jobs must be at least 1, got 0``), never a command-line flag: the message is built with
+:func:`arg`, and ``str(error)`` shows the argument's name. The CLI shows the same error
+with each option's own spelling in its place (``--jobs must be at least 1, got 0``): it
+names its options once, with :func:`use_argument_names`.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from enum import IntEnum
+
+_MARK = "\x1f"  # ASCII unit separator: never typed into an argument
+_ARG = re.compile(_MARK + r"([A-Za-z_][A-Za-z0-9_.]*)" + _MARK)
+
+
+_SPELLING: dict[str, str] = {}
+
+
+def use_argument_names(names: Mapping[str, str]) -> None:
+    """How every error of this process spells the arguments it names (the CLI passes its
+    option names once at start-up, so that errors raised anywhere, worker processes
+    included, read ``--jobs``); empty, the default, keeps the library's own names."""
+    _SPELLING.clear()
+    _SPELLING.update(names)
+
+
+def arg(name: str) -> str:
+    """An argument's name inside an error message (``f"{arg('jobs')} must be ..."``)."""
+    return f"{_MARK}{name}{_MARK}"
 
 
 class ExitStatus(IntEnum):
@@ -16,6 +45,19 @@ class PrecliError(Exception):
     """Base class: a message meant for the user, and the exit code it maps to."""
 
     exit_code: ExitStatus = ExitStatus.DATA_ERROR
+
+    def __str__(self) -> str:
+        return self.spelled(_SPELLING)
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """The arguments the message names."""
+        return tuple(_ARG.findall(super().__str__()))
+
+    def spelled(self, names: Mapping[str, str]) -> str:
+        """The message with each named argument spelled as ``names`` says; arguments
+        missing from ``names`` keep their own name."""
+        return _ARG.sub(lambda m: names.get(m.group(1), m.group(1)), super().__str__())
 
 
 class UsageError(PrecliError):

@@ -11,7 +11,7 @@ import pytest
 
 from precli.errors import ExitStatus
 from precli.sources import CheckpointError, detect, open_checkpoint
-from precli.sources.read import _CACHE
+from precli.sources.read import DECODED_CACHE
 
 
 def arrays() -> dict[str, np.ndarray]:
@@ -96,7 +96,7 @@ def test_npz(tmp_path: Path, compressed: bool) -> None:
     if not compressed:  # stored members are mapped in place
         t = next(t for t in ck.tensors() if t.name == "w")
         assert not t.read().flags.owndata
-        assert _CACHE == {}
+        assert DECODED_CACHE == {}
 
 
 def test_npz_compressed_member_decompressed_once(tmp_path: Path) -> None:
@@ -105,10 +105,10 @@ def test_npz_compressed_member_decompressed_once(tmp_path: Path) -> None:
     np.savez_compressed(p, a=a, b=a * 2)
     ta, tb = open_checkpoint(str(p)).tensors()
     parts = list(ta.chunks(100))
-    assert len(_CACHE) == 1  # one member in memory at a time
+    assert len(DECODED_CACHE) == 1  # one member in memory at a time
     np.testing.assert_array_equal(np.concatenate(parts), a)
     np.testing.assert_array_equal(tb.read(), a * 2)
-    assert len(_CACHE) == 1
+    assert len(DECODED_CACHE) == 1
 
 
 def test_npy_object_array_is_refused_unpickled(tmp_path: Path) -> None:

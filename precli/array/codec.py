@@ -38,9 +38,9 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.core.exact import ExactValue
-from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.core.rounding import FLAG_ORDER, resolve_round_mode, round_table
-from precli.errors import CodeRangeError, UsageError
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat, fits_float64
+from precli.core.rounding import FLAG_ORDER, SCALE_ONLY, resolve_round_mode, round_table
+from precli.errors import CodeRangeError, UsageError, arg
 
 __all__ = [
     "FLAG_BITS",
@@ -218,7 +218,7 @@ def _round(
 
     if isinstance(fmt, FloatFormat):
         if scale is not None or zero_point is not None:
-            raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
+            raise UsageError(SCALE_ONLY)
         if _is_identity(fmt, flat.dtype):
             ic, ii, ifl = _identity(fmt, flat, want_flags)
             return RoundedArray(
@@ -229,7 +229,7 @@ def _round(
         plan_i = _int_plan(fmt, _pow2_exponent(scale), zero_point or 0)
     else:
         if zero_point is not None:
-            raise UsageError(f"--zero-point does not apply to {fmt.name}")
+            raise UsageError(f"{arg('zero_point')} does not apply to {fmt.name}")
         plan_t = _table_plan(fmt, _pow2_exponent(scale))
 
     fast = _fast_plan(fmt, flat.dtype) if isinstance(fmt, FloatFormat) and FAST_PATH else None
@@ -1105,19 +1105,8 @@ def _table_stochastic(
 # -------------------------------------------------------------------- decoding
 
 
-def _fits_float64(fmt: FloatFormat) -> bool:
-    """Is every finite value of fmt a float64 (so decoding is exact)?"""
-    if fmt.specials == "fnu":
-        return -1022 <= fmt.emin and fmt.max_exponent <= 1023
-    return (
-        fmt.mantissa_bits <= 52
-        and fmt.max_exponent <= 1023
-        and (fmt.emin - fmt.mantissa_bits >= -1074)
-    )
-
-
 def _check_fits(fmt: FloatFormat) -> None:
-    if not _fits_float64(fmt):
+    if not fits_float64(fmt):
         lo = fmt.emin - fmt.mantissa_bits if fmt.has_subnormals else fmt.emin
         raise ValueError(
             f"{fmt.name} has values float64 cannot hold exactly (magnitudes "

@@ -62,7 +62,7 @@ from precli.core.formats import (
     is_block_format,
 )
 from precli.core.rounding import round_float, round_int, round_table, stochastic_bits
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 
 __all__ = [
     "MAX_GROUP",
@@ -263,7 +263,7 @@ def _bare(fmt: Format, d: Defaults) -> Recipe:
             return Recipe(fmt.name, "legacy-int", fmt, "channel", 0, 0, "fp64", scheme,
                           channel_axis=d.channel_axis)
         return Recipe(fmt.name, "legacy-int", fmt, "tensor", 0, 0, "fp64", scheme)
-    bs = _check_side(d.block_size, "--block-size", str(d.block_size))
+    bs = _check_side(d.block_size, arg("block_size"), str(d.block_size))
     return Recipe(fmt.name, "table", fmt, "group", 1, bs, "fp32")
 
 

@@ -21,6 +21,7 @@ from precli.cli.completion import (
     complete_round,
     complete_scheme,
 )
+from precli.cli.options import OPTION_NAMES
 from precli.cli.terminal import (
     NOTED,
     WRITE_ERRNOS,
@@ -31,7 +32,7 @@ from precli.cli.terminal import (
     resolve_format,
     silence_stdout,
 )
-from precli.errors import ExitStatus, PrecliError, UsageError
+from precli.errors import ExitStatus, PrecliError, UsageError, use_argument_names
 
 # ---------------------------------------------------------------- click glue
 
@@ -89,6 +90,7 @@ class PrecliGroup(TyperGroup):
             clicks.completion_init()  # registers bash / zsh / fish / powershell completion classes
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
+        use_argument_names(OPTION_NAMES)  # library errors name flags, not arguments
         NOTED.clear()  # each note once per run
         try:
             if sys.stdout is None:  # started with stdout closed (`>&-`)

@@ -31,11 +31,11 @@ def check_command(path: str, include: str | None, exclude: str | None, jobs: int
         out = sys.stdout
         if mode == "table":
             from precli.cli.terminal import console
-            from precli.cli.views import _table
+            from precli.cli.views import new_table
 
             con = console(out, env.color)
             if rep.findings:
-                t = _table(title=f"precli check {path}", title_justify="left",
+                t = new_table(title=f"precli check {path}", title_justify="left",
                            box="simple_head", pad_edge=False, collapse_padding=True)
                 for k in CHECK_KEYS:
                     t.add_column(k, overflow="fold")
@@ -75,10 +75,10 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
         raise UsageError(f"no tensor of {quantized} matches --tensors / --exclude")
     if mode == "table":
         from precli.cli.terminal import console
-        from precli.cli.views import _table
+        from precli.cli.views import new_table
 
         con = console(sys.stdout, env.color)
-        t = _table(title=f"precli diff {original} {quantized}", title_justify="left",
+        t = new_table(title=f"precli diff {original} {quantized}", title_justify="left",
                    box="simple_head", pad_edge=False, collapse_padding=True)
         t.add_column("tensor", overflow="fold")
         t.add_column("dtype", overflow="fold")

@@ -161,7 +161,7 @@ def _records(batches: Iterator[Any], make: Any, mode: str, env: OutputEnv,
                 elif not isinstance(r, ErrorRecord):
                     pending.append(r)
                     if len(pending) >= TABLE_ROWS:
-                        _table(pending, env)
+                        _results_table(pending, env)
                         pending = []
             sys.stdout.flush()
     except _Stop:
@@ -169,7 +169,7 @@ def _records(batches: Iterator[Any], make: Any, mode: str, env: OutputEnv,
     if writer is not None:
         writer.close()
     elif pending:
-        _table(pending, env)
+        _results_table(pending, env)
     return int(ExitStatus.DATA_ERROR) if failed else 0
 
 
@@ -205,7 +205,7 @@ class _Stop(Exception):
     pass
 
 
-def _table(results: list[Any], env: OutputEnv) -> None:
+def _results_table(results: list[Any], env: OutputEnv) -> None:
     from precli.cli import views as render
     from precli.cli.terminal import console
 
@@ -813,14 +813,14 @@ def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | No
         })
     if mode == "table":
         from precli.cli.terminal import console
-        from precli.cli.views import _table
+        from precli.cli.views import new_table
 
         keys = [k for k in BLOCK_RECORD_KEYS
                 if k not in ("tensor_scale", "tensor_scale_hex", "format")]  # in the title
         title = f"{bfmt.name}: {len(recs)} values in {len(scodes)} block(s)"
         if ts is not None:
             title += f", tensor scale {ts!r} (fp32)"
-        t = _table(title=title, box="simple_head", pad_edge=False, collapse_padding=True)
+        t = new_table(title=title, box="simple_head", pad_edge=False, collapse_padding=True)
         heads = {"scale_hex": "scale", "abs_error": "abs error"}
         for k in keys:
             t.add_column(heads.get(k, k), justify="left" if k == "input" else "right",

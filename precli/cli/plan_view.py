@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from precli.cli.views import KeyValues, _table, human_bytes
+from precli.cli.views import KeyValues, human_bytes, new_table
 from precli.model.plan import STORED, Plan, Solution, weighted_sqnr
 
 CAVEAT = ("The error is a weight-error proxy (relative error energy of each tensor's "
@@ -49,7 +49,7 @@ def plan_view(plan: Plan, width: int = 120) -> RenderableType:
     parts: list[RenderableType] = []
     title = (f"{plan.path} ({plan.kind}): plan for {plan.budget.text()}, "
              f"{_OBJECTIVES[plan.objective]}")
-    t = _table(title=title, box="simple_head", pad_edge=False, collapse_padding=True,
+    t = new_table(title=title, box="simple_head", pad_edge=False, collapse_padding=True,
                title_justify="left")
     wide = width >= 110
     t.add_column("tensor", overflow="fold", min_width=min(36, width // 3))
@@ -126,7 +126,7 @@ def _mix(plan: Plan) -> Any:
         r[0] += 1
         r[1] += it.params
         r[2] += c.bits
-    t = _table(title="by recipe", box="simple_head", pad_edge=False, collapse_padding=True,
+    t = new_table(title="by recipe", box="simple_head", pad_edge=False, collapse_padding=True,
                title_justify="left")
     t.add_column("recipe", no_wrap=True)
     for name in ("tensors", "params", "share", "bytes"):
@@ -138,7 +138,7 @@ def _mix(plan: Plan) -> Any:
 
 
 def sweep_view(plan: Plan) -> Any:
-    t = _table(title="the optimum at nearby budgets (same statistics, re-solved)",
+    t = new_table(title="the optimum at nearby budgets (same statistics, re-solved)",
                box="simple_head", pad_edge=False, collapse_padding=True, title_justify="left")
     for name in ("budget", "bits/param", "bytes", "error", "weighted SQNR dB",
                  "worst SQNR dB"):

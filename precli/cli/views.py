@@ -27,7 +27,7 @@ from precli.core.values import (
 SIGN, EXP, MANT = "bold red", "bold green", "bold blue"
 
 
-def _table(**kw: Any) -> Table:
+def new_table(**kw: Any) -> Table:
     """A rich Table, imported on first use; box="simple_head" names rich.box.SIMPLE_HEAD."""
     from rich import box
     from rich.table import Table
@@ -175,7 +175,7 @@ def overview_table(formats: Sequence[Format], width: int = 120) -> Table:
 
 def _overview(formats: Sequence[Format], keep: int) -> Table:
     cols = [(h, j) for h, j, pri in _OVERVIEW_COLS if pri <= keep]
-    t = _table(title="precli formats", box="simple_head", header_style="bold", pad_edge=False,
+    t = new_table(title="precli formats", box="simple_head", header_style="bold", pad_edge=False,
               collapse_padding=True,
               caption="≈ rounded for display; `precli info NAME` and --output json are exact")
     for h, j in cols:
@@ -309,7 +309,7 @@ def format_detail(fmt: Format) -> RenderableType:
 
 
 def values_table(fmt: Format, infos: Sequence[CodeInfo]) -> Table:
-    t = _table(title=f"{fmt.name}: every code", box="simple_head", pad_edge=False)
+    t = new_table(title=f"{fmt.name}: every code", box="simple_head", pad_edge=False)
     for c in ("code", "bits", "value", "exact", "class"):
         t.add_column(c, justify="right" if c in ("value", "exact") else "left")
     for i in infos:
@@ -379,7 +379,7 @@ def decode_view(r: DecodeResult) -> RenderableType:
 
 def results_table(results: Sequence[EncodeResult | DecodeResult]) -> Table:
     """A compact one-row-per-value view for many values."""
-    t = _table(box="simple_head", pad_edge=False)
+    t = new_table(box="simple_head", pad_edge=False)
     for c in ("input", "hex", "bits", "value", "abs error", "flags"):
         t.add_column(c)
     for r in results:
@@ -435,7 +435,7 @@ def compare_value_table(text: str, results: Sequence[EncodeResult | ErrorRecord]
 def _compare_value(text: str, results: Sequence[EncodeResult | ErrorRecord], level: int
                    ) -> Table:
     cols = [(c, j) for c, j, rank in _VALUE_COLUMNS if rank > level]
-    t = _table(title=f"{text} in each format", box="simple_head", pad_edge=False,
+    t = new_table(title=f"{text} in each format", box="simple_head", pad_edge=False,
                collapse_padding=True)
     for c, j in cols:
         t.add_column(c, justify=j, no_wrap=True)  # type: ignore[arg-type]
@@ -471,7 +471,7 @@ def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str],
         per -= 1
     parts: list[RenderableType] = [_formats_table(fmts[i:i + per])
                                    for i in range(0, len(fmts), per)]
-    grid = _table(box=None, show_header=False, pad_edge=False, padding=0)
+    grid = new_table(box=None, show_header=False, pad_edge=False, padding=0)
     grid.add_column(no_wrap=True)
     grid.add_column()
     for n in notes:
@@ -482,7 +482,7 @@ def compare_formats_view(fmts: Sequence[Format], notes: Sequence[str],
 
 
 def _formats_table(fmts: Sequence[Format]) -> Table:
-    t = _table(box="simple_head", pad_edge=False, collapse_padding=True)
+    t = new_table(box="simple_head", pad_edge=False, collapse_padding=True)
     t.add_column("", style="bold cyan", no_wrap=True)
     for f in fmts:
         t.add_column(f.name, justify="right", header_style="bold", no_wrap=True)
@@ -521,7 +521,7 @@ def magnitude_plot(hist: Any, covs: Sequence[Any], width: int = 100) -> Renderab
     ks = sorted(hist.counts)
     lo, hi = ks[0], ks[-1]
     peak = max(hist.counts.values())
-    t = _table(title="|x| by binade, against each format's range", box="simple_head",
+    t = new_table(title="|x| by binade, against each format's range", box="simple_head",
               pad_edge=False, collapse_padding=True,
               caption="█ normal  ▒ subnormal  · below the smallest subnormal (rounds to 0 or "
                       "to it)  × above max")
@@ -667,7 +667,7 @@ def _sqnr_cell(s: Any) -> str:
 def _tensor_table(report: Any, width: int) -> Table:
     """Every tensor's SQNR under each recipe; dtype, amax and range leave narrow screens."""
     wide = width >= 100 + 12 * len(report.recipes)
-    t = _table(title="SQNR of every tensor", box="simple_head", pad_edge=False,
+    t = new_table(title="SQNR of every tensor", box="simple_head", pad_edge=False,
                collapse_padding=True)
     t.add_column("tensor", overflow="fold", min_width=min(40, width // 3))
     if wide:
@@ -758,7 +758,7 @@ def _compare_stats(source: str, recs: Sequence[dict[str, Any]], keys: list[str],
         caption.append("★ best in its column among recipes that lose no value")
     if pick:
         caption.append(f"◆ cheapest recipe reaching {min_sqnr:g} dB without loss")
-    t = _table(title=title, box="simple_head", pad_edge=False,
+    t = new_table(title=title, box="simple_head", pad_edge=False,
                collapse_padding=True, caption="; ".join(caption) or None)
     names = dict(_STATS_COLUMNS)
     for k in keys:
@@ -834,7 +834,7 @@ def block_overview_table(blocks: Sequence[Any], width: int = 120) -> Table:
             ("tensor scale", "left", 1), ("aliases", "left", 2))  # fmt: skip
     probe = Console(width=1000)
     for keep in (2, 1, 0):
-        t = _table(title="block-scaled formats", box="simple_head", header_style="bold",
+        t = new_table(title="block-scaled formats", box="simple_head", header_style="bold",
                    pad_edge=False, collapse_padding=True,
                    caption="`precli info NAME` for the scale rule")
         shown = [(h, j) for h, j, pri in cols if pri <= keep]

@@ -432,6 +432,28 @@ for _f in _BUILTIN:
 
 _CUSTOM = re.compile(r"e(\d+)m(\d+)(fn|fnuz)?")
 
+# ------------------------------------------------------------- which float64 paths are exact
+
+
+@cache
+def fits_float64(fmt: FloatFormat) -> bool:
+    """Is every finite value of ``fmt`` a float64 (so decoding to float64 is exact)?"""
+    if fmt.specials == "fnu":
+        return -1022 <= fmt.emin and fmt.max_exponent <= 1023
+    return (
+        fmt.mantissa_bits <= 52
+        and fmt.max_exponent <= 1023
+        and (fmt.emin - fmt.mantissa_bits >= -1074)
+    )
+
+
+@cache
+def float64_exact(fmt: FloatFormat) -> bool:
+    """Every value of the format, and every midpoint between neighbours, is a float64
+    with room to spare (fp32 and narrower): the scalar paths may use float64 arithmetic."""
+    top = (1 << fmt.exponent_bits) - fmt.bias
+    return fmt.mantissa_bits <= 48 and top <= 1000 and fmt.emin - fmt.mantissa_bits - 1 >= -1000
+
 
 def builtin_formats() -> tuple[Format, ...]:
     return _BUILTIN

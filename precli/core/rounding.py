@@ -23,8 +23,14 @@ from precli.core.exact import (
     format_decimal,
     shortest_in_interval,
 )
-from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
-from precli.errors import NotRepresentableError, UsageError
+from precli.core.formats import (
+    FloatFormat,
+    Format,
+    IntFormat,
+    TableFormat,
+    float64_exact,
+)
+from precli.errors import NotRepresentableError, UsageError, arg
 
 ROUND_MODES: tuple[str, ...] = (
     "nearest-even",
@@ -45,6 +51,10 @@ ROUND_ALIASES: dict[str, str] = {
     "ro": "odd",
     "sr": "stochastic",
 }
+
+#: The one message for a scale or zero point given with a float format.
+SCALE_ONLY = (f"{arg('scale')} / {arg('zero_point')} apply to integer formats and nf4 "
+              "only")
 
 FLAG_ORDER = ("inexact", "overflow", "underflow", "saturated", "nan")
 
@@ -405,16 +415,16 @@ def round_value(
     """Round x into any format (dispatch on its kind)."""
     if isinstance(fmt, FloatFormat):
         if scale is not None or zero_point is not None:
-            raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
+            raise UsageError(SCALE_ONLY)
         return round_float(fmt, x, mode, saturate=saturate, rand=rand)
     if isinstance(fmt, IntFormat):
         if zero_point is not None and not fmt.min_int <= zero_point <= fmt.max_int:
-            raise UsageError(f"--zero-point {zero_point} is outside {fmt.name}'s range "
+            raise UsageError(f"{arg('zero_point')} {zero_point} is outside {fmt.name}'s range "
                              f"[{fmt.min_int}, {fmt.max_int}]")
         return round_int(fmt, x, mode, scale=scale or Fraction(1), zero_point=zero_point or 0,
                          rand=rand)
     if zero_point is not None:
-        raise UsageError(f"--zero-point does not apply to {fmt.name}")
+        raise UsageError(f"{arg('zero_point')} does not apply to {fmt.name}")
     return round_table(fmt, x, mode, scale=scale or Fraction(1), rand=rand)
 
 
@@ -436,7 +446,7 @@ def shortest_float(fmt: FloatFormat, code: int) -> str:
         return "-inf" if fmt.fields(code)[0] else "inf"
     neg = bool(fmt.fields(code)[0])
     mag_code = code & ~fmt.sign_mask if fmt.signed else code
-    if _float64_exact(fmt):
+    if float64_exact(fmt):
         text = _shortest_float64(fmt, mag_code, neg)
         if text is not None:
             return text
@@ -455,21 +465,7 @@ def shortest_float(fmt: FloatFormat, code: int) -> str:
     return format_decimal(neg, *found)
 
 
-_F64_EXACT: dict[FloatFormat, bool] = {}
-
-
-def _float64_exact(fmt: FloatFormat) -> bool:
-    """Every value of the format, and every midpoint between neighbours, is a float64
-    with room to spare (fp32 and narrower)."""
-    ok = _F64_EXACT.get(fmt)
-    if ok is None:
-        top = (1 << fmt.exponent_bits) - fmt.bias
-        ok = _F64_EXACT[fmt] = fmt.mantissa_bits <= 48 and top <= 1000 and \
-            fmt.emin - fmt.mantissa_bits - 1 >= -1000
-    return ok
-
-
-def _magnitude_float(fmt: FloatFormat, mag_code: int) -> float:
+def magnitude_float(fmt: FloatFormat, mag_code: int) -> float:
     """code_magnitude as a float64 (exact where _float64_exact)."""
     import math
 
@@ -487,14 +483,14 @@ def _shortest_float64(fmt: FloatFormat, mag_code: int, neg: bool) -> str | None:
     float64 numbers (no Fractions); None where the float path does not decide."""
     import math
 
-    v = _magnitude_float(fmt, mag_code)
+    v = magnitude_float(fmt, mag_code)
     if v == 0:
         return "-0" if neg else "0"
     if v.is_integer() and v < 1e16:
         return ("-" if neg else "") + str(int(v))
-    lo = _magnitude_float(fmt, mag_code - 1) if mag_code > 0 else v / 2  # E8M0: virtual
+    lo = magnitude_float(fmt, mag_code - 1) if mag_code > 0 else v / 2  # E8M0: virtual
     if mag_code < fmt.max_code:
-        hi = _magnitude_float(fmt, mag_code + 1)
+        hi = magnitude_float(fmt, mag_code + 1)
     else:  # the virtual grid point past max
         k = math.frexp(v)[1] - 1
         e = k if fmt.specials == "fnu" else max(k, fmt.emin)

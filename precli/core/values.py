@@ -21,17 +21,17 @@ from precli.core.exact import (
     parse_number,
     shown_text,
 )
-from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat, float64_exact
 from precli.core.rounding import (
-    _float64_exact,
-    _magnitude_float,
+    SCALE_ONLY,
     float_neighbours,
+    magnitude_float,
     round_value,
     shortest_float,
     shortest_table,
     stochastic_bits,
 )
-from precli.errors import CodeRangeError, UsageError, ValueParseError
+from precli.errors import CodeRangeError, UsageError, ValueParseError, arg
 
 # ------------------------------------------------------------ exact helpers
 
@@ -232,7 +232,7 @@ class CodeInfo(NamedTuple):
 
 
 @lru_cache(maxsize=1 << 17)
-def _shortest(fmt: FloatFormat, code: int) -> str:
+def code_shortest(fmt: FloatFormat, code: int) -> str:
     """shortest_float, remembered: a stream's records name each code's neighbours too."""
     return shortest_float(fmt, code)
 
@@ -246,10 +246,10 @@ def float_value_text(fmt: FloatFormat, code: int) -> str:
         return "-inf" if fmt.fields(code)[0] else "inf"
     neg = bool(fmt.fields(code)[0]) if fmt.signed else False
     mag_code = code & ~fmt.sign_mask if fmt.signed else code
-    if _float64_exact(fmt):  # the same rule in float64 arithmetic: no Fractions
+    if float64_exact(fmt):  # the same rule in float64 arithmetic: no Fractions
         from precli.core.exact import format_decimal, int_to_str
 
-        v = _magnitude_float(fmt, mag_code)
+        v = magnitude_float(fmt, mag_code)
         if v == 0:
             return "-0" if neg else "0"
         n, d = v.as_integer_ratio()
@@ -260,12 +260,12 @@ def float_value_text(fmt: FloatFormat, code: int) -> str:
             return format_decimal(neg, digits, -k)
         return repr(-v if neg else v)
     mag = fmt.code_magnitude(mag_code)
-    return plain_value(-mag if neg else mag, neg, lambda: _shortest(fmt, code))
+    return plain_value(-mag if neg else mag, neg, lambda: code_shortest(fmt, code))
 
 
 def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
     s, e, m = fmt.fields(code)
-    if _float64_exact(fmt) and not (fmt.is_nan(code) or fmt.is_inf(code)):
+    if float64_exact(fmt) and not (fmt.is_nan(code) or fmt.is_inf(code)):
         return _finite_info64(fmt, code, s, e, m)
     M = fmt.mantissa_bits
     if fmt.is_nan(code):
@@ -307,7 +307,7 @@ def _float_info(fmt: FloatFormat, code: int) -> CodeInfo:
         prev=None if prev_c is None else float_value_text(fmt, prev_c),
         next=None if next_c is None else float_value_text(fmt, next_c),
         formula=formula,
-        shortest=_shortest(fmt, code),
+        shortest=code_shortest(fmt, code),
     )
 
 
@@ -333,7 +333,7 @@ def _finite_info64(fmt: FloatFormat, code: int, s: int, e: int, m: int) -> CodeI
 
     M, bias, signed = fmt.mantissa_bits, fmt.bias, fmt.signed
     mag_code = code & ~fmt.sign_mask if signed else code
-    v = _magnitude_float(fmt, mag_code)
+    v = magnitude_float(fmt, mag_code)
     n, d = v.as_integer_ratio()
     mag = Fraction(n, d) if d != 1 else Fraction(n)
     stored = ExactValue(bool(s), "finite", mag)
@@ -363,7 +363,7 @@ def _finite_info64(fmt: FloatFormat, code: int, s: int, e: int, m: int) -> CodeI
         prev=None if prev_c is None else float_value_text(fmt, prev_c),
         next=None if next_c is None else float_value_text(fmt, next_c),
         formula=formula,
-        shortest=_shortest(fmt, code),
+        shortest=code_shortest(fmt, code),
     )
 
 
@@ -486,7 +486,8 @@ def parse_scale(text: str | None) -> Fraction | None:
     except ValueParseError:
         v = ExactValue(False, "nan")
     if v.kind != "finite" or v.negative or v.is_zero:
-        raise UsageError(f"--scale must be a positive finite number, got {shown_text(text)}")
+        raise UsageError(f"{arg('scale')} must be a positive finite number, got "
+                         f"{shown_text(text)}")
     return v.magnitude
 
 
@@ -521,7 +522,7 @@ def decode_text(
 ) -> DecodeResult:
     code = parse_code(fmt, text)
     if isinstance(fmt, FloatFormat) and (scale is not None or zero_point is not None):
-        raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
+        raise UsageError(SCALE_ONLY)
     return DecodeResult(text, describe_code(fmt, code, scale, zero_point))
 
 
@@ -576,7 +577,8 @@ def format_record(fmt: Format) -> dict[str, Any]:
 def code_listing(fmt: Format) -> list[CodeInfo]:
     """Every code of a format of 8 bits or fewer (`info --values`)."""
     if fmt.bits > 8:
-        raise UsageError(f"--values lists formats of 8 bits or fewer; {fmt.name} has {fmt.bits}")
+        raise UsageError(f"{arg('values')} lists formats of 8 bits or fewer; {fmt.name} has "
+                         f"{fmt.bits}")
     return [describe_code(fmt, c) for c in range(1 << fmt.bits)]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from precli.array.recipes import Recipe
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 from precli.model.stats import (
     RECORD_KEYS,
     CompareStats,
@@ -137,7 +137,7 @@ def _select(tensors: Sequence[Tensor], include: str | None, exclude: str | None
         except re.error as e:
             raise UsageError(f"invalid {opt} pattern {p!r}: {e}") from None
 
-    inc, exc = rx(include, "--tensors"), rx(exclude, "--exclude")
+    inc, exc = rx(include, arg("include")), rx(exclude, arg("exclude"))
     return [t for t in tensors if (inc is None or inc.search(t.name))
             and (exc is None or not exc.search(t.name))]
 
@@ -166,7 +166,7 @@ def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
     cannot be cast (integer buffers, bool masks, quantized GGUF blocks) are listed with the
     reason. ``progress(tensors_done, bytes_done)`` is called after each tensor."""
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
     ck = checkpoint if checkpoint is not None else open_checkpoint(path)
     selected = _select(list(ck.tensors()), include, exclude)
     errors = [str(e) for e in ck.errors]

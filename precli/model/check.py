@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 from precli.sources import Checkpoint, CheckpointError, Tensor, open_checkpoint
 from precli.sources.quantized import LayoutError, QuantTensor
 
@@ -224,10 +224,10 @@ def _elements(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
     if t.element == "e4m3fn":
         with np.errstate(invalid="ignore"):
             return np.asarray(el.read(r0 * cols, r1 * cols), np.float64)
-    from precli.sources.read import _pair_lut
+    from precli.sources.read import pair_lut
 
     raw = np.asarray(el.read(r0 * cols // 2, r1 * cols // 2), np.uint8)
-    return _pair_lut("e2m1fn")[raw].reshape(-1).astype(np.float64)
+    return pair_lut("e2m1fn")[raw].reshape(-1).astype(np.float64)
 
 
 def _saturated(t: QuantTensor, r0: int, r1: int, cols: int) -> int:
@@ -421,7 +421,7 @@ def check_checkpoint(path: str, *, include: str | None = None, exclude: str | No
     from precli.model.analyze import _select
 
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
     ck = checkpoint if checkpoint is not None else open_checkpoint(path)
     findings: list[Finding] = []
     errors: list[str] = []

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 from precli.model.stats import ErrorTally, json_number
 from precli.sources import CheckpointError, Tensor, open_checkpoint
 from precli.sources.quantized import QuantTensor
@@ -190,7 +190,7 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
     from precli.model.analyze import _select
 
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
     ock = open_checkpoint(original)
     qck = open_checkpoint(quantized)
     errors = [str(e) for e in list(ock.errors) + list(qck.errors)]

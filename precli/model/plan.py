@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from precli.errors import PrecliError, UsageError
+from precli.errors import PrecliError, UsageError, arg
 
 if TYPE_CHECKING:
     from precli.array.recipes import Recipe
@@ -119,10 +119,10 @@ def parse_bits(text: str) -> Fraction:
     try:
         b = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"cannot read --bits {text!r}: give bits per parameter, e.g. 5.5"
+        raise UsageError(f"cannot read {arg('bits')} {text!r}: give bits per parameter, e.g. 5.5"
                          ) from None
     if b <= 0:
-        raise UsageError(f"--bits {text} must be positive")
+        raise UsageError(f"{arg('bits')} {text} must be positive")
     return b
 
 
@@ -137,11 +137,12 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.bits is not None and self.size is not None:
-            raise UsageError("give one of --bits and --size, not both")
+            raise UsageError(f"give one of {arg('bits')} and {arg('size')}, not both")
         if self.bits is None and self.size is None and self.min_sqnr is None:
-            raise UsageError("give a budget: --bits B, --size SIZE or --min-sqnr DB")
+            raise UsageError(f"give a budget: {arg('bits')} B, {arg('size')} SIZE or "
+                             f"{arg('min_sqnr')} DB")
         if self.min_sqnr is not None and math.isnan(self.min_sqnr):
-            raise UsageError("--min-sqnr must be a number")
+            raise UsageError(f"{arg('min_sqnr')} must be a number")
 
     def cap(self, params: int) -> int | None:
         """The most bits the planned tensors may take (None: no size budget)."""
@@ -184,12 +185,13 @@ def parse_keep(text: str, canon: Callable[[str], str]) -> Keep:
     a recipe text to its canonical spelling (raising UsageError for a bad one)."""
     rx, sep, rec = text.rpartition("=")
     if not sep or not rx or not rec.strip():
-        raise UsageError(f"cannot read --keep {text!r}: the form is REGEX=RECIPE "
-                         "(e.g. --keep 'lm_head|embed=bf16', --keep 'norm=stored')")
+        raise UsageError(f"cannot read {arg('keep')} {text!r}: the form is REGEX=RECIPE "
+                         f"(e.g. {arg('keep')} 'lm_head|embed=bf16', {arg('keep')} "
+                         "'norm=stored')")
     try:
         pat = re.compile(rx)
     except re.error as e:
-        raise UsageError(f"--keep {text!r}: bad regular expression: {e}") from None
+        raise UsageError(f"{arg('keep')} {text!r}: bad regular expression: {e}") from None
     rec = rec.strip()
     return Keep(text, pat, STORED if rec.lower() == STORED else canon(rec))
 
@@ -280,8 +282,9 @@ def build_items(tensors: Sequence[Any], recipes: Sequence[Recipe], keeps: Sequen
     texts = [r.text for r in recipes]
     for k in keeps:
         if k.recipe != STORED and k.recipe not in texts:
-            raise UsageError(f"--keep {k.text!r}: {k.recipe} is not in --formats ("
-                             f"{', '.join(texts)}); add it there, or keep the tensors 'stored'")
+            raise UsageError(f"{arg('keep')} {k.text!r}: {k.recipe} is not in "
+                             f"{arg('formats')} ({', '.join(texts)}); add it there, or keep "
+                             "the tensors 'stored'")
     items: list[Item] = []
     skipped: list[tuple[str, str, str]] = []
     for t in tensors:
@@ -706,29 +709,31 @@ def solve(items: Sequence[Item], budget: Budget, objective: str = "error",
           node_limit: int = NODE_LIMIT) -> Solution:
     """The optimal plan for a budget (PlanError when none meets it)."""
     if objective not in ("error", "worst"):
-        raise UsageError(f"unknown --objective {objective!r}; choose error or worst")
+        raise UsageError(f"unknown {arg('objective')} {objective!r}; choose error or worst")
     params = sum(it.params for it in items)
     cap = budget.cap(params)
     opts = [_allowed(it, budget.min_sqnr) for it in items]
     for it, o in zip(items, opts, strict=True):
         if not o and budget.min_sqnr is None:
             raise PlanError(f"every recipe loses values in tensor {it.name!r}; add a wider "
-                            "recipe to --formats")
+                            f"recipe to {arg('formats')}")
         if not o:
             assert budget.min_sqnr is not None
             best = max((c.sqnr_db for c in it.choices if c.allowed and c.sqnr_db is not None),
                        default=None)
-            raise PlanError(f"no recipe reaches --min-sqnr {budget.min_sqnr:g} dB without "
+            raise PlanError(f"no recipe reaches {arg('min_sqnr')} {budget.min_sqnr:g} dB without "
                             f"loss in tensor {it.name!r} (best: "
                             f"{'none' if best is None else f'{best:.2f} dB'})")
         if it.pin is not None and budget.min_sqnr is not None:
             c = o[0]
             if c.sqnr_db is not None and c.sqnr_db < budget.min_sqnr:
                 raise PlanError(f"tensor {it.name!r} is pinned to {it.pin} ({it.pin_reason}) "
-                                f"at {c.sqnr_db:.2f} dB, below --min-sqnr {budget.min_sqnr:g}")
+                                f"at {c.sqnr_db:.2f} dB, below {arg('min_sqnr')} "
+                                f"{budget.min_sqnr:g}")
     if cap is None:
         if objective == "worst":
-            raise UsageError("--objective worst needs a size budget (--bits or --size)")
+            raise UsageError(f"{arg('objective')} worst needs a size budget ({arg('bits')} or "
+                             f"{arg('size')})")
         picks = [min(o, key=lambda c: (c.bits, c.error)) for o in opts]
         return _finish(items, picks, None, True, 0)
     if objective == "worst":
@@ -1114,5 +1119,5 @@ def check_ggml(recipes: Sequence[Recipe]) -> None:
     bad = [ggml_missing(r) for r in recipes if ggml_type(r) is None]
     if bad:
         ok = ", ".join(f"{a} = {b}" for a, b, _ in GGML_EQUIVALENTS)
-        raise UsageError("--emit llama-quantize needs recipes with a ggml type; "
+        raise UsageError(f"{arg('emit')} llama-quantize needs recipes with a ggml type; "
                          + "; ".join(bad) + f" (equivalents: {ok})")

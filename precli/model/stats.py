@@ -70,7 +70,7 @@ from precli.array.recipes import (
 )
 from precli.core.formats import FloatFormat, IntFormat
 from precli.core.rounding import resolve_round_mode
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 
 __all__ = [
     "CHUNK",
@@ -443,7 +443,7 @@ class Values:
         shape = arr.shape
         if axis is not None:
             if not -arr.ndim <= axis < arr.ndim:
-                raise UsageError(f"--axis {axis} is out of range for an array of "
+                raise UsageError(f"{arg('axis')} {axis} is out of range for an array of "
                                  f"{arr.ndim} dimension(s)")
             arr = np.moveaxis(arr, axis, -1)
         c = arr.shape[-1]
@@ -851,7 +851,8 @@ def _check_options(recipes: Sequence[Recipe], mode: str, saturate: bool) -> None
     for r in recipes:
         if r.kind != "cast" and mode != "nearest-even":
             raise UsageError(f"{r.text} is quantized with round-to-nearest-even only (its "
-                             f"published definition); --round {mode} applies to plain casts")
+                             f"published definition); {arg('rounding')} {mode} applies to plain "
+                             "casts")
         if r.kind == "cast":
             try:
                 codec.decode_array(r.element, np.zeros(1, dtype=np.uint64))
@@ -924,7 +925,7 @@ def compare_array(targets: Sequence[str | Recipe], data: npt.ArrayLike, *,
     if granularity not in ("tensor", "channel"):
         raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")
     if granularity == "channel" and np.ndim(data) < 2:
-        raise UsageError("--granularity channel needs an array of 2 or more dimensions; a "
+        raise UsageError(f"{arg('granularity')} channel needs an array of 2 or more dimensions; a "
                          "1-D array has no channels")
     channel_axis = 0 if axis is None else axis
     d = Defaults(scheme=scheme, granularity=granularity, channel_axis=channel_axis,

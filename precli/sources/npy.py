@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.sources.base import PICKLE_HINT, Checkpoint, CheckpointError, Tensor
-from precli.sources.read import Native, Reader, _cached
+from precli.sources.read import Native, Reader, cached
 
 
 def dtype_info(dt: np.dtype[Any]) -> tuple[str | None, str | None, bool]:
@@ -105,7 +105,7 @@ class NpzMember(Reader):
         return flat
 
     def read(self, start: int, stop: int) -> npt.NDArray[Any]:
-        whole = _cached(("npz", self.path, self.member), self._load)
+        whole = cached(("npz", self.path, self.member), self._load)
         out: npt.NDArray[Any] = whole[start:stop]
         return out
 

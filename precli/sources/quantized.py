@@ -241,12 +241,12 @@ class _Packed4Scaled(_Logical):
                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import numpy as np
 
-        from precli.sources.read import _pair_lut
+        from precli.sources.read import pair_lut
 
         g = self.block[1]
         b0, b1 = start // 2, (stop + 1) // 2
         raw = np.asarray(self.p("elements").read(b0, b1), dtype=np.uint8)
-        x = _pair_lut("e2m1fn")[raw].reshape(-1)[start - 2 * b0: stop - 2 * b0]
+        x = pair_lut("e2m1fn")[raw].reshape(-1)[start - 2 * b0: stop - 2 * b0]
         s0, s1 = start // g, (stop - 1) // g + 1 if stop > start else start // g
         st = self.p("scales")
         if st.dtype == "U8":  # E8M0 codes

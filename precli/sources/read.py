@@ -51,7 +51,7 @@ def mapped(path: str) -> mmap.mmap | bytes:
 def forget_maps() -> None:
     """Drop this process's maps (tests that rewrite a file in place call this)."""
     _MAPS.clear()
-    _CACHE.clear()
+    DECODED_CACHE.clear()
 
 
 @cache
@@ -71,7 +71,7 @@ def lut(fmt_name: str) -> npt.NDArray[np.float32]:
 
 
 @cache
-def _pair_lut(fmt_name: str) -> npt.NDArray[np.float32]:
+def pair_lut(fmt_name: str) -> npt.NDArray[np.float32]:
     """byte -> (value of its low nibble, value of its high nibble)."""
     t = lut(fmt_name)
     b = np.arange(256)
@@ -146,7 +146,7 @@ class Packed4(Reader):
 
     def read(self, start: int, stop: int) -> npt.NDArray[np.float32]:
         b0, b1 = start // 2, (stop + 1) // 2
-        vals = _pair_lut(self.fmt)[self._bytes(b0, b1)].reshape(-1)
+        vals = pair_lut(self.fmt)[self._bytes(b0, b1)].reshape(-1)
         return vals[start - 2 * b0 : stop - 2 * b0]
 
 
@@ -177,15 +177,15 @@ class Packed6(Reader):
 
 # ------------------------------------------------- readers that decode a whole tensor once
 
-_CACHE: dict[Any, npt.NDArray[Any]] = {}
+DECODED_CACHE: dict[Any, npt.NDArray[Any]] = {}
 
 
-def _cached(key: Any, make: Any) -> npt.NDArray[Any]:
+def cached(key: Any, make: Any) -> npt.NDArray[Any]:
     """One decoded tensor kept per process (chunked reads of it then cost nothing more)."""
-    hit = _CACHE.get(key)
+    hit = DECODED_CACHE.get(key)
     if hit is None:
-        _CACHE.clear()
-        hit = _CACHE[key] = make()
+        DECODED_CACHE.clear()
+        hit = DECODED_CACHE[key] = make()
     return hit
 
 
@@ -237,7 +237,7 @@ class Varint(Reader):
             raise CheckpointError(self.path, f"int32_data: {e}", self.name) from None
 
     def read(self, start: int, stop: int) -> npt.NDArray[Any]:
-        whole = _cached(("varint", self.path, self.offset), self._all)
+        whole = cached(("varint", self.path, self.offset), self._all)
         out: npt.NDArray[Any] = whole[start:stop]
         return out
 
@@ -259,7 +259,7 @@ def decode_codes(how: str, codes: npt.NDArray[np.uint64], count: int) -> npt.NDA
         return (codes.astype(np.uint32) << np.uint32(16)).view(np.float32)
     if how.startswith("4:"):
         b = codes.astype(np.uint8)
-        return _pair_lut(how[2:])[b].reshape(-1)[:count]
+        return pair_lut(how[2:])[b].reshape(-1)[:count]
     if how.startswith("int:") or how == "bool":
         dt = np.dtype(how[4:]) if how != "bool" else np.dtype(np.bool_)
         return codes.astype(np.int64).astype(dt)  # int32 wraps back to the stored width

@@ -25,10 +25,16 @@ import numpy.typing as npt
 
 from precli.array import codec
 from precli.core.exact import ECHO_CHARS, ExactValue, exact_of_float, parse_number, shown_text
-from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.formats import (
+    FloatFormat,
+    Format,
+    IntFormat,
+    TableFormat,
+    fits_float64,
+    float64_exact,
+)
 from precli.core.rounding import (
-    _float64_exact,
-    _magnitude_float,
+    magnitude_float,
     round_value,
     shortest_float,
     stochastic_bits,
@@ -42,11 +48,15 @@ from precli.core.values import (
     encode_exact,
     parse_code,
 )
-from precli.errors import PrecliError, UsageError, ValueParseError
+from precli.errors import PrecliError, UsageError, ValueParseError, arg
 from precli.stream import hexparse as fastparse
 
 CHUNK_BYTES = 1 << 20
 CHUNK_VALUES = 1 << 18
+#: .npy input is memory-mapped, so it comes from a file, never from a stream.
+NPY_NEEDS_FILE = (f"{arg('input_format')} npy needs {arg('input')} FILE (a .npy is "
+                  "memory-mapped)")
+
 INPUT_FORMATS = ("text", "f16", "f32", "f64", "npy")
 
 
@@ -359,11 +369,11 @@ def npy_batches(path: str, n: int = CHUNK_VALUES) -> Iterator[Batch]:
 
 def open_batches(input_format: str, stream: IO[bytes] | None, path: str | None) -> Iterator[Batch]:
     if input_format not in INPUT_FORMATS:
-        raise UsageError(f"invalid --input-format {input_format!r}; choose one of "
+        raise UsageError(f"invalid {arg('input_format')} {input_format!r}; choose one of "
                          f"{', '.join(INPUT_FORMATS)}")
     if input_format == "npy":
         if path is None or path == "-":
-            raise UsageError("--input-format npy needs --input FILE (a .npy is memory-mapped)")
+            raise UsageError(NPY_NEEDS_FILE)
         return npy_batches(path)
     assert stream is not None
     if input_format == "text":
@@ -737,7 +747,7 @@ class RecordTexts:
         # (fp64 is not: its errors are ~2^-53 of the value, past what the double-double
         # arithmetic settles, so every lane would go to the per-value path anyway)
         self.fast_enc_bytes = self.fast_encode and self.fast_bytes and (
-            (isinstance(fmt, FloatFormat) and _float64_exact(fmt)) or
+            (isinstance(fmt, FloatFormat) and float64_exact(fmt)) or
             (isinstance(fmt, IntFormat) and fmt.bits <= 32))
         self._fast_enc: Any = None
         self._fast_dec: Any = None
@@ -959,9 +969,9 @@ class RecordTexts:
             mag = c & ~fmt.sign_mask if fmt.signed else c
             if fmt.is_nan(c) or fmt.is_inf(c) or mag == fmt.max_code:
                 pass
-            elif codec._fits_float64(fmt):  # describe_code's stored value and ulp, directly
+            elif fits_float64(fmt):  # describe_code's stored value and ulp, directly
                 sign, e, _ = fmt.fields(c)
-                n, d = _magnitude_float(fmt, mag).as_integer_ratio()
+                n, d = magnitude_float(fmt, mag).as_integer_ratio()
                 top = (e if fmt.specials == "fnu" else max(e, 1)) - fmt.bias - \
                     fmt.mantissa_bits
                 un, ud = (1 << top, 1) if top >= 0 else (1, 1 << -top)

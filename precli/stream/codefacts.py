@@ -15,7 +15,7 @@ The record around them is the writer's own: a skeleton rendered once by
 RecordWriter.template with every per-code field left open, filled by %-formatting.
 
 Covered: finite codes of float formats whose values are float64 numbers (fp64 and
-narrower; codec._fits_float64) that have a neighbour on both sides. Other
+narrower; fits_float64) that have a neighbour on both sides. Other
 codes (specials, the ends of the range) come back as None and the caller takes its
 per-code path. tests/test_fastcode.py compares every template with the per-code
 path over every code of the formats of 16 bits or fewer and samples of fp32 and tf32.
@@ -46,9 +46,9 @@ _LIMIT = np.array([(10**17 - 1) // 5**k for k in range(28)], np.uint64)
 def covers(fmt: Any) -> bool:
     """Whether CodeTemplates and value_texts take fmt: float formats whose every finite
     value is a float64 (fp64 and narrower)."""
-    from precli.array.codec import _fits_float64
+    from precli.core.formats import fits_float64
 
-    return isinstance(fmt, FloatFormat) and _fits_float64(fmt)
+    return isinstance(fmt, FloatFormat) and fits_float64(fmt)
 
 
 def _numpy_type(fmt: FloatFormat) -> Any:
@@ -128,11 +128,11 @@ def shortest_texts(fmt: FloatFormat, codes: U64, vals: npt.NDArray[np.float64],
                    ) -> list[bytes]:
     """rounding.shortest_float of each finite code (ASCII)."""
     from precli.core.exact import format_decimal
-    from precli.core.values import _shortest
+    from precli.core.values import code_shortest
 
     kind = _numpy_type(fmt)
     if kind is None:
-        return [_shortest(fmt, c).encode() for c in codes.tolist()]
+        return [code_shortest(fmt, c).encode() for c in codes.tolist()]
     t = vals.astype(kind).astype("S")  # numpy's shortest digits (Dragon4)
     out: list[bytes] = t.tolist()
     integer = (vals == np.trunc(vals)) & (np.abs(vals) < 1e16)  # these print in full

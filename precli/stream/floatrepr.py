@@ -44,9 +44,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from precli.array.doubledouble import SPLIT, split
+
 WIDTH = 24
 EPS = 2.0 ** -36
-_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's constant for float64
 _E_OFF = 310  # exponent table offset: E in [-308, 308] -> [2, 618]
 _NO_DOT = 16
 
@@ -80,12 +81,6 @@ class _Tables(NamedTuple):
     pd2: U64
     length: I64  # by K: length of the row
     built: Bool  # by E + _E_OFF: whether the layout entries of that exponent are made
-
-
-def _split(x: float) -> tuple[float, float]:
-    c = _SPLIT * x
-    hi = c - (c - x)
-    return hi, x - hi
 
 
 def _text_word(text: str, pos: int) -> tuple[int, int, int]:
@@ -147,7 +142,7 @@ def _tables() -> _Tables:
     z_hh = np.empty_like(z_hi)
     z_ht = np.empty_like(z_hi)
     for i, h in enumerate(z_hi.tolist()):
-        z_hh[i], z_ht[i] = _split(h)
+        z_hh[i], z_ht[i] = split(h)
 
     i4 = np.arange(10000, dtype=np.uint64)
     t4 = np.zeros(10000, np.uint64)
@@ -200,7 +195,7 @@ def _x_parts(m: F64, zi: I64) -> tuple[U64, F64, F64]:
     t = _tables()
     zh = t.z_hi[zi]
     # Dekker two-product m * zh = p + err, exactly (Veltkamp halves)
-    c = m * _SPLIT
+    c = m * SPLIT
     mh = c - (c - m)
     mt = m - mh
     hh = t.z_hh[zi]

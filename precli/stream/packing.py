@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from precli.array import codec
 from precli.core.formats import Format
-from precli.errors import CodeRangeError, UsageError, ValueParseError
+from precli.errors import CodeRangeError, UsageError, ValueParseError, arg
 
 U64 = npt.NDArray[np.uint64]
 
@@ -60,7 +60,8 @@ def group(bits: int) -> tuple[int, int]:
 
 def check_packable(fmt: Format) -> None:
     if fmt.bits >= 8:
-        raise UsageError(f"--pack applies to formats under 8 bits (fp4, fp6, int4, int2, nf4, "
+        raise UsageError(f"{arg('pack')} applies to formats under 8 bits (fp4, fp6, int4, int2, "
+                         "nf4, "
                          f"...); {fmt.name} codes are already whole bytes")
 
 
@@ -192,7 +193,9 @@ def code_batches(fmt: Format, input_format: str, stream: IO[bytes] | None,
     patterns) integers or opaque |V items (what ml_dtypes writes) of the format's width."""
     if input_format == "npy":
         if path is None or path == "-":
-            raise UsageError("--input-format npy needs --input FILE (a .npy is memory-mapped)")
+            from precli.stream.batches import NPY_NEEDS_FILE
+
+            raise UsageError(NPY_NEEDS_FILE)
         yield from _npy_codes(fmt, path, n)
         return
     assert stream is not None
@@ -312,20 +315,20 @@ def opaque_values(path: str, dtype: str | None) -> Any:
             raise
     if arr.dtype.kind != "V":
         if dtype is not None:
-            raise UsageError(f"--dtype names the element format of an opaque .npy; {path} "
+            raise UsageError(f"{arg('dtype')} names the element format of an opaque .npy; {path} "
                              f"already holds {arr.dtype}")
         return None
     size = arr.dtype.itemsize
     if dtype is None:
         hint = {1: "e4m3fn, e5m2, fp4, ...", 2: "bf16, fp16"}.get(size, "")
         raise UsageError(f"{path}: opaque {size}-byte items (|V{size}, as ml_dtypes saves "
-                         "bfloat16 / float8); name their format with --dtype"
+                         f"bfloat16 / float8); name their format with {arg('dtype')}"
                          + (f" ({hint})" if hint else ""))
     from precli.core.formats import get_format
 
     fmt = get_format(dtype)
     if fmt.nbytes != size or is_tf32(fmt):
-        raise UsageError(f"--dtype {dtype}: {fmt.name} is {fmt.nbytes} byte(s) per value; "
+        raise UsageError(f"{arg('dtype')} {dtype}: {fmt.name} is {fmt.nbytes} byte(s) per value; "
                          f"{path} holds {size}-byte items")
     return _OpaqueValues(fmt, arr)
 

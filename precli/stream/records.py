@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from precli.array.doubledouble import dd_div, quick_two_sum, two_prod, two_sum
+
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
@@ -298,43 +300,6 @@ def parse_with_floats(m: npt.NDArray[np.uint8], lens: npt.NDArray[np.int64], v: 
 
 # ------------------------------------------------------------------ double-double
 
-_SPLIT = 134217729.0  # 2^27 + 1
-
-
-def _two_sum(a: F64, b: F64) -> tuple[F64, F64]:
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _quick_two_sum(a: F64, b: F64) -> tuple[F64, F64]:
-    s = a + b
-    return s, b - (s - a)
-
-
-def _split(a: F64) -> tuple[F64, F64]:
-    t = _SPLIT * a
-    hi = t - (t - a)
-    return hi, a - hi
-
-
-def _two_prod(a: F64, b: F64) -> tuple[F64, F64]:
-    p = a * b
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
-def _dd_div(ah: F64, al: F64, bh: F64, bl: F64) -> tuple[F64, F64]:
-    q1 = ah / bh
-    p, pe = _two_prod(q1, bh)
-    pe = pe + q1 * bl
-    rh, rl = _two_sum(ah, -p)
-    rl = rl + (al - pe)
-    q2 = (rh + rl) / bh
-    return _quick_two_sum(q1, q2)
-
-
 @lru_cache(maxsize=1)
 def _pow10_table() -> tuple[F64, F64]:
     """10^k for k = 0..308 as double-doubles (hi, lo), lo = 0 where 10^k is a float64."""
@@ -382,13 +347,13 @@ def value_errors(dec: Decimals, stored: F64, inv_ulp: F64, smallest_normal: floa
     up = dec.exp10 >= 0
     with np.errstate(all="ignore"):
         # x = M * 10^e (e >= 0) or M / 10^-e
-        p, pe = _two_prod(mh, ph)
+        p, pe = two_prod(mh, ph)
         pe = pe + (mh * pl + ml * ph)
-        xh_up, xl_up = _quick_two_sum(p, pe)
-        xh_dn, xl_dn = _dd_div(mh, ml, ph, pl)
+        xh_up, xl_up = quick_two_sum(p, pe)
+        xh_dn, xl_dn = dd_div(mh, ml, ph, pl)
         # exactness: M and 10^|e| are float64 and the product / quotient is exact
         q1 = mh / ph
-        r, re = _two_prod(q1, ph)
+        r, re = two_prod(q1, ph)
         dn_exact = (r == mh) & (re == 0)
         xh = np.where(up, xh_up, xh_dn)
         xl = np.where(up, xl_up, xl_dn)
@@ -402,9 +367,9 @@ def value_errors(dec: Decimals, stored: F64, inv_ulp: F64, smallest_normal: floa
         sx = np.where(dec.negative, -1.0, 1.0)
         s = stored * sx  # |stored| when the signs agree
         ok &= (s >= 0)
-        dh, dl = _two_sum(s, -xh)
+        dh, dl = two_sum(s, -xh)
         dl = dl - xl  # exact when xl is 0; else rounded, within 2^-106 (|x| + |d|)
-        dh, dl = _two_sum(dh, dl)
+        dh, dl = two_sum(dh, dl)
         ad = np.abs(dh)
         eps_d = eps_x + np.where(x_exact & (xl == 0), 0.0, 2.0**-104 * (ax + ad))
         abs_e = ad
@@ -412,7 +377,7 @@ def value_errors(dec: Decimals, stored: F64, inv_ulp: F64, smallest_normal: floa
         inexact = dh != 0
         # rel = |d| / |x|
         sgn = np.where(dh < 0, -1.0, 1.0)
-        rh, rl = _dd_div(ad, dl * sgn, ax, xl * np.where(xh < 0, -1.0, 1.0))
+        rh, rl = dd_div(ad, dl * sgn, ax, xl * np.where(xh < 0, -1.0, 1.0))
         eps_r = np.where(inexact, (eps_d / np.where(inexact, ad, 1.0) + eps_x / ax
                                    + 2.0**-100) * np.abs(rh), 0.0)
         ok &= np.where(inexact, _certain(rh, rl, eps_r), True)

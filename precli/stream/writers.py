@@ -20,7 +20,7 @@ from precli.core.values import (
     ErrorRecord,
     to_float,
 )
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 
 OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson", "raw")
 
@@ -33,7 +33,8 @@ class OutputEnv(NamedTuple):
         """--output, or the default: table on a terminal, plain when piped."""
         mode = requested.lower() if requested else ("table" if self.stdout_isatty else "plain")
         if mode not in allowed:
-            raise UsageError(f"invalid --output {requested!r}; choose one of {', '.join(allowed)}")
+            raise UsageError(f"invalid {arg('output')} {requested!r}; choose one of "
+                             f"{', '.join(allowed)}")
         return mode
 
 

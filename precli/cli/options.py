@@ -1,0 +1,34 @@
+"""Command-line options: how the library's argument names are spelled as flags.
+
+The library's errors name the argument of the call (``jobs must be at least 1``); the CLI
+shows the flag a user typed (``--jobs must be at least 1``). This table is the one place
+that knows both spellings; ``PrecliGroup.main`` installs it before any command runs.
+"""
+
+from __future__ import annotations
+
+#: library argument name -> command-line flag
+OPTION_NAMES: dict[str, str] = {
+    "axis": "--axis",
+    "bits": "--bits",
+    "block_size": "--block-size",
+    "dtype": "--dtype",
+    "emit": "--emit",
+    "exclude": "--exclude",
+    "formats": "--formats",
+    "granularity": "--granularity",
+    "include": "--tensors",
+    "input": "--input",
+    "input_format": "--input-format",
+    "jobs": "--jobs",
+    "keep": "--keep",
+    "min_sqnr": "--min-sqnr",
+    "objective": "--objective",
+    "output": "--output",
+    "pack": "--pack",
+    "rounding": "--round",
+    "scale": "--scale",
+    "size": "--size",
+    "values": "--values",
+    "zero_point": "--zero-point",
+}
