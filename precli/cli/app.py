@@ -21,7 +21,7 @@ from precli.cli.completion import (
     complete_round,
     complete_scheme,
 )
-from precli.cli.options import OPTION_NAMES
+from precli.cli.options import OPTION_NAMES, StreamSource
 from precli.cli.terminal import (
     NOTED,
     WRITE_ERRNOS,
@@ -425,10 +425,8 @@ def encode(
             raise UsageError("--pack applies to --output raw")
         check_packable(fmt)
     src = _stream_source(values, input_file, input_format)
-    if src is None and (output or "").lower() == "raw":
-        from precli.cli.commands import ARGS
-
-        src = (ARGS, "".join(v + "\n" for v in values or []))  # raw: the bulk writer's job
+    if src is None and (output or "").lower() == "raw":  # raw: the bulk writer's job
+        src = StreamSource("text", None, "".join(v + "\n" for v in values or []))
     if dtype is not None and (src is None or src[0] != "npy"):
         raise UsageError("--dtype names the element format of an opaque .npy "
                          "(--input-format npy --input FILE)")
@@ -500,7 +498,7 @@ def decode(
 
 
 def _stream_source(values: list[str] | None, input_file: str | None,
-                   input_format: str) -> tuple[str, str | None] | None:
+                   input_format: str) -> StreamSource | None:
     """(input format, path or None for stdin) when values come from a stream, else None."""
     from precli.stream.writers import stdin_is_piped
 
@@ -508,15 +506,15 @@ def _stream_source(values: list[str] | None, input_file: str | None,
         if values:
             raise UsageError("give values as arguments or --input FILE, not both")
         if input_format == "text" and _is_npy(input_file):
-            return "npy", input_file  # the magic bytes decide, as compare does
-        return input_format, input_file
+            return StreamSource("npy", input_file)  # the magic bytes decide, as compare does
+        return StreamSource(input_format, input_file)
     if values == ["-"]:
-        return input_format, None
+        return StreamSource(input_format, None)
     if values and "-" in values:
         raise UsageError("'-' (read stdin) cannot be mixed with other values")
     if not values:
         if stdin_is_piped():
-            return input_format, None
+            return StreamSource(input_format, None)
         raise UsageError("no values given (pass them as arguments, '-' or pipe them in)")
     if input_format != "text":
         raise UsageError("--input-format applies to stdin ('-') or --input FILE")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import IO, Any
 
+from precli.cli.options import StreamSource
 from precli.core.formats import FloatFormat, Format
 from precli.core.values import EncodeOptions, ErrorRecord
 from precli.errors import ExitStatus, PrecliError, UsageError
@@ -23,17 +24,13 @@ from precli.stream.writers import RESULT_KEYS, OutputEnv, RecordWriter, detect_e
 TABLE_ROWS = 100
 
 
-#: A source of "args": the command-line values themselves, as one text stream.
-ARGS = "args"
-
-
-def _open(src: tuple[str, str | None], dtype: str | None = None,
+def _open(src: StreamSource, dtype: str | None = None,
           ) -> tuple[Iterator[bulk.Batch], IO[bytes] | None]:
-    input_format, path = src
-    if input_format == ARGS:
+    input_format, path, text = src
+    if text is not None:
         import io
 
-        return bulk.text_batches(io.BytesIO((path or "").encode())), None
+        return bulk.text_batches(io.BytesIO(text.encode())), None
     if input_format == "npy":
         from precli.stream.packing import opaque_values
 
@@ -66,7 +63,7 @@ def _mode(env: OutputEnv, output: str | None, allowed: tuple[str, ...]) -> str:
     return mode
 
 
-def stream_encode(fmt: Format, opts: EncodeOptions, src: tuple[str, str | None],
+def stream_encode(fmt: Format, opts: EncodeOptions, src: StreamSource,
                   output: str | None, no_color: bool, strict: bool, pack: bool = False,
                   dtype: str | None = None) -> int:
     env = detect_env(no_color)
@@ -213,7 +210,7 @@ def _results_table(results: list[Any], env: OutputEnv) -> None:
 
 
 def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
-                  src: tuple[str, str | None], output: str | None, no_color: bool,
+                  src: StreamSource, output: str | None, no_color: bool,
                   strict: bool) -> int:
     env = detect_env(no_color)
     mode = _mode(env, output, ("table", "json", "csv", "plain", "ndjson"))
@@ -240,12 +237,12 @@ def stream_decode(fmt: Format, scale: Fraction | None, zero_point: int | None,
 
 
 def _decode_binary(fmt: Format, scale: Fraction | None, zero_point: int | None,
-                   src: tuple[str, str | None], mode: str, env: OutputEnv, strict: bool) -> int:
+                   src: StreamSource, mode: str, env: OutputEnv, strict: bool) -> int:
     """decode --input-format u8|u16|u32|u64|packed|npy: codes already binary."""
     from precli.core.values import DecodeResult, describe_code
     from precli.stream.packing import CODE_INPUT_FORMATS, code_batches
 
-    input_format, path = src
+    input_format, path, _ = src
     if isinstance(fmt, FloatFormat) and (scale is not None or zero_point is not None):
         raise UsageError("--scale / --zero-point apply to integer formats and nf4 only")
     if input_format not in CODE_INPUT_FORMATS:
@@ -667,9 +664,10 @@ def _checkpoint_progress(path: str, ck: Any, recipes: list[Any], kw: dict[str, A
         TransferSpeedColumn,
     )
 
-    from precli.model.analyze import _select, analyze
+    from precli.model.analyze import analyze
+    from precli.model.pool import select_tensors
 
-    todo = [t for t in _select(list(ck.tensors()), kw["include"], kw["exclude"])
+    todo = [t for t in select_tensors(list(ck.tensors()), kw["include"], kw["exclude"])
             if t.skip is None]
     con = Console(file=sys.stderr, no_color=not env.color)
     with Progress(TextColumn("{task.description}"), BarColumn(),
@@ -735,7 +733,7 @@ BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "tensor_sca
                      "tensor_scale_hex", "value", "abs_error")
 
 
-def encode_blocks(bfmt: Any, values: list[str], src: tuple[str, str | None] | None,
+def encode_blocks(bfmt: Any, values: list[str], src: StreamSource | None,
                   output: str | None, no_color: bool, pack: bool = False) -> int:
     """Encode an array into a block-scaled format (mxfp4, nvfp4, ...): blocks need their
     neighbours, so the whole input is read first. Decimal text keeps its exact value:

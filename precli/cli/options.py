@@ -7,6 +7,16 @@ that knows both spellings; ``PrecliGroup.main`` installs it before any command r
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+
+class StreamSource(NamedTuple):
+    """Where encode / decode read a stream of values from."""
+
+    input_format: str  # text, f16, f32, f64, npy (encode); u8 ... packed, npy (decode)
+    path: str | None  # a file, or None for stdin
+    text: str | None = None  # the command-line values themselves, as one text stream
+
 #: library argument name -> command-line flag
 OPTION_NAMES: dict[str, str] = {
     "axis": "--axis",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # rich.table is imported where a table is drawn: `info fp16` 
     from rich.table import Table
 
 from precli.core.exact import floor_log10, format_decimal, shortest_in_interval
-from precli.core.formats import FloatFormat, Format, IntFormat, TableFormat
+from precli.core.formats import FloatFormat, Format, IntFormat
 from precli.core.values import (
     CodeInfo,
     DecodeResult,
@@ -93,10 +93,6 @@ def exact_short(x: Fraction | None) -> str:
         return ("-" if x < 0 else "") + p
     t = exact_text(x) or ""
     return t if len(t) <= 12 else "≈" + sig(x, 5)
-
-
-def yes_no(b: bool) -> Text:
-    return Text("yes", style="green") if b else Text("no", style="dim")
 
 
 # ------------------------------------------------------------ bit fields
@@ -388,12 +384,6 @@ def results_table(results: Sequence[EncodeResult | DecodeResult]) -> Table:
         t.add_row(r.input, r.info.hex, bit_fields(r.info.format, r.info.code), r.info.value, err,
                   flags)
     return t
-
-
-def table_format_note(fmt: Format) -> Text | None:
-    if isinstance(fmt, TableFormat):
-        return None
-    return None
 
 
 # ------------------------------------------------------------ compare

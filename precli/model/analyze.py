@@ -10,13 +10,12 @@ the summary merges exact partial sums, so results do not depend on ``jobs``.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from precli.array.recipes import Recipe
-from precli.errors import UsageError, arg
+from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.model.stats import (
     RECORD_KEYS,
     CompareStats,
@@ -27,7 +26,7 @@ from precli.model.stats import (
     merge_tallies,
     summary_stats,
 )
-from precli.sources import Checkpoint, CheckpointError, Tensor, open_checkpoint
+from precli.sources import Checkpoint, Tensor, open_checkpoint
 
 __all__ = ["CHECKPOINT_KEYS", "ModelReport", "TensorResult", "analyze"]
 
@@ -127,33 +126,14 @@ def _sqnr_key(s: CompareStats) -> float:
     return s.sqnr_db if s.sqnr_db is not None else math.inf
 
 
-def _select(tensors: Sequence[Tensor], include: str | None, exclude: str | None
-            ) -> list[Tensor]:
-    def rx(p: str | None, opt: str) -> re.Pattern[str] | None:
-        if p is None:
-            return None
-        try:
-            return re.compile(p)
-        except re.error as e:
-            raise UsageError(f"invalid {opt} pattern {p!r}: {e}") from None
-
-    inc, exc = rx(include, arg("include")), rx(exclude, arg("exclude"))
-    return [t for t in tensors if (inc is None or inc.search(t.name))
-            and (exc is None or not exc.search(t.name))]
-
-
 def _one(t: Tensor, recipes: Sequence[Recipe], mode: str, saturate: bool) -> TensorStats:
     """Compare one tensor (runs in a worker process when jobs > 1)."""
     v = Values.of_reader(t.shape, t.read)
     return compare_tensor(recipes, v, mode=mode, saturate=saturate)
 
 
-def _work(args: tuple[Tensor, Sequence[Recipe], str, bool]) -> TensorStats | str:
-    t, recipes, mode, saturate = args
-    try:
-        return _one(t, recipes, mode, saturate)
-    except CheckpointError as e:
-        return str(e)
+def _work(args: tuple[Tensor, Sequence[Recipe], str, bool]) -> TensorStats:
+    return _one(*args)
 
 
 def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
@@ -165,36 +145,13 @@ def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
     ``include`` / ``exclude``: regular expressions searched in tensor names. Tensors that
     cannot be cast (integer buffers, bool masks, quantized GGUF blocks) are listed with the
     reason. ``progress(tensors_done, bytes_done)`` is called after each tensor."""
-    if jobs < 1:
-        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
+    check_jobs(jobs)
     ck = checkpoint if checkpoint is not None else open_checkpoint(path)
-    selected = _select(list(ck.tensors()), include, exclude)
+    selected = select_tensors(list(ck.tensors()), include, exclude)
     errors = [str(e) for e in ck.errors]
     todo = [t for t in selected if t.skip is None]
-    results: dict[str, TensorStats | str] = {}
-    done = [0, 0]
-
-    def finished(t: Tensor, r: TensorStats | str) -> None:
-        results[t.name] = r
-        done[0] += 1
-        done[1] += t.nbytes
-        if progress is not None:
-            progress(done[0], done[1])
-
-    if jobs == 1 or len(todo) < 2:
-        for t in todo:
-            finished(t, _work((t, recipes, mode, saturate)))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = mp.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            # biggest first keeps the workers busy; results are placed by name
-            order = sorted(todo, key=lambda t: -t.nbytes)
-            futs = [(t, pool.submit(_work, (t, recipes, mode, saturate))) for t in order]
-            for t, f in futs:
-                finished(t, f.result())
+    results = run_tensors([(t.name, t.nbytes, (t, recipes, mode, saturate)) for t in todo],
+                          _work, jobs, progress)
     tensors: list[TensorResult] = []
     for t in selected:
         if t.skip is not None:

@@ -42,15 +42,15 @@ multiplied; compressed-tensors: ``weight_global_scale``, its reciprocal, divided
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from precli.errors import UsageError, arg
-from precli.sources import Checkpoint, CheckpointError, Tensor, open_checkpoint
+from precli.model.pool import check_jobs, run_tensors, select_tensors
+from precli.sources import Checkpoint, Tensor, open_checkpoint
 from precli.sources.quantized import LayoutError, QuantTensor
 
 __all__ = ["CHECKS", "CheckReport", "Finding", "TensorCheck", "check_checkpoint",
@@ -407,21 +407,11 @@ def _stored_scales(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
 # ------------------------------------------------------------------ a checkpoint
 
 
-def _work(t: Tensor) -> TensorCheck | str:
-    try:
-        return check_tensor(t)
-    except CheckpointError as e:
-        return str(e)
-
-
 def check_checkpoint(path: str, *, include: str | None = None, exclude: str | None = None,
                      jobs: int = 1, progress: Callable[[int, int], None] | None = None,
                      checkpoint: Checkpoint | None = None) -> CheckReport:
     """Every check on every selected tensor, in file order."""
-    from precli.model.analyze import _select
-
-    if jobs < 1:
-        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
+    check_jobs(jobs)
     ck = checkpoint if checkpoint is not None else open_checkpoint(path)
     findings: list[Finding] = []
     errors: list[str] = []
@@ -430,29 +420,9 @@ def check_checkpoint(path: str, *, include: str | None = None, exclude: str | No
             findings.append(Finding(e.tensor or "?", e.check, e.expected, e.found))
         else:
             errors.append(str(e))
-    selected = _select(list(ck.tensors()), include, exclude)
-    results: dict[str, TensorCheck | str] = {}
-    done = [0, 0]
-
-    def finished(t: Tensor, r: TensorCheck | str) -> None:
-        results[t.name] = r
-        done[0] += 1
-        done[1] += t.nbytes
-        if progress is not None:
-            progress(done[0], done[1])
-
-    if jobs == 1 or len(selected) < 2:
-        for t in selected:
-            finished(t, _work(t))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            order = sorted(selected, key=lambda t: -t.nbytes)
-            futs = [(t, pool.submit(_work, t)) for t in order]
-            for t, f in futs:
-                finished(t, f.result())
+    selected = select_tensors(list(ck.tensors()), include, exclude)
+    results = run_tensors([(t.name, t.nbytes, t) for t in selected], check_tensor, jobs,
+                          progress)
     tensors: list[TensorCheck] = []
     for t in selected:
         r = results[t.name]
@@ -462,7 +432,3 @@ def check_checkpoint(path: str, *, include: str | None = None, exclude: str | No
         tensors.append(r)
         findings += r.findings
     return CheckReport(path, ck.kind, tensors, findings, errors)
-
-
-def finding_lines(report: CheckReport) -> Sequence[str]:
-    return [f.line() for f in report.findings]

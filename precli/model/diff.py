@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precli.errors import UsageError, arg
+from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.model.stats import ErrorTally, json_number
-from precli.sources import CheckpointError, Tensor, open_checkpoint
+from precli.sources import Tensor, open_checkpoint
 from precli.sources.quantized import QuantTensor
 
 __all__ = ["DIFF_KEYS", "DiffReport", "diff_checkpoints", "diff_tensor", "grid_position"]
@@ -177,25 +177,19 @@ def diff_tensor(orig: Tensor, quant: Tensor) -> TensorDiff:
                       tally.record(), elfmt, ulp.record() if elfmt else {})
 
 
-def _work(args: tuple[Tensor, Tensor]) -> TensorDiff | str:
-    try:
-        return diff_tensor(*args)
-    except CheckpointError as e:
-        return str(e)
+def _work(args: tuple[Tensor, Tensor]) -> TensorDiff:
+    return diff_tensor(*args)
 
 
 def diff_checkpoints(original: str, quantized: str, *, include: str | None = None,
                      exclude: str | None = None, jobs: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> DiffReport:
-    from precli.model.analyze import _select
-
-    if jobs < 1:
-        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
+    check_jobs(jobs)
     ock = open_checkpoint(original)
     qck = open_checkpoint(quantized)
     errors = [str(e) for e in list(ock.errors) + list(qck.errors)]
     by = {t.name: t for t in ock.tensors()}
-    selected = _select(list(qck.tensors()), include, exclude)
+    selected = select_tensors(list(qck.tensors()), include, exclude)
     pairs: list[tuple[Tensor, Tensor]] = []
     unmatched: list[TensorDiff] = []
     for t in selected:
@@ -206,30 +200,10 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
         else:
             pairs.append((o, t))
     seen = {t.name for t in selected}
-    only_original = [n for n in _select(list(ock.tensors()), include, exclude)
+    only_original = [n for n in select_tensors(list(ock.tensors()), include, exclude)
                      if n.name not in seen]
-    results: dict[str, TensorDiff | str] = {}
-    done = [0, 0]
-
-    def finished(q: Tensor, r: TensorDiff | str) -> None:
-        results[q.name] = r
-        done[0] += 1
-        done[1] += q.nbytes
-        if progress is not None:
-            progress(done[0], done[1])
-
-    if jobs == 1 or len(pairs) < 2:
-        for o, q in pairs:
-            finished(q, _work((o, q)))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            futs = [(q, pool.submit(_work, (o, q)))
-                    for o, q in sorted(pairs, key=lambda p: -p[1].nbytes)]
-            for q, f in futs:
-                finished(q, f.result())
+    results: dict[str, TensorDiff | str] = dict(run_tensors(
+        [(q.name, q.nbytes, (o, q)) for o, q in pairs], _work, jobs, progress))
     tensors: list[TensorDiff] = []
     order = {t.name: i for i, t in enumerate(selected)}
     for td in unmatched:

@@ -559,7 +559,7 @@ class _Range:
                 np.where(np.isfinite(self.hi), self.hi, 0.0))
 
 
-class _Plan:
+class _RecipeWork:
     """One recipe's per-tensor state: its first-pass scales and its running totals."""
 
     def __init__(self, r: Recipe) -> None:
@@ -602,7 +602,7 @@ class _Plan:
         return self.scale[ids][None, :], self.zp[ids][None, :]
 
 
-def _first_pass(v: Values, plans: list[_Plan], tiles: list[tuple[int, int, int, int]],
+def _first_pass(v: Values, plans: list[_RecipeWork], tiles: list[tuple[int, int, int, int]],
                 progress: Callable[[int], None] | None) -> None:
     """Ranges per tensor and per channel, then the scales of every tensor / channel
     recipe (exact, through :func:`precli.array.recipes.scale_exact`, wherever float64 could
@@ -689,7 +689,7 @@ def _exact_extreme_abs(v: Values, tiles: list[tuple[int, int, int, int]], amax: 
     return best
 
 
-def _exact_range(v: Values, tiles: list[tuple[int, int, int, int]], p: _Plan, g: int,
+def _exact_range(v: Values, tiles: list[tuple[int, int, int, int]], p: _RecipeWork, g: int,
                  lo: float, hi: float) -> tuple[Fraction, Fraction]:
     """The exact finite range of tensor / channel g, given its float64 extremes (rounding
     to float64 is monotonic: the exact extremes are among the lanes equal to those)."""
@@ -765,7 +765,7 @@ def compare_tensor(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
     if mode == "stochastic" and seed is None:
         seed = secrets.randbits(64)
     tiles = list(_tiles(v, recipes, chunk))
-    plans = [_Plan(r) for r in recipes]
+    plans = [_RecipeWork(r) for r in recipes]
     _first_pass(v, plans, tiles, progress)
     full_rows = all(c0 == 0 and c1 == v.cols for _, _, c0, c1 in tiles)
     amax = -math.inf
@@ -867,7 +867,7 @@ def _row_exact(ex: Callable[[int, int], Fraction] | None, i: int
     return lambda a, b: ex(i + a, b)
 
 
-def _finish(p: _Plan, v: Values) -> CompareStats:
+def _finish(p: _RecipeWork, v: Values) -> CompareStats:
     r = p.recipe
     t = p.tally
     one = p.scale is not None and p.scale.size == 1

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["LAYOUTS", "QuantTensor", "group", "group_checkpoint", "read_config"]
+__all__ = ["LAYOUTS", "QuantTensor", "group_checkpoint", "pair_tensors", "read_config"]
 
 #: layout key -> the stored dtype text a logical tensor reports
 LAYOUTS = {
@@ -405,12 +405,12 @@ def group_checkpoint(ck: Checkpoint, config: dict[str, Any] | None = None) -> Ch
     place of its element tensor); a family whose parts do not fit together is left as raw
     tensors and named in ``errors``."""
     cfg = read_config(ck.path) if config is None else config
-    tensors, errors = group(list(ck.tensors()), cfg)
+    tensors, errors = pair_tensors(list(ck.tensors()), cfg)
     return Checkpoint(ck.path, ck.kind, ck.metadata, tensors,
                       list(ck.errors) + errors)
 
 
-def group(tensors: list[Tensor], config: dict[str, Any] | None = None
+def pair_tensors(tensors: list[Tensor], config: dict[str, Any] | None = None
           ) -> tuple[list[Tensor], list[CheckpointError]]:
     """Logical tensors for the quantized families in ``tensors`` (see the module
     docstring for the name mapping), in file order, and the families that do not fit."""

@@ -14,9 +14,8 @@ Nothing here prints: results go to the writer callbacks the caller passes in.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from typing import IO, Any
 
@@ -679,12 +678,6 @@ def plain_lines(fmt: Format, enc: EncodedBatch) -> bytes:
     return b"\n".join(lines)
 
 
-def raw_bytes(fmt: Format, enc: EncodedBatch) -> bytes:
-    """Packed little-endian codes in the smallest unsigned width that holds the format."""
-    return enc.codes.astype(codec.code_dtype(fmt.bits).newbyteorder("<"), copy=False).tobytes()
-
-
-ErrorSink = Callable[[str, str, str], None]  # (where, text, message)
 
 
 # ------------------------------------------------------------------ record outputs, fast
@@ -708,10 +701,6 @@ def _plain_cells(batch: Batch, json_mode: bool) -> list[str] | None:
         return None
     toks = body.decode("ascii").split()
     return ['"' + t + '"' for t in toks] if json_mode else toks
-
-
-def _fraction_parts(x: Fraction) -> tuple[bool, int, int]:
-    return x < 0, abs(x.numerator), x.denominator
 
 
 class RecordTexts:

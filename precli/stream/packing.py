@@ -50,7 +50,7 @@ def is_tf32(fmt: Format) -> bool:
 # ------------------------------------------------------------------ packing
 
 
-def group(bits: int) -> tuple[int, int]:
+def pack_group(bits: int) -> tuple[int, int]:
     """(values, bytes) of one packed group: 4-bit (2, 1), 2-bit (4, 1), 6-bit (4, 3)."""
     if not 1 <= bits <= 7:
         raise ValueError(f"packing applies to codes of 1 to 7 bits, not {bits}")
@@ -68,7 +68,7 @@ def check_packable(fmt: Format) -> None:
 def pack_codes(codes: npt.ArrayLike, bits: int) -> bytes:
     """Pack codes of `bits` bits (1..7) LSB-first; the tail is padded with zero codes to a
     whole group."""
-    g, nb = group(bits)
+    g, nb = pack_group(bits)
     c: Any = np.asarray(codes).astype(np.uint64).reshape(-1)
     if c.size and int(c.max()) >> bits:
         raise ValueError(f"code {int(c.max()):#x} does not fit {bits} bits")
@@ -87,7 +87,7 @@ def pack_codes(codes: npt.ArrayLike, bits: int) -> bytes:
 
 def unpack_codes(data: bytes, bits: int) -> U64:
     """The codes of a packed stream of whole groups (padding slots included)."""
-    g, nb = group(bits)
+    g, nb = pack_group(bits)
     if len(data) % nb:
         raise ValueError(f"{len(data)} bytes is not a whole number of {nb}-byte groups")
     b = np.frombuffer(data, np.uint8).reshape(-1, nb).astype(np.uint64)
@@ -126,7 +126,7 @@ class RawCodes:
                 return c.astype("<u4", copy=False).tobytes()
             dt = codec.code_dtype(self.fmt.bits).newbyteorder("<")
             return c.astype(dt, copy=False).tobytes()
-        g, _ = group(self.fmt.bits)
+        g, _ = pack_group(self.fmt.bits)
         c = np.concatenate([self.carry, c.astype(np.uint64).reshape(-1)])
         whole = len(c) - len(c) % g
         self.carry = c[whole:]
@@ -202,7 +202,7 @@ def code_batches(fmt: Format, input_format: str, stream: IO[bytes] | None,
     read = getattr(stream, "read1", None) or stream.read
     if input_format == "packed":
         check_packable(fmt)
-        g, nb = group(fmt.bits)
+        g, nb = pack_group(fmt.bits)
         size, width = nb, (fmt.bits + 3) // 4
     else:
         size = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}[input_format]
@@ -227,7 +227,7 @@ def code_batches(fmt: Format, input_format: str, stream: IO[bytes] | None,
         yield b
         start += len(b)
     if carry:
-        what = (f"a whole group of {group(fmt.bits)[0]} packed {fmt.name} codes "
+        what = (f"a whole group of {pack_group(fmt.bits)[0]} packed {fmt.name} codes "
                 f"({size} bytes)" if input_format == "packed" else f"a whole {input_format} code")
         raise ValueParseError(f"binary input ends with {len(carry)} stray byte(s): not {what}")
 
@@ -378,7 +378,7 @@ def split_block_raw(data: bytes, n: int, element_bits: int, block_size: int,
     """Inverse of :func:`block_raw_bytes` for a tensor of n elements."""
     nblocks = -(-n // block_size)
     if pack:
-        g, nb = group(element_bits)
+        g, nb = pack_group(element_bits)
         elen = -(-n // g) * nb
     else:
         elen = n

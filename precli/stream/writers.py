@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, Any, NamedTuple
 
 from precli.core.values import (
@@ -297,19 +297,8 @@ def write_table_rows(out: IO[str], mode: str, keys: tuple[str, ...],
 
 # ------------------------------------------------------------ input
 
-def iter_text_values(stream: IO[str]) -> Iterator[tuple[int, str]]:
-    """(line number, token) for whitespace-separated tokens, read line by line."""
-    for lineno, line in enumerate(stream, 1):
-        for tok in line.split():
-            yield lineno, tok
-
-
 def stdin_is_piped() -> bool:
     return not _isatty(sys.stdin)
-
-
-def text_stream(data: str) -> io.StringIO:
-    return io.StringIO(data)
 
 
 FORMAT_CODE_KEYS = ("format", "code", "hex", "bits", "class", "value", "exact")

@@ -1,0 +1,80 @@
+"""The one worker pool of the checkpoint analyses, and the tensor selection they share.
+
+``run_tensors`` hands each task to ``work`` in this process (``jobs == 1``) or in ``jobs``
+forked worker processes, biggest first so the workers stay busy; results come back keyed
+by the task's name, so the order of completion never shows. A worker that meets a
+damaged tensor returns the error's text instead of raising, and the caller reports it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from precli.errors import UsageError, arg
+from precli.sources.base import CheckpointError, Tensor
+
+__all__ = ["check_jobs", "run_tensors", "select_tensors"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def select_tensors(tensors: Sequence[Tensor], include: str | None, exclude: str | None
+                   ) -> list[Tensor]:
+    """The tensors whose name ``include`` finds (re.search) and ``exclude`` does not."""
+    def rx(p: str | None, name: str) -> re.Pattern[str] | None:
+        if p is None:
+            return None
+        try:
+            return re.compile(p)
+        except re.error as e:
+            raise UsageError(f"invalid {arg(name)} pattern {p!r}: {e}") from None
+
+    inc, exc = rx(include, "include"), rx(exclude, "exclude")
+    return [t for t in tensors if (inc is None or inc.search(t.name))
+            and (exc is None or not exc.search(t.name))]
+
+
+def check_jobs(jobs: int) -> None:
+    if jobs < 1:
+        raise UsageError(f"{arg('jobs')} must be at least 1, got {jobs}")
+
+
+def _guarded(work: Callable[[T], R], task: T) -> R | str:
+    try:
+        return work(task)
+    except CheckpointError as e:
+        return str(e)
+
+
+def run_tensors(tasks: Sequence[tuple[str, int, T]], work: Callable[[T], R], jobs: int,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, R | str]:
+    """``work(task)`` for each ``(name, nbytes, task)``; ``progress(done, bytes_done)``
+    after each. ``work`` must be a module-level function (it is sent to the workers)."""
+    check_jobs(jobs)
+    results: dict[str, R | str] = {}
+    done = [0, 0]
+
+    def finished(name: str, nbytes: int, r: R | str) -> None:
+        results[name] = r
+        done[0] += 1
+        done[1] += nbytes
+        if progress is not None:
+            progress(done[0], done[1])
+
+    if jobs == 1 or len(tasks) < 2:
+        for name, nbytes, task in tasks:
+            finished(name, nbytes, _guarded(work, task))
+        return results
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+        order = sorted(tasks, key=lambda x: -x[1])  # biggest first keeps the workers busy
+        futs = [(name, nbytes, pool.submit(_guarded, work, task))
+                for name, nbytes, task in order]
+        for name, nbytes, f in futs:
+            finished(name, nbytes, f.result())
+    return results
