@@ -163,3 +163,20 @@ def test_npz_member_size_mismatch(tmp_path: Path) -> None:
         open_checkpoint(str(z))
     assert str(ei.value) == (f"{z}: tensor 'a': member holds 12 bytes of data but shape [4] "
                              "of float32 needs 16")
+
+
+def test_npy_format_3_0_header_is_read(tmp_path: Path) -> None:
+    """Version 3.0 (a utf-8 header) through numpy's public readers only: the old path used
+    numpy's private _read_array_header, which numpy 2 no longer has."""
+    from precli.sources.npy import read_header
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    path = tmp_path / "v3.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array(f, a, version=(3, 0))
+    with open(path, "rb") as f:
+        assert read_header(f) == ((2, 3), False, np.dtype(np.float32))
+        assert f.read() == a.tobytes()
+    ck = open_checkpoint(str(path))
+    (t,) = list(ck.tensors())
+    assert t.shape == (2, 3) and t.read().tolist() == a.reshape(-1).tolist()

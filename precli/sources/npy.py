@@ -74,16 +74,40 @@ def _one_line(e: BaseException) -> str:
 # ---------------------------------------------------------------------------------- npz
 
 
-def _read_header(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+def read_header(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """The (shape, Fortran order, dtype) of the .npy at ``fp``'s position, which is left at
+    the first data byte. Every version of the format (1.0, 2.0, and 3.0's utf-8 header),
+    through numpy's public readers; ValueError / EOFError for a damaged header."""
     fmt = np.lib.format
     version = fmt.read_magic(fp)
     if version == (1, 0):
         shape, fortran, dt = fmt.read_array_header_1_0(fp)
     elif version == (2, 0):
         shape, fortran, dt = fmt.read_array_header_2_0(fp)
-    else:
-        shape, fortran, dt = fmt._read_array_header(fp, version)  # type: ignore[attr-defined]
+    else:  # 3.0 is 2.0 with a utf-8 header: re-read it as 2.0's latin-1 would not decode
+        shape, fortran, dt = _header_3_0(fp)
     return tuple(shape), bool(fortran), dt
+
+
+def _header_3_0(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    import ast
+
+    raw = fp.read(4)
+    if len(raw) != 4:
+        raise EOFError("EOF while reading the header length")
+    n = int.from_bytes(raw, "little")
+    text = fp.read(n)
+    if len(text) != n:
+        raise EOFError("EOF while reading the header")
+    d = ast.literal_eval(text.decode("utf-8"))
+    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError(f"header does not contain the correct keys: {d!r}")
+    shape = d["shape"]
+    if not isinstance(shape, tuple) or not all(isinstance(x, int) for x in shape):
+        raise ValueError(f"shape is not valid: {shape!r}")
+    if not isinstance(d["fortran_order"], bool):
+        raise ValueError(f"fortran_order is not a valid bool: {d['fortran_order']!r}")
+    return shape, d["fortran_order"], np.lib.format.descr_to_dtype(d["descr"])
 
 
 @dataclass(frozen=True)
@@ -143,7 +167,7 @@ def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
         raise CheckpointError(path, "member is encrypted", name)
     try:
         with zf.open(info) as fp:
-            shape, fortran, dt = _read_header(fp)
+            shape, fortran, dt = read_header(fp)
             header_len = fp.tell()
     except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile) as e:
         raise CheckpointError(path, f"member is not a readable .npy ({_one_line(e)})",

@@ -297,7 +297,7 @@ def open_npy(path: str) -> np.ndarray:
     fewer data bytes than the header promises, object (pickled) or unsupported dtypes.
     Big-endian arrays are mapped as they are; readers convert them a chunk at a time.
     """
-    from numpy.lib import format as npf
+    from precli.sources.npy import read_header
 
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below
@@ -315,14 +315,7 @@ def open_npy(path: str) -> np.ndarray:
                                   "\\x93NUMPY magic)")
         f.seek(0)
         try:
-            version = npf.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = npf.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = npf.read_array_header_2_0(f)
-            else:
-                shape, fortran, dtype = npf._read_array_header(  # type: ignore[attr-defined]
-                    f, version)  # 3.0: a utf-8 header
+            shape, fortran, dtype = read_header(f)
         except (ValueError, EOFError, OSError, SyntaxError, TypeError) as e:
             raise UsageError(f"{path}: damaged or truncated .npy header ({e})") from None
         offset = f.tell()
