@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from precli.core.exact import exact_decimal
+from precli.core.exact import exact_decimal, parse_number
 from precli.core.formats import FloatFormat, IntFormat, get_format
 from precli.core.values import EncodeOptions, ErrorRecord, decode_text, encode_exact
 from precli.stream import batches as bulk
@@ -198,7 +198,7 @@ def test_decode_every_code(name: str) -> None:
 def test_template_matches_writer_for_every_field_kind() -> None:
     """A template filled with a value renders as the writer renders that value."""
     fmt = get_format("bf16")
-    r = encode_exact(fmt, "0.1", __import__("precli.core.exact").exact.parse_number("0.1"),
+    r = encode_exact(fmt, "0.1", parse_number("0.1"),
                      EncodeOptions())
     rec = result_record(r)
     for mode in MODES:

@@ -656,17 +656,3 @@ def test_benchmark_generator_quick(tmp_path: Path) -> None:
     down = ts["model.layers.0.mlp.down_proj.weight"].read().reshape(128, 352)
     col_amax = np.abs(down).max(axis=0)
     assert (col_amax > 5 * np.median(col_amax)).sum() >= 2  # the outlier channels
-
-
-def test_smoke_helper(tmp_path: Path) -> None:
-    p = write_st(tmp_path / "s.safetensors", [("w", "F8_E4M3", [2], bytes([0x38, 0xFE]))])
-    out = subprocess.run([sys.executable, "-m", "precli.sources", str(p), "--read"],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[1] == "w\tF8_E4M3\t[2]\te4m3fn\t2\tamax 448.0"
-    p.write_bytes(p.read_bytes()[:-1])
-    out = subprocess.run([sys.executable, "-m", "precli.sources", str(p)],
-                         capture_output=True, text=True)
-    assert out.returncode == 1
-    assert out.stderr == (f"precli: error: {p}: tensor 'w': offsets [0, 2) run past the data "
-                          "(1 bytes; truncated?)\n")
