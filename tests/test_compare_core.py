@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -375,6 +375,8 @@ def test_zero_range_and_nan() -> None:
     st.sampled_from(["int8", "uint8", "int4", "int2", "int16", "uint4", "int32"]),
     st.sampled_from(["symmetric", "asymmetric"]),
 )
+@example(np.array([5e-324]), "int8", "symmetric")  # a scale that underflows float64
+@example(np.array([-5e-324, 5e-324]), "uint8", "asymmetric")
 def test_int_quantization_matches_the_definitions(x: np.ndarray, name: str, scheme: str) -> None:
     fmt = get_format(name)
     assert isinstance(fmt, IntFormat)
@@ -386,6 +388,9 @@ def test_int_quantization_matches_the_definitions(x: np.ndarray, name: str, sche
         scale, zp = max(-lo, hi) / ((qmax - qmin) / 2), float((fmt.min_int + fmt.max_int + 1) // 2)
     else:
         scale = (hi - lo) / (qmax - qmin)
+    if scale == 0 and hi - lo != 0:  # the documented floor: the smallest float64, 2**-1074
+        scale = 2.0**-1074
+    if scheme == "asymmetric":
         zp = float(np.clip(np.rint(qmin - lo / scale), qmin, qmax)) if scale else 0.0
     if hi - lo == 0:
         scale = 1.0
