@@ -40,7 +40,7 @@ exact in the same sense. Overflow (a value whose magnitude rounds above the elem
 after scaling) is ``|w| > 464`` for e4m3fn and ``|w| >= 7`` for e2m1 (the ties go to the
 even neighbour: 448 stays, 6 goes up to 8).
 
-Statistics (README "JSON of compare FILE"): count, nan_in, lost (finite inputs whose
+Statistics (docs/json.md "compare FILE"): count, nan_in, lost (finite inputs whose
 result is not finite), overflow, underflow (nonzero finite input, zero result), subnormal
 results (plain casts), exact_fraction; when nothing is lost max_abs_error,
 mean_abs_error, rmse, max_rel_error (nonzero inputs) and sqnr_db = 10 log10(sum x**2 /
