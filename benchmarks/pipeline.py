@@ -372,7 +372,7 @@ def goals(by: dict[str, Cmd]) -> list[str]:
         if imp and p.med > imp.med:
             out.append(f"----  binary       {p.n / (p.med - imp.med) / 1e6:.0f} M values/s "
                        f"excluding all imports ({(p.med - imp.med) * 1e3:.0f} ms after the "
-                       f"{imp.med * 1e3:.0f} ms of importing precli.cli.app, precli.cli.commands "
+                       f"{imp.med * 1e3:.0f} ms of importing precli.cli.app, precli.cli.streams "
                        "and "
                        "numpy; reported only)")
         out.append(f"{verdict(r <= 1.3)}  binary       precli/baseline = {r:.2f}x "
@@ -450,8 +450,8 @@ def build(cases: list[str], tmp: Path, a: argparse.Namespace) -> list[Cmd]:
                         [*pre, "--version"], dn, dn))
         # Reference only: what every streaming run imports before it reads a byte.
         cmds.append(Cmd("binary:imports", "binary",
-                        "python -c 'import precli.cli.app, precli.cli.commands'",
-                        [PY, "-c", "import precli.cli.app, precli.cli.commands"], dn, dn))
+                        "python -c 'import precli.cli.app, precli.cli.streams'",
+                        [PY, "-c", "import precli.cli.app, precli.cli.streams"], dn, dn))
     if "records" in cases:
         codes = tmp / "bf16.codes"
         for verb, src, fmt_opt in (("encode", text, "--as"), ("decode", codes, "--from")):

@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 from precli.array import codec
 from precli.core.formats import Format, IntFormat, get_format
-from precli.errors import UsageError
+from precli.errors import UsageError, arg
 
 __all__ = [
     "IntQuantResult",
@@ -141,10 +141,19 @@ def _check_int(fmt: Format) -> IntFormat:
     return fmt
 
 
-def _check_scheme(scheme: str) -> str:
+def check_scheme(scheme: str) -> str:
+    """The one rule for a scheme's name (compare, plan and the API share it)."""
     if scheme not in SCHEMES:
-        raise UsageError(f"unknown scheme {scheme!r}; choose symmetric or asymmetric")
+        raise UsageError(f"invalid {arg('scheme')} {scheme!r}; choose symmetric or asymmetric")
     return scheme
+
+
+def check_granularity(granularity: str) -> str:
+    """The one rule for a granularity's name."""
+    if granularity not in GRANULARITIES:
+        raise UsageError(f"invalid {arg('granularity')} {granularity!r}; choose tensor or "
+                         "channel")
+    return granularity
 
 
 def int_params(
@@ -161,7 +170,7 @@ def int_params(
     docstring for the definitions). Infinite or NaN bounds are treated as 0 (no finite
     data)."""
     fmt = _check_int(fmt)
-    _check_scheme(scheme)
+    check_scheme(scheme)
     qmin, qmax = int_bounds(fmt)
     lo_a = _as_float64(lo)
     hi_a = _as_float64(hi)
@@ -239,7 +248,7 @@ def quantize_int(
         lo, hi = _finite_range(a, None)
         params = int_params(ifmt, lo, hi, scheme=scheme)
     else:
-        raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")
+        check_granularity(granularity)
     return apply_int(params, a)
 
 

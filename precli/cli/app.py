@@ -1,16 +1,13 @@
 """Thin Typer layer: parse options, call the core, hand results to a writer."""
 
-import errno
-import re
 import sys
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from collections.abc import Iterator
+from typing import Annotated
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
-from precli import __version__
-from precli.cli import clicks
+from precli.cli import options
+from precli.cli.clicks import WORDS, PrecliCommand, PrecliGroup, ValuesCommand
 from precli.cli.completion import (
     complete_decode_input,
     complete_element_format,
@@ -21,131 +18,10 @@ from precli.cli.completion import (
     complete_round,
     complete_scheme,
 )
-from precli.cli.options import OPTION_NAMES, StreamSource
 from precli.cli.terminal import (
-    NOTED,
-    WRITE_ERRNOS,
-    OutputError,
-    PipeClosed,
-    console,
-    error_line,
-    resolve_format,
-    silence_stdout,
+    detect_env,
 )
-from precli.errors import ExitStatus, PrecliError, UsageError, use_argument_names
-
-# ---------------------------------------------------------------- click glue
-
-# A token that is a negative number, not an option: -3.14, -.5, -1e5, -inf, -nan, -0x1p3
-_NEGATIVE = re.compile(r"-(\d|\.\d|inf(inity)?$|nan$|0x)", re.IGNORECASE)
-
-
-class PrecliCommand(TyperCommand):
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except BrokenPipeError:
-            raise PipeClosed from None
-
-
-class ValuesCommand(PrecliCommand):
-    """Lets negative numbers be values: `precli encode -3.14 --as fp16` needs no `--`.
-
-    Options may come before or after the values; the arguments are reordered as
-    `options -- values` before Click parses them."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        takes_value = set()
-        for p in self.params:
-            if getattr(p, "param_type_name", "") == "option" and not getattr(p, "is_flag", False):
-                takes_value.update(p.opts)
-                takes_value.update(p.secondary_opts)
-        opts: list[str] = []
-        values: list[str] = []
-        it = iter(args)
-        for a in it:
-            if a == "--":
-                values.extend(it)
-                break
-            if a.startswith("-") and a != "-" and not _NEGATIVE.match(a):
-                opts.append(a)
-                if "=" not in a and a in takes_value:
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        opts.append(nxt)
-            else:
-                values.append(a)
-        return list(super().parse_args(ctx, [*opts, "--", *values] if values else opts))
-
-
-class PrecliGroup(TyperGroup):
-    """Runs the app and turns every error into one line on stderr plus an exit code."""
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             windows_expand_args: bool = True, **extra: Any) -> Any:
-        import os
-
-        if any(k.startswith("_PRECLI_COMPLETE") for k in os.environ):
-            clicks.completion_init()  # registers bash / zsh / fish / powershell completion classes
-        argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv
-        use_argument_names(OPTION_NAMES)  # library errors name flags, not arguments
-        NOTED.clear()  # each note once per run
-        try:
-            if sys.stdout is None:  # started with stdout closed (`>&-`)
-                raise OutputError("stdout is closed")
-            try:
-                rv = super().main(argv, prog_name or "precli", complete_var, False,
-                                  windows_expand_args, **extra)
-            except typer.Exit as e:  # a command's exit status: flush before it counts
-                rv = e.exit_code
-            code = rv if isinstance(rv, int) else 0
-            sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
-        except (BrokenPipeError, PipeClosed):
-            silence_stdout()
-            code = int(ExitStatus.OK)
-        except OSError as e:
-            if debug:
-                raise
-            silence_stdout()
-            if e.errno == errno.EPIPE:
-                code = int(ExitStatus.OK)
-            else:
-                what = "cannot write output" if e.errno in WRITE_ERRNOS else "I/O error"
-                error_line(f"{what}: {e.strerror or e}")
-                code = int(ExitStatus.DATA_ERROR)
-        except OutputError as e:
-            error_line(f"cannot write output: {e}")
-            code = int(ExitStatus.DATA_ERROR)
-        except PrecliError as e:
-            if debug:
-                raise
-            error_line(str(e))
-            code = int(e.exit_code)
-        except clicks.UsageError as e:
-            ctx: Any = getattr(e, "ctx", None)
-            if clicks.is_no_args_help(e):
-                sys.stdout.write(ctx.get_help() + "\n" if ctx is not None else "")
-            else:
-                hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-                error_line(f"{e.format_message()}{hint}")  # type: ignore[attr-defined]
-            code = int(ExitStatus.USAGE_ERROR)
-        except clicks.ClickException as e:
-            error_line(e.format_message())  # type: ignore[attr-defined]
-            code = e.exit_code  # type: ignore[attr-defined]
-        except (KeyboardInterrupt, typer.Abort):
-            code = int(ExitStatus.INTERRUPTED)
-        except Exception as e:  # a bug: one line unless --debug
-            if debug:
-                raise
-            error_line(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a "
-                       "traceback)")
-            code = int(ExitStatus.DATA_ERROR)
-        if standalone_mode:
-            sys.exit(code)
-        return code
-
+from precli.version import __version__
 
 app = typer.Typer(
     cls=PrecliGroup,
@@ -154,16 +30,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Precision inspector for the number formats of ML and scientific computing.",
 )
-
-
-class _Words(clicks.StringParamType):  # type: ignore[misc]
-    """A string argument whose help shows its metavar only, not a `<str>` type column."""
-
-    def get_metavar(self, param: Any, ctx: Any = None) -> str:
-        return ""
-
-
-WORDS = _Words()
 
 
 def _version(value: bool) -> None:
@@ -223,101 +89,10 @@ def info(
     debug: DebugOpt = False,
 ) -> None:
     """Show formats: every built-in one as a table, or the named ones in detail."""
-    from precli.core import values as analysis
-    from precli.core.formats import builtin_formats
-    from precli.stream.writers import FORMAT_CODE_KEYS, code_record, detect_env, write_table_rows
+    from precli.cli.info import run_info
 
     env = detect_env(no_color)
-    mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
-    if blocks_only:
-        if formats or values:
-            raise UsageError("--blocks lists every block-scaled format; name one instead "
-                             "(precli info mxfp4)")
-        from precli.core.formats import block_formats
-
-        _info_blocks(list(block_formats()), mode, env, overview=True)
-        return
-    blocks = [b for b in (_block_format(n) for n in formats or []) if b is not None]
-    if blocks:
-        if len(blocks) != len(formats or []):
-            raise UsageError("show block-scaled formats (mxfp4, nvfp4, ...) in their own "
-                             "`precli info` call")
-        if values:
-            raise UsageError("--values lists element formats; try `precli info "
-                             f"{blocks[0].element} --values`")
-        _info_blocks(blocks, mode, env)
-        return
-    fmts = [resolve_format(n) for n in formats] if formats else list(builtin_formats())
-    listings = {f.name: analysis.code_listing(f) for f in fmts} if values else {}
-    out = sys.stdout
-    if mode == "table":
-        from precli.cli import views as render
-
-        con = console(out, env.color)
-        if not formats and not values:
-            from precli.core.formats import block_formats
-
-            con.print(render.overview_table(fmts, con.width))
-            con.print()
-            con.print(render.block_overview_table(block_formats(), con.width))
-        for f in fmts if formats or values else []:
-            con.print(render.format_detail(f))
-            if values:
-                con.print(render.values_table(f, listings[f.name]))
-            con.print()
-        return
-    if values:
-        rows = [code_record(i) for f in fmts for i in listings[f.name]]
-        if mode == "json":
-            objs = []
-            for f in fmts:
-                rec = analysis.format_record(f)
-                rec["values"] = [code_record(i) for i in listings[f.name]]
-                objs.append(rec)
-            write_table_rows(out, "json", (), objs, single=len(fmts) == 1)
-        else:
-            write_table_rows(out, mode, FORMAT_CODE_KEYS, rows)
-        return
-    write_table_rows(out, mode, analysis.FORMAT_KEYS, [analysis.format_record(f) for f in fmts],
-                     single=bool(formats) and len(fmts) == 1)
-
-
-def resolve_round(name: str) -> str:
-    from precli.core.rounding import resolve_round_mode
-
-    return resolve_round_mode(name)
-
-
-def _block_format(name: str) -> Any:
-    """The block-scaled format of that name, or None (regular formats resolve first)."""
-    from precli.core.formats import get_format
-
-    try:
-        get_format(name)
-        return None
-    except UsageError:
-        from precli.core.formats import get_block_format, is_block_format
-
-        return get_block_format(name) if is_block_format(name) else None
-
-
-def _info_blocks(blocks: list[Any], mode: str, env: Any, overview: bool = False) -> None:
-    from precli.core.values import BLOCK_KEYS, block_record
-    from precli.stream.writers import write_table_rows
-
-    if mode == "table":
-        from precli.cli import views as render
-
-        con = console(sys.stdout, env.color)
-        if overview:
-            con.print(render.block_overview_table(blocks, con.width))
-            return
-        for b in blocks:
-            con.print(render.block_detail(b, block_record(b)))
-            con.print()
-        return
-    write_table_rows(sys.stdout, mode, BLOCK_KEYS, [block_record(b) for b in blocks],
-                     single=len(blocks) == 1 and not overview)
+    run_info(options.info_request(formats, values, blocks_only, env, output), env)
 
 
 # ---------------------------------------------------------------- encode / decode
@@ -380,63 +155,26 @@ def encode(
     debug: DebugOpt = False,
 ) -> None:
     """Show what values become when stored in a format."""
-    from precli.core.rounding import resolve_round_mode
-    from precli.core.values import EncodeOptions, encode_text, parse_scale
+    req = options.encode_request(values, to, round_mode, saturate, scale, zero_point, seed,
+                                 input_file, input_format, dtype, pack, strict, output,
+                                 no_color)
+    if req.block is not None:
+        from precli.cli.streams import encode_blocks
 
-    if not to:
-        raise UsageError("missing option '--as FORMAT' (see 'precli encode --help')")
-    bfmt = _block_format(to)
-    if bfmt is not None:
-        from precli.cli.commands import encode_blocks
+        raise typer.Exit(encode_blocks(req.block, list(req.values), req.source, output,
+                                       no_color, pack))
+    if req.source is not None:
+        from precli.cli.streams import stream_encode
 
-        given = [o for o, on in (("--round", resolve_round(round_mode) != "nearest-even"),
-                                 ("--saturate", saturate), ("--scale", scale is not None),
-                                 ("--zero-point", zero_point is not None),
-                                 ("--seed", seed is not None)) if on]
-        if dtype is not None:
-            raise UsageError(f"--dtype does not apply to block formats ({bfmt.name})")
-        if pack and (output or "").lower() != "raw":
-            raise UsageError("--pack applies to --output raw")
-        if pack and bfmt.element_format.bits >= 8:
-            raise UsageError(f"--pack applies to formats under 8 bits; {bfmt.name}'s "
-                             f"{bfmt.element} elements take whole bytes")
-        if given:
-            verb = "does" if len(given) == 1 else "do"
-            raise UsageError(f"{', '.join(given)} {verb} not apply to {bfmt.name}: its block "
-                             "scales and saturating nearest-even elements are fixed by its spec")
-        raise typer.Exit(encode_blocks(bfmt, values or [], _stream_source(
-            values if values else None, input_file, input_format) if not values or
-            values == ["-"] or input_file else None, output, no_color, pack))
-    fmt = resolve_format(to)
-    if seed is not None and resolve_round_mode(round_mode) != "stochastic":
-        raise UsageError("--seed applies to --round stochastic only")
-    if seed is not None and not 0 <= seed < 1 << 64:
-        raise UsageError(f"--seed must be in 0 .. 2^64 - 1, got {seed}")
-    opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate,
-                         scale=parse_scale(scale), zero_point=zero_point, seed=seed)
-    if zero_point is not None and fmt.kind != "int":
-        raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
-    if scale is not None and fmt.kind == "float":
-        raise UsageError(f"--scale applies to integer formats and nf4, not {fmt.name}")
-    if pack:
-        from precli.stream.packing import check_packable
+        raise typer.Exit(stream_encode(req.fmt, req.opts, req.source, output, no_color, strict,
+                                       pack, dtype))
+    from precli.cli.values import run_values
+    from precli.core.values import encode_text
 
-        if (output or "").lower() != "raw":
-            raise UsageError("--pack applies to --output raw")
-        check_packable(fmt)
-    src = _stream_source(values, input_file, input_format)
-    if src is None and (output or "").lower() == "raw":  # raw: the bulk writer's job
-        src = StreamSource("text", None, "".join(v + "\n" for v in values or []))
-    if dtype is not None and (src is None or src[0] != "npy"):
-        raise UsageError("--dtype names the element format of an opaque .npy "
-                         "(--input-format npy --input FILE)")
-    if src is not None:
-        from precli.cli.commands import stream_encode
-
-        raise typer.Exit(stream_encode(fmt, opts, src, output, no_color, strict, pack, dtype))
-    _run_values(values or [], lambda text, i: encode_text(fmt, text, opts, i), output, no_color,
-                plain_key="hex", strict=strict,
-                quantized=scale is not None or zero_point is not None)
+    fmt, opts = req.fmt, req.opts
+    raise typer.Exit(run_values(req.values, lambda text, i: encode_text(fmt, text, opts, i),
+                                output, no_color, plain_key="hex", strict=strict,
+                                quantized=scale is not None or zero_point is not None))
 
 
 DECODE_EXAMPLES = """Examples:
@@ -472,130 +210,21 @@ def decode(
     debug: DebugOpt = False,
 ) -> None:
     """Show what codes mean in a format."""
-    from precli.core.values import decode_text, parse_scale
+    req = options.decode_request(codes, frm, scale, zero_point, input_file, input_format,
+                                 strict, output, no_color)
+    if req.source is not None:
+        from precli.cli.streams import stream_decode
 
-    if not frm:
-        raise UsageError("missing option '--from FORMAT' (see 'precli decode --help')")
-    blk = _block_format(frm)
-    if blk is not None:
-        raise UsageError(f"{blk.name} is block-scaled: decode its element codes with --from "
-                         f"{blk.element} and its scales with --from {blk.scale}")
-    fmt = resolve_format(frm)
-    s = parse_scale(scale)
-    if fmt.kind == "float" and (scale is not None or zero_point is not None):
-        raise UsageError(f"--scale / --zero-point apply to integer formats and nf4, not "
-                         f"{fmt.name}")  # refused before any input is read
-    if zero_point is not None and fmt.kind != "int":
-        raise UsageError(f"--zero-point applies to integer formats, not {fmt.name}")
-    src = _stream_source(codes, input_file, input_format)
-    if src is not None:
-        from precli.cli.commands import stream_decode
+        raise typer.Exit(stream_decode(req.fmt, req.scale, req.zero_point, req.source, output,
+                                       no_color, strict))
+    from precli.cli.values import run_values
+    from precli.core.values import decode_text
 
-        raise typer.Exit(stream_decode(fmt, s, zero_point, src, output, no_color, strict))
-    _run_values(codes or [], lambda text, i: decode_text(fmt, text, s, zero_point), output,
-                no_color, plain_key="value", strict=strict, raw_ok=False,
-                quantized=scale is not None or zero_point is not None)
-
-
-def _stream_source(values: list[str] | None, input_file: str | None,
-                   input_format: str) -> StreamSource | None:
-    """(input format, path or None for stdin) when values come from a stream, else None."""
-    from precli.stream.writers import stdin_is_piped
-
-    if input_file is not None:
-        if values:
-            raise UsageError("give values as arguments or --input FILE, not both")
-        if input_format == "text" and _is_npy(input_file):
-            return StreamSource("npy", input_file)  # the magic bytes decide, as compare does
-        return StreamSource(input_format, input_file)
-    if values == ["-"]:
-        return StreamSource(input_format, None)
-    if values and "-" in values:
-        raise UsageError("'-' (read stdin) cannot be mixed with other values")
-    if not values:
-        if stdin_is_piped():
-            return StreamSource(input_format, None)
-        raise UsageError("no values given (pass them as arguments, '-' or pipe them in)")
-    if input_format != "text":
-        raise UsageError("--input-format applies to stdin ('-') or --input FILE")
-    return None
-
-
-def _is_npy(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(6) == b"\x93NUMPY"
-    except OSError:
-        return False
-
-
-def _file_hint(text: str) -> str:
-    """'; to read the file, use --input NAME' when a value that failed is a file's name."""
-    import os
-
-    if os.path.isfile(text) or text.lower().endswith((".npy", ".txt", ".csv", ".bin")):
-        return f" (to read the file {text}, use --input {text})"
-    return ""
-
-
-def _run_values(items: list[str], fn: Any, output: str | None, no_color: bool,
-                plain_key: str, strict: bool = False, raw_ok: bool = True,
-                quantized: bool = False) -> None:
-    """Run fn over the values in order; one result per value, errors keep their place."""
-    from precli.core.values import ErrorRecord
-    from precli.stream.writers import (
-        OUTPUT_MODES,
-        RESULT_KEYS,
-        RecordWriter,
-        detect_env,
-        result_record,
-    )
-
-    env = detect_env(no_color)
-    mode = env.resolve_output(output, OUTPUT_MODES if raw_ok else OUTPUT_MODES[:-1])
-    failed = 0
-    results: list[Any] = []
-    writer = None
-    if mode != "table":
-        keys = RESULT_KEYS + (("scale", "zero_point") if quantized else ())
-        writer = RecordWriter(sys.stdout, mode, keys, plain_key, single=len(items) == 1)
-    for i, text in enumerate(items):
-        try:
-            r: Any = fn(text, i)
-        except PrecliError as e:
-            if isinstance(e, UsageError):
-                raise
-            failed += 1
-            from precli.core.exact import shown_text
-
-            error_line(f"value {i + 1} ({shown_text(text)}): {e}{_file_hint(text)}")
-            if strict:
-                break
-            r = ErrorRecord(text, str(e), i)
-        if writer is not None:
-            writer.write(result_record(r))
-        else:
-            results.append(r)
-    if writer is not None:
-        writer.close()
-    else:
-        _print_results(results, env.color)
-    if failed:
-        raise typer.Exit(int(ExitStatus.DATA_ERROR))
-
-
-def _print_results(results: list[Any], color: bool) -> None:
-    from precli.cli import views as render
-    from precli.core.values import EncodeResult, ErrorRecord
-
-    ok = [r for r in results if not isinstance(r, ErrorRecord)]
-    con = console(sys.stdout, color)
-    if len(ok) > 8:
-        con.print(render.results_table(ok))
-        return
-    for r in ok:
-        con.print(render.encode_view(r) if isinstance(r, EncodeResult) else render.decode_view(r))
-        con.print()
+    fmt, s = req.fmt, req.scale
+    raise typer.Exit(run_values(req.codes, lambda text, i: decode_text(fmt, text, s, zero_point),
+                                output, no_color, plain_key="value", strict=strict,
+                                raw_ok=False,
+                                quantized=scale is not None or zero_point is not None))
 
 
 COMPARE_EXAMPLES = """Examples:
@@ -656,16 +285,7 @@ def compare(
     debug: DebugOpt = False,
 ) -> None:
     """Compare formats: one value in each, formats side by side, or an array cast to each."""
-    from precli.core.formats import get_format
-    from precli.core.rounding import resolve_round_mode
-    from precli.core.values import DEFAULT_COMPARE_FORMATS, EncodeOptions, format_notes
-    from precli.stream.writers import detect_env
-
-    items = args or []
     env = detect_env(no_color)
-    names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()] or None
-    blocks = [n for n in [*items, *(names or [])]
-              if ":" in n or _block_format(n) is not None]
     array_only = [o for o, on in (("--plot", plot), ("--scheme", scheme is not None),
                                   ("--granularity", granularity != "tensor"),
                                   ("--axis", axis is not None),
@@ -674,128 +294,24 @@ def compare(
                                   ("--tensors", tensors is not None),
                                   ("--exclude", exclude is not None), ("--jobs", jobs != 1),
                                   ("--all", show_all)) if on]
-    single = input_file is None and items and items != ["-"] and all(
-        _is_format(a) or _is_number(a) for a in items)
-    if single and array_only:
-        raise UsageError(f"{', '.join(array_only)} appl{'ies' if len(array_only) == 1 else 'y'}"
-                         " to an array (compare FILE); not to values or format names")
-    if input_file is None and items and all(_is_format(a) for a in items):
-        if blocks:
-            raise UsageError(f"{blocks[0]} is block-scaled: compare it on an array (compare "
-                             f"FILE --formats {blocks[0]}), or see `precli info {blocks[0]}`")
-        fmts = [get_format(a) for a in items]
-        _compare_formats(fmts, format_notes(fmts), env, output)
-        return
-    if input_file is None and items and items != ["-"] and all(_is_number(a) for a in items):
-        if blocks:
-            raise UsageError(f"{blocks[0]} scales blocks or tensors: a single value has no "
-                             f"block; compare an array (compare FILE --formats {blocks[0]})")
-        fmts = [get_format(n) for n in names or DEFAULT_COMPARE_FORMATS]
-        opts = EncodeOptions(mode=resolve_round_mode(round_mode), saturate=saturate)
-        failed = _compare_values(items, fmts, opts, env, output)
-        if failed:
-            raise typer.Exit(int(ExitStatus.DATA_ERROR))
-        return
-    if input_file is None and not items:
-        from precli.stream.writers import stdin_is_piped
+    req = options.compare_request(args, formats, round_mode, saturate, input_file, array_only)
+    if req.kind == "formats":
+        from precli.cli.info import compare_formats
 
-        if not stdin_is_piped():
-            raise UsageError("give one number, format names, or one file (or '-', or pipe "
-                             "values in) to compare")
-        items = ["-"]
-    if input_file is None and len(items) != 1:
-        bad = next((a for a in items if not _is_format(a) and not _is_number(a)), None)
-        raise UsageError(
-            f"cannot compare {bad!r}: give one number, format names, or one file"
-            if bad else "give one number, format names, or one file (or '-') to compare")
-    from precli.cli.commands import CheckpointOptions, compare_array_command
+        compare_formats(list(req.formats), env, output)
+        return
+    if req.kind == "values":
+        from precli.cli.values import compare_values
 
+        raise typer.Exit(compare_values(req.items, req.formats, req.opts, env, output))
+    from precli.cli.arrays import compare_array_command
+    from precli.core.rounding import resolve_round_mode
+
+    arr = options.array_options(req.names, resolve_round_mode(round_mode), saturate, scheme,
+                                granularity, axis, block_size, min_sqnr, plot, env, output)
     raise typer.Exit(compare_array_command(
-        input_file or items[0], input_format, names, resolve_round_mode(round_mode), saturate,
-        scheme, granularity, axis, block_size, min_sqnr, plot, env, output,
-        CheckpointOptions(tensors, exclude, jobs, show_all)))
-
-
-def _is_format(name: str) -> bool:
-    from precli.core.formats import get_format
-    from precli.errors import UsageError as _U
-
-    try:
-        get_format(name)
-        return True
-    except _U:
-        try:
-            from precli.core.formats import get_block_format
-
-            get_block_format(name)
-            return True
-        except (ImportError, _U):
-            return False
-
-
-def _is_number(text: str) -> bool:
-    from precli.core.exact import parse_number
-    from precli.errors import ValueParseError
-
-    try:
-        parse_number(text)
-        return True
-    except ValueParseError:
-        return False
-
-
-def _compare_formats(fmts: list[Any], notes: list[str], env: Any, output: str | None) -> None:
-    from precli.core import values as analysis
-    from precli.stream.writers import dumps, write_table_rows
-
-    mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
-    if mode == "table":
-        from precli.cli import views as render
-
-        con = console(sys.stdout, env.color)
-        con.print(render.compare_formats_view(fmts, notes, con.width))
-        return
-    recs = [analysis.format_record(f) for f in fmts]
-    if mode == "json":
-        import json
-
-        sys.stdout.write(json.dumps({"formats": recs, "notes": notes}, indent=2,
-                                    ensure_ascii=False) + "\n")
-    elif mode == "ndjson":
-        for r in recs:
-            sys.stdout.write(dumps(r) + "\n")
-    else:
-        write_table_rows(sys.stdout, mode, analysis.FORMAT_KEYS, recs)
-
-
-def _compare_values(items: list[str], fmts: list[Any], opts: Any, env: Any,
-                    output: str | None) -> int:
-    from precli.core.values import ErrorRecord, compare_value
-    from precli.stream.writers import RESULT_KEYS, RecordWriter, result_record
-
-    mode = env.resolve_output(output, ("table", "json", "csv", "plain", "ndjson"))
-    failed = 0
-    writer = None if mode == "table" else RecordWriter(sys.stdout, mode, RESULT_KEYS,
-                                                       "format,hex,value")
-    for text in items:
-        results = compare_value(fmts, text, opts)
-        for r in results:
-            if isinstance(r, ErrorRecord):
-                from precli.core.exact import shown_text
-
-                error_line(f"{shown_text(text)}: {r.error}")
-                failed += 1
-        if writer is not None:
-            for r in results:
-                writer.write(result_record(r))
-        else:
-            from precli.cli import views as render
-
-            con = console(sys.stdout, env.color)
-            con.print(render.compare_value_table(text, results, con.width))
-    if writer is not None:
-        writer.close()
-    return failed
+        req.path, input_format, arr, env, options.CheckpointOptions(tensors, exclude, jobs,
+                                                                    show_all)))
 
 
 CHECK_EXAMPLES = """Examples:
@@ -820,7 +336,7 @@ def check(
     """Lint a (quantized) checkpoint: bad scales, shapes, saturation, NaN, requantization
     drift. One line per finding; exit 1 if there is any."""
     from precli.cli.checkpoints import check_command
-    from precli.stream.writers import detect_env
+    from precli.cli.terminal import detect_env
 
     raise typer.Exit(check_command(checkpoint, tensors, exclude, jobs, detect_env(no_color),
                                    output))
@@ -850,7 +366,7 @@ def diff(
     """Compare a converted checkpoint with its original, tensor by tensor: error statistics
     and the ulp distance in the quantized element format."""
     from precli.cli.checkpoints import diff_command
-    from precli.stream.writers import detect_env
+    from precli.cli.terminal import detect_env
 
     raise typer.Exit(diff_command(original, quantized, tensors, exclude, jobs,
                                   detect_env(no_color), output))
@@ -923,19 +439,13 @@ def plan(
     debug: DebugOpt = False,
 ) -> None:
     """Choose one recipe per tensor under a size or quality budget (exact, data-free)."""
-    from precli.cli.commands import CheckpointOptions, plan_command
-    from precli.model.plan import Budget, parse_bits, parse_size
-    from precli.stream.writers import detect_env
+    from precli.cli.checkpoints import plan_command
 
-    names = [n.strip() for f in formats or [] for n in f.split(",") if n.strip()]
-    if not names:
-        raise UsageError("give the recipes to choose from: --formats bf16,e4m3fn:tensor,nvfp4")
-    budget = Budget(bits=None if bits is None else parse_bits(bits),
-                    size=None if size is None else parse_size(size), min_sqnr=min_sqnr)
-    raise typer.Exit(plan_command(
-        checkpoint, names, budget, keep or [], objective, default_pins, offer_stored, scheme,
-        None if emit is None else emit.lower(), CheckpointOptions(tensors, exclude, jobs),
-        detect_env(no_color), output))
+    env = detect_env(no_color)
+    req = options.plan_request(checkpoint, formats, bits, size, min_sqnr, keep, default_pins,
+                               offer_stored, objective, scheme, emit,
+                               options.CheckpointOptions(tensors, exclude, jobs), env, output)
+    raise typer.Exit(plan_command(req, env))
 
 
 def main() -> None:

@@ -1,8 +1,13 @@
-"""The terminal: consoles, the error and note lines on stderr, a closed pipe."""
+"""The terminal: is stdout a TTY, colour or not (decided once, in :func:`detect_env`, and
+passed down; tests inject their own :class:`OutputEnv`), consoles, the error and note
+lines on stderr, a closed pipe."""
 
 import errno
+import os
 import sys
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
+
+from precli.errors import UsageError, arg
 
 
 class PipeClosed(Exception):
@@ -70,3 +75,44 @@ def console(out: IO[str], color: bool) -> Any:
     return _Console(file=out, force_terminal=color, no_color=not color,
                    color_system="auto" if color else None, highlight=False, soft_wrap=False,
                    markup=False, emoji=False)
+
+
+class OutputEnv(NamedTuple):
+    stdout_isatty: bool
+    color: bool
+
+    def resolve_output(self, requested: str | None, allowed: tuple[str, ...] | None = None
+                       ) -> str:
+        """--output, or the default: table on a terminal, plain when piped."""
+        if allowed is None:
+            from precli.stream.writers import OUTPUT_MODES
+
+            allowed = OUTPUT_MODES
+        mode = requested.lower() if requested else ("table" if self.stdout_isatty else "plain")
+        if mode not in allowed:
+            raise UsageError(f"invalid {arg('output')} {requested!r}; choose one of "
+                             f"{', '.join(allowed)}")
+        return mode
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def detect_env(no_color: bool = False) -> OutputEnv:
+    """Decide TTY-ness and colour once: --no-color > NO_COLOR > FORCE_COLOR > is a TTY."""
+    tty = _isatty(sys.stdout)
+    if no_color or os.environ.get("NO_COLOR"):
+        color = False
+    elif os.environ.get("FORCE_COLOR"):
+        color = True
+    else:
+        color = tty
+    return OutputEnv(stdout_isatty=tty, color=color)
+
+
+def stdin_is_piped() -> bool:
+    return not _isatty(sys.stdin)

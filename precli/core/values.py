@@ -7,7 +7,7 @@ Every number here is exact (Fraction / int) until a writer turns it into text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -475,7 +475,13 @@ class EncodeOptions:
     scale: Fraction | None = None
     zero_point: int | None = None
     seed: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def seeded(self) -> EncodeOptions:
+        """These options with one seed for a whole stream: stochastic rounding without a
+        seed draws one here, once, so every batch of a stream draws from the same sequence."""
+        if self.mode == "stochastic" and self.seed is None:
+            return replace(self, seed=stochastic_bits(None, 0))
+        return self
 
 
 def parse_scale(text: str | None) -> Fraction | None:

@@ -705,11 +705,22 @@ def _allowed(it: Item, min_sqnr: float | None) -> list[Choice]:
         min_sqnr is None or c.sqnr_db is None or c.sqnr_db >= min_sqnr)]
 
 
+OBJECTIVES = ("error", "worst")
+
+
+def check_objective(objective: str, budget: Budget) -> None:
+    """The objective's rules, once (the CLI checks them before reading the checkpoint)."""
+    if objective not in OBJECTIVES:
+        raise UsageError(f"invalid {arg('objective')} {objective!r}; choose error or worst")
+    if objective == "worst" and budget.cap(1) is None:
+        raise UsageError(f"{arg('objective')} worst needs a size budget ({arg('bits')} or "
+                         f"{arg('size')})")
+
+
 def solve(items: Sequence[Item], budget: Budget, objective: str = "error",
           node_limit: int = NODE_LIMIT) -> Solution:
     """The optimal plan for a budget (PlanError when none meets it)."""
-    if objective not in ("error", "worst"):
-        raise UsageError(f"unknown {arg('objective')} {objective!r}; choose error or worst")
+    check_objective(objective, budget)
     params = sum(it.params for it in items)
     cap = budget.cap(params)
     opts = [_allowed(it, budget.min_sqnr) for it in items]
@@ -731,9 +742,6 @@ def solve(items: Sequence[Item], budget: Budget, objective: str = "error",
                                 f"at {c.sqnr_db:.2f} dB, below {arg('min_sqnr')} "
                                 f"{budget.min_sqnr:g}")
     if cap is None:
-        if objective == "worst":
-            raise UsageError(f"{arg('objective')} worst needs a size budget ({arg('bits')} or "
-                             f"{arg('size')})")
         picks = [min(o, key=lambda c: (c.bits, c.error)) for o in opts]
         return _finish(items, picks, None, True, 0)
     if objective == "worst":

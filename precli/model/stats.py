@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.array import codec
-from precli.array.intquant import int_params
+from precli.array.intquant import check_granularity, check_scheme, int_params
 from precli.array.recipes import (
     Context,
     Defaults,
@@ -92,6 +92,10 @@ Bool = npt.NDArray[np.bool_]
 
 #: Values per tile (bounded memory: a few float64 temporaries of this size per recipe).
 CHUNK = 1 << 15
+
+#: channel scales need a channel axis besides the one the values run along
+CHANNEL_NEEDS_2D = (f"{arg('granularity')} channel needs an array of 2 or more dimensions; a "
+                    "1-D array has no channels")
 
 _LOG10_2 = math.log10(2.0)
 
@@ -922,11 +926,11 @@ def compare_array(targets: Sequence[str | Recipe], data: npt.ArrayLike, *,
     ``scheme`` / ``granularity`` / ``block_size`` say what bare integer names and nf4
     mean (see :class:`precli.array.recipes.Defaults`); ``axis`` is the channel axis of
     ``granularity="channel"`` and otherwise the blocking axis (default: the last)."""
-    if granularity not in ("tensor", "channel"):
-        raise UsageError(f"unknown granularity {granularity!r}; choose tensor or channel")
+    check_granularity(granularity)
+    if scheme is not None:
+        check_scheme(scheme)
     if granularity == "channel" and np.ndim(data) < 2:
-        raise UsageError(f"{arg('granularity')} channel needs an array of 2 or more dimensions; a "
-                         "1-D array has no channels")
+        raise UsageError(CHANNEL_NEEDS_2D)
     channel_axis = 0 if axis is None else axis
     d = Defaults(scheme=scheme, granularity=granularity, channel_axis=channel_axis,
                  block_size=block_size)

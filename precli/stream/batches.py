@@ -461,7 +461,7 @@ def encode_batch(fmt: Format, batch: Batch, opts: EncodeOptions) -> EncodedBatch
         for i in range(n):
             _exact_lane(fmt, batch, i, opts, codes, errors)
         return EncodedBatch(codes, errors)
-    seed = _seed(opts)
+    seed = opts.seed
     kw: dict[str, Any] = dict(saturate=opts.saturate, seed=seed, start_index=batch.start)
     if not from_text:
         assert batch.values is not None
@@ -509,7 +509,7 @@ def _exact_lane(fmt: Format, batch: Batch, i: int, opts: EncodeOptions,
                 codes: np.ndarray, errors: dict[int, str]) -> None:
     try:
         x = _exact_input(batch, i)
-        rand = stochastic_bits(_seed(opts), batch.start + i) if opts.mode == "stochastic" else None
+        rand = stochastic_bits(opts.seed, batch.start + i) if opts.mode == "stochastic" else None
         r = round_value(fmt, x, opts.mode, saturate=opts.saturate, scale=opts.scale,
                         zero_point=opts.zero_point, rand=rand)
         codes[i] = r.code
@@ -518,15 +518,6 @@ def _exact_lane(fmt: Format, batch: Batch, i: int, opts: EncodeOptions,
     except PrecliError as e:
         errors[i] = str(e)
         codes[i] = placeholder_code(fmt)
-
-
-def _seed(opts: EncodeOptions) -> int | None:
-    if opts.seed is not None:
-        return opts.seed
-    if opts.mode == "stochastic":
-        s: int = opts.extra.setdefault("seed", int(stochastic_bits(None, 0)))
-        return s
-    return None
 
 
 def _exact_input(batch: Batch, i: int) -> ExactValue:

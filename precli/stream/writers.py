@@ -1,15 +1,12 @@
-"""Where values come from and where results go: output modes, TTY detection, writers.
+"""Where results go: output modes, the JSON / CSV / plain records and their writers.
 
-The terminal facts (is stdout a TTY, colour or not) are decided once, in
-:func:`detect_env`, and passed down; tests inject their own :class:`OutputEnv`.
-Writers turn result objects into text; they never compute anything.
+Writers turn result objects into text; they never compute anything. Whether stdout is a
+terminal is the CLI's to decide (:mod:`precli.cli.terminal`).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import sys
 from collections.abc import Iterable
 from typing import IO, Any, NamedTuple
 
@@ -20,41 +17,8 @@ from precli.core.values import (
     ErrorRecord,
     to_float,
 )
-from precli.errors import UsageError, arg
 
 OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson", "raw")
-
-
-class OutputEnv(NamedTuple):
-    stdout_isatty: bool
-    color: bool
-
-    def resolve_output(self, requested: str | None, allowed: tuple[str, ...] = OUTPUT_MODES) -> str:
-        """--output, or the default: table on a terminal, plain when piped."""
-        mode = requested.lower() if requested else ("table" if self.stdout_isatty else "plain")
-        if mode not in allowed:
-            raise UsageError(f"invalid {arg('output')} {requested!r}; choose one of "
-                             f"{', '.join(allowed)}")
-        return mode
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def detect_env(no_color: bool = False) -> OutputEnv:
-    """Decide TTY-ness and colour once: --no-color > NO_COLOR > FORCE_COLOR > is a TTY."""
-    tty = _isatty(sys.stdout)
-    if no_color or os.environ.get("NO_COLOR"):
-        color = False
-    elif os.environ.get("FORCE_COLOR"):
-        color = True
-    else:
-        color = tty
-    return OutputEnv(stdout_isatty=tty, color=color)
 
 
 # ------------------------------------------------------------ records
@@ -293,12 +257,6 @@ def write_table_rows(out: IO[str], mode: str, keys: tuple[str, ...],
         out.write("\t".join(keys) + "\n")
         for r in rows:
             out.write("\t".join(_csv_cell(r.get(k)) for k in keys) + "\n")
-
-
-# ------------------------------------------------------------ input
-
-def stdin_is_piped() -> bool:
-    return not _isatty(sys.stdin)
 
 
 FORMAT_CODE_KEYS = ("format", "code", "hex", "bits", "class", "value", "exact")
