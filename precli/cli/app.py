@@ -321,7 +321,14 @@ CHECK_EXAMPLES = """Examples:
   precli check ./model-dir -o ndjson -j 2   one record per finding, then a summary"""
 
 
-@app.command(cls=PrecliCommand, epilog=CHECK_EXAMPLES)
+CHECK_HELP = (
+    "Lint a (quantized) checkpoint: bad scales, shapes, NaN, drift; exit 1 on findings.\n\n"
+    "Checks scales (NaN, inf, zero, negative, not a power of two where the layout needs one), "
+    "shapes, saturation, NaN elements and requantization drift. One line per finding; exit 1 "
+    "if there is any.")
+
+
+@app.command(cls=PrecliCommand, epilog=CHECK_EXAMPLES, help=CHECK_HELP)
 def check(
     checkpoint: Annotated[str, typer.Argument(
         metavar="CKPT", help="A checkpoint: .safetensors (or a sharded directory / index), "
@@ -333,8 +340,7 @@ def check(
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Lint a (quantized) checkpoint: bad scales, shapes, saturation, NaN, requantization
-    drift. One line per finding; exit 1 if there is any."""
+    """Lint a (quantized) checkpoint: bad scales, shapes, NaN, drift; exit 1 on findings."""
     from precli.cli.checkpoints import check_command
     from precli.cli.terminal import detect_env
 
@@ -349,7 +355,13 @@ DIFF_EXAMPLES = """Examples:
   precli diff orig/ quant/ -o ndjson --tensors 'layers\\.0\\.'"""
 
 
-@app.command(cls=PrecliCommand, epilog=DIFF_EXAMPLES)
+DIFF_HELP = (
+    "Compare a converted checkpoint with its original, tensor by tensor.\n\n"
+    "Error statistics of each tensor and the ulp distance in the quantized element format, "
+    "then a summary.")
+
+
+@app.command(cls=PrecliCommand, epilog=DIFF_EXAMPLES, help=DIFF_HELP)
 def diff(
     original: Annotated[str, typer.Argument(metavar="ORIGINAL",
                                             help="The checkpoint before conversion.")],
@@ -363,8 +375,7 @@ def diff(
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Compare a converted checkpoint with its original, tensor by tensor: error statistics
-    and the ulp distance in the quantized element format."""
+    """Compare a converted checkpoint with its original, tensor by tensor."""
     from precli.cli.checkpoints import diff_command
     from precli.cli.terminal import detect_env
 

@@ -143,8 +143,9 @@ class PrecliGroup(TyperGroup):
             code = int(e.exit_code)
         except UsageError as e:
             ctx: Any = getattr(e, "ctx", None)
-            if is_no_args_help(e):
-                sys.stdout.write(ctx.get_help() + "\n" if ctx is not None else "")
+            if is_no_args_help(e):  # the help is its message (Rich's help printed itself)
+                text = e.format_message()  # type: ignore[attr-defined]
+                sys.stdout.write(text + "\n" if text else "")
             else:
                 hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
                 error_line(f"{e.format_message()}{hint}")  # type: ignore[attr-defined]
