@@ -195,7 +195,7 @@ def test_shortest_by_float_matches_the_integer_search(name: str,
     else:
         codes = random.Random(5).sample(range(1 << fmt.bits), 3000)
     fast = [rounding.shortest_float(fmt, c) for c in codes]  # type: ignore[arg-type]
-    monkeypatch.setattr(rounding, "_float64_exact", lambda f: False)
+    monkeypatch.setattr(rounding, "float64_exact", lambda f: False)
     slow = [rounding.shortest_float(fmt, c) for c in codes]  # type: ignore[arg-type]
     assert fast == slow
 
@@ -212,7 +212,7 @@ def test_value_text_by_float_matches_the_fraction_rule(name: str,
     codes = list(range(1 << fmt.bits)) if fmt.bits <= 16 else \
         random.Random(6).sample(range(1 << fmt.bits), 5000)
     fast = [analysis.float_value_text.__wrapped__(fmt, c) for c in codes]  # type: ignore
-    monkeypatch.setattr(analysis, "_float64_exact", lambda f: False)
+    monkeypatch.setattr(analysis, "float64_exact", lambda f: False)
     slow = [analysis.float_value_text.__wrapped__(fmt, c) for c in codes]  # type: ignore
     assert fast == slow
 
@@ -248,7 +248,7 @@ def test_float_info_by_float_matches_the_fraction_path(name: str,
     codes = list(range(1 << fmt.bits)) if fmt.bits <= 16 else \
         [r.getrandbits(fmt.bits) for _ in range(3000)]
     fast = [analysis.describe_code(fmt, c) for c in codes]
-    monkeypatch.setattr(analysis, "_float64_exact", lambda f: False)
+    monkeypatch.setattr(analysis, "float64_exact", lambda f: False)
     assert fast == [analysis.describe_code(fmt, c) for c in codes]
 
 
