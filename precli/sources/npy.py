@@ -90,24 +90,33 @@ def read_header(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
 
 
 def _header_3_0(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
-    import ast
-
-    raw = fp.read(4)
-    if len(raw) != 4:
-        raise EOFError("EOF while reading the header length")
-    n = int.from_bytes(raw, "little")
-    text = fp.read(n)
-    if len(text) != n:
-        raise EOFError("EOF while reading the header")
-    d = ast.literal_eval(text.decode("utf-8"))
-    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
-        raise ValueError(f"header does not contain the correct keys: {d!r}")
+    d = read_header_dict(fp, (3, 0))
     shape = d["shape"]
     if not isinstance(shape, tuple) or not all(isinstance(x, int) for x in shape):
         raise ValueError(f"shape is not valid: {shape!r}")
     if not isinstance(d["fortran_order"], bool):
         raise ValueError(f"fortran_order is not a valid bool: {d['fortran_order']!r}")
     return shape, d["fortran_order"], np.lib.format.descr_to_dtype(d["descr"])
+
+
+def read_header_dict(fp: IO[bytes], version: tuple[int, int]) -> dict[str, Any]:
+    """The header dictionary (descr, fortran_order, shape) as written, after the magic of
+    ``version``; ``fp`` is left at the first data byte. For descrs numpy cannot build (ml_dtypes
+    writes float8_e5m2 as '<f1') and for version 3.0, whose header is utf-8."""
+    import ast
+
+    width = 2 if version[0] == 1 else 4
+    raw = fp.read(width)
+    if len(raw) != width:
+        raise EOFError("EOF while reading the header length")
+    n = int.from_bytes(raw, "little")
+    text = fp.read(n)
+    if len(text) != n:
+        raise EOFError("EOF while reading the header")
+    d = ast.literal_eval(text.decode("utf-8" if version[0] >= 3 else "latin1"))
+    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError(f"header does not contain the correct keys: {d!r}")
+    return d
 
 
 @dataclass(frozen=True)

@@ -271,21 +271,22 @@ def load_npy(path: str) -> Any:
 def _foreign_descr(path: str) -> Any:
     """A .npy whose descr numpy cannot build (ml_dtypes writes float8_e5m2 as '<f1'),
     memory-mapped as opaque items of the descr's size; None if it is not that."""
-    import ast
     import re
+
+    from precli.sources.npy import read_header_dict
 
     try:
         with open(path, "rb") as f:
             magic = f.read(8)
             if magic[:6] != b"\x93NUMPY" or magic[6] not in (1, 2, 3):
                 return None
-            hlen = int.from_bytes(f.read(2 if magic[6] == 1 else 4), "little")
-            header = ast.literal_eval(f.read(hlen).decode("latin1"))
+            header = read_header_dict(f, (magic[6], magic[7]))
             offset = f.tell()
         m = re.fullmatch(r"[<>|=]?[a-zA-Z](\d+)", str(header["descr"]))
         shape = tuple(int(x) for x in header["shape"])
         order = "F" if header["fortran_order"] else "C"
-    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError, EOFError,
+            UnicodeDecodeError):
         return None
     if m is None or int(m.group(1)) not in (1, 2, 4, 8):
         return None
