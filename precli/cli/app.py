@@ -163,15 +163,16 @@ def encode(
 
         raise typer.Exit(encode_blocks(req.block, list(req.values), req.source, output,
                                        no_color, pack))
+    fmt, opts = req.fmt, req.opts
+    assert fmt is not None and opts is not None  # an element format's request has both
     if req.source is not None:
         from precli.cli.streams import stream_encode
 
-        raise typer.Exit(stream_encode(req.fmt, req.opts, req.source, output, no_color, strict,
-                                       pack, dtype))
+        raise typer.Exit(stream_encode(fmt, opts, req.source, output, no_color, strict, pack,
+                                       dtype))
     from precli.cli.values import run_values
     from precli.core.values import encode_text
 
-    fmt, opts = req.fmt, req.opts
     raise typer.Exit(run_values(req.values, lambda text, i: encode_text(fmt, text, opts, i),
                                 output, no_color, plain_key="hex", strict=strict,
                                 quantized=scale is not None or zero_point is not None))
@@ -303,6 +304,7 @@ def compare(
     if req.kind == "values":
         from precli.cli.values import compare_values
 
+        assert req.opts is not None
         raise typer.Exit(compare_values(req.items, req.formats, req.opts, env, output))
     from precli.cli.arrays import compare_array_command
     from precli.core.rounding import resolve_round_mode

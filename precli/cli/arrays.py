@@ -4,7 +4,7 @@ recipe; with progress bars on a terminal and the histogram of ``--plot``."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from precli.cli.options import (
     ArrayOptions,
@@ -18,6 +18,13 @@ from precli.cli.terminal import OutputEnv
 from precli.errors import ExitStatus, UsageError
 from precli.model import inputs
 from precli.model.stats import CHANNEL_NEEDS_2D
+
+if TYPE_CHECKING:
+    from precli.array.recipes import Recipe
+    from precli.model.analyze import ModelReport
+    from precli.model.histogram import Coverage, MagnitudeHistogram
+    from precli.model.stats import CompareStats, Values
+    from precli.sources.base import Checkpoint
 
 
 def steady_allocator() -> None:
@@ -97,7 +104,7 @@ def compare_array_command(path: str, input_format: str | None, o: ArrayOptions,
     return 0
 
 
-def compare_checkpoint(path: str, recipes: list[Any], mode: str, saturate: bool,
+def compare_checkpoint(path: str, recipes: list[Recipe], mode: str, saturate: bool,
                        min_sqnr: float | None, env: OutputEnv, out_mode: str,
                        ckpt: CheckpointOptions) -> int:
     """Every tensor of a checkpoint under each recipe, then the model-wide summary."""
@@ -142,8 +149,8 @@ def compare_checkpoint(path: str, recipes: list[Any], mode: str, saturate: bool,
     return int(ExitStatus.DATA_ERROR) if report.errors else 0
 
 
-def checkpoint_progress(path: str, ck: Any, recipes: list[Any], kw: dict[str, Any],
-                         env: OutputEnv) -> Any:
+def checkpoint_progress(path: str, ck: Checkpoint, recipes: list[Recipe], kw: dict[str, Any],
+                        env: OutputEnv) -> ModelReport:
     """analyze() with a Rich progress bar on stderr: tensors done, bytes per second, ETA."""
     from rich.console import Console
     from rich.progress import (
@@ -182,7 +189,8 @@ def stderr_tty() -> bool:
         return False
 
 
-def _with_progress(recipes: list[Any], values: Any, kw: dict[str, Any], env: OutputEnv) -> Any:
+def _with_progress(recipes: list[Recipe], values: Values, kw: dict[str, Any], env: OutputEnv
+                   ) -> list[CompareStats]:
     """compare_values with a Rich progress bar on stderr (only when stderr is a terminal);
     every pass over the data counts, so the bar only moves forward."""
     from rich.console import Console
@@ -199,7 +207,7 @@ def _with_progress(recipes: list[Any], values: Any, kw: dict[str, Any], env: Out
         return compare_values(recipes, values, progress=lambda n: prog.advance(task, n), **kw)
 
 
-def _histogram(values: Any) -> Any:
+def _histogram(values: Values) -> MagnitudeHistogram:
     from precli.model.histogram import MagnitudeHistogram
 
     h = MagnitudeHistogram()
@@ -209,7 +217,7 @@ def _histogram(values: Any) -> Any:
     return h
 
 
-def _coverages(recipes: list[Any]) -> list[Any]:
+def _coverages(recipes: list[Recipe]) -> list[Coverage]:
     """Plot columns: the plain float casts among the recipes (scaled recipes adapt to the
     data, so a fixed range would say nothing about them)."""
     from precli.core.formats import FloatFormat

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from precli.cli.options import InfoRequest
 from precli.cli.terminal import OutputEnv, console
+
+if TYPE_CHECKING:
+    from precli.core.formats import BlockFormat, Format
 
 
 def run_info(req: InfoRequest, env: OutputEnv) -> None:
@@ -53,7 +56,8 @@ def run_info(req: InfoRequest, env: OutputEnv) -> None:
                      single=req.named and len(fmts) == 1)
 
 
-def _info_blocks(blocks: list[Any], mode: str, env: OutputEnv, overview: bool = False) -> None:
+def _info_blocks(blocks: list[BlockFormat], mode: str, env: OutputEnv,
+                 overview: bool = False) -> None:
     from precli.core.values import BLOCK_KEYS, block_record
     from precli.stream.writers import write_table_rows
 
@@ -72,7 +76,7 @@ def _info_blocks(blocks: list[Any], mode: str, env: OutputEnv, overview: bool = 
                      single=len(blocks) == 1 and not overview)
 
 
-def compare_formats(fmts: list[Any], env: OutputEnv, output: str | None) -> None:
+def compare_formats(fmts: list[Format], env: OutputEnv, output: str | None) -> None:
     """Formats side by side (``compare fp16 bf16 tf32``), with the notes that tell them
     apart."""
     from precli.core import values as analysis

@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from precli.errors import UsageError
 
 if TYPE_CHECKING:
+    from precli.array.recipes import Recipe
     from precli.cli.terminal import OutputEnv
+    from precli.core.formats import BlockFormat, Format
+    from precli.core.values import EncodeOptions
+    from precli.model.plan import Budget
 
 
 class StreamSource(NamedTuple):
@@ -61,7 +65,7 @@ OPTION_NAMES: dict[str, str] = {
 # order a user meets them and returns a frozen request for the command's body.
 
 
-def block_format(name: str) -> Any:
+def block_format(name: str) -> BlockFormat | None:
     """The block-scaled format of that name, or None (regular formats resolve first)."""
     from precli.core.formats import get_block_format, get_format, is_block_format
 
@@ -152,8 +156,8 @@ class InfoRequest:
     mode: str
     named: bool  # formats were named (else: every built-in one)
     values: bool  # list every code
-    formats: tuple[Any, ...] = ()  # element formats
-    blocks: tuple[Any, ...] = ()  # block-scaled formats
+    formats: tuple[Format, ...] = ()  # element formats
+    blocks: tuple[BlockFormat, ...] = ()  # block-scaled formats
     overview: bool = False  # --blocks: the block formats' overview table
 
 
@@ -191,9 +195,9 @@ class EncodeRequest:
     no_color: bool
     strict: bool
     pack: bool
-    fmt: Any = None  # an element format ...
-    block: Any = None  # ... or a block-scaled one
-    opts: Any = None  # EncodeOptions (element formats)
+    fmt: Format | None = None  # an element format ...
+    block: BlockFormat | None = None  # ... or a block-scaled one
+    opts: EncodeOptions | None = None  # (element formats)
     source: StreamSource | None = None  # None: the values themselves, one at a time
     dtype: str | None = None
 
@@ -257,7 +261,7 @@ def encode_request(values: list[str] | None, to: str, round_mode: str, saturate:
 @dataclass(frozen=True)
 class DecodeRequest:
     codes: tuple[str, ...]
-    fmt: Any
+    fmt: Format
     scale: Fraction | None
     zero_point: int | None
     source: StreamSource | None
@@ -297,8 +301,8 @@ class CompareRequest:
     kind: str  # "formats" (side by side), "values" (numbers in formats) or "array"
     items: tuple[str, ...]
     names: tuple[str, ...] | None  # --formats
-    formats: tuple[Any, ...] = ()  # kind formats / values
-    opts: Any = None  # EncodeOptions (kind values)
+    formats: tuple[Format, ...] = ()  # kind formats / values
+    opts: EncodeOptions | None = None  # (kind values)
     path: str = "-"  # kind array: a file, a checkpoint or '-'
 
 
@@ -352,7 +356,7 @@ def compare_request(args: list[str] | None, formats: list[str] | None, round_mod
 class ArrayOptions:
     """compare FILE's options, checked: the recipes resolved, the output mode decided."""
 
-    recipes: tuple[Any, ...]
+    recipes: tuple[Recipe, ...]
     out_mode: str
     mode: str  # rounding mode
     saturate: bool
@@ -388,7 +392,7 @@ def array_options(names: tuple[str, ...] | None, mode: str, saturate: bool,
                         plot)
 
 
-def _refuse_unused(recipes: Sequence[Any], saturate: bool, scheme: str | None, channel: bool,
+def _refuse_unused(recipes: Sequence[Recipe], saturate: bool, scheme: str | None, channel: bool,
                    block_size: int | None, mode: str) -> None:
     """Options that would change nothing are refused, as encode refuses them."""
     kinds = {r.kind for r in recipes}
@@ -449,7 +453,7 @@ EMITS = ("llama-quantize", "yaml")
 class PlanRequest:
     path: str
     names: tuple[str, ...]
-    budget: Any  # precli.model.plan.Budget
+    budget: Budget
     keeps: tuple[str, ...]
     objective: str
     default_pins: bool

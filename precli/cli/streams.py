@@ -12,7 +12,7 @@ import math
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from precli.cli.options import StreamSource
 from precli.cli.terminal import OutputEnv, detect_env
@@ -22,6 +22,9 @@ from precli.errors import ExitStatus, UsageError
 from precli.model import inputs
 from precli.stream import batches as bulk
 from precli.stream.writers import RESULT_KEYS, RecordWriter, result_record
+
+if TYPE_CHECKING:
+    from precli.core.formats import BlockFormat
 
 TABLE_ROWS = 100
 
@@ -302,7 +305,7 @@ BLOCK_RECORD_KEYS = ("input", "format", "block", "hex", "scale_hex", "tensor_sca
                      "tensor_scale_hex", "value", "abs_error")
 
 
-def encode_blocks(bfmt: Any, values: list[str], src: StreamSource | None,
+def encode_blocks(bfmt: BlockFormat, values: list[str], src: StreamSource | None,
                   output: str | None, no_color: bool, pack: bool = False) -> int:
     """Encode an array into a block-scaled format (mxfp4, nvfp4, ...): blocks need their
     neighbours, so the whole input is read first. Decimal text keeps its exact value:
@@ -398,7 +401,7 @@ def encode_blocks(bfmt: Any, values: list[str], src: StreamSource | None,
         console(sys.stdout, env.color).print(t)
         return 0
     if mode == "plain":
-        sys.stdout.write("".join(rec["hex"] + "\n" for rec in recs))
+        sys.stdout.write("".join(f"{rec['hex']}\n" for rec in recs))
         return 0
     from precli.stream.writers import dumps, write_table_rows
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from precli.cli.terminal import OutputEnv, console, detect_env, error_line
 from precli.errors import ExitStatus, PrecliError, UsageError
+
+if TYPE_CHECKING:
+    from precli.core.formats import Format
+    from precli.core.values import EncodeOptions
 
 
 def _file_hint(text: str) -> str:
@@ -73,7 +77,8 @@ def _print_results(results: list[Any], color: bool) -> None:
         con.print()
 
 
-def compare_values(items: tuple[str, ...], fmts: tuple[Any, ...], opts: Any, env: OutputEnv,
+def compare_values(items: tuple[str, ...], fmts: tuple[Format, ...], opts: EncodeOptions,
+                   env: OutputEnv,
                    output: str | None) -> int:
     """Numbers in every format (``compare 3.14``); the exit status."""
     from precli.core.exact import shown_text
