@@ -157,7 +157,7 @@ class FloatFormat(NamedTuple):
         return -mag if self.fields(code)[0] else mag
 
     def nan_code(self, negative: bool = False) -> int:
-        """The canonical NaN this format produces (see README: NaN sign and payload)."""
+        """The canonical NaN this format produces (see docs/formats.md#documented-edge-cases)."""
         E, M = self.exponent_bits, self.mantissa_bits
         if self.specials == "ieee":
             code = (self.exp_all_ones << M) | (1 << (M - 1))  # quiet NaN
@@ -548,7 +548,8 @@ def get_format(name: str) -> Format:
     """Resolve a canonical name, alias or custom eXmY[fn|fnuz] spec (case-insensitive).
 
     Library spellings work too: ``torch.bfloat16``, ``np.float16``, ``jnp.bfloat16``,
-    ``ml_dtypes.float8_e4m3fn``, ``onnx.TensorProto.FLOAT4E2M1`` (see README: Formats)."""
+    ``ml_dtypes.float8_e4m3fn``, ``onnx.TensorProto.FLOAT4E2M1`` (see
+    docs/formats.md#names-and-aliases)."""
     prefix, key = _split_prefix(_normalise(name))
     lib = _LIBRARY_NAMES.get((prefix, key))
     if lib is not None:

@@ -89,7 +89,8 @@ VALUE_DIGITS = 17
 
 def plain_value(v: Fraction, negative_zero: bool = False,
                 fallback: Any = None) -> str:
-    """The value text people and pipes see (README: "Values"): the exact decimal when it has
+    """The value text people and pipes see (docs/encode-decode.md#values-and-flags): the
+    exact decimal when it has
     at most 17 significant digits (every value of every format of 16 bits or fewer), else
     the shortest text that reads back as the same float64 (Python's repr of the nearest
     float64, which is the value itself for every format up to fp64). ``fallback()`` gives
@@ -544,7 +545,7 @@ FORMAT_KEYS = (
 
 
 def format_record(fmt: Format) -> dict[str, Any]:
-    """The JSON object of `info --output json` (README: "info JSON")."""
+    """The JSON object of `info --output json` (docs/json.md#info)."""
     rec: dict[str, Any] = {"name": fmt.name, "aliases": list(fmt.aliases), "bits": fmt.bits}
     nums: dict[str, Fraction | None]
     if isinstance(fmt, FloatFormat):

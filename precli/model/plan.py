@@ -935,7 +935,7 @@ def _totals(plan: Plan, s: Solution) -> dict[str, Any]:
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:
-    """The JSON contract of ``precli plan --output json`` (README: "JSON of plan")."""
+    """The JSON contract of ``precli plan --output json`` (docs/json.md#plan)."""
     s = plan.solution
     tensors = []
     for it, c in zip(plan.items, s.picks, strict=True):

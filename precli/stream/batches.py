@@ -63,7 +63,8 @@ INPUT_FORMATS = ("text", "f16", "f32", "f64", "npy")
 
 
 #: The longest value (token) text reads: a longer one is one error record, skipped as it
-#: streams past (only its first bytes are kept, for the message). Documented in the README.
+#: streams past (only its first bytes are kept, for the message). Documented in
+#: docs/encode-decode.md#pipelines.
 MAX_TOKEN_BYTES = 1 << 20
 _WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits on
 
@@ -596,7 +597,8 @@ class ValueTexts:
         self.cache: dict[int, bytes] = {}
 
     def _text(self, code: int) -> bytes:
-        """The record's "value" (README: the value rule), as decode_text gives it."""
+        """The record's "value" (the value rule of docs/encode-decode.md#values-and-flags),
+        as decode_text gives it."""
         from precli.core.values import float_value_text, plain_value
 
         fmt = self.fmt

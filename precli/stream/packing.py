@@ -1,7 +1,7 @@
 """Byte layouts a deployment can use: raw code streams, packed sub-byte codes, binary and
 .npy code input, and the raw layout of block-scaled formats.
 
-Layouts (README: "Raw and packed layouts"):
+Layouts (docs/encode-decode.md#raw-and-packed-layouts):
 
 * **raw**: each code as a little-endian unsigned integer of the smallest width that holds
   the format (uint8, uint16, uint32, uint64), except **tf32**, which lives in memory as an
@@ -359,7 +359,7 @@ class _OpaqueValues:
 def block_raw_bytes(element_codes: npt.ArrayLike, element_bits: int,
                     scale_codes: npt.ArrayLike, tensor_scale: float | None = None,
                     pack: bool = False) -> bytes:
-    """The raw layout of a block-scaled tensor (README: "Raw and packed layouts"):
+    """The raw layout of a block-scaled tensor (docs/encode-decode.md#raw-and-packed-layouts):
 
     1. the element codes in order, one per byte (``pack=False``) or packed;
     2. the block scale codes, one byte per block (E8M0 for MX, E4M3 for NVFP4);

@@ -31,7 +31,7 @@ RESULT_KEYS = (
 
 
 def result_record(r: EncodeResult | DecodeResult | ErrorRecord) -> dict[str, Any]:
-    """The JSON contract of encode / decode (README: "JSON output")."""
+    """The JSON contract of encode / decode (docs/json.md#encode-and-decode)."""
     if isinstance(r, ErrorRecord):
         return {"input": r.input, "error": r.error}
     info = r.info
