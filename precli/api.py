@@ -320,10 +320,7 @@ def plan(path: str | os.PathLike[str], recipes: str | Sequence[str], *,
         bits=None if bits is None else planner.parse_bits(str(bits)),
         size=None if size is None else planner.parse_size(str(size)),
         min_sqnr=None if min_sqnr is None else float(min_sqnr))
-    if objective not in ("error", "worst"):
-        raise UsageError(f"unknown objective {objective!r}; choose error or worst")
-    if objective == "worst" and budget.cap(1) is None:
-        raise UsageError("objective 'worst' needs a size budget (bits or size)")
+    planner.check_objective(objective, budget)  # before the checkpoint is read
     defaults = Defaults(scheme=_scheme(scheme))
     found = _recipes(recipes, scheme)
     pins = [f"{k}={v}" for k, v in keep.items()] if isinstance(keep, Mapping) else list(keep)
@@ -588,11 +585,10 @@ def _decode(f: Format, codes: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
 
 def _scheme(scheme: str | None) -> str | None:
-    if scheme is not None and scheme not in ("symmetric", "asymmetric"):
-        from precli.errors import UsageError
+    """The library's rule for a scheme's name (the recipes themselves do not check it)."""
+    from precli.array.intquant import check_scheme
 
-        raise UsageError(f"unknown scheme {scheme!r}; choose symmetric or asymmetric")
-    return scheme
+    return None if scheme is None else check_scheme(scheme)
 
 
 def _recipe_names(recipes: str | Sequence[str] | None) -> list[str]:

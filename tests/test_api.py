@@ -130,6 +130,7 @@ def test_dir_lists_all_and_every_name_resolves() -> None:
     names = dir(precli)
     assert set(precli.__all__) <= set(names)
     assert len(set(precli.__all__)) == len(precli.__all__)
+    assert set(precli._LAZY) == set(precli.__all__)  # every public name, and only those
     for name in precli.__all__:
         assert getattr(precli, name) is not None, name
     for name in precli.__all__:

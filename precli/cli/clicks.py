@@ -161,6 +161,8 @@ class PrecliGroup(TyperGroup):
             error_line(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a "
                        "traceback)")
             code = int(ExitStatus.DATA_ERROR)
+        use_argument_names({})  # a caller in the same process (a test, a notebook) gets the
+        # library's own names again
         if standalone_mode:
             sys.exit(code)
         return code

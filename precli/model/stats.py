@@ -147,6 +147,10 @@ class CompareStats:
         return rec
 
 
+    def to_dict(self) -> dict[str, Any]:
+        """The same JSON-ready dict as :meth:`to_record` (the name notebooks expect)."""
+        return self.to_record()
+
 RECORD_KEYS: tuple[str, ...] = tuple(f.name for f in fields(CompareStats))
 
 

@@ -114,6 +114,9 @@ class Checkpoint:
     def __len__(self) -> int:
         return len(self._tensors)
 
+    def __iter__(self) -> Iterator[Tensor]:
+        return self.tensors()
+
 
 PICKLE_HINT = ("precli never unpickles; convert it to safetensors (e.g. in Python: "
                 "safetensors.torch.save_file(torch.load(path, weights_only=True), "
