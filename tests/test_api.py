@@ -78,6 +78,24 @@ def test_the_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert failed == 0, report
 
 
+def test_the_python_examples_of_every_other_page_run(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's and every docs page's ```python blocks are doctests too (console examples
+    are run by tests/test_docs.py)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    tried_readme = 0
+    for page in pages:
+        if page == PAGE:
+            continue
+        for _, src in _page_blocks(page.read_text()):
+            assert src.lstrip().startswith(">>> "), f"{page.name}: a python block is no doctest"
+        failed, tried, report = run_page(page.read_text(), tmp_path, monkeypatch)
+        assert failed == 0, f"{page.name}:\n{report}"
+        if page.name == "README.md":
+            tried_readme = tried
+    assert tried_readme >= 4
+
+
 def test_the_page_test_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One expected output changed: the run reports exactly that example."""
     text = PAGE.read_text()
