@@ -515,13 +515,30 @@ def encode_exact(
     info = describe_code(fmt, r.code, opts.scale, opts.zero_point)
     abs_e = rel_e = ulp_e = None
     if x.kind == "finite" and info.stored.kind == "finite":
-        diff = abs(info.stored.value - x.value)
-        abs_e = diff
-        rel_e = diff / x.magnitude if x.magnitude else None
-        ulp_e = diff / info.ulp if info.ulp else None
-    elif x.kind in ("inf", "nan") and x.kind == info.stored.kind:
-        pass
+        xv, sv, u = x.value, info.stored.value, info.ulp or Fraction(0)
+        ab, rel, ulp = error_ratios(xv.numerator, xv.denominator, sv.numerator,
+                                    sv.denominator, u.numerator, u.denominator)
+        abs_e = Fraction(*ab)
+        rel_e = None if rel is None else Fraction(*rel)
+        ulp_e = None if ulp is None else Fraction(*ulp)
     return EncodeResult(text, opts.mode, info, r.flags, abs_e, rel_e, ulp_e)
+
+
+Ratio = tuple[int, int]
+
+
+def error_ratios(xn: int, xd: int, sn: int, sd: int, un: int, ud: int
+                 ) -> tuple[Ratio, Ratio | None, Ratio | None]:
+    """The error figures of storing x = xn / xd as s = sn / sd (numerators signed,
+    denominators positive) in a format whose ulp there is un / ud: |s - x|, |s - x| / |x|
+    and |s - x| / ulp, each as (numerator, denominator), None where |x| or the ulp is 0.
+    The one definition of a value's errors: the exact path makes Fractions of them, the
+    stream's integer fast path floats (the vectorized path is tested equal to both)."""
+    num = abs(sn * xd - xn * sd)
+    den = xd * sd
+    rel = (num, sd * abs(xn)) if xn else None
+    ulp = (num * ud, den * un) if un else None
+    return (num, den), rel, ulp
 
 
 def decode_text(

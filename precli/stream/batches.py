@@ -45,6 +45,7 @@ from precli.core.values import (
     ErrorRecord,
     decode_text,
     encode_exact,
+    error_ratios,
     parse_code,
 )
 from precli.errors import PrecliError, UsageError, ValueParseError, arg
@@ -1006,11 +1007,8 @@ class RecordTexts:
         else:
             xneg, xn, xd = src < 0, abs(int(src)), 1
         sneg, sn, sd, un, ud, small = facts
-        # the stored value is the rounding of x; its sign is x's unless x rounded to zero
-        a = (-sn if sneg else sn) * xd
-        b = (-xn if xneg else xn) * sd
-        num = a - b if a >= b else b - a
-        den = xd * sd
+        (num, den), rel, ulp = error_ratios(-xn if xneg else xn, xd, -sn if sneg else sn, sd,
+                                            un, ud)
         inexact = num != 0
         fmt = self.fmt
         if not inexact:
@@ -1021,22 +1019,20 @@ class RecordTexts:
             flags = ("inexact", "underflow") if underflow else ("inexact",)
         else:
             flags = ("inexact", "underflow") if sn == 0 else ("inexact",)
-        try:
-            abs_e: float | None = num / den
-        except OverflowError:
-            abs_e = None
-        try:
-            rel_e: float | None = num / (sd * xn) if xn else None
-        except OverflowError:
-            rel_e = None
-        try:
-            ulp_e: float | None = (num * ud) / (den * un) if un else None
-        except OverflowError:
-            ulp_e = None
-        return flags, abs_e, rel_e, ulp_e
+        return flags, _float(num, den), _float(*rel) if rel else None, \
+            _float(*ulp) if ulp else None
 
 
 _INF = float("inf")
+
+
+def _float(num: int, den: int) -> float | None:
+    """num / den correctly rounded (as float(Fraction) is), None past float64's range."""
+    try:
+        return num / den
+    except OverflowError:
+        return None
+
 CACHE_LIMIT = 1 << 14  # per-code entries kept at most (fp32 / fp64 streams: a code a value)
 PREMAKE_MIN = 32  # new templates in a slice worth making together (precli/fastcode.py)
 ENCODE_HOLES = ("input", "abs_error", "rel_error", "ulp_error")  # a record's per-value fields
