@@ -36,8 +36,7 @@ def stats(rec: dict[str, Any]) -> str:
         by_cmd[e["id"].split("/", 1)[0]] += 1
         case = cc.Case(e["id"], e["argv"], env=e["env"])
         mode = cc.output_mode(case)
-        if mode is not None:
-            modes[mode] += 1
+        modes[mode or "(none: default)"] += 1
         if e["exit"] == 0:
             cat["exit 0"] += 1
         elif e["exit"] == 1:

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import select
+import socket
 import struct
 import subprocess
 import sys
@@ -208,16 +209,19 @@ def deepseek_fp8(w: np.ndarray, b: int = 128) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fp8_entries(corrupt: bool = False) -> list[Entry]:
+    """The model in DeepSeek-V3's FP8 layout; corrupt: a NaN element in the first weight,
+    and the second weight requantized with a scale twice too large (drift)."""
     out: list[Entry] = []
-    first = True
+    k = 0
     for name, (dtype, a) in model_tensors().items():
         if a.ndim == 2 and name.endswith(".weight"):
             codes, s = deepseek_fp8(a)
-            if corrupt and first:
+            if corrupt and k == 0:
                 codes[0, 7] = 0x7F  # a NaN element
-                codes[1:4, 0:4] = e4m3fn_codes(a[1:4, 0:4].astype(np.float64)
-                                               / (2 * float(s[0, 0])))  # drifted codes
-                first = False
+            if corrupt and k == 1:
+                s = s * np.float32(2)
+                codes = e4m3fn_codes((a / s[0, 0]).astype(np.float32).astype(np.float64))
+            k += 1
             out.append((name, "F8_E4M3", list(a.shape), codes.tobytes()))
             out.append((name + "_scale_inv", "F32", list(s.shape), s.astype("<f4").tobytes()))
         else:
@@ -595,6 +599,15 @@ def build_fixtures(d: Path) -> None:
         "c.npy": npy_bytes(np.arange(5, dtype=np.int32))}))
     for name, data in hostile_files().items():
         put(name, data)
+    # files that exist but cannot be opened: a symlink to itself (ELOOP) and a socket (ENXIO)
+    os.symlink("loop", d / "loop")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        old = os.getcwd()
+        os.chdir(d)  # bind a relative name: the path length limit of AF_UNIX
+        try:
+            sock.bind("sock")
+        finally:
+            os.chdir(old)
 
 
 # ====================================================================== cases
@@ -602,7 +615,9 @@ def build_fixtures(d: Path) -> None:
 
 @dataclass
 class Case:
-    id: str
+    """One command line: ``python -m precli *argv`` in the fixture directory."""
+
+    id: str  # "<subcommand>/<what>", unique
     argv: list[str]
     stdin: bytes | None = None  # bytes fed to stdin; None: stdin is /dev/null
     stdin_file: str | None = None  # or a fixture file fed to stdin
@@ -637,7 +652,7 @@ def _app_cases(c: _Cases) -> None:
     c("app/help", "--help")
     c("app/help-w60", "--help", env=W60)
     c("app/help-w120-color", "--help", env={**W120, **COLOR})
-    c("app/no-args", )
+    c("app/no-args")
     c("app/unknown-command", "frobnicate")
     c("app/unknown-command-near", "encdoe", "1")
     c("app/unknown-option", "--frob")
@@ -654,36 +669,54 @@ def _app_cases(c: _Cases) -> None:
     c("compare/bad-float-option", "compare", "w.npy", "--min-sqnr", "lots")
 
 
+def _completion_cases(c: _Cases) -> None:
+    """Shell completion as completions/ drives it (bash, zsh, fish): _PRECLI_COMPLETE set."""
+    for cid, words in (("commands", "precli "), ("info-formats", "precli info b"),
+                       ("encode-as-blocks", "precli encode 1 --as mx"),
+                       ("decode-from-elements", "precli decode 0x1 --from mx"),
+                       ("round", "precli encode 1 --as fp16 --round n"),
+                       ("output", "precli decode 0x1 --from fp16 -o "),
+                       ("decode-input-format", "precli decode --input-format "),
+                       ("compare-scheme", "precli compare w.npy --scheme "),
+                       ("compare-granularity", "precli compare w.npy --granularity c")):
+        parts = words.split(" ")
+        c(f"complete/bash-{cid}", env={"_PRECLI_COMPLETE": "complete_bash",
+                                       "COMP_WORDS": words, "COMP_CWORD": str(len(parts) - 1)})
+    c("complete/zsh-encode-input-format", env={
+        "_PRECLI_COMPLETE": "complete_zsh",
+        "_TYPER_COMPLETE_ARGS": "precli encode - --as fp16 --input-format f"})
+    c("complete/fish-plan-emit", env={
+        "_PRECLI_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+        "_TYPER_COMPLETE_ARGS": "precli plan m.gguf --emit "})
+    c("complete/fish-plan-objective", env={
+        "_PRECLI_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+        "_TYPER_COMPLETE_ARGS": "precli plan m.gguf --objective "})
+
+
 def _info_cases(c: _Cases) -> None:
     c("info/all-default", "info")
-    for mode in ("table", "json", "csv", "ndjson", "plain"):
+    for mode in ("table", "json", "csv"):
         c(f"info/all-{mode}", "info", "-o", mode)
     c("info/all-table-w60", "info", "-o", "table", env=W60)
-    c("info/all-table-w120", "info", "-o", "table", env=W120)
     c("info/all-table-w120-color", "info", "-o", "table", env={**W120, **COLOR})
     c("info/all-table-no-color-flag", "info", "-o", "table", "--no-color", env=COLOR)
     c("info/fp16-table-nocolor-env", "info", "fp16", "-o", "table", env={**COLOR, **NOCOLOR})
-    for mode in ("table", "json", "csv", "ndjson", "plain"):
+    for mode in ("table", "json", "csv", "plain"):
         c(f"info/fp16-{mode}", "info", "fp16", "--output", mode)
     c("info/fp16-table-color", "info", "fp16", "-o", "table", env=COLOR)
     c("info/several-json", "info", "fp16", "bf16", "tf32", "e4m3fnuz", "-o", "json")
-    c("info/several-csv", "info", "e8m0fnu", "nf4", "int4", "uint8", "e5m2", "-o", "csv")
     c("info/custom-e6m9-json", "info", "e6m9", "-o", "json")
-    c("info/custom-fnuz-table", "info", "e3m3fnuz", "-o", "table")
     c("info/aliases", "info", "torch.bfloat16", "np.float16", "jnp.bfloat16",
       "ml_dtypes.float8_e4m3fn", "onnx.TensorProto.FLOAT4E2M1", "torch.float", "np.float_")
     c("info/trap-e4m3", "info", "e4m3", "float8_e4m3")
     c("info/trap-fp6-e2m1", "info", "fp6", "e2m1", "e3m2", "-o", "csv")
     for mode in ("table", "csv", "json"):
         c(f"info/values-e2m1fn-{mode}", "info", "e2m1fn", "--values", "-o", mode)
-    c("info/values-two-csv", "info", "int2", "e3m2fn", "--values", "-o", "csv")
     c("info/values-table-color", "info", "uint2", "--values", "-o", "table", env=COLOR)
-    for mode in ("table", "json", "csv"):
+    for mode in ("table", "json"):
         c(f"info/blocks-{mode}", "info", "--blocks", "-o", mode)
-    c("info/blocks-table-w60", "info", "--blocks", "-o", "table", env=W60)
     c("info/mxfp4-table", "info", "mxfp4", "-o", "table")
     c("info/mxfp4-json", "info", "mxfp4", "-o", "json")
-    c("info/nvfp4-table-w120", "info", "nvfp4", "-o", "table", env=W120)
     c("info/blocks-several-ndjson", "info", "mxfp8", "mxfp6", "mxint8", "nvfp4", "-o", "ndjson")
     # errors
     c("info/unknown-fp17", "info", "fp17")
@@ -693,7 +726,7 @@ def _info_cases(c: _Cases) -> None:
     c("info/custom-too-wide", "info", "e10m60")
     c("info/custom-exponent-too-wide", "info", "e16m2")
     c("info/custom-e1", "info", "e1m3")
-    c("info/custom-fnuz-tiny", "info", "e1m1fnuz")
+    c("info/custom-e1m1fnuz", "info", "e1m1fnuz")
     c("info/blocks-with-name", "info", "--blocks", "fp16")
     c("info/blocks-mixed", "info", "mxfp4", "fp16")
     c("info/blocks-values", "info", "nvfp4", "--values")
@@ -703,13 +736,13 @@ def _info_cases(c: _Cases) -> None:
 
 
 def _encode_cases(c: _Cases) -> None:
-    for mode in ("table", "json", "csv", "ndjson", "plain"):
+    for mode in ("table", "json", "csv", "ndjson"):
         c(f"encode/tf32-{mode}", "encode", "3.14", "--as", "tf32", "-o", mode)
     c("encode/tf32-raw", "encode", "3.14", "1", "-1", "--as", "tf32", "-o", "raw")
     c("encode/default-plain", "encode", "-3.14", "-inf", "-0", "--as", "bf16")
-    c("encode/table-w60", "encode", "0.1", "--as", "fp16", "-o", "table", env=W60)
     c("encode/table-w120-color", "encode", "0.1", "--as", "fp16", "-o", "table",
       env={**W120, **COLOR})
+    c("encode/tty-default-table", "encode", "0.1", "--as", "fp16", tty=("stdout",))
     c("encode/many-table-color", "encode", *[str(v / 4) for v in range(12)], "--as", "e5m2",
       "-o", "table", env={**W120, **COLOR})
     c("encode/options-first", "encode", "--as", "fp16", "--output", "csv", "1", "-1e5", "2")
@@ -722,11 +755,8 @@ def _encode_cases(c: _Cases) -> None:
       "csv")
     c("encode/overflow-saturate", "encode", "465", "inf", "--as", "e4m3fn", "--saturate")
     c("encode/overflow-e4m3-trap", "encode", "448", "--as", "E4M3")
-    c("encode/overflow-fp16-toward-zero", "encode", "70000", "--as", "fp16", "-r",
-      "toward-zero", "-o", "json")
-    c("encode/fp4-saturates", "encode", "7", "-100", "inf", "--as", "fp4", "-o", "csv")
     c("encode/e8m0-ties", "encode", "3", "0", "-1", "1e-45", "--as", "e8m0fnu", "-o", "csv")
-    for mode in ("nearest-away", "down", "odd"):
+    for mode in ("nearest-away", "odd"):
         c(f"encode/round-{mode}", "encode", "3.14", "-3.14", "2.5", "--as", "tf32", "--round",
           mode, "-o", "csv")
     c("encode/round-alias-rz", "encode", "0.1", "0.3", "--as", "e4m3fn", "-r", "rz")
@@ -743,16 +773,12 @@ def _encode_cases(c: _Cases) -> None:
       "-o", "ndjson")
     c("encode/int-stream-scale", "encode", "--as", "int8", "--scale", "0.25", "-o", "csv",
       stdin="1\n-3.3\n100\nx\n")
-    c("encode/custom-e3m3", "encode", "0.3", "5", "--as", "e3m3", "-o", "csv")
     c("encode/int64-fp64-csv", "encode", "-9223372036854775808", "1e30", "--as", "int64",
       "-o", "csv")
     c("encode/fp64-json", "encode", "0.1", "1e-320", "--as", "fp64", "-o", "json")
     # raw and packing
     c("encode/raw-fp16", "encode", "1", "0.1", "-2", "--as", "fp16", "-o", "raw")
-    c("encode/raw-fp64", "encode", "0.1", "--as", "fp64", "-o", "raw")
     c("encode/raw-pack-fp4", "encode", "0.5", "1", "1.5", "2", "3", "--as", "fp4", "-o", "raw",
-      "--pack")
-    c("encode/raw-pack-int2", "encode", "-2", "-1", "0", "1", "1", "--as", "int2", "-o", "raw",
       "--pack")
     c("encode/raw-pack-fp6", "encode", "0.5", "7.5", "-1", "1", "2", "--as", "fp6", "-o",
       "raw", "--pack")
@@ -761,14 +787,12 @@ def _encode_cases(c: _Cases) -> None:
       stdin="1\n2\n3\n")
     # block formats
     blockvals = [f"{v:g}" for v in np.linspace(-3, 5, 40)]
-    for mode in ("plain", "csv", "table"):
+    for mode in ("plain", "table"):
         c(f"encode/mxfp4-{mode}", "encode", *blockvals, "--as", "mxfp4", "-o", mode)
     c("encode/mxfp4-raw", "encode", *blockvals, "--as", "mxfp4", "-o", "raw")
     c("encode/mxfp4-raw-pack", "encode", *blockvals, "--as", "mxfp4", "-o", "raw", "--pack")
     c("encode/nvfp4-table-w120", "encode", *blockvals[:20], "--as", "nvfp4", "-o", "table",
       env=W120)
-    c("encode/nvfp4-ndjson", "encode", "0.1", "1", "-6", "1e-3", "--as", "nvfp4", "-o",
-      "ndjson")
     c("encode/nvfp4-raw", "encode", "0.1", "1", "-6", "1e-3", "--as", "nvfp4", "-o", "raw")
     c("encode/mxfp8-raw", "encode", "0.1", "1", "-6", "--as", "mxfp8", "-o", "raw")
     c("encode/mxfp6-stdin", "encode", "-", "--as", "mxfp6", "-o", "csv",
@@ -778,7 +802,6 @@ def _encode_cases(c: _Cases) -> None:
       stdin_file="f32.bin")
     c("encode/block-one-value-json", "encode", "2", "--as", "mxfp4", "-o", "json")
     # streams: every good value keeps its output, the bad ones an error record in place
-    c("encode/stream-plain-bad", "encode", "-", "--as", "fp16", stdin="1\nabc\n2\n")
     c("encode/stream-strict", "encode", "-", "--as", "fp16", "--strict", stdin="1\nabc\n2\n")
     c("encode/stream-piped-no-dash", "encode", "--as", "e4m3fn", "-o", "ndjson",
       stdin="1\n2\n3\n")
@@ -795,28 +818,17 @@ def _encode_cases(c: _Cases) -> None:
       stdin_file="big_token.txt")
     c("encode/stream-table-many", "encode", "-", "--as", "bf16", "-o", "table",
       stdin="".join(f"{i / 7:.6f}\n" for i in range(30)))
-    c("encode/stream-empty-json", "encode", "-", "--as", "fp16", "-o", "json", stdin="")
     c("encode/stream-f32-raw", "encode", "-", "--input-format", "f32", "--as", "bf16", "-o",
       "raw", stdin_file="f32.bin")
-    c("encode/stream-f16-csv", "encode", "-", "--input-format", "f16", "--as", "e5m2", "-o",
-      "csv", stdin_file="f16.bin")
     c("encode/stream-f64-file-json", "encode", "--input", "f64.bin", "--input-format", "f64",
       "--as", "fp32", "-o", "json")
     c("encode/stream-f32-stray-bytes", "encode", "-", "--input-format", "f32", "--as", "fp16",
       stdin_file="odd.bin")
-    c("encode/stream-txt-file", "encode", "--input", "vals.txt", "--as", "e4m3fn", "-o",
-      "csv")
     c("encode/npy-input", "encode", "--input", "small.npy", "--input-format", "npy", "--as",
       "fp16", "-o", "csv")
     c("encode/npy-big-endian", "encode", "--input", "be.npy", "--as", "fp32")
-    c("encode/npy-specials-csv", "encode", "--input", "specials.npy", "--as", "e4m3fn", "-o",
-      "csv")
-    c("encode/npy-empty-array-json", "encode", "--input", "zero.npy", "--as", "fp16", "-o",
-      "json")
     c("encode/npy-opaque-dtype", "encode", "--input", "bf.npy", "--input-format", "npy",
       "--dtype", "bf16", "--as", "fp32")
-    c("encode/npy-opaque-fp8-json", "encode", "--input", "fp8.npy", "--dtype", "fp8", "--as",
-      "fp16", "-o", "json")
     # data errors (exit 1)
     c("encode/value-is-a-file", "encode", "small.npy", "--as", "fp16")
     c("encode/value-non-ascii", "encode", "١٢", "１２", "--as", "fp16")
@@ -824,7 +836,6 @@ def _encode_cases(c: _Cases) -> None:
       "-o", "json")
     c("encode/value-nan-fp4", "encode", "nan", "--as", "fp4")
     c("encode/value-long-bad", "encode", "x" * 5000, "--as", "fp16")
-    c("encode/value-empty", "encode", "", "--as", "fp16")
     # usage errors (exit 2)
     c("encode/err-missing-as", "encode", "1")
     c("encode/err-as-without-value", "encode", "1", "--as")
@@ -875,7 +886,7 @@ def _encode_cases(c: _Cases) -> None:
 
 def _decode_cases(c: _Cases) -> None:
     c("decode/e5m2-plain", "decode", "0x7b", "--from", "e5m2")
-    for mode in ("table", "json", "csv", "ndjson", "plain"):
+    for mode in ("table", "json", "plain"):
         c(f"decode/fp16-bits-{mode}", "decode", "0 10000 1001001000", "--from", "fp16", "-o",
           mode)
     c("decode/table-w60", "decode", "0x3dcd", "--from", "bf16", "-o", "table", env=W60)
@@ -885,41 +896,27 @@ def _decode_cases(c: _Cases) -> None:
       "e4m3fn", "-o", "table", env=W120)
     c("decode/forms", "decode", "0x7e", "0b01111110", "0111_1110", "0.1111.110", "0X7E",
       "--from", "e4m3fn")
-    c("decode/int8-csv", "decode", "0xfd", "0x80", "--from", "int8", "-o", "csv")
     c("decode/int8-scale-zp-json", "decode", "0xfd", "0x05", "--from", "int8", "--scale",
       "0.5", "--zero-point", "3", "-o", "json")
     c("decode/nf4-scale-csv", "decode", "0x0", "0xf", "0x7", "--from", "nf4", "--scale", "2",
       "-o", "csv")
     c("decode/e8m0-ndjson", "decode", "0x00", "0x7f", "0xfe", "0xff", "--from", "e8m0fnu",
       "-o", "ndjson")
-    c("decode/tf32-json", "decode", "0x20248", "--from", "tf32", "-o", "json")
-    c("decode/fp64-csv", "decode", "0x3fb999999999999a", "0x0000000000000001", "--from",
-      "fp64", "-o", "csv")
-    c("decode/custom-fnuz", "decode", "0x40", "0x00", "--from", "e4m3b11fnuz", "-o", "csv")
-    c("decode/nan-codes", "decode", "0x7c01", "0xfe00", "0x7e00", "--from", "fp16", "-o",
-      "csv")
     # streams
-    c("decode/stream-plain", "decode", "-", "--from", "e4m3fn", stdin="0x7e\n0x3c\n0xff\n")
     bad = "0x3c00\n0.1\nzz\n0x1ffff\n0b1\n0_01111_0000000000\n0x\n"
-    for mode in ("plain", "ndjson", "csv", "json", "table"):
+    for mode in ("plain", "ndjson", "csv", "table"):
         c(f"decode/stream-bad-{mode}", "decode", "-", "--from", "fp16", "-o", mode, stdin=bad)
     c("decode/stream-strict", "decode", "-", "--from", "fp16", "--strict", stdin=bad)
     c("decode/stream-scale-csv", "decode", "-", "--from", "uint8", "--scale", "0.1",
       "--zero-point", "128", "-o", "csv", stdin="0x00\n0x80\n0xff\nqq\n")
-    c("decode/stream-file-txt", "decode", "--input", "codes.txt", "--from", "fp16", "-o",
-      "ndjson")
     c("decode/stream-big-token-csv", "decode", "-", "--from", "bf16", "-o", "csv",
       stdin_file="big_token.txt")
-    c("decode/u16-stdin", "decode", "-", "--from", "fp16", "--input-format", "u16",
-      stdin_file="codes.u16")
     c("decode/u16-file-csv", "decode", "--input", "codes.u16", "--from", "fp16",
       "--input-format", "u16", "-o", "csv")
     c("decode/u8-bad-code", "decode", "-", "--from", "fp4", "--input-format", "u8",
       stdin=bytes([1, 2, 0x1F, 3]))
     c("decode/u32-tf32-containers", "decode", "--input", "codes.u32", "--from", "tf32",
       "--input-format", "u32", "-o", "csv")
-    c("decode/u64-json", "decode", "-", "--from", "fp64", "--input-format", "u64", "-o",
-      "json", stdin=struct.pack("<2Q", 0x3FF0000000000000, 0x7FF8000000000000))
     c("decode/u16-odd-bytes", "decode", "-", "--from", "fp16", "--input-format", "u16",
       stdin=b"\x00\x3c\x00")
     c("decode/packed-fp4", "decode", "--input", "packed.bin", "--from", "fp4",
@@ -931,8 +928,6 @@ def _decode_cases(c: _Cases) -> None:
     c("decode/npy-codes", "decode", "--input", "codes_u8.npy", "--input-format", "npy",
       "--from", "e4m3fn", "-o", "csv")
     c("decode/npy-signed-codes", "decode", "--input", "codes_i8.npy", "--from", "int8")
-    c("decode/npy-u16-codes", "decode", "--input", "codes_u16.npy", "--from", "fp16", "-o",
-      "ndjson")
     c("decode/npy-opaque", "decode", "--input", "bf.npy", "--input-format", "npy", "--from",
       "bf16", "-o", "csv")
     # errors
@@ -959,6 +954,10 @@ def _decode_cases(c: _Cases) -> None:
       "--input-format", "npy")
     c("decode/err-npy-float-codes", "decode", "--input", "codes_f.npy", "--from", "fp16")
     c("decode/err-npy-opaque-size", "decode", "--input", "bf.npy", "--from", "fp8")
+    c("decode/err-npy-empty", "decode", "--input", "empty.npy", "--from", "fp16",
+      "--input-format", "npy")
+    c("decode/err-npy-socket", "decode", "--input", "sock", "--from", "fp16",
+      "--input-format", "npy")
     c("decode/err-npy-not-whole", "decode", "--input", "trunc.npy", "--from", "fp16",
       "--input-format", "npy")
     c("decode/err-npy-header", "decode", "--input", "head.npy", "--from", "fp16",
@@ -980,7 +979,7 @@ RECIPES = "bf16,e4m3fn,e4m3fn:tensor,e4m3fn:channel,e4m3fn:block16x64:ue8m0,int8
 def _compare_cases(c: _Cases) -> None:
     # one value
     c("compare/value-plain", "compare", "3.14")
-    for mode in ("table", "json", "csv"):
+    for mode in ("table", "json"):
         c(f"compare/value-{mode}", "compare", "3.14", "-o", mode)
     c("compare/value-table-w60", "compare", "0.1", "-o", "table", env=W60)
     c("compare/value-table-w120-color", "compare", "0.1", "-o", "table", env={**W120, **COLOR})
@@ -988,33 +987,26 @@ def _compare_cases(c: _Cases) -> None:
       "csv")
     c("compare/value-saturate", "compare", "1e5", "-F", "fp16,e4m3fn,e5m2", "--saturate",
       "-o", "table", env=W120)
-    c("compare/value-round", "compare", "0.3", "-F", "bf16,e4m3fn", "--round", "up", "-o",
-      "ndjson")
     c("compare/values-two", "compare", "0.1", "-2.5", "-F", "fp16,nf4", "-o", "csv")
     c("compare/value-nan-errors", "compare", "nan", "-F", "fp16,fp4,int8,e4m3fnuz")
     c("compare/value-trap-note", "compare", "448", "-F", "e4m3,e2m1")
     # formats side by side
     c("compare/formats-plain", "compare", "fp16", "bf16", "tf32")
-    for mode in ("table", "json", "csv", "ndjson"):
+    for mode in ("table", "json", "ndjson"):
         c(f"compare/formats-{mode}", "compare", "fp16", "bf16", "tf32", "-o", mode)
-    c("compare/formats-table-w60", "compare", "fp16", "bf16", "-o", "table", env=W60)
+    c("compare/formats-table-no-color-flag", "compare", "fp16", "bf16", "-o", "table",
+      "--no-color", env=COLOR)
     c("compare/formats-fp8-table-w120-color", "compare", "e4m3fn", "e5m2", "e4m3", "e4m3fnuz",
       "-o", "table", env={**W120, **COLOR})
-    c("compare/formats-small-table", "compare", "fp6", "e3m2fn", "fp4", "nf4", "int4", "-o",
-      "table", env=W120)
     # arrays
-    for mode in ("table", "json", "csv", "ndjson"):
+    for mode in ("table", "json", "csv"):
         c(f"compare/array-{mode}", "compare", "w.npy", "-F", RECIPES, "-o", mode,
           env=W120 if mode == "table" else None)
     c("compare/array-table-w60", "compare", "w.npy", "-F", "bf16,e4m3fn:tensor,nvfp4", "-o",
       "table", env=W60)
-    c("compare/array-table-color", "compare", "w.npy", "-F", "bf16,nvfp4,mxfp4", "-o", "table",
-      env={**W120, **COLOR})
     c("compare/array-default-formats-plain", "compare", "w.npy")
     c("compare/array-min-sqnr-met", "compare", "w.npy", "-F", RECIPES, "--min-sqnr", "30",
       "-o", "table", env=W120)
-    c("compare/array-min-sqnr-json", "compare", "w.npy", "-F", "e4m3fn,int8:channel,nvfp4",
-      "--min-sqnr", "30", "-o", "json")
     c("compare/array-min-sqnr-unmet", "compare", "w.npy", "-F", "nvfp4,mxfp4", "--min-sqnr",
       "60", "-o", "csv")
     c("compare/array-outlier-csv", "compare", "o.npy", "-F", "bf16,fp16,e4m3fn,e4m3fn:tensor",
@@ -1030,19 +1022,14 @@ def _compare_cases(c: _Cases) -> None:
       "-o", "csv")
     c("compare/array-axis-channel", "compare", "t3.npy", "-F", "int8", "--granularity",
       "channel", "--axis", "2", "-o", "json")
-    c("compare/array-block-size", "compare", "w.npy", "-F", "nf4", "--block-size", "32", "-o",
-      "csv")
     c("compare/array-round-saturate", "compare", "o.npy", "-F", "fp16,e4m3fn", "--round",
       "toward-zero", "--saturate", "-o", "csv")
     c("compare/array-specials", "compare", "specials.npy", "-F", "fp16,e4m3fn,nvfp4,int8",
       "-o", "csv")
     c("compare/array-empty", "compare", "zero.npy", "-F", "fp16,mxfp4", "-o", "json")
     c("compare/array-bool", "compare", "bool.npy", "-F", "fp16", "-o", "csv")
-    c("compare/array-input-option", "compare", "--input", "small.npy", "-F", "fp16,e5m2",
-      "-o", "csv")
     c("compare/text-stdin", "compare", "-", "-F", "e2m1fn,mxfp4", "-o", "csv",
       stdin="4\n0.25000000000000000001\n")
-    c("compare/text-stdin-fp64", "compare", "-", "-F", "fp64", "-o", "csv", stdin="0.1\n")
     c("compare/text-piped-no-args", "compare", "-F", "bf16,e4m3fn", "-o", "ndjson",
       stdin="1 2 3 0.1\n")
     c("compare/text-file", "compare", "vals.txt", "-F", "fp16,bf16,e4m3fn", "-o", "table",
@@ -1051,19 +1038,14 @@ def _compare_cases(c: _Cases) -> None:
     c("compare/text-beyond-float64", "compare", "-", "-F", "fp16", stdin="1e400\n1e-400\n1\n")
     c("compare/raw-f32-file", "compare", "f32.bin", "--input-format", "f32", "-F",
       "bf16,fp16", "-o", "csv")
-    c("compare/raw-f16-stdin", "compare", "-", "--input-format", "f16", "-F", "e4m3fn", "-o",
-      "csv", stdin_file="f16.bin")
     c("compare/raw-f64-stray", "compare", "-", "--input-format", "f64", "-F", "fp16",
       stdin_file="odd.bin")
     # checkpoints
     ck = "bf16,e4m3fn:tensor,int8:channel,int4:group128,nvfp4"
     c("compare/ckpt-table-w120", "compare", "model.safetensors", "-F", ck, "-o", "table",
       env=W120)
-    c("compare/ckpt-table-w60", "compare", "model.safetensors", "-F", "bf16,nvfp4", "-o",
-      "table", env=W60)
     c("compare/ckpt-table-all-color", "compare", "model.safetensors", "-F", "e4m3fn,nvfp4",
       "--all", "-o", "table", env={**W120, **COLOR})
-    c("compare/ckpt-json", "compare", "model.safetensors", "-F", "e4m3fn,mxfp4", "-o", "json")
     c("compare/ckpt-ndjson-tensors", "compare", "model.safetensors", "-F", ck, "--tensors",
       r"layers\.0\.mlp", "-o", "ndjson")
     c("compare/ckpt-plain-exclude", "compare", "model.safetensors", "-F", "bf16,nvfp4",
@@ -1074,20 +1056,14 @@ def _compare_cases(c: _Cases) -> None:
       "-o", "table", env=W120)
     c("compare/ckpt-min-sqnr-unmet", "compare", "model.safetensors", "-F", "nvfp4",
       "--min-sqnr", "80", "-o", "csv")
-    c("compare/ckpt-round-saturate", "compare", "model.safetensors", "-F", "fp16,e4m3fn",
-      "--round", "toward-zero", "--saturate", "--tensors", "down_proj", "-o", "csv")
     c("compare/ckpt-fp8-layout", "compare", "model-fp8.safetensors", "-F", "e4m3fn,bf16",
       "-o", "table", env=W120)
-    c("compare/ckpt-nvfp4-layout-csv", "compare", "model-nvfp4.safetensors", "-F", "nvfp4",
-      "-o", "csv")
     c("compare/ckpt-gptoss-table", "compare", "gptoss.safetensors", "-F", "mxfp4,bf16", "-o",
       "table", env=W120)
     c("compare/ckpt-awq-csv", "compare", "awq.safetensors", "-F", "int4:group16,fp16", "-o",
       "csv")
     c("compare/ckpt-sharded-dir", "compare", "sharded", "-F", "bf16,nvfp4", "-o", "table",
       env=W120)
-    c("compare/ckpt-sharded-index", "compare", "sharded/model.safetensors.index.json", "-F",
-      "e4m3fn", "-o", "csv")
     c("compare/ckpt-sharded-missing", "compare", "sharded-missing", "-F", "bf16", "-o", "csv")
     c("compare/ckpt-gguf-table", "compare", "model.gguf", "-F", "bf16,e4m3fn:channel,mxfp4",
       "-o", "table", env=W120)
@@ -1109,12 +1085,11 @@ def _compare_cases(c: _Cases) -> None:
     c("compare/err-two-items-mixed", "compare", "1", "fp16")
     c("compare/err-neither-file-nor-format", "compare", "fp61")
     c("compare/err-no-such-file", "compare", "nothing.npy")
+    c("compare/err-unreadable-file", "compare", "sock", "-F", "fp16")
     c("compare/err-unknown-format-value", "compare", "1", "-F", "fp16,bf17")
     c("compare/err-binary-file", "compare", "blob.raw")
-    c("compare/err-binary-text-suffix", "compare", "binary.dat")
     c("compare/err-npy-no-magic", "compare", "h-magicless.npy")
     c("compare/err-raw-odd-file", "compare", "odd.bin", "--input-format", "f32")
-    c("compare/err-raw-empty-file", "compare", "empty.bin", "--input-format", "f16")
     c("compare/err-input-format", "compare", "w.npy", "--input-format", "f8")
     c("compare/err-text-missing", "compare", "missing.txt", "--input-format", "text")
     c("compare/err-axis-text", "compare", "vals.txt", "--axis", "0")
@@ -1137,7 +1112,7 @@ def _compare_cases(c: _Cases) -> None:
     c("compare/err-round-scaled", "compare", "w.npy", "-F", "nvfp4", "--round", "down")
     c("compare/err-listed-twice", "compare", "w.npy", "-F", "e4m3fn:tensor,FP8:tensor")
     c("compare/err-too-wide-cast", "compare", "w.npy", "-F", "e15m48")
-    for rid, recipe in (("form", "e4m3fn:tensor:fp32:x"), ("empty-part", "e4m3fn::fp16"),
+    for rid, recipe in (("form", "e4m3fn:tensor:fp32:x"),
                         ("scaling", "e4m3fn:row"), ("scale-format", "e4m3fn:tensor:fp8"),
                         ("scale-as-element", "e8m0fnu:tensor"), ("too-wide", "int64:tensor"),
                         ("group0", "int4:group0"),
@@ -1153,14 +1128,14 @@ def _compare_cases(c: _Cases) -> None:
       "nothing-matches")
     c("compare/err-ckpt-bad-regex", "compare", "model.safetensors", "-F", "fp16", "--tensors",
       "layers[")
-    c("compare/err-ckpt-bad-exclude", "compare", "model.safetensors", "-F", "fp16",
-      "--exclude", "(")
     c("compare/err-ckpt-jobs0", "compare", "model.safetensors", "-F", "fp16", "-j", "0")
     c("compare/err-ckpt-empty-dir", "compare", "empty-dir", "-F", "fp16")
 
 
 def _hostile_cases(c: _Cases) -> None:
-    names = [n for n in hostile_files() if not n.startswith("h-magicless")]
+    skip = ("h-magicless", "h-header-past", "h-utf8", "h-trailing", "h-list", "h-noshape",
+            "h-offsets", "h-backwards", "h-truncated.gguf", "h-empty.safetensors")
+    names = [n for n in hostile_files() if not n.startswith(skip)]
     for n in names:
         c(f"hostile/compare-{n}", "compare", n, "-F", "bf16")
     c("hostile/check-truncated", "check", "h-truncated.safetensors")
@@ -1170,18 +1145,18 @@ def _hostile_cases(c: _Cases) -> None:
 
 def _check_cases(c: _Cases) -> None:
     c("check/fp8-plain", "check", "model-fp8.safetensors")
-    for mode in ("table", "ndjson"):
+    for mode in ("table",):
         c(f"check/fp8-{mode}", "check", "model-fp8.safetensors", "-o", mode)
     c("check/bad-fp8-plain", "check", "bad-fp8.safetensors")
     c("check/bad-fp8-table-w120", "check", "bad-fp8.safetensors", "-o", "table", env=W120)
     c("check/bad-fp8-table-w60-color", "check", "bad-fp8.safetensors", "-o", "table",
       env={**W60, **COLOR})
     c("check/bad-fp8-ndjson", "check", "bad-fp8.safetensors", "-o", "ndjson")
-    c("check/bad-fp8-json", "check", "bad-fp8.safetensors", "-o", "json")
     c("check/bad-fp8-csv", "check", "bad-fp8.safetensors", "-o", "csv")
+    c("check/bad-fp8-table-nocolor-env", "check", "bad-fp8.safetensors", "-o", "table",
+      env={**COLOR, **NOCOLOR})
     c("check/nvfp4-plain", "check", "model-nvfp4.safetensors")
     c("check/bad-nvfp4-ndjson", "check", "bad-nvfp4.safetensors", "-o", "ndjson")
-    c("check/bad-nvfp4-tensors", "check", "bad-nvfp4.safetensors", "--tensors", "embed")
     c("check/bad-nvfp4-exclude-jobs", "check", "bad-nvfp4.safetensors", "--exclude", "embed",
       "-j", "2")
     c("check/ct-nvfp4", "check", "ct-nvfp4.safetensors", "-o", "json")
@@ -1190,20 +1165,18 @@ def _check_cases(c: _Cases) -> None:
     c("check/gptq", "check", "gptq.safetensors")
     c("check/ct-int4", "check", "ct-int4.safetensors", "-o", "table", env=W120)
     c("check/bad-layout", "check", "bad-layout.safetensors")
-    c("check/plain-model", "check", "model.safetensors")
     c("check/gguf", "check", "model.gguf", "-o", "ndjson")
-    c("check/npz", "check", "arrays.npz")
     c("check/sharded-missing", "check", "sharded-missing")
     c("check/err-no-match", "check", "model-fp8.safetensors", "--tensors", "^nothing$")
     c("check/err-missing", "check", "missing.safetensors")
+    c("check/err-cannot-open", "check", "loop")
     c("check/err-jobs0", "check", "model-fp8.safetensors", "-j", "0")
     c("check/err-output-raw", "check", "model-fp8.safetensors", "-o", "raw")
     c("check/err-bad-regex", "check", "model-fp8.safetensors", "--tensors", "*")
 
 
 def _diff_cases(c: _Cases) -> None:
-    c("diff/fp8-plain", "diff", "model.safetensors", "model-fp8.safetensors")
-    for mode in ("table", "json", "ndjson", "csv"):
+    for mode in ("table", "ndjson", "csv"):
         c(f"diff/fp8-{mode}", "diff", "model.safetensors", "model-fp8.safetensors", "-o", mode,
           env=W120 if mode == "table" else None)
     c("diff/fp8-table-w60", "diff", "model.safetensors", "model-fp8.safetensors", "--tensors",
@@ -1232,7 +1205,7 @@ def _diff_cases(c: _Cases) -> None:
 def _plan_cases(c: _Cases) -> None:
     pf = ["-F", "bf16,e4m3fn:tensor,int8:channel,nvfp4"]
     c("plan/bits-plain", "plan", "plan.safetensors", *pf, "--bits", "6")
-    for mode in ("table", "json", "csv"):
+    for mode in ("table", "json"):
         c(f"plan/bits-{mode}", "plan", "plan.safetensors", *pf, "--bits", "6", "-o", mode,
           env=W120 if mode == "table" else None)
     c("plan/table-w60", "plan", "plan.safetensors", *pf, "--bits", "6", "-o", "table",
@@ -1240,17 +1213,12 @@ def _plan_cases(c: _Cases) -> None:
     c("plan/table-color", "plan", "plan.safetensors", *pf, "--bits", "7", "-o", "table",
       env={**W120, **COLOR})
     c("plan/size-kB", "plan", "plan.safetensors", *pf, "--size", "15kB", "-o", "json")
-    c("plan/size-KiB", "plan", "plan.safetensors", *pf, "--size", "12KiB")
     c("plan/min-sqnr-alone", "plan", "plan.safetensors", *pf, "--min-sqnr", "30", "-o",
       "table", env=W120)
-    c("plan/min-sqnr-floor", "plan", "plan.safetensors", *pf, "--bits", "9", "--min-sqnr",
-      "25", "-o", "json")
     c("plan/objective-worst", "plan", "plan.safetensors", *pf, "--bits", "6", "--objective",
       "worst", "-o", "json")
     c("plan/keep", "plan", "plan.safetensors", *pf, "--bits", "12", "--keep",
       "lm_head=stored", "--keep", "attn=nvfp4", "-o", "csv")
-    c("plan/no-default-pins", "plan", "plan.safetensors", *pf, "--bits", "6",
-      "--no-default-pins", "-o", "csv")
     c("plan/no-stored", "plan", "plan.safetensors", "-F", "bf16,nvfp4", "--bits", "8",
       "--no-stored", "--no-default-pins")
     c("plan/tensors-jobs", "plan", "plan.safetensors", *pf, "--bits", "7", "--tensors",
@@ -1265,9 +1233,6 @@ def _plan_cases(c: _Cases) -> None:
       "--emit", "LLAMA-QUANTIZE")
     c("plan/bf16-model-table", "plan", "model.safetensors", "-F", "e4m3fn:channel,nvfp4,mxfp4",
       "--bits", "7", "-o", "table", env=W120)
-    c("plan/onnx", "plan", "model.onnx", "-F", "bf16,e4m3fn:tensor", "--bits", "10", "-o",
-      "csv")
-    c("plan/npz", "plan", "arrays.npz", "-F", "bf16,e4m3fn", "--size", "1kB", "-o", "json")
     c("plan/npy", "plan", "w.npy", "-F", "bf16,nvfp4,mxfp4", "--bits", "5", "-o", "table",
       env=W120)
     # errors
@@ -1309,6 +1274,7 @@ def cases() -> list[Case]:
     """Every case, in a fixed order; ids are unique and start with the subcommand."""
     c = _Cases()
     _app_cases(c)
+    _completion_cases(c)
     _info_cases(c)
     _encode_cases(c)
     _decode_cases(c)
@@ -1359,16 +1325,15 @@ def run_case(case: Case, cwd: Path, python: str = sys.executable) -> Result:
     argv = [python, "-m", "precli", *case.argv]
     if case.tty:
         return _run_tty(case, argv, env, cwd)
-    stdin: Any = subprocess.DEVNULL
-    data: bytes | None = None
+    data = case.stdin
     if case.stdin_file is not None:
         data = (cwd / case.stdin_file).read_bytes()
-    elif case.stdin is not None:
-        data = case.stdin
-    if data is not None:
-        stdin = subprocess.PIPE
-    p = subprocess.run(argv, input=data, stdin=None if data is not None else stdin,
-                       capture_output=True, env=env, cwd=cwd, timeout=TIMEOUT)
+    if data is None:  # no stdin: /dev/null (not a terminal, so precli reads it, empty)
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                           cwd=cwd, timeout=TIMEOUT)
+    else:
+        p = subprocess.run(argv, input=data, capture_output=True, env=env, cwd=cwd,
+                           timeout=TIMEOUT)
     return Result(p.stdout, p.stderr, p.returncode)
 
 
@@ -1498,6 +1463,10 @@ def load_record(path: Path = RECORD) -> dict[str, Any]:
     return data
 
 
+def _hex_lines(data: bytes) -> list[str]:
+    return [f"{i:08x}  {data[i:i + 16].hex(' ')}" for i in range(0, len(data), 16)]
+
+
 def compare_to_record(items: list[Case], results: list[Result], rec: dict[str, Any]
                       ) -> list[str]:
     """A short report per case that differs from the record (or is missing from it, or
@@ -1521,8 +1490,11 @@ def compare_to_record(items: list[Case], results: list[Result], rec: dict[str, A
             exp = decode_bytes(want[stream]) or b""
             if exp == got:
                 continue
-            a = exp.decode("utf-8", "backslashreplace").splitlines()
-            b = got.decode("utf-8", "backslashreplace").splitlines()
+            if "text" in want[stream]:
+                a = exp.decode("utf-8", "backslashreplace").splitlines()
+                b = got.decode("utf-8", "backslashreplace").splitlines()
+            else:  # binary: a hex dump, 16 bytes a line
+                a, b = _hex_lines(exp), _hex_lines(got)
             lines = list(difflib.unified_diff(a, b, f"{stream} (recorded)", f"{stream} (now)",
                                               n=1, lineterm=""))
             if not lines:  # differ only in bytes that splitlines hides (line ends)

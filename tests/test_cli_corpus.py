@@ -26,6 +26,7 @@ def test_every_case_matches_the_record(tmp_path: Path) -> None:
     results = cc.run_cases(items, tmp_path)
     problems = cc.compare_to_record(items, results, rec)
     elapsed = time.perf_counter() - t0
-    assert not problems, (
-        f"{len(problems)} of {len(items)} CLI corpus case(s) differ from {cc.RECORD.name} "
-        f"({elapsed:.0f} s):\n\n" + "\n\n".join(problems))
+    if problems:
+        pytest.fail(f"{len(problems)} of {len(items)} CLI corpus case(s) differ from "
+                    f"{cc.RECORD.name} ({elapsed:.0f} s):\n\n" + "\n\n".join(problems),
+                    pytrace=False)
