@@ -270,7 +270,7 @@ def test_unmeetable_budgets_say_why() -> None:
     lossy = [P.Item("w", "F32", "fp32", (10, 10), 100, (
         P.Choice("e4m3fn", 800, -math.inf, math.inf, 3, 0),
         P.Choice("bf16", 1600, 30.0, P.tensor_error(100, 30.0), 0, 1)))]
-    with pytest.raises(P.PlanError, match=r"no recipe reaches --min-sqnr 40 dB without loss "
+    with pytest.raises(P.PlanError, match=r"no recipe reaches min_sqnr 40 dB without loss "
                                           r"in tensor 'w' \(best: 30\.00 dB\)"):
         P.solve(lossy, P.Budget(min_sqnr=40.0))
     s = P.solve(lossy, P.Budget(bits=Fraction(16)))
@@ -342,7 +342,7 @@ def test_pins_first_match_wins_and_one_d_tensors_keep_their_precision() -> None:
     items4, _ = P.build_items(ts2, recipes("e4m3fn:tensor", "nvfp4"), [], offer_stored=False)
     assert [any(c.recipe == "stored" for c in it.choices) for it in items4] == [
         False, True, False]  # only the pinned 1-D tensor keeps "stored"
-    with pytest.raises(UsageError, match="mxfp4 is not in --formats"):
+    with pytest.raises(UsageError, match="mxfp4 is not in formats"):
         P.build_items(ts, rs, [P.parse_keep("x=mxfp4", canon)])
     with pytest.raises(UsageError, match="REGEX=RECIPE"):
         P.parse_keep("lm_head", canon)
@@ -357,7 +357,7 @@ def test_pin_that_loses_values_or_misses_the_floor_is_refused() -> None:
     with pytest.raises(P.PlanError, match="pinned to e4m3fn .* loses 2 of its values"):
         P.build_items([t], rs, [P.parse_keep("w=e4m3fn", canon)])
     items, _ = P.build_items([t], rs, [P.parse_keep("w=bf16", canon)])
-    with pytest.raises(P.PlanError, match="pinned to bf16 .* at 30.00 dB, below --min-sqnr"):
+    with pytest.raises(P.PlanError, match="pinned to bf16 .* at 30.00 dB, below min_sqnr"):
         P.solve(items, P.Budget(min_sqnr=40.0))
 
 
