@@ -1,0 +1,1 @@
+"""The vectorized numpy paths, proven equal to the exact core: codec, recipes, integer quantization."""

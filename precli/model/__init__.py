@@ -1,0 +1,1 @@
+"""Statistics of arrays and checkpoints, plan, check, diff, histograms; one worker pool."""

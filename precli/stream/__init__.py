@@ -1,0 +1,1 @@
+"""Text and binary streams: batches in, records and bytes out (parsing, float repr, writers)."""
