@@ -1,1 +1,1 @@
-"""The vectorized numpy paths, proven equal to the exact core: codec, recipes, integer quantization."""
+"""The vectorized numpy paths, proven equal to the exact core: codec, recipes, integers."""
