@@ -379,3 +379,31 @@ def test_what_users_type_gets_a_useful_answer(tmp_path: Path) -> None:
     # --input of a .npy is read as .npy by its magic bytes, whatever --input-format says
     r = sh(["encode", "--input", str(npy), "--as", "fp16"])
     assert r.returncode == 0 and r.stdout.split() == [b"0x3e00"]
+
+
+def test_decode_of_a_truncated_npy_is_one_usage_error(tmp_path: Path) -> None:
+    """It was `internal error: ValueError: mmap length is greater than file size`."""
+    p = tmp_path / "t.npy"
+    np.save(p, np.arange(100, dtype=np.uint16))
+    p.write_bytes(p.read_bytes()[:-10])
+    r = sh(["decode", "--input", str(p), "--input-format", "npy", "--from", "bf16"])
+    err = r.stderr.decode()
+    assert r.returncode == 2 and r.stdout == b""
+    assert err.count("\n") == 1 and "internal error" not in err and "cannot read" in err
+
+
+@pytest.mark.parametrize("args", [["encode", "1", "--as"], ["encode", "-3", "--as"],
+                                  ["decode", "0x3c00", "--from"]])
+def test_an_option_missing_its_value_says_so(args: list[str]) -> None:
+    """`encode 1 --as` took the `--` before the values as the format's name."""
+    r = sh(args)
+    opt = args[-1]
+    assert r.returncode == 2
+    assert r.stderr.decode() == (f"precli: error: Option '{opt}' requires an argument. "
+                                 f"(see 'precli {args[0]} --help')\n")
+
+
+def test_compare_names_a_format_once_in_its_error() -> None:
+    r = sh(["compare", "nan", "-F", "fp4,fp16", "-o", "json"])
+    assert r.returncode == 1
+    assert r.stderr.decode() == "precli: error: 'nan': e2m1fn has no NaN: cannot encode nan\n"

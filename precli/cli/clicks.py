@@ -91,6 +91,9 @@ class ValuesCommand(PrecliCommand):
                     nxt = next(it, None)
                     if nxt is not None:
                         opts.append(nxt)
+                    elif not ctx.resilient_parsing:  # (completion parses a dangling one)
+                        # `encode 1 --as`: the option lacks its value (the value is not "--")
+                        raise UsageError(f"Option '{a}' requires an argument.", ctx)
             else:
                 values.append(a)
         return list(super().parse_args(ctx, [*opts, "--", *values] if values else opts))

@@ -644,8 +644,10 @@ def compare_value(
             out.append(encode_exact(f, text, x, opts, i))
         except UsageError:
             raise
-        except PrecliError as e:
-            out.append(ErrorRecord(text, f"{f.name}: {e}", i))
+        except PrecliError as e:  # the message names the format once
+            msg = str(e)
+            out.append(ErrorRecord(text, msg if msg.startswith(f"{f.name} ") else
+                                   f"{f.name}: {msg}", i))
     return out
 
 

@@ -290,8 +290,11 @@ def _foreign_descr(path: str) -> Any:
         return None
     if m is None or int(m.group(1)) not in (1, 2, 4, 8):
         return None
-    return np.memmap(path, dtype=np.dtype(f"V{m.group(1)}"), mode="r", offset=offset,
-                     shape=shape, order="F" if order == "F" else "C")
+    try:
+        return np.memmap(path, dtype=np.dtype(f"V{m.group(1)}"), mode="r", offset=offset,
+                         shape=shape, order="F" if order == "F" else "C")
+    except ValueError:  # fewer data bytes than the header promises: not this case
+        return None
 
 
 # ------------------------------------------------------------------ opaque .npy values
