@@ -10,12 +10,10 @@ names its options once, with :func:`use_argument_names`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import IntEnum
 
 _MARK = "\x1f"  # ASCII unit separator: never typed into an argument
-_ARG = re.compile(_MARK + r"([A-Za-z_][A-Za-z0-9_.]*)" + _MARK)
 
 
 _SPELLING: dict[str, str] = {}
@@ -52,12 +50,14 @@ class PrecliError(Exception):
     @property
     def arguments(self) -> tuple[str, ...]:
         """The arguments the message names."""
-        return tuple(_ARG.findall(super().__str__()))
+        return tuple(super().__str__().split(_MARK)[1::2])
 
     def spelled(self, names: Mapping[str, str]) -> str:
         """The message with each named argument spelled as ``names`` says; arguments
         missing from ``names`` keep their own name."""
-        return _ARG.sub(lambda m: names.get(m.group(1), m.group(1)), super().__str__())
+        parts = super().__str__().split(_MARK)  # text, argument, text, argument, ..., text
+        parts[1::2] = [names.get(a, a) for a in parts[1::2]]
+        return "".join(parts)
 
 
 class UsageError(PrecliError):

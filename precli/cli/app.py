@@ -7,8 +7,11 @@ from typing import Annotated
 import typer
 
 from precli.cli import options
-from precli.cli.clicks import WORDS, PrecliCommand, PrecliGroup, ValuesCommand
-from precli.cli.completion import (
+from precli.cli.clicks import (
+    WORDS,
+    PrecliCommand,
+    PrecliGroup,
+    ValuesCommand,
     complete_decode_input,
     complete_element_format,
     complete_format,
@@ -307,12 +310,13 @@ def compare(
         assert req.opts is not None
         raise typer.Exit(compare_values(req.items, req.formats, req.opts, env, output))
     from precli.cli.arrays import compare_array_command
+    from precli.cli.options import CheckpointOptions
     from precli.core.rounding import resolve_round_mode
 
     arr = options.array_options(req.names, resolve_round_mode(round_mode), saturate, scheme,
                                 granularity, axis, block_size, min_sqnr, plot, env, output)
     raise typer.Exit(compare_array_command(
-        req.path, input_format, arr, env, options.CheckpointOptions(tensors, exclude, jobs,
+        req.path, input_format, arr, env, CheckpointOptions(tensors, exclude, jobs,
                                                                     show_all)))
 
 
@@ -453,11 +457,12 @@ def plan(
 ) -> None:
     """Choose one recipe per tensor under a size or quality budget (exact, data-free)."""
     from precli.cli.checkpoints import plan_command
+    from precli.cli.options import CheckpointOptions
 
     env = detect_env(no_color)
     req = options.plan_request(checkpoint, formats, bits, size, min_sqnr, keep, default_pins,
                                offer_stored, objective, scheme, emit,
-                               options.CheckpointOptions(tensors, exclude, jobs), env, output)
+                               CheckpointOptions(tensors, exclude, jobs), env, output)
     raise typer.Exit(plan_command(req, env))
 
 
