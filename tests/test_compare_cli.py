@@ -43,7 +43,7 @@ def test_compare_value_formats_option_and_errors_in_place() -> None:
     assert code == 1
     recs = [json.loads(x) for x in out.splitlines()]
     assert recs[0]["hex"] == "0x7e00"
-    assert recs[1] == {"input": "nan", "error": "e2m1fn: e2m1fn has no NaN: cannot encode nan"}
+    assert recs[1] == {"input": "nan", "error": "e2m1fn has no NaN: cannot encode nan"}
     assert "int8" in recs[2]["error"]
     assert err.count("\n") == 2
 
