@@ -6,8 +6,9 @@ from typing import NamedTuple
 
 import pytest
 
+from precli.cli import Record
 from precli.cli import options as requests
-from precli.cli.options import Record, StreamSource
+from precli.cli.options import StreamSource
 
 
 class Ref(NamedTuple):

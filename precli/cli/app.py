@@ -24,7 +24,6 @@ from precli.cli.clicks import (
 from precli.cli.terminal import (
     detect_env,
 )
-from precli.version import __version__
 
 app = typer.Typer(
     cls=PrecliGroup,
@@ -37,6 +36,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from precli.version import __version__
+
         typer.echo(f"precli {__version__}")
         raise typer.Exit()
 

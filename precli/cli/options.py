@@ -5,68 +5,25 @@ The library's errors name the argument of the call (``jobs must be at least 1``)
 shows the flag a user typed (``--jobs must be at least 1``). OPTION_NAMES is the one place
 that knows both spellings; ``PrecliGroup.main`` installs it for the run.
 
-The requests are typed as NamedTuples and are, at run time, :class:`Record`\ s: the same
-behaviour (fields from the annotations, defaults, unpacking, immutability) without the
-``exec`` that makes each NamedTuple class cost about 0.15 ms of every precli start.
+The requests are :class:`precli.cli.Record`\ s: typed as NamedTuples, made without exec.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from precli.cli import Record
 from precli.errors import UsageError
 
 if TYPE_CHECKING:
     from fractions import Fraction
-    from typing import NamedTuple as Record
 
     from precli.array.recipes import Recipe
     from precli.cli.terminal import OutputEnv
     from precli.core.formats import BlockFormat, Format
     from precli.core.values import EncodeOptions
     from precli.model.plan import Budget
-else:
-    class Record(tuple):
-        """typing.NamedTuple's behaviour for these records, made without exec (about 10 us
-        a class): fields from the annotations, defaults from the class's values."""
-
-        __slots__ = ()
-        _fields: tuple[str, ...] = ()
-        _field_defaults: dict[str, Any] = {}
-
-        def __init_subclass__(cls) -> None:
-            names = tuple(cls.__dict__.get("__annotations__", {}))
-            cls._fields = names
-            cls._field_defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
-            for i, n in enumerate(names):
-                setattr(cls, n, property(itemgetter(i)))
-
-        def __new__(cls, *args: Any, **kw: Any) -> Any:
-            if len(args) > len(cls._fields):
-                raise TypeError(f"{cls.__name__} takes at most {len(cls._fields)} fields")
-            vals = list(args)
-            for n in cls._fields[len(args):]:
-                if n in kw:
-                    vals.append(kw.pop(n))
-                elif n in cls._field_defaults:
-                    vals.append(cls._field_defaults[n])
-                else:
-                    raise TypeError(f"{cls.__name__} needs its field {n!r}")
-            if kw:
-                raise TypeError(f"{cls.__name__} has no field {next(iter(kw))!r}")
-            return tuple.__new__(cls, vals)
-
-        def __repr__(self) -> str:
-            fields = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self, strict=True))
-            return f"{type(self).__name__}({fields})"
-
-        def _replace(self, **kw: Any) -> Any:
-            return type(self)(**{**dict(zip(self._fields, self, strict=True)), **kw})
-
-
-
 #: library argument name -> command-line flag
 OPTION_NAMES: dict[str, str] = {
     "axis": "--axis",

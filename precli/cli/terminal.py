@@ -5,8 +5,9 @@ lines on stderr, a closed pipe."""
 import errno
 import os
 import sys
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
+from precli.cli import Record
 from precli.errors import UsageError, arg
 
 
@@ -77,7 +78,7 @@ def console(out: IO[str], color: bool) -> Any:
                    markup=False, emoji=False)
 
 
-class OutputEnv(NamedTuple):
+class OutputEnv(Record):
     stdout_isatty: bool
     color: bool
 
