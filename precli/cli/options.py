@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from precli.cli import Record
 from precli.errors import UsageError
+from precli.record import Record
 
 if TYPE_CHECKING:
     from fractions import Fraction

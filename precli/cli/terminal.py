@@ -7,8 +7,8 @@ import os
 import sys
 from typing import IO, Any
 
-from precli.cli import Record
 from precli.errors import UsageError, arg
+from precli.record import Record
 
 
 class PipeClosed(Exception):

@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any, Literal, NamedTuple
 
 from precli.errors import InvalidFormatSpecError, UnknownFormatError
+from precli.record import Record
 
 #: How a float format spends its top codes.
 #:   ieee   -- exponent all ones: inf (mantissa 0) or NaN; has -0
@@ -251,7 +252,7 @@ def _float_max(fmt: FloatFormat) -> Fraction:
     return fmt.code_magnitude(fmt.max_code)
 
 
-class IntFormat(NamedTuple):
+class IntFormat(Record):
     name: str
     int_bits: int
     is_signed: bool
@@ -311,7 +312,7 @@ class IntFormat(NamedTuple):
         return value & ((1 << self.bits) - 1)
 
 
-class TableFormat(NamedTuple):
+class TableFormat(Record):
     """A lookup-table format: code i stands for values[i] (values sorted ascending)."""
 
     name: str
@@ -581,7 +582,7 @@ def suggestion_hint(name: str) -> str:
 # :func:`precli.array.recipes.scale_exact`.
 
 
-class BlockFormat(NamedTuple):
+class BlockFormat(Record):
     """A block-scaled format: ``block_size`` elements share one scale.
 
     ``element`` and ``scale`` name formats of :mod:`precli.core.formats`. An element code

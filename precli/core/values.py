@@ -7,7 +7,6 @@ Every number here is exact (Fraction / int) until a writer turns it into text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -32,6 +31,7 @@ from precli.core.rounding import (
     stochastic_bits,
 )
 from precli.errors import CodeRangeError, UsageError, ValueParseError, arg
+from precli.record import Record
 
 # ------------------------------------------------------------ exact helpers
 
@@ -456,12 +456,12 @@ class EncodeResult(NamedTuple):
     ulp_error: Fraction | None
 
 
-class DecodeResult(NamedTuple):
+class DecodeResult(Record):
     input: str
     info: CodeInfo
 
 
-class ErrorRecord(NamedTuple):
+class ErrorRecord(Record):
     """A value that could not be processed; it keeps its place in the output."""
 
     input: str
@@ -469,8 +469,7 @@ class ErrorRecord(NamedTuple):
     position: int = 0
 
 
-@dataclass
-class EncodeOptions:
+class EncodeOptions(Record):
     mode: str = "nearest-even"
     saturate: bool = False
     scale: Fraction | None = None
@@ -481,7 +480,7 @@ class EncodeOptions:
         """These options with one seed for a whole stream: stochastic rounding without a
         seed draws one here, once, so every batch of a stream draws from the same sequence."""
         if self.mode == "stochastic" and self.seed is None:
-            return replace(self, seed=stochastic_bits(None, 0))
+            return self._replace(seed=stochastic_bits(None, 0))
         return self
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from precli.core.values import (
     CodeInfo,
@@ -17,6 +17,7 @@ from precli.core.values import (
     ErrorRecord,
     to_float,
 )
+from precli.record import Record
 
 OUTPUT_MODES = ("table", "json", "csv", "plain", "ndjson", "raw")
 
@@ -194,7 +195,7 @@ class RecordWriter:
         self.out.flush()
 
 
-class RecordTemplate(NamedTuple):
+class RecordTemplate(Record):
     """A rendered record with holes: pieces[0] + cell(v0) + pieces[1] + ... + pieces[-1].
 
     Built by rendering the record itself with marker values in the holes, so filling a

@@ -1,4 +1,4 @@
-"""cli/requests' Record behaves as typing.NamedTuple does (it only skips the exec)."""
+"""precli.record.Record behaves as typing.NamedTuple does (it only skips the exec)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import pytest
 
-from precli.cli import Record
 from precli.cli import options as requests
 from precli.cli.options import StreamSource
+from precli.record import Record
 
 
 class Ref(NamedTuple):
@@ -44,6 +44,35 @@ def test_record_is_frozen_and_checks_its_fields() -> None:
                 lambda: Mine("x", 1, e=3)):  # type: ignore[call-arg]
         with pytest.raises(TypeError):
             bad()
+
+
+def test_record_pickles_and_copies_by_its_fields() -> None:
+    import copy
+    import pickle
+
+    m = Mine("x", None, "z")
+    assert pickle.loads(pickle.dumps(m)) == m and copy.deepcopy(m) == m
+    assert type(copy.copy(m)) is Mine
+
+
+def test_a_field_may_be_called_cls() -> None:
+    class K(Record):
+        cls: str
+        name: str = ""
+
+    assert K(cls="normal").cls == "normal" and K("a", name="b")._replace(cls="c") == ("c", "b")
+
+
+def test_the_core_records_survive_a_trip_to_a_worker() -> None:
+    """Checkpoint workers get recipes, formats and options by pickle."""
+    import pickle
+
+    from precli.core.formats import get_block_format, get_format
+    from precli.core.values import EncodeOptions
+
+    for x in (get_format("nf4"), get_format("int4"), get_block_format("nvfp4"),
+              EncodeOptions(mode="stochastic", seed=3)):
+        assert pickle.loads(pickle.dumps(x)) == x
 
 
 def test_every_request_type_is_a_record() -> None:
