@@ -286,3 +286,87 @@ def test_fuzzed_models_only_raise_checkpoint_errors(tmp_path: Path, data: Any) -
                 assert len(t.read()) == t.numel
     except CheckpointError as e:
         assert str(e).startswith(f"{p}: ") and "\n" not in str(e)
+
+
+# ------------------------------------------------------------------ subgraphs (If / Loop / Scan)
+
+
+def _branch(name: str, val: float) -> onnx.GraphProto:
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.full((4, 3), val, np.float32), name=f"{name}_w")
+    c = helper.make_node("Constant", [], [f"{name}_c"],
+                         value=numpy_helper.from_array(np.arange(5, dtype=np.float32) * val))
+    n = helper.make_node("Identity", [f"{name}_w"], [f"{name}_out"])
+    return helper.make_graph(
+        [c, n], name, [], [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [4, 3])],
+        initializer=[w])
+
+
+def _oracle_tensors(g: onnx.GraphProto, prefix: str = "") -> dict[str, np.ndarray]:
+    """Every initializer and Constant value of a graph and its subgraphs, by the onnx
+    package, named node/attribute/name (unnamed nodes: OpType#index)."""
+    from onnx import numpy_helper
+
+    out = {}
+    for i, node in enumerate(g.node):
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    out[prefix + node.output[0]] = numpy_helper.to_array(a.t)
+        label = node.name or f"{node.op_type}#{i}"
+        for a in node.attribute:
+            subs = [a.g] if a.HasField("g") else list(a.graphs)
+            for j, sg in enumerate(subs):
+                tag = f"{label}/{a.name}" + (f"[{j}]" if len(subs) > 1 else "")
+                out.update(_oracle_tensors(sg, f"{prefix}{tag}/"))
+    for t in g.initializer:
+        out[prefix + t.name] = numpy_helper.to_array(t)
+    return out
+
+
+def test_weights_inside_if_branches_at_any_depth_are_read(tmp_path: Path) -> None:
+    """A model whose weights sit in If branches (nested two deep) reported 0 tensors."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inner = helper.make_node("If", ["cond"], ["inner_out"], then_branch=_branch("tt", 1.0),
+                             else_branch=_branch("te", 2.0))
+    g_then = helper.make_graph(
+        [inner], "then", [], [helper.make_tensor_value_info("inner_out", TensorProto.FLOAT,
+                                                           [4, 3])],
+        initializer=[numpy_helper.from_array(np.ones(7, np.float32), name="then_bias")])
+    node = helper.make_node("If", ["cond"], ["y"], name="gate", then_branch=g_then,
+                            else_branch=_branch("e", 3.0))
+    g = helper.make_graph(
+        [node], "main", [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3])],
+        initializer=[numpy_helper.from_array(np.zeros(2, np.float32), name="top")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = tmp_path / "branches.onnx"
+    onnx.save(model, str(path))
+    expected = _oracle_tensors(model.graph)
+    assert len(expected) == 8
+    ck = open_checkpoint(str(path))
+    got = {t.name: t.read().reshape(t.shape) for t in ck.tensors()}
+    assert ck.errors == [] and sorted(got) == sorted(expected)
+    for name, arr in expected.items():
+        assert got[name].dtype == arr.dtype and np.array_equal(got[name], arr), name
+    assert "gate/then_branch/If#0/else_branch/te_w" in got
+
+
+def test_subgraphs_nested_past_the_limit_are_one_named_error(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    from precli.sources.onnx import MAX_GRAPH_DEPTH
+
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    leaf = _branch("leaf", 1.0)
+    g = leaf
+    for _ in range(MAX_GRAPH_DEPTH + 1):  # one branch nests, the other stays a leaf: linear
+        node = helper.make_node("If", ["cond"], ["y"], then_branch=g, else_branch=leaf)
+        g = helper.make_graph([node], "g", [], [out])
+    path = tmp_path / "deep.onnx"
+    onnx.save(helper.make_model(g), str(path))
+    with pytest.raises(CheckpointError, match=f"nested deeper than {MAX_GRAPH_DEPTH} levels"):
+        open_checkpoint(str(path))

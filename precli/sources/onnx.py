@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -211,27 +212,79 @@ def _parse_model(path: str, buf: Buf) -> Checkpoint:
         raise CheckpointError(path, "is an ONNX model without a graph")
     tensors: list[Tensor] = []
     errors: list[CheckpointError] = []
-    index = 0
-    for fno, wt, a, b in _fields(buf, *graph):
-        if fno == 1 and wt == 2:  # a node: only Constant nodes hold tensors
-            value = _constant_value(buf, a, b)
+    _graph_tensors(path, buf, graph[0], graph[1], "", 0, tensors, errors, [0])
+    return Checkpoint(path, "onnx", meta, tensors, errors)
+
+
+#: If / Loop / Scan bodies nest graphs in node attributes; deeper than this is refused (real
+#: models nest a few levels; protobuf itself stops near 33).
+MAX_GRAPH_DEPTH = 16
+
+
+def _graph_tensors(path: str, buf: Buf, a: int, b: int, prefix: str, depth: int,
+                   tensors: list[Tensor], errors: list[CheckpointError], index: list[int]
+                   ) -> None:
+    """The initializers, sparse initializers and Constant values of one GraphProto, then
+    of every graph in its nodes' attributes (GRAPH and GRAPHS: If branches, Loop and Scan
+    bodies) at any depth. A subgraph's tensors are named by their path:
+    ``node/attribute/name`` (a node without a name is ``OpType#i``)."""
+    node = 0
+    for fno, wt, c, d in _fields(buf, a, b):
+        if fno == 1 and wt == 2:  # a node: Constant values, and subgraphs in attributes
+            value = _constant_value(buf, c, d)
             if value is not None:
-                out_name, c, d = value
+                out_name, e, f = value
                 try:
-                    tensors.append(_initializer(path, buf, c, d, index, out_name))
-                except CheckpointError as e:
-                    errors.append(e)
-                index += 1
+                    tensors.append(_initializer(path, buf, e, f, index[0], out_name, prefix))
+                except CheckpointError as err:
+                    errors.append(err)
+                index[0] += 1
+            for label, e, f in _subgraphs(buf, c, d, node):
+                if depth >= MAX_GRAPH_DEPTH:
+                    raise CheckpointError(path, f"has subgraphs nested deeper than "
+                                                f"{MAX_GRAPH_DEPTH} levels ({prefix}{label})")
+                _graph_tensors(path, buf, e, f, f"{prefix}{label}/", depth + 1, tensors,
+                               errors, index)
+            node += 1
         elif fno == 5 and wt == 2:
             try:
-                tensors.append(_initializer(path, buf, a, b, index))
-            except CheckpointError as e:
-                errors.append(e)
-            index += 1
+                tensors.append(_initializer(path, buf, c, d, index[0], None, prefix))
+            except CheckpointError as err:
+                errors.append(err)
+            index[0] += 1
         elif fno == 15 and wt == 2:
-            tensors.append(_sparse(path, buf, a, b, index))
-            index += 1
-    return Checkpoint(path, "onnx", meta, tensors, errors)
+            t = _sparse(path, buf, c, d, index[0])
+            tensors.append(replace(t, name=prefix + t.name) if prefix else t)
+            index[0] += 1
+
+
+def _subgraphs(buf: Buf, a: int, b: int, node: int) -> list[tuple[str, int, int]]:
+    """(``node/attribute`` label, span) of each graph in a NodeProto's attributes
+    (NodeProto: name 3, op_type 4, attribute 5; AttributeProto: name 1, g 6, graphs 11)."""
+    name = op = ""
+    found: list[tuple[str, list[tuple[int, int]]]] = []
+    for fno, wt, c, d in _fields(buf, a, b):
+        if wt != 2:
+            continue
+        if fno == 3:
+            name = _text(buf, c, d)
+        elif fno == 4:
+            op = _text(buf, c, d)
+        elif fno == 5:
+            attr, spans = "", []
+            for f2, w2, e, f in _fields(buf, c, d):
+                if f2 == 1 and w2 == 2:
+                    attr = _text(buf, e, f)
+                elif f2 in (6, 11) and w2 == 2:
+                    spans.append((e, f))
+            if spans:
+                found.append((attr, spans))
+    label = name or f"{op or 'node'}#{node}"
+    out = []
+    for attr, spans in found:
+        for j, (e, f) in enumerate(spans):
+            out.append((f"{label}/{attr}" + (f"[{j}]" if len(spans) > 1 else ""), e, f))
+    return out
 
 
 def _constant_value(buf: Buf, a: int, b: int) -> tuple[str | None, int, int] | None:
@@ -336,10 +389,11 @@ def _sparse(path: str, buf: Buf, a: int, b: int, index: int) -> Tensor:
 
 
 def _initializer(path: str, buf: Buf, a: int, b: int, index: int,
-                 output: str | None = None) -> Tensor:
-    """An initializer's TensorProto, or a Constant node's value (named by its output)."""
+                 output: str | None = None, prefix: str = "") -> Tensor:
+    """An initializer's TensorProto, or a Constant node's value (named by its output);
+    ``prefix`` is the path of the subgraph it sits in."""
     p = _tensor_proto(buf, a, b)
-    name = output or p.name or f"<initializer {index}>"
+    name = prefix + (output or p.name or f"<initializer {index}>")
 
     def bad(msg: str) -> CheckpointError:
         return CheckpointError(path, msg, name)
