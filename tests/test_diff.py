@@ -150,3 +150,24 @@ def test_cli(tmp_path: Path) -> None:
     assert json.loads(p.stdout) == recs
     p = subprocess.run(run[:-1] + [str(tmp_path / "nope")], capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.startswith("precli: error:")
+
+
+def test_nothing_compared_is_an_error_and_says_why(tmp_path: Path) -> None:
+    """A file against its export with no name in common said '0 tensors compared', exit 0;
+    the summary sentence ended 'within 1 ulp: , within 1/2 ulp: '."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.numpy import save_file
+
+    save_file({"a": np.ones((4, 4), np.float32)}, str(tmp_path / "o.safetensors"))
+    save_file({"b": np.ones((4, 4), np.float16)}, str(tmp_path / "q.safetensors"))
+    p = subprocess.run([sys.executable, "-m", "precli", "diff", "o.safetensors", "q.safetensors",
+                        "-o", "table"], cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+    assert p.returncode == 1
+    assert p.stderr == ("precli: error: nothing compared: no tensor of q.safetensors could be "
+                        "paired with one of o.safetensors (each is listed with the reason)\n")
+    assert "0 tensors compared (0 values); no ulp figures" in p.stdout
+    assert "within 1 ulp: ," not in p.stdout

@@ -97,8 +97,10 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
                       _pct(r["within_1ulp"]))
         con.print(t)
         s = rep.summary
-        con.print(f"{s['tensors']} tensors compared ({s['params']:,} values); within 1 ulp: "
-                  f"{_pct(s['within_1ulp'])}, within 1/2 ulp: {_pct(s['within_half_ulp'])}"
+        ulps = (f"within 1 ulp: {_pct(s['within_1ulp'])}, within 1/2 ulp: "
+                f"{_pct(s['within_half_ulp'])}" if s["within_1ulp"] is not None else
+                "no ulp figures (no quantized element format to count ulps in)")
+        con.print(f"{s['tensors']} tensors compared ({s['params']:,} values); {ulps}"
                   + (f"; only in the original: {', '.join(s['only_original'])}"
                      if s["only_original"] else ""), highlight=False)
     else:
@@ -110,6 +112,10 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
         write_table_rows(sys.stdout, mode, DIFF_KEYS, recs)
     for e in rep.errors:
         error_line(e)
+    if not rep.summary["tensors"]:  # every tensor unmatched or skipped: nothing was compared
+        error_line(f"nothing compared: no tensor of {quantized} could be paired with one of "
+                   f"{original} (each is listed with the reason)")
+        return int(ExitStatus.DATA_ERROR)
     return int(ExitStatus.DATA_ERROR) if rep.errors else 0
 
 
