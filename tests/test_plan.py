@@ -669,3 +669,14 @@ def test_near_ties_of_one_shape_against_brute_force() -> None:
         for b in (4.3, 4.6, 5.5, 6.1, 8.03, 9, 12, 15.9):
             check_against_brute(items, P.Budget(bits=Fraction(b).limit_denominator(1000)),
                                 "error")
+
+
+def test_budgets_past_any_model_are_usage_errors_not_internal_ones() -> None:
+    """`--bits 1e400` was an internal OverflowError; `--size` of 5,000 digits an internal
+    ValueError (Python's int-string limit)."""
+    assert P.parse_bits("1024") == 1024
+    with pytest.raises(UsageError, match=r"is more than any recipe stores \(at most 1024 "):
+        P.parse_bits("1e400")
+    assert P.parse_size("9" * 40) == int("9" * 40)
+    with pytest.raises(UsageError, match="larger than any checkpoint"):
+        P.parse_size("9" * 5000)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from precli.core.exact import shown_text
 from precli.errors import PrecliError, UsageError, arg
 
 if TYPE_CHECKING:
@@ -108,10 +109,19 @@ def parse_size(text: str) -> int:
     if m is None or unit not in _SIZE_UNITS:
         raise UsageError(f"cannot read size {text!r}: give bytes with an optional unit, "
                          "decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB), e.g. 4GB")
+    if len(m.group(1)) > MAX_SIZE_DIGITS:
+        raise UsageError(f"size {shown_text(text)} is larger than any checkpoint (a size has "
+                         f"at most {MAX_SIZE_DIGITS} digits)")
     n = math.floor(Fraction(m.group(1)) * _SIZE_UNITS[unit])
     if n <= 0:
         raise UsageError(f"size {text!r} must be positive")
     return n
+
+
+#: Budgets past these say nothing a smaller one does not: no recipe stores more than 64
+#: bits of element plus its scales, and no checkpoint holds 10**40 bytes.
+MAX_BITS = 1024
+MAX_SIZE_DIGITS = 40
 
 
 def parse_bits(text: str) -> Fraction:
@@ -123,6 +133,9 @@ def parse_bits(text: str) -> Fraction:
                          ) from None
     if b <= 0:
         raise UsageError(f"{arg('bits')} {text} must be positive")
+    if b > MAX_BITS:
+        raise UsageError(f"{arg('bits')} {shown_text(text)} is more than any recipe stores "
+                         f"(at most {MAX_BITS} bits per parameter)")
     return b
 
 
