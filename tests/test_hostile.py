@@ -407,3 +407,30 @@ def test_compare_names_a_format_once_in_its_error() -> None:
     r = sh(["compare", "nan", "-F", "fp4,fp16", "-o", "json"])
     assert r.returncode == 1
     assert r.stderr.decode() == "precli: error: 'nan': e2m1fn has no NaN: cannot encode nan\n"
+
+
+def test_a_fifo_named_like_a_checkpoint_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """open() on a FIFO blocks until a writer comes: `check` used to hang forever."""
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    r = sh(["check", str(fifo)])
+    assert r.returncode == 1
+    assert r.stderr.decode() == (f"precli: error: {fifo}: is not a regular file (a FIFO, "
+                                 "device or socket): checkpoints are memory-mapped files\n")
+
+
+def test_jobs_far_past_the_cores_give_the_same_results(tmp_path: Path) -> None:
+    """`--jobs 100000` forked every worker up front (killed at 30 s); workers are now
+    capped by the work and the cores, and results do not depend on --jobs."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(7)
+    save_file({f"w{i}": rng.standard_normal((64, 48)).astype(np.float32) for i in range(3)},
+              str(tmp_path / "m.safetensors"))
+    outs = []
+    for jobs in ("1", "100000"):
+        r = sh(["compare", str(tmp_path / "m.safetensors"), "-F", "bf16,int4:group16",
+                "-o", "ndjson", "--jobs", jobs])
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1] and outs[0].count(b"\n") >= 4

@@ -15,7 +15,7 @@ from typing import TypeVar
 from precli.errors import UsageError, arg
 from precli.sources.base import CheckpointError, Tensor
 
-__all__ = ["check_jobs", "run_tensors", "select_tensors"]
+__all__ = ["check_jobs", "run_tensors", "select_tensors", "usable_cores"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,6 +35,16 @@ def select_tensors(tensors: Sequence[Tensor], include: str | None, exclude: str 
     inc, exc = rx(include, "include"), rx(exclude, "exclude")
     return [t for t in tensors if (inc is None or inc.search(t.name))
             and (exc is None or not exc.search(t.name))]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def check_jobs(jobs: int) -> None:
@@ -71,7 +81,8 @@ def run_tensors(tasks: Sequence[tuple[str, int, T]], work: Callable[[T], R], job
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+    workers = min(jobs, len(tasks), usable_cores())  # never more processes than work or cores
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
         order = sorted(tasks, key=lambda x: -x[1])  # biggest first keeps the workers busy
         futs = [(name, nbytes, pool.submit(_guarded, work, task))
                 for name, nbytes, task in order]

@@ -16,6 +16,7 @@ when they run, so commands that read no checkpoint pay nothing for this package.
 from __future__ import annotations
 
 import os
+import stat
 
 from precli.errors import UsageError
 from precli.sources.base import KINDS, PICKLE_HINT, Checkpoint, CheckpointError, Tensor
@@ -35,6 +36,14 @@ def detect(path: str) -> str:
     unknown content, UsageError for a path that does not exist."""
     if os.path.isdir(path):
         return "safetensors-sharded"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() forever
+            raise CheckpointError(path, "is not a regular file (a FIFO, device or socket): "
+                                        "checkpoints are memory-mapped files")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file or directory") from None
+    except OSError:
+        pass  # open() below says what is wrong
     try:
         with open(path, "rb") as f:
             head = f.read(64)
