@@ -180,3 +180,22 @@ def test_npy_format_3_0_header_is_read(tmp_path: Path) -> None:
     ck = open_checkpoint(str(path))
     (t,) = list(ck.tensors())
     assert t.shape == (2, 3) and t.read().tolist() == a.reshape(-1).tolist()
+
+
+def test_a_header_that_declares_fewer_values_than_the_data_is_refused(tmp_path: Path) -> None:
+    """An .npy whose header shape is smaller than its data read the first values, exit 0."""
+    from typer.testing import CliRunner
+
+    from precli.cli.app import app
+
+    p = tmp_path / "lie.npy"
+    np.save(p, np.arange(12, dtype=np.float32))
+    data = bytearray(p.read_bytes())
+    i = data.index(b"(12,)")
+    data[i:i + 5] = b"(6,) "  # same header length: numpy still parses it
+    p.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"holds 24 byte\(s\) after the 6 values its "
+                                              r"header declares \(shape \(6,\)\)"):
+        open_checkpoint(str(p))
+    r = CliRunner().invoke(app, ["compare", str(p), "-F", "bf16"], env={"NO_COLOR": "1"})
+    assert r.exit_code == 2 and "holds 24 byte(s) after the 6 values" in r.stderr

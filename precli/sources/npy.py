@@ -62,6 +62,12 @@ def open_npy(path: str) -> Checkpoint:
     offset = int(getattr(arr, "offset", 0))
     if arr.size == 0 and not isinstance(arr, np.memmap):
         offset = 0  # numpy does not map empty arrays; nothing is ever read
+    if isinstance(arr, np.memmap):  # data past the declared values: a header that lies
+        extra = os.path.getsize(path) - offset - arr.nbytes
+        if extra > 0:
+            raise CheckpointError(path, f"holds {extra:,} byte(s) after the {arr.size:,} values "
+                                        f"its header declares (shape {tuple(arr.shape)}): the "
+                                        "header and the data disagree")
     reader = Native(path, offset, arr.dtype.str, tuple(arr.shape), fortran)
     t = _tensor(path, name, arr.dtype, tuple(arr.shape), fortran, reader)
     return Checkpoint(path, "npy", {}, [t])

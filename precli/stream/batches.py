@@ -337,6 +337,10 @@ def open_npy(path: str) -> np.ndarray:
     if size - offset < need:
         raise UsageError(f"{path} is truncated: its header promises {count:,} values "
                               f"({need:,} bytes) but {max(size - offset, 0):,} bytes follow")
+    if size - offset > need:
+        raise UsageError(f"{path} holds {size - offset - need:,} byte(s) after the {count:,} "
+                         f"values its header declares (shape {tuple(shape)}): the header and "
+                         "the data disagree")
     if count == 0:
         return np.zeros(shape, dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
