@@ -293,6 +293,17 @@ def make_sharded(d: Path, *, extra: dict[str, str] | None = None) -> dict[str, n
     return arrays
 
 
+def test_a_shard_name_with_a_nul_byte_is_one_named_error(tmp_path: Path) -> None:
+    """It was an internal error "embedded null byte" and the healthy tensors were lost."""
+    make_sharded(tmp_path, extra={"ghost.w": "m-00003\x00.safetensors"})
+    ck = open_checkpoint(str(tmp_path))
+    assert [t.name for t in ck.tensors()] == ["layer.0.w", "layer.1.w", "layer.2.w",
+                                              "layer.3.w"]
+    assert [str(e) for e in ck.errors] == [
+        f"{tmp_path / 'model.safetensors.index.json'}: tensor 'ghost.w': shard name "
+        "'m-00003\\x00.safetensors' holds a NUL byte; it maps 1 tensor(s)"]
+
+
 def test_sharded_directory_and_index_file(tmp_path: Path) -> None:
     arrays = make_sharded(tmp_path)
     for where in (tmp_path, tmp_path / "model.safetensors.index.json"):

@@ -190,6 +190,7 @@ def test_external_data_refusals(tmp_path: Path) -> None:
         "short": {"location": "w.bin", "offset": "32", "length": "16"},
         "size": {"location": "w.bin", "offset": "0", "length": "40"},
         "junk": {"location": "w.bin", "offset": "x"},
+        "nul": {"location": "w.bin\x00.txt"},
         "ok": {"location": "w.bin", "offset": "8", "length": "16"},
     }
     inits = []
@@ -210,6 +211,7 @@ def test_external_data_refusals(tmp_path: Path) -> None:
         f"{p}: tensor 'short': external data [32, 48) runs past the end of 'w.bin' (40 bytes)",
         f"{p}: tensor 'size': external data holds 40 bytes but dims [4] of FLOAT need 16",
         f"{p}: tensor 'junk': external data offset/length are not integers ('x', None)",
+        f"{p}: tensor 'nul': external data location 'w.bin\\x00.txt' holds a NUL byte",
     ]
 
 

@@ -435,6 +435,8 @@ def _external(path: str, name: str, p: _Proto, dtype: str, shape: tuple[int, ...
     loc = p.external.get("location")
     if not loc:
         raise bad("external data without a location")
+    if "\x00" in loc:  # no file is called that: os would raise ValueError
+        raise bad(f"external data location {loc!r} holds a NUL byte")
     base = os.path.realpath(os.path.dirname(os.path.abspath(path)))
     target = os.path.realpath(os.path.join(base, loc))
     if os.path.isabs(loc) or os.path.commonpath([base, target]) != base:

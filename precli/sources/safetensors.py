@@ -243,6 +243,10 @@ def _open_index(path: str) -> Checkpoint:
     errors: list[CheckpointError] = []
     found: dict[str, Tensor] = {}
     for shard, mapped_here in shards.items():
+        if "\x00" in str(shard):  # no file is called that: os would raise ValueError
+            errors.append(CheckpointError(path, f"shard name {shard!r} holds a NUL byte; it "
+                                          f"maps {len(mapped_here)} tensor(s)", mapped_here[0]))
+            continue
         spath = os.path.join(os.path.dirname(path), shard)
         real = os.path.realpath(os.path.join(base, shard))
         if os.path.isabs(shard) or os.path.commonpath([real, os.path.realpath(base)]) != \
