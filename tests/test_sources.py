@@ -293,6 +293,15 @@ def make_sharded(d: Path, *, extra: dict[str, str] | None = None) -> dict[str, n
     return arrays
 
 
+def test_a_config_json_nested_too_deep_does_not_stop_the_checkpoint(tmp_path: Path) -> None:
+    """A config.json nested 100,000 deep beside a valid checkpoint was an internal
+    RecursionError; like any config that does not parse, it is now ignored."""
+    save_file({"w": np.ones((2, 3), np.float32)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    ck = open_checkpoint(str(tmp_path / "model.safetensors"))
+    assert [t.name for t in ck.tensors()] == ["w"] and ck.errors == []
+
+
 def test_a_shard_name_with_a_nul_byte_is_one_named_error(tmp_path: Path) -> None:
     """It was an internal error "embedded null byte" and the healthy tensors were lost."""
     make_sharded(tmp_path, extra={"ghost.w": "m-00003\x00.safetensors"})

@@ -391,7 +391,7 @@ def read_config(path: str) -> dict[str, Any]:
         try:
             with open(p, "rb") as f:
                 obj = json.loads(f.read(10_000_000))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deep
             continue
         if isinstance(obj, dict):
             q = obj.get(key) if key else obj
