@@ -245,3 +245,16 @@ def test_fuzzed_files_only_raise_checkpoint_errors(tmp_path: Path, data: Any) ->
     for t in ck.tensors():
         if t.format is not None:
             assert len(t.read()) == t.numel
+
+
+def test_a_block_type_with_no_dimensions_is_refused(tmp_path: Path) -> None:
+    """A Q8_0 tensor with n_dims = 0 counted 1 value in 0 bytes: first at offset 0 it read
+    the next tensor's bytes as its block, exit 0; last in the file an internal error."""
+    q8 = 8
+    block = np.zeros(34, np.uint8).tobytes()
+    for tensors in ([("s", [], q8, b""), ("w", [32], q8, block)],
+                    [("w", [32], q8, block), ("s", [], q8, b"")]):
+        p = write(tmp_path, gguf_file(tensors))
+        forget_maps()
+        assert msg(p) == (f"{p}: tensor 's': has no dimensions, so it cannot hold Q8_0 "
+                          "blocks of 32 values")

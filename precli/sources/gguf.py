@@ -206,6 +206,9 @@ def _tensor(path: str, name: str, dims: tuple[int, ...], gtype: int, offset: int
         return Tensor(name, f"type {gtype}", shape, None,
                       f"unknown GGML type {gtype} (newer than precli)", nxt - offset, path)
     tname, block, tsize = info
+    if not dims and block > 1:  # numel 1: no whole block, and 0 bytes would read the next
+        raise _Bad(f"has no dimensions, so it cannot hold {tname} blocks of {block} values",
+                   name)
     if dims and dims[0] % block:
         raise _Bad(f"innermost dimension {dims[0]} is not a multiple of the {tname} block "
                    f"size ({block})", name)
