@@ -258,3 +258,15 @@ def test_a_block_type_with_no_dimensions_is_refused(tmp_path: Path) -> None:
         forget_maps()
         assert msg(p) == (f"{p}: tensor 's': has no dimensions, so it cannot hold Q8_0 "
                           "blocks of 32 values")
+
+
+def test_metadata_arrays_nested_too_deep_are_one_named_error(tmp_path: Path) -> None:
+    """A 36 KB file of arrays of arrays 3,000 deep was an internal RecursionError."""
+    from precli.sources.gguf import MAX_ARRAY_DEPTH
+
+    arr = 9
+    kv = s("deep") + struct.pack("<I", arr) + struct.pack("<IQ", arr, 1) * 3000 + \
+        struct.pack("<IQ", 4, 0)  # the innermost: an empty uint32 array
+    p = write(tmp_path, gguf_file([], kv=kv, n_kv=1))
+    assert msg(p) == (f"{p}: metadata 'deep' nests arrays deeper than {MAX_ARRAY_DEPTH} "
+                      "levels")

@@ -256,7 +256,11 @@ class Blocks(Reader):
         return out
 
 
-def _value(cur: _Cursor, vtype: int, key: str) -> Any:
+#: Metadata arrays of arrays nest at most this deep (real files nest one or two levels).
+MAX_ARRAY_DEPTH = 64
+
+
+def _value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> Any:
     info = VALUE_TYPES.get(vtype)
     if info is None:
         raise _Bad(f"metadata {key!r} has unknown value type {vtype}")
@@ -275,7 +279,10 @@ def _value(cur: _Cursor, vtype: int, key: str) -> Any:
         raise _Bad(f"metadata {key!r} claims {count:,} {iname} items, more than the file "
                    "holds (damaged?)")
     if iname == "array":
-        items = [_value(cur, 9, f"{key}[{j}]") for j in range(count)]
+        if depth >= MAX_ARRAY_DEPTH:
+            raise _Bad(f"metadata {key.split('[', 1)[0]!r} nests arrays deeper than "
+                       f"{MAX_ARRAY_DEPTH} levels")
+        items = [_value(cur, 9, f"{key}[{j}]", depth + 1) for j in range(count)]
         return _Array(iname, count, items[:_SHOWN_ITEMS])
     if iname == "string":
         shown = []
