@@ -327,7 +327,7 @@ def encode_blocks(bfmt: BlockFormat, values: list[str], src: StreamSource | None
         pairs = []
         for tx in texts:
             try:
-                pairs.append(inputs.exact_pair(tx.encode(), parse_number))
+                pairs.append(inputs.exact_pair(tx.encode()))
             except ValueParseError as e:
                 raise UsageError(f"{tx!r}: {e} (block formats need a clean array)") from None
         vals = np.array([p[0] for p in pairs], np.float64)

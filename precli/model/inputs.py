@@ -11,8 +11,9 @@ import math
 import sys
 from collections.abc import Callable
 from fractions import Fraction
-from typing import IO, Any
+from typing import IO
 
+from precli.core.exact import parse_number
 from precli.errors import PrecliError, UsageError, arg
 from precli.model.stats import Values
 from precli.stream.batches import Batch, open_npy, text_batches
@@ -130,8 +131,8 @@ def text_values(stream: IO[bytes], on_error: BadValue | None = None) -> Values:
     against it. Values beyond float64's range are refused (compare works in float64)."""
     import numpy as np
 
-    from precli.core.exact import parse_number
     from precli.errors import ValueParseError
+
     vals: list[float] = []
     los: list[float] = []
     blob = bytearray()
@@ -145,7 +146,7 @@ def text_values(stream: IO[bytes], on_error: BadValue | None = None) -> Values:
                 failed += 1
                 continue
             try:
-                v, lo = exact_pair(tok, parse_number)
+                v, lo = exact_pair(tok)
             except ValueParseError as e:
                 if on_error is not None:
                     on_error(batch, i, str(e))
@@ -170,7 +171,7 @@ def text_values(stream: IO[bytes], on_error: BadValue | None = None) -> Values:
     return Values.of_text(np.asarray(vals, np.float64), np.asarray(los, np.float64), exact)
 
 
-def exact_pair(tok: bytes, parse_number: Any) -> tuple[float, float]:
+def exact_pair(tok: bytes) -> tuple[float, float]:
     """(float64 value, float64 of the exact residual) of one token."""
     from precli.errors import ValueParseError
 
