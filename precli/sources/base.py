@@ -16,6 +16,8 @@ from precli.errors import PrecliError
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from precli.array.views import View
+
 
 class ElementReader(Protocol):
     """What a :class:`Tensor` reads its elements with (:class:`precli.sources.read.Reader`
@@ -56,6 +58,11 @@ class Tensor:
     nbytes: int  # bytes as stored
     path: str  # the file the data lives in
     _reader: ElementReader | None = field(default=None, repr=False, compare=False)
+    # how a runtime multiplies it, when the file says (an ONNX graph, GGUF's ne0); None:
+    # decided by name and shape (precli.array.views.guess_view)
+    view: View | None = field(default=None, kw_only=True)
+    # the operators that consume it (ONNX: op types, e.g. ("MatMul",)); () when unknown
+    uses: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def numel(self) -> int:
