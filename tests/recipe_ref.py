@@ -172,10 +172,15 @@ def parse(text: str, scheme: str | None = None) -> Spec:
 
 
 def matrix(a: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """The matrix view: the blocking axis as columns, every other axis flattened."""
+    """The matrix view: the blocking axis as columns, every other axis flattened. Without
+    an axis, PyTorch's conventions: an array of 3+ dimensions whose trailing dimensions
+    (after the first two) are all at most 16 long is a conv kernel [out, in, k...], summed
+    over everything after its first axis; otherwise the last axis is summed over."""
     a = np.asarray(a)
     if a.ndim == 0:
         a = a.reshape(1)
+    if axis is None and a.ndim >= 3 and all(0 < d <= 16 for d in a.shape[2:]):
+        return a.reshape(a.shape[0], -1)
     if axis is not None:
         a = np.moveaxis(a, axis, -1)
     return a.reshape(-1, a.shape[-1])

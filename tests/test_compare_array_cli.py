@@ -21,7 +21,7 @@ ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 KEYS = ["format", "count", "nan_in", "lost", "overflow", "underflow", "subnormal",
         "exact_fraction", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error", "sqnr_db",
         "bits_per_value", "scaling", "block", "scale_format", "scheme", "scale", "zero_point",
-        "scale_count", "scale_min", "scale_max", "scale_nan", "tensor_scale",
+        "scale_count", "scale_min", "scale_max", "scale_nan", "tensor_scale", "note",
         "recommended"]  # fmt: skip
 
 

@@ -269,7 +269,7 @@ def test_record_keys_and_types() -> None:
         "format", "count", "nan_in", "lost", "overflow", "underflow", "subnormal",
         "exact_fraction", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error",
         "sqnr_db", "bits_per_value", "scaling", "block", "scale_format", "scheme", "scale",
-        "zero_point", "scale_count", "scale_min", "scale_max", "scale_nan", "tensor_scale",
+        "zero_point", "scale_count", "scale_min", "scale_max", "scale_nan", "tensor_scale", "note",
         "recommended",
     )  # fmt: skip
     rec = one("int8", np.array([1.0, -2.0, 0.5])).to_record()
@@ -951,7 +951,7 @@ def test_statistics_properties(x: np.ndarray, scheme: str, saturate: bool) -> No
             if isinstance(v, float):
                 assert math.isfinite(v), (s.format, k)
             if isinstance(v, str) and k != "format" and k not in ("scaling", "scale_format",
-                                                                     "scheme"):
+                                                                     "scheme", "note"):
                 assert v in ("inf", "-inf"), (s.format, k)
         if rec["lost"]:
             assert rec["max_abs_error"] == "inf" and rec["sqnr_db"] == "-inf"

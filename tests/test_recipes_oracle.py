@@ -148,7 +148,7 @@ def numpy_stats(x: np.ndarray, deq: np.ndarray, over: np.ndarray) -> dict[str, A
 def ml_recipe(x: np.ndarray, elem: str, scaling: str, sfmt: str
               ) -> tuple[np.ndarray, np.ndarray, list[float], int]:
     """(dequant, overflow, scales, lanes redone) of a scaled FP8 recipe, on the matrix
-    view of x (channel: per index of axis 0)."""
+    view of x (channel: per row of the view, i.e. per output channel)."""
     x64 = x.astype(np.float64)
     m = x64.reshape(-1, x.shape[-1])
     s = np.empty_like(m)
@@ -157,10 +157,9 @@ def ml_recipe(x: np.ndarray, elem: str, scaling: str, sfmt: str
         scales.append(ml_scale(float(np.abs(m).max()), elem, sfmt))
         s[:] = scales[0]
     elif scaling == "channel":
-        per = m.shape[0] // x.shape[0]
-        for c in range(x.shape[0]):
-            scales.append(ml_scale(float(np.abs(m[c * per:(c + 1) * per]).max()), elem, sfmt))
-            s[c * per:(c + 1) * per] = scales[-1]
+        for c in range(m.shape[0]):
+            scales.append(ml_scale(float(np.abs(m[c]).max()), elem, sfmt))
+            s[c] = scales[-1]
     else:
         if scaling.startswith("group"):
             br, bc = 1, int(scaling[5:])
@@ -643,21 +642,12 @@ def test_compare_array_equals_reference_statistics(
     got = [s.to_record() for s in compare_array(names, x, axis=axis, chunk_size=chunk)]
     m = ref.matrix(x, axis)
     X = ref.exact_entries(m)
-    b = x.ndim - 1 if axis is None else axis
-    # channel of each matrix row: the row's index along axis 0 of the original array
-    lead = [d for d in range(x.ndim) if d != b]
-    ch = [int(np.unravel_index(i, [x.shape[d] for d in lead])[lead.index(0)])
-          if 0 in lead else 0 for i in range(m.shape[0])]
+    # a channel is a row of the matrix view (an output channel); a 1-D array is one
+    ch = list(range(m.shape[0])) if x.ndim > 1 else [0] * m.shape[0]
     for name, rec in zip(names, got, strict=True):
         spec = ref.parse(name)
-        if spec.scaling == "channel" and b == 0:
-            # channels along the columns: transpose the view for the reference
-            res = ref.quantize(spec, [list(c) for c in zip(*X, strict=True)],
-                               list(range(m.shape[1])))
-            Xr = [list(c) for c in zip(*X, strict=True)]
-        else:
-            res = ref.quantize(spec, X, ch if spec.scaling == "channel" else None)
-            Xr = X
+        res = ref.quantize(spec, X, ch if spec.scaling == "channel" else None)
+        Xr = X
         check_stats(rec, ref.stats(Xr, res), f"{name} {x.shape} axis={axis} chunk={chunk}")
         assert rec["scale_count"] == len(res.scales), name
         assert rec["scale_nan"] == sum(s is None for s in res.scales), name

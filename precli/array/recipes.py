@@ -50,6 +50,7 @@ import numpy.typing as npt
 
 from precli.array import codec
 from precli.array.intquant import int_bounds, int_codes
+from precli.array.views import View, last_axis
 from precli.core.exact import ExactValue, floor_log2
 from precli.core.formats import (
     BlockFormat,
@@ -151,27 +152,51 @@ class Recipe(NamedTuple):
         """Extra bits per tensor (NVFP4's fp32 tensor scale)."""
         return 32 if self.kind == "nvfp4" else 0
 
-    def scale_count(self, shape: tuple[int, ...], axis: int | None = None) -> int:
-        """How many scales a tensor of this shape stores."""
+    def scale_count(self, shape: tuple[int, ...], view: View | None = None) -> int:
+        """How many scales a tensor of this shape stores, seen through ``view`` (default:
+        reduce over the last axis)."""
         if self.scaling == "none":
             return 0
         n = math.prod(shape)
         if self.scaling == "tensor":
             return 1 if n else 0
-        if self.scaling == "channel":  # a 1-D tensor is one channel
-            ax = self.channel_axis if self.channel_axis is not None else 0
-            return (shape[ax] if len(shape) > 1 else 1) if n else 0
-        r, c = matrix_shape(shape, axis)
+        if not n:
+            return 0
+        vw = view if view is not None else last_axis(len(shape))
+        if self.scaling == "channel":  # one per row of the view; a 1-D tensor is one channel
+            if self.channel_axis is not None:
+                return shape[self.channel_axis % len(shape)] if len(shape) > 1 else 1
+            return vw.matrix(shape)[0] if len(shape) > 1 else 1
+        r, c = vw.matrix(shape)
         return -(-r // self.rows) * -(-c // self.cols)
 
-    def bits_per_value(self, shape: tuple[int, ...], axis: int | None = None) -> float | None:
+    def bits_per_value(self, shape: tuple[int, ...], view: View | None = None) -> float | None:
         """Storage bits per value, scales (and zero points) included at their stored width;
         None for an empty tensor."""
         n = math.prod(shape)
         if n == 0:
             return None
-        total = n * self.element_bits + self.scale_count(shape, axis) * self.scale_bits
+        total = n * self.element_bits + self.scale_count(shape, view) * self.scale_bits
         return (total + self.tensor_bits) / n
+
+    def partial(self, shape: tuple[int, ...], view: View | None = None) -> str | None:
+        """A note when the view's rows (or columns) do not hold whole blocks / groups, so
+        the tensor pays more bits per value than the recipe's nominal figure; else None."""
+        if not self.rows or not math.prod(shape):
+            return None
+        vw = view if view is not None else last_axis(len(shape))
+        r, c = vw.matrix(shape)
+        bits = self.bits_per_value(shape, vw)
+        whole = self.element_bits + self.scale_bits / (self.rows * self.cols)
+        if c % self.cols == 0 and r % self.rows == 0:
+            return None
+        what = f"group of {self.cols}" if self.rows == 1 else f"block {self.rows}x{self.cols}"
+        if c % self.cols:
+            side = (f"rows of {c:,} values, shorter than a {what}" if c < self.cols else
+                    f"rows of {c:,} values end in a partial {what}")
+        else:
+            side = f"{r:,} rows end in a partial {what}"
+        return f"{side}: {bits:.4g} bits/value, not {whole:.4g}"
 
 
 def matrix_shape(shape: tuple[int, ...], axis: int | None = None) -> tuple[int, int]:
@@ -192,7 +217,7 @@ class Defaults(NamedTuple):
 
     scheme: str | None = None
     granularity: str = "tensor"
-    channel_axis: int = 0
+    channel_axis: int | None = None  # None: one channel per row of the view
     block_size: int = 64
 
 

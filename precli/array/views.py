@@ -81,10 +81,10 @@ def guess_view(name: str, shape: tuple[int, ...]) -> View:
     nd = len(shape)
     if nd >= 3 and "expert" not in name.lower() and all(
             0 < d <= KERNEL_MAX for d in shape[2:]):
-        return View((0,), tuple(range(1, nd)), "pytorch conv [out, in, k...]")
+        return View((0,), tuple(range(1, nd)), "pytorch conv")
     if nd >= 3:
-        return last_axis(nd, "pytorch [..., out, in]")
-    return last_axis(nd, "pytorch [out, in]" if nd == 2 else "1-D")
+        return last_axis(nd, "pytorch stacked")
+    return last_axis(nd, "pytorch linear" if nd == 2 else "1-D")
 
 
 _AXES = re.compile(r"^\s*(\d+(?:\s*,\s*\d+)*)?\s*:\s*(\d+(?:\s*,\s*\d+)*)\s*$")

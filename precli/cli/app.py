@@ -62,6 +62,10 @@ ExcludeOpt = Annotated[str | None, typer.Option(
     "--exclude", metavar="REGEX", help="Checkpoints: leave out tensors whose name matches.")]
 JobsOpt = Annotated[int, typer.Option(
     "--jobs", "-j", metavar="N", help="Checkpoints: tensors in N processes (same results).")]
+ViewOpt = Annotated[list[str] | None, typer.Option(
+    "--view", metavar="REGEX=ROWS:COLS", help="Checkpoints: see matching tensors as the "
+    "matrix whose rows are these stored axes and whose columns (summed over, where groups "
+    "run) are those, e.g. 'proj=1:0' for [K, N]; repeatable, the first match wins.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR works too).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 
@@ -282,6 +286,7 @@ def compare(
     jobs: JobsOpt = 1,
     show_all: Annotated[bool, typer.Option(
         "--all", help="Checkpoints: list every tensor in the table view.")] = False,
+    view: ViewOpt = None,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Histogram of the input's magnitudes against each format's range.")
     ] = False,
@@ -298,7 +303,7 @@ def compare(
                                   ("--min-sqnr", min_sqnr is not None),
                                   ("--tensors", tensors is not None),
                                   ("--exclude", exclude is not None), ("--jobs", jobs != 1),
-                                  ("--all", show_all)) if on]
+                                  ("--all", show_all), ("--view", bool(view))) if on]
     req = options.compare_request(args, formats, round_mode, saturate, input_file, array_only)
     if req.kind == "formats":
         from precli.cli.info import compare_formats
@@ -318,7 +323,7 @@ def compare(
                                 granularity, axis, block_size, min_sqnr, plot, env, output)
     raise typer.Exit(compare_array_command(
         req.path, input_format, arr, env, CheckpointOptions(tensors, exclude, jobs,
-                                                                    show_all)))
+                                                                    show_all, tuple(view or ()))))
 
 
 CHECK_EXAMPLES = """Examples:
@@ -446,6 +451,7 @@ def plan(
     tensors: TensorsOpt = None,
     exclude: ExcludeOpt = None,
     jobs: JobsOpt = 1,
+    view: ViewOpt = None,
     emit: Annotated[str | None, typer.Option(
         "--emit", metavar="KIND", autocompletion=complete_emit,
         help="llama-quantize: --tensor-type arguments; yaml: a tensor -> recipe map.")] = None,
@@ -463,7 +469,8 @@ def plan(
     env = detect_env(no_color)
     req = options.plan_request(checkpoint, formats, bits, size, min_sqnr, keep, default_pins,
                                offer_stored, objective, scheme, emit,
-                               CheckpointOptions(tensors, exclude, jobs), env, output)
+                               CheckpointOptions(tensors, exclude, jobs,
+                                                 views=tuple(view or ())), env, output)
     raise typer.Exit(plan_command(req, env))
 
 

@@ -115,7 +115,10 @@ def compare_checkpoint(path: str, recipes: list[Recipe], mode: str, saturate: bo
     from precli.sources import open_checkpoint
 
     ck = open_checkpoint(path)
+    from precli.model.viewing import parse_view_rules
+
     kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
+                              views=parse_view_rules(ckpt.views),
                               mode=mode, saturate=saturate, checkpoint=ck)
     if stderr_tty():
         report = checkpoint_progress(path, ck, recipes, kw, env)

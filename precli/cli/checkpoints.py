@@ -151,7 +151,10 @@ def plan_command(req: PlanRequest, env: OutputEnv) -> int:
     if emit == "llama-quantize":
         planmod.check_ggml(recipes)
     ck = open_checkpoint(path)
+    from precli.model.viewing import parse_view_rules
+
     kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
+                              views=parse_view_rules(ckpt.views),
                               checkpoint=ck)
     if stderr_tty():
         report = checkpoint_progress(path, ck, recipes, kw, env)

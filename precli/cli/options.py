@@ -48,6 +48,7 @@ OPTION_NAMES: dict[str, str] = {
     "scale": "--scale",
     "size": "--size",
     "values": "--values",
+    "views": "--view",
     "zero_point": "--zero-point",
 }
 
@@ -130,6 +131,7 @@ class CheckpointOptions(Record):
     exclude: str | None = None
     jobs: int = 1
     show_all: bool = False
+    views: tuple[str, ...] = ()  # REGEX=ROWS:COLS rules, first match wins
 
 
 class PlanRequest(Record):
@@ -407,7 +409,7 @@ def array_options(names: tuple[str, ...] | None, mode: str, saturate: bool,
         check_scheme(scheme)
     channel = granularity == "channel"
     d = Defaults(scheme=scheme, granularity=granularity,
-                 channel_axis=axis if axis is not None and channel else 0,
+                 channel_axis=axis if axis is not None and channel else None,
                  block_size=64 if block_size is None else block_size)
     recipes = resolve_recipes(list(names or DEFAULT_COMPARE_FORMATS), d)
     _refuse_unused(recipes, saturate, scheme, channel, block_size, mode)
@@ -440,17 +442,18 @@ def _refuse_unused(recipes: Sequence[Recipe], saturate: bool, scheme: str | None
 def checkpoint_rules(o: ArrayOptions) -> None:
     """compare CKPT: the options that only an array takes."""
     if o.axis is not None:
-        raise UsageError("--axis does not apply to checkpoints: their tensors are blocked "
-                         "along the last axis (the input dimension of a PyTorch weight)")
+        raise UsageError("--axis applies to one array; a checkpoint's tensors are seen the "
+                         "way their runtime multiplies them (name others with --view "
+                         "'REGEX=ROWS:COLS')")
     if o.plot:
         raise UsageError("--plot charts one array; compare one tensor saved as .npy")
 
 
 def array_rules(ckpt: CheckpointOptions) -> None:
     """compare FILE on an array: the options that only a checkpoint takes."""
-    if ckpt.include or ckpt.exclude or ckpt.jobs != 1 or ckpt.show_all:
-        raise UsageError("--tensors, --exclude, --jobs and --all apply to checkpoints "
-                         "(safetensors, GGUF, ONNX, .npz)")
+    if ckpt.include or ckpt.exclude or ckpt.jobs != 1 or ckpt.show_all or ckpt.views:
+        raise UsageError("--tensors, --exclude, --jobs, --all and --view apply to checkpoints "
+                         "(safetensors, GGUF, ONNX, .npz); for one array use --axis")
 
 
 def no_tensor_matches(path: str) -> UsageError:

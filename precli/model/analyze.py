@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from precli.array.recipes import Recipe
+from precli.array.views import View
 from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.model.stats import (
     RECORD_KEYS,
@@ -26,14 +27,15 @@ from precli.model.stats import (
     merge_tallies,
     summary_stats,
 )
+from precli.model.viewing import ViewRule, tensor_view
 from precli.sources import Checkpoint, Tensor, open_checkpoint
 
 __all__ = ["CHECKPOINT_KEYS", "ModelReport", "TensorResult", "analyze"]
 
 #: The keys of a checkpoint record (per tensor and recipe, and the summary records), in order.
 CHECKPOINT_KEYS: tuple[str, ...] = (
-    "tensor", "dtype", "shape", "params", "amax", "dynamic_range", "skip", *RECORD_KEYS,
-    "bytes", "stored_bytes",
+    "tensor", "dtype", "shape", "params", "amax", "dynamic_range",
+    "skip", *RECORD_KEYS, "bytes", "stored_bytes", "view", "view_from",
 )
 
 
@@ -54,20 +56,24 @@ class TensorResult:
     skip: str | None
     stats: list[CompareStats]
     _raw: TensorStats | None = field(default=None, repr=False)
+    view: View | None = None  # the matrix it was compared in (None when skipped)
 
     def records(self) -> list[dict[str, Any]]:
+        vw = self.view
         head = {"tensor": self.name, "dtype": self.dtype, "shape": list(self.shape),
                 "params": self.params, "amax": json_number(self.amax),
                 "dynamic_range": json_number(self.dynamic_range), "skip": self.skip}
         if self.skip is not None:
             return [{**head, **dict.fromkeys(RECORD_KEYS), "bytes": None,
-                     "stored_bytes": self.nbytes}]
+                     "stored_bytes": self.nbytes, "view": None, "view_from": None}]
         out = []
         for s in self.stats:
             rec = {**head, **s.to_record()}
             bpv = s.bits_per_value
             rec["bytes"] = None if bpv is None else math.ceil(bpv * self.params / 8)
             rec["stored_bytes"] = self.nbytes
+            rec["view"] = vw.describe(self.shape) if vw is not None else None
+            rec["view_from"] = vw.source if vw is not None else None
             out.append(rec)
         return out
 
@@ -102,7 +108,7 @@ class ModelReport:
             rec = {"tensor": None, "dtype": None, "shape": None, "params": params,
                    "amax": json_number(max(amaxes)) if amaxes else None,
                    "dynamic_range": None, "skip": None, **s.to_record(), "bytes": nbytes,
-                   "stored_bytes": self.compared_bytes}
+                   "stored_bytes": self.compared_bytes, "view": None, "view_from": None}
             out.append(rec)
         return out
 
@@ -126,32 +132,37 @@ def _sqnr_key(s: CompareStats) -> float:
     return s.sqnr_db if s.sqnr_db is not None else math.inf
 
 
-def _one(t: Tensor, recipes: Sequence[Recipe], mode: str, saturate: bool) -> TensorStats:
+def _one(t: Tensor, view: View, recipes: Sequence[Recipe], mode: str, saturate: bool
+         ) -> TensorStats:
     """Compare one tensor (runs in a worker process when jobs > 1)."""
-    v = Values.of_reader(t.shape, t.read)
+    v = Values.of_reader(t.shape, t.read, view)
     return compare_tensor(recipes, v, mode=mode, saturate=saturate)
 
 
-def _work(args: tuple[Tensor, Sequence[Recipe], str, bool]) -> TensorStats:
+def _work(args: tuple[Tensor, View, Sequence[Recipe], str, bool]) -> TensorStats:
     return _one(*args)
 
 
 def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
             exclude: str | None = None, jobs: int = 1, mode: str = "nearest-even",
             saturate: bool = False, progress: Callable[[int, int], None] | None = None,
-            checkpoint: Checkpoint | None = None) -> ModelReport:
+            checkpoint: Checkpoint | None = None, views: Sequence[ViewRule] = ()
+            ) -> ModelReport:
     """Compare every selected tensor of a checkpoint under each recipe.
 
     ``include`` / ``exclude``: regular expressions searched in tensor names. Tensors that
     cannot be cast (integer buffers, bool masks, quantized GGUF blocks) are listed with the
-    reason. ``progress(tensors_done, bytes_done)`` is called after each tensor."""
+    reason. ``progress(tensors_done, bytes_done)`` is called after each tensor. Each tensor
+    is seen as the matrix its runtime multiplies (:func:`precli.model.viewing.tensor_view`;
+    ``views``: the user's rules, first)."""
     check_jobs(jobs)
     ck = checkpoint if checkpoint is not None else open_checkpoint(path)
     selected = select_tensors(list(ck.tensors()), include, exclude)
     errors = [str(e) for e in ck.errors]
     todo = [t for t in selected if t.skip is None]
-    results = run_tensors([(t.name, t.nbytes, (t, recipes, mode, saturate)) for t in todo],
-                          _work, jobs, progress)
+    seen = {t.name: tensor_view(t, views) for t in todo}
+    results = run_tensors([(t.name, t.nbytes, (t, seen[t.name], recipes, mode, saturate))
+                           for t in todo], _work, jobs, progress)
     tensors: list[TensorResult] = []
     for t in selected:
         if t.skip is not None:
@@ -166,7 +177,7 @@ def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
         if r.amax is not None and r.min_nonzero is not None:
             dr = math.log2(r.amax / r.min_nonzero)
         tensors.append(TensorResult(t.name, t.dtype, t.format, t.shape, t.numel, t.nbytes,
-                                    r.amax, dr, None, r.stats, r))
+                                    r.amax, dr, None, r.stats, r, seen[t.name]))
     summary, sbytes = _summary(recipes, tensors)
     return ModelReport(path, ck.kind, ck.stored_bytes, list(recipes), tensors, summary,
                        sbytes, errors)
@@ -189,5 +200,5 @@ def _summary(recipes: Sequence[Recipe], tensors: Sequence[TensorResult]
 def _bits(r: Recipe, t: TensorResult) -> int:
     """Exact storage bits of one tensor under a recipe."""
     n = t.params
-    return n * r.element_bits + r.scale_count(t.shape) * r.scale_bits + (
+    return n * r.element_bits + r.scale_count(t.shape, t.view) * r.scale_bits + (
         r.tensor_bits if n else 0)

@@ -8,11 +8,13 @@ then refused as a whole (compare needs a clean array); nothing here prints.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable
 from fractions import Fraction
 from typing import IO
 
+from precli.array.views import guess_view
 from precli.core.exact import parse_number
 from precli.errors import PrecliError, UsageError, arg
 from precli.model.stats import Values
@@ -92,7 +94,10 @@ def load_values(path: str, input_format: str | None, axis: int | None = None,
 
     fmt = input_format or sniff_input(path)
     if fmt == "npy":  # header checked first, never unpickled; big-endian is read too
-        return Values.of_array(open_npy(path), axis)
+        arr = open_npy(path)
+        view = guess_view(os.path.basename(path), arr.shape) if arr.ndim and axis is None \
+            else None
+        return Values.of_array(arr, axis, view)
     if fmt in ("f16", "f32", "f64"):
         dt = {"f16": "<f2", "f32": "<f4", "f64": "<f8"}[fmt]
         if path == "-":

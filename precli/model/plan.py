@@ -51,6 +51,7 @@ from precli.errors import PrecliError, UsageError, arg
 
 if TYPE_CHECKING:
     from precli.array.recipes import Recipe
+    from precli.array.views import View
     from precli.model.stats import CompareStats
 
 __all__ = [
@@ -271,10 +272,11 @@ def tensor_error(params: int, sqnr_db: float | None) -> float:
         return math.inf
 
 
-def recipe_bits(r: Recipe, shape: tuple[int, ...]) -> int:
-    """Exact storage bits of a tensor under a recipe (scales along the last axis)."""
+def recipe_bits(r: Recipe, shape: tuple[int, ...], view: View | None = None) -> int:
+    """Exact storage bits of a tensor under a recipe, seen through ``view`` (default: scales
+    along the last axis)."""
     n = math.prod(shape)
-    return n * r.element_bits + r.scale_count(shape) * r.scale_bits + r.tensor_bits
+    return n * r.element_bits + r.scale_count(shape, view) * r.scale_bits + r.tensor_bits
 
 
 def _stored_recipe(recipes: Sequence[Recipe], fmt: str | None) -> int | None:
@@ -311,7 +313,8 @@ def build_items(tensors: Sequence[Any], recipes: Sequence[Recipe], keeps: Sequen
         stats: Sequence[CompareStats] = t.stats
         choices = []
         for i, (r, s) in enumerate(zip(recipes, stats, strict=True)):
-            choices.append(Choice(r.text, recipe_bits(r, shape), s.sqnr_db,
+            choices.append(Choice(r.text, recipe_bits(r, shape, getattr(t, "view", None)),
+                                  s.sqnr_db,
                                   math.inf if s.lost else tensor_error(t.params, s.sqnr_db),
                                   s.lost, i))
         same = _stored_recipe(recipes, t.format)

@@ -61,13 +61,13 @@ from precli.array.recipes import (
     Context,
     Defaults,
     Recipe,
-    matrix_shape,
     nvfp4_tensor_scale,
     parse_recipe,
     quantize_tile,
     scale_exact,
     scales_from_range,
 )
+from precli.array.views import View, guess_view, last_axis, view_of_axis
 from precli.core.formats import FloatFormat, IntFormat
 from precli.core.rounding import resolve_round_mode
 from precli.errors import UsageError, arg
@@ -135,6 +135,7 @@ class CompareStats:
     scale_max: float | None
     scale_nan: int
     tensor_scale: float | None
+    note: str | None = None  # e.g. partial groups: the view's rows do not hold whole groups
     recommended: bool = False
 
     def to_record(self) -> dict[str, Any]:
@@ -425,22 +426,28 @@ class Values:
     ``exact - value`` and a way to get the exact value back) or :meth:`of_reader` (a flat
     ``read(start, stop)`` that decodes a stored tensor exactly, e.g. from a checkpoint)."""
 
-    def __init__(self, shape: tuple[int, ...], axis: int | None,
+    def __init__(self, shape: tuple[int, ...], view: View | None = None,
                  mat: npt.NDArray[Any] | None = None,
                  read: Callable[[int, int], npt.NDArray[Any]] | None = None,
                  lo: F64 | None = None, exact: ExactFlat | None = None) -> None:
         self.shape = tuple(int(d) for d in shape)
         self.ndim = len(self.shape)
-        self.axis = None if axis is None or self.ndim == 0 else axis % self.ndim
-        self.rows, self.cols = matrix_shape(self.shape, self.axis)
+        self.view = view if view is not None else last_axis(self.ndim)
+        self.rows, self.cols = self.view.matrix(self.shape)
         self.size = math.prod(self.shape)
         self._mat = mat
         self._read = read
         self._lo = lo
         self._exact = exact
+        if read is not None and not self.view.in_place:
+            self._mat = None  # built on first use: a reordering view reads the tensor whole
 
     @classmethod
-    def of_array(cls, a: npt.NDArray[Any], axis: int | None = None) -> Values:
+    def of_array(cls, a: npt.NDArray[Any], axis: int | None = None,
+                 view: View | None = None) -> Values:
+        """``axis``: the stored axis one dot product sums over (the rest are rows);
+        ``view``: a whole :class:`~precli.array.views.View` instead (default: the last
+        axis)."""
         arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
         if arr.dtype.kind not in "fiu" or arr.dtype.itemsize > 8 or arr.dtype.kind == "f" and (
                 arr.dtype.itemsize not in (2, 4, 8)):
@@ -448,15 +455,13 @@ class Values:
                              f"not {arr.dtype}")
         if arr.ndim == 0:
             arr = arr.reshape(1)
-        shape = arr.shape
         if axis is not None:
             if not -arr.ndim <= axis < arr.ndim:
                 raise UsageError(f"{arg('axis')} {axis} is out of range for an array of "
                                  f"{arr.ndim} dimension(s)")
-            arr = np.moveaxis(arr, axis, -1)
-        c = arr.shape[-1]
-        mat = arr.reshape(-1, c) if c else arr.reshape(0, 0)
-        return cls(shape, axis, mat=mat)
+            view = view_of_axis(arr.ndim, axis, "axis")
+        vw = view if view is not None else last_axis(arr.ndim)
+        return cls(arr.shape, vw, mat=_as_matrix(arr, vw))
 
     @classmethod
     def of_text(cls, values: F64, lo: F64, exact: ExactFlat) -> Values:
@@ -464,13 +469,19 @@ class Values:
                    exact=exact)
 
     @classmethod
-    def of_reader(cls, shape: tuple[int, ...], read: Callable[[int, int], npt.NDArray[Any]]
-                  ) -> Values:
-        return cls(shape if shape else (1,), None, read=read)
+    def of_reader(cls, shape: tuple[int, ...], read: Callable[[int, int], npt.NDArray[Any]],
+                  view: View | None = None) -> Values:
+        """A stored tensor: ``read(start, stop)`` gives flat row-major elements."""
+        if not shape:
+            return cls((1,), None, read=read)
+        return cls(shape, view, read=read)
 
     def tile(self, r0: int, r1: int, c0: int, c1: int
              ) -> tuple[F64, F64 | None, Callable[[int, int], Fraction] | None]:
         """(x, residuals or None, exact(i, j) or None) of rows r0:r1, columns c0:c1."""
+        if self._mat is None and self._read is not None and not self.view.in_place:
+            flat = np.asarray(self._read(0, self.size))
+            self._mat = _as_matrix(flat.reshape(self.shape), self.view)
         if self._mat is not None:
             raw = self._mat[r0:r1, c0:c1]
         else:
@@ -496,21 +507,35 @@ class Values:
                 return x, lo, lambda i, j: Fraction(int(raw[i, j]))
         return x, None, None
 
-    def channels(self, axis: int) -> tuple[str, npt.NDArray[np.intp], int]:
-        """Where the channels of ``axis`` (of the original array) lie in the matrix view:
-        ("rows" | "cols", the channel of each row / column, the channel count)."""
+    def channels(self, axis: int | None) -> tuple[str, npt.NDArray[np.intp], int]:
+        """Where the channels lie in the matrix view: ("rows" | "cols", the channel of each
+        row / column, the channel count). ``axis`` None: one channel per row of the view
+        (an output channel); else the channels of that stored axis."""
+        if self.size == 0:  # nothing to scale, whatever the declared dimensions
+            return "rows", np.zeros(0, dtype=np.intp), 0
         if self.ndim < 2:  # a 1-D tensor (a norm, a bias) is one channel
             return "rows", np.zeros(self.rows, dtype=np.intp), 1
+        if axis is None:
+            return "rows", np.arange(self.rows, dtype=np.intp), self.rows
         a = axis % self.ndim
-        b = self.ndim - 1 if self.axis is None else self.axis
+        side, where, count = ((self.view.rows, "rows", self.rows) if a in self.view.rows
+                              else (self.view.cols, "cols", self.cols))
         n = self.shape[a]
-        if a == b:
-            return "cols", np.arange(self.cols, dtype=np.intp), n
-        lead = [d for d in range(self.ndim) if d != b]
-        p = lead.index(a)
-        inner = math.prod(self.shape[d] for d in lead[p + 1:])
-        ids = (np.arange(self.rows, dtype=np.intp) // max(inner, 1)) % max(n, 1)
-        return "rows", ids, n
+        p = side.index(a)
+        inner = math.prod(self.shape[d] for d in side[p + 1:])
+        ids = (np.arange(count, dtype=np.intp) // max(inner, 1)) % max(n, 1)
+        return where, ids, n
+
+
+def _as_matrix(arr: npt.NDArray[Any], view: View) -> npt.NDArray[Any]:
+    """The [rows, cols] matrix of an array seen through a view (a reshape in place; a
+    transpose copies only when the axes cannot be merged)."""
+    r, c = view.matrix(arr.shape)
+    if not view.in_place:
+        arr = np.transpose(arr, view.order)
+    if r * c == 0:
+        return np.empty((r, c), dtype=arr.dtype)
+    return arr.reshape(r, c)
 
 
 # ------------------------------------------------------------------ walking
@@ -618,11 +643,11 @@ def _first_pass(v: Values, plans: list[_RecipeWork], tiles: list[tuple[int, int,
     scanned = [p for p in plans if p.recipe.needs_scan]
     if not scanned:
         return
-    axes: dict[int, tuple[str, npt.NDArray[np.intp], int]] = {}
+    axes: dict[int | None, tuple[str, npt.NDArray[np.intp], int]] = {}
     for p in scanned:
         r = p.recipe
         if r.scaling == "channel":
-            cax = r.channel_axis if r.channel_axis is not None else 0
+            cax = r.channel_axis
             if cax not in axes:
                 axes[cax] = v.channels(cax)
             p.where, p.ids, _ = axes[cax]
@@ -641,15 +666,10 @@ def _first_pass(v: Values, plans: list[_RecipeWork], tiles: list[tuple[int, int,
                 rng.add_rows(x, ids[c0:c1], 0)
         if progress is not None:
             progress(x.size)
-    ranges: dict[int | None, _Range] = {None: whole}
-    for k, rng_k in per.items():
-        ranges[k] = rng_k
     for p in scanned:
         r = p.recipe
-        ax: int | None = None
-        if r.scaling == "channel":
-            ax = r.channel_axis if r.channel_axis is not None else 0
-        rng = ranges[ax]
+        channel = r.scaling == "channel"
+        rng = per[r.channel_axis] if channel else whole
         lo_a, hi_a = rng.finite()
         if r.kind == "nvfp4":
             t_amax = _exact_extreme_abs(v, tiles, float(max(-lo_a[0], hi_a[0], 0.0)),
@@ -658,9 +678,9 @@ def _first_pass(v: Values, plans: list[_RecipeWork], tiles: list[tuple[int, int,
             continue
         if r.kind == "legacy-int":
             assert isinstance(r.element, IntFormat)
-            qp = int_params(r.element, lo_a if ax is not None else lo_a[0],
-                            hi_a if ax is not None else hi_a[0], scheme=r.scheme or "symmetric",
-                            axis=ax)
+            qp = int_params(r.element, lo_a if channel else lo_a[0],
+                            hi_a if channel else hi_a[0], scheme=r.scheme or "symmetric",
+                            axis=0 if channel else None)
             p.scale = np.asarray(qp.scale, np.float64).reshape(-1)
             p.zp = np.asarray(qp.zero_point, np.float64).reshape(-1)
         else:
@@ -889,7 +909,7 @@ def _finish(p: _RecipeWork, v: Values) -> CompareStats:
         subnormal=t.subnormal,
         exact_fraction=t.exact / t.finite if t.finite else None,
         **_errors(t),  # type: ignore[arg-type]
-        bits_per_value=r.bits_per_value(v.shape, v.axis),
+        bits_per_value=r.bits_per_value(v.shape, v.view),
         scaling=r.kind if r.kind in ("mx", "nvfp4") else r.scaling,
         block=[r.rows, r.cols] if r.rows else None,
         scale_format=None if r.scale_format == "none" else r.scale_format,
@@ -902,6 +922,7 @@ def _finish(p: _RecipeWork, v: Values) -> CompareStats:
         scale_max=p.scale_max if p.scale_count > p.scale_nan else None,
         scale_nan=p.scale_nan,
         tensor_scale=p.ctx.tensor_scale if r.kind == "nvfp4" else None,
+        note=r.partial(v.shape, v.view),
     )
 
 
@@ -929,17 +950,18 @@ def compare_array(targets: Sequence[str | Recipe], data: npt.ArrayLike, *,
 
     ``scheme`` / ``granularity`` / ``block_size`` say what bare integer names and nf4
     mean (see :class:`precli.array.recipes.Defaults`); ``axis`` is the channel axis of
-    ``granularity="channel"`` and otherwise the blocking axis (default: the last)."""
+    ``granularity="channel"`` and otherwise the axis one dot product sums over. Without
+    it the array is seen the way PyTorch multiplies it (:func:`precli.array.views.guess_view`:
+    rows are output channels, groups and blocks run along the reduction)."""
     check_granularity(granularity)
     if scheme is not None:
         check_scheme(scheme)
     if granularity == "channel" and np.ndim(data) < 2:
         raise UsageError(CHANNEL_NEEDS_2D)
-    channel_axis = 0 if axis is None else axis
-    d = Defaults(scheme=scheme, granularity=granularity, channel_axis=channel_axis,
+    d = Defaults(scheme=scheme, granularity=granularity, channel_axis=axis,
                  block_size=block_size)
     recipes = resolve_recipes(targets, d)
     block_axis = None if granularity == "channel" else axis
-    v = Values.of_array(np.asarray(data) if not isinstance(data, np.ndarray) else data,
-                        block_axis)
+    arr = np.asarray(data) if not isinstance(data, np.ndarray) else data
+    v = Values.of_array(arr, block_axis, guess_view("", arr.shape) if arr.ndim else None)
     return compare_values(recipes, v, mode=mode, saturate=saturate, seed=seed, chunk=chunk_size)

@@ -23,6 +23,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from precli.array.views import last_axis
 from precli.sources.base import Checkpoint, CheckpointError, Tensor
 from precli.sources.read import Reader, element_reader, mapped
 
@@ -220,13 +221,19 @@ def _tensor(path: str, name: str, dims: tuple[int, ...], gtype: int, offset: int
     if fmt is None:
         if tname in DECODED:
             return Tensor(name, tname, shape, None, None, nbytes, path,
-                          Blocks(path, data_start + offset, tname, block, tsize))
+                          Blocks(path, data_start + offset, tname, block, tsize),
+                          view=last_axis(len(shape), NE0))
         return Tensor(name, tname, shape, None,
                       f"quantized GGUF type {tname} (not decoded yet)", nbytes, path)
     skip = f"integer tensor ({tname})" if tname.startswith("I") else None
     return Tensor(name, tname, shape, fmt, skip, nbytes, path,
-                  element_reader(path, data_start + offset, fmt, nbytes))
+                  element_reader(path, data_start + offset, fmt, nbytes),
+                  view=last_axis(len(shape), NE0))
 
+
+#: the view of every GGUF tensor: ggml's ne0 (the last numpy axis) is what a row's dot
+#: product sums over
+NE0 = "gguf ne0"
 
 #: quantized types precli decodes (precli/sources/ggml_quants.py)
 DECODED = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "MXFP4")
