@@ -413,8 +413,10 @@ def _nbits(n: Node, b: Tensor, by: dict[str, Tensor], rest: list[Tensor | None]
         raise LayoutError(s, "packed-size", f"float scales of {nn * kb} values (N {nn} x "
                           f"{kb} blocks)", _shape(s))
     parts: list[tuple[str, Tensor]] = [("elements", b), ("scales", s)]
+    # onnxruntime's symmetric quantizer stores signed scales (the block's value of largest
+    # magnitude over -2^(bits-1)): a negative scale is no finding here
     opts: list[tuple[str, str]] = [("onnx", "MatMulNBits"), ("bits", str(bits)),
-                                   ("out", _SCALES[s.dtype])]
+                                   ("out", _SCALES[s.dtype]), ("scale_sign", "any")]
     if z is not None:
         if z.dtype == "UINT8":
             zrow = -(-kb * bits // 8)
