@@ -21,12 +21,17 @@ Where an initializer's elements are:
   directory, optional ``offset`` and ``length``): memory-mapped from that file. A location
   that escapes the model's directory is refused.
 
-The tensors listed are the main graph's initializers and the ``value`` tensors of its
-Constant nodes (some exporters, e.g. paddle2onnx, store every weight that way; such a tensor
-is named by the node's output), in the order the file holds them. Subgraphs (If / Loop
-bodies) are not read. A problem with one initializer (external file missing or too short,
-a byte count that does not match its shape) is one error in ``Checkpoint.errors``; the
+The tensors listed are the graph's initializers and the ``value`` tensors of its Constant
+nodes (some exporters, e.g. paddle2onnx, store every weight that way; such a tensor is named
+by the node's output), then those of every subgraph, in the order the file holds them. Two
+tensors of one name are both listed, the second as ``name#2``. A problem with one
+initializer (external file missing or too short, a byte count that does not match its
+shape, a typed field of the wrong wire type) is one error in ``Checkpoint.errors``; the
 others are still listed.
+
+The nodes are read too (op type, domain, inputs, outputs, integer attributes): they give
+each tensor its ``uses`` and ``view`` (:mod:`precli.sources.onnx_graph`) and pair quantized
+weights into logical tensors (:mod:`precli.sources.onnx_quant`).
 """
 
 from __future__ import annotations
