@@ -8,7 +8,8 @@ and what was found):
 
 * ``scale-nan``, ``scale-inf``, ``scale-zero``, ``scale-negative``: stored scales (block,
   group and global scales of a quantized layout) that are NaN (for e4m3 scales: the bytes
-  0x7f / 0xff; for E8M0: 0xff), infinite, zero (a zero scale erases its block) or negative.
+  0x7f / 0xff; for E8M0: 0xff), infinite, zero (a zero scale erases its block) or negative
+  (not for ONNX MatMulNBits, whose symmetric scales carry a sign).
 * ``scale-pow2``: scales that are not powers of two where the layout or the config says
   ue8m0 (DeepSeek ``scale_fmt: "ue8m0"``).
 * ``shape``: a dimension not divisible by the block or group size.
@@ -21,7 +22,13 @@ and what was found):
   or a scale too small.
   Every tensor's saturation count is reported (``saturated``) whether or not it is a
   finding.
-* ``nonfinite``: NaN or infinite weights (after dequantization for quantized layouts).
+* ``nonfinite``: NaN or infinite weights (after dequantization for quantized layouts). A
+  tensor the graph says is no weight (ONNX: every consumer is outside
+  :data:`precli.sources.onnx_graph.WEIGHT_OPS`, e.g. a ``-inf`` bound feeding ``Max`` or a
+  mask feeding ``Where`` / ``Add``) whose non-finite values are all infinities gets a note
+  instead; NaN is a finding wherever it is.
+* ``zero-point``: stored zero points outside what the layout allows (ONNX float8 / float4
+  elements: 0; MatMulNBits float zero points: finite).
 * ``requant-drift``: re-encoding the dequantized values with the layout's declared recipe
   must give the same scales and codes (DeepSeek FP8 blocks: ``e4m3fn:blockBxB`` with fp32
   or ue8m0 scales; MXFP4: ``mxfp4`` (OCP floor rule); NVFP4: ``nvfp4`` with the stored
@@ -51,13 +58,14 @@ import numpy.typing as npt
 
 from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.sources import Checkpoint, Tensor, open_checkpoint
+from precli.sources.onnx_graph import is_weight
 from precli.sources.quantized import LayoutError, QuantTensor
 
 __all__ = ["CHECKS", "CheckReport", "Finding", "TensorCheck", "check_checkpoint",
            "check_tensor"]
 
 CHECKS = ("scale-nan", "scale-inf", "scale-zero", "scale-negative", "scale-pow2", "shape",
-          "packed-size", "layout", "saturation", "nonfinite", "requant-drift")
+          "packed-size", "layout", "saturation", "nonfinite", "requant-drift", "zero-point")
 
 F64 = npt.NDArray[np.float64]
 
@@ -168,7 +176,7 @@ def _scale_findings(t: QuantTensor) -> list[Finding]:
             found.append(Finding(t.name, "scale-zero", f"nonzero scales in {what}",
                                  f"{int(zero.sum())} of {n} zero, {first(zero)}"))
         neg = (v < 0) | ((v == 0) & np.signbit(v))
-        if neg.any():
+        if neg.any() and t.option("scale_sign") != "any":
             found.append(Finding(t.name, "scale-negative", f"positive scales in {what}",
                                  f"{int(neg.sum())} of {n} negative, {first(neg)}"))
         if ue8m0 and role == "scales":
@@ -180,6 +188,21 @@ def _scale_findings(t: QuantTensor) -> list[Finding]:
                 found.append(Finding(t.name, "scale-pow2", f"powers of two in {what} "
                                      "(scale_fmt ue8m0)", f"{int(bad.sum())} of {n} are not, "
                                      f"{first(bad)}: {float(v[i])!r}"))
+    zr = t.option("zero_range")
+    z = t.part("zeros")
+    if zr is not None and z is not None:
+        lo, hi = (float(b) for b in zr.split(":"))
+        with np.errstate(invalid="ignore"):
+            zv = np.asarray(z.read(), np.float64).reshape(-1)
+        bad = np.isnan(zv) | (zv < lo) | (zv > hi)
+        if bad.any():
+            i = int(np.argmax(bad))
+            at = [int(j) for j in np.unravel_index(i, z.shape)] if z.shape else []
+            rng = f"{lo:g}" if lo == hi else f"[{lo:g}, {hi:g}]" if math.isfinite(lo) \
+                else "finite"
+            found.append(Finding(t.name, "zero-point", f"zero points {rng} in {z.name}",
+                                 f"{int(bad.sum())} of {zv.size} not, first at {at}: "
+                                 f"{float(zv[i])!r}"))
     return found
 
 
@@ -221,7 +244,7 @@ def _elements(t: QuantTensor, r0: int, r1: int, cols: int) -> F64:
     """The stored element values (before scaling) of rows [r0, r1) of the logical matrix."""
     el = t.part("elements")
     assert el is not None
-    if t.element == "e4m3fn":
+    if t.element == "e4m3fn" or el.format == t.element:  # stored as values, not packed
         with np.errstate(invalid="ignore"):
             return np.asarray(el.read(r0 * cols, r1 * cols), np.float64)
     from precli.sources.read import pair_lut
@@ -255,6 +278,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
     bm = t.block[0] if isinstance(t, QuantTensor) else 1
     step = max(bm, (BAND // max(cols, 1)) // bm * bm) if cols else max(rows, 1)
     nonfinite = 0
+    nan = False
     first_bad: int | None = None
     sat = 0
     blocks = drifted = moved = 0
@@ -282,6 +306,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
             if first_bad is None:
                 first_bad = r0 * cols + int(np.argmax(bad))
             nonfinite += int(bad.sum())
+            nan = nan or bool(np.isnan(x).any())
         if isinstance(t, QuantTensor) and t.element in _ELEM_MAX:
             sat += _saturated(t, r0, r1, cols)
         if recipe is not None and recipe.kind == "int":
@@ -314,8 +339,12 @@ def check_tensor(t: Tensor) -> TensorCheck:
     if nonfinite:
         assert first_bad is not None
         idx = list(int(i) for i in np.unravel_index(first_bad, t.shape)) if t.shape else []
-        tc.findings.append(Finding(t.name, "nonfinite", "finite weights",
-                                   f"{nonfinite} of {t.numel} NaN or infinite, first at {idx}"))
+        what = f"{nonfinite} of {t.numel} NaN or infinite, first at {idx}"
+        if not nan and not is_weight(t.uses):
+            tc.notes.append(f"{t.name}: {what}; not a weight: used only by "
+                            f"{', '.join(t.uses)} (a mask or a bound)")
+        else:
+            tc.findings.append(Finding(t.name, "nonfinite", "finite weights", what))
     if isinstance(t, QuantTensor) and t.element in _ELEM_MAX:
         tc.saturated = sat
         nblocks = math.ceil(rows / t.block[0]) * math.ceil(cols / t.block[1])

@@ -103,10 +103,11 @@ def _show(b: bytes) -> str:
 def open_checkpoint(path: str, kind: str | None = None, *, raw: bool = False) -> Checkpoint:
     """Open any supported checkpoint; ``kind`` (one of KINDS) skips detection.
 
-    The raw tensors of a quantized safetensors layout (codes, scales, zero points) are
-    grouped into one logical tensor each (:mod:`precli.sources.quantized`) unless ``raw``.
+    The raw tensors of a quantized layout (codes, scales, zero points) are grouped into one
+    logical tensor each unless ``raw`` (safetensors: :mod:`precli.sources.quantized`; ONNX:
+    :mod:`precli.sources.onnx_quant`, from the graph).
     """
-    ck = _open(path, kind)
+    ck = _open(path, kind, raw)
     if raw or ck.kind not in ("safetensors", "safetensors-sharded"):
         return ck
     from precli.sources.quantized import group_checkpoint
@@ -114,7 +115,7 @@ def open_checkpoint(path: str, kind: str | None = None, *, raw: bool = False) ->
     return group_checkpoint(ck)
 
 
-def _open(path: str, kind: str | None) -> Checkpoint:
+def _open(path: str, kind: str | None, raw: bool = False) -> Checkpoint:
     path = os.fspath(path)
     if kind is None:
         kind = detect(path)
@@ -137,7 +138,7 @@ def _open(path: str, kind: str | None) -> Checkpoint:
     if kind == "onnx":
         from precli.sources import onnx
 
-        return onnx.open_file(path)
+        return onnx.open_file(path, quantized=not raw)
     from precli.sources import npy
 
     if kind == "npz":

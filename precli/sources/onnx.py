@@ -21,12 +21,17 @@ Where an initializer's elements are:
   directory, optional ``offset`` and ``length``): memory-mapped from that file. A location
   that escapes the model's directory is refused.
 
-The tensors listed are the main graph's initializers and the ``value`` tensors of its
-Constant nodes (some exporters, e.g. paddle2onnx, store every weight that way; such a tensor
-is named by the node's output), in the order the file holds them. Subgraphs (If / Loop
-bodies) are not read. A problem with one initializer (external file missing or too short,
-a byte count that does not match its shape) is one error in ``Checkpoint.errors``; the
+The tensors listed are the graph's initializers and the ``value`` tensors of its Constant
+nodes (some exporters, e.g. paddle2onnx, store every weight that way; such a tensor is named
+by the node's output), then those of every subgraph, in the order the file holds them. Two
+tensors of one name are both listed, the second as ``name#2``. A problem with one
+initializer (external file missing or too short, a byte count that does not match its
+shape, a typed field of the wrong wire type) is one error in ``Checkpoint.errors``; the
 others are still listed.
+
+The nodes are read too (op type, domain, inputs, outputs, integer attributes): they give
+each tensor its ``uses`` and ``view`` (:mod:`precli.sources.onnx_graph`) and pair quantized
+weights into logical tensors (:mod:`precli.sources.onnx_quant`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from precli.sources.base import Checkpoint, CheckpointError, Tensor
+from precli.sources.onnx_graph import Node
 from precli.sources.read import (
     InMemory,
     Native,
@@ -86,6 +92,7 @@ _MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 2
 _TYPED_FIELD = {"FLOAT": 4, "COMPLEX64": 4, "DOUBLE": 10, "COMPLEX128": 10, "INT64": 7,
                 "UINT32": 11, "UINT64": 11, "STRING": 6}
 _DATA_FIELDS = (4, 5, 6, 7, 10, 11)
+_WIRE_NAMES = {0: "varint", 1: "fixed64", 2: "length-delimited", 5: "fixed32"}
 _FIELD_NAMES = {4: "float_data", 5: "int32_data", 6: "string_data", 7: "int64_data",
                 10: "double_data", 11: "uint64_data"}
 
@@ -168,20 +175,23 @@ def looks_like_onnx(path: str, size: int) -> bool:
         return False
 
 
-def open_file(path: str) -> Checkpoint:
+def open_file(path: str, quantized: bool = True) -> Checkpoint:
+    """The model's stored tensors with the graph's ``uses`` and ``view``; with
+    ``quantized``, each quantized weight as one logical tensor
+    (:mod:`precli.sources.onnx_quant`), else the raw tensors."""
     try:
         buf = mapped(path)
     except (OSError, ValueError) as e:
         raise CheckpointError(path, f"cannot read ({e})") from None
     try:
-        return _parse_model(path, buf)
+        return _parse_model(path, buf, quantized)
     except _Bad as e:
         at, what = e.args
         raise CheckpointError(path, f"is not a valid ONNX model: at byte {at}: {what}") \
             from None
 
 
-def _parse_model(path: str, buf: Buf) -> Checkpoint:
+def _parse_model(path: str, buf: Buf, quantized: bool = True) -> Checkpoint:
     meta: dict[str, str] = {}
     graph: tuple[int, int] | None = None
     opsets: list[str] = []
@@ -212,8 +222,65 @@ def _parse_model(path: str, buf: Buf) -> Checkpoint:
         raise CheckpointError(path, "is an ONNX model without a graph")
     tensors: list[Tensor] = []
     errors: list[CheckpointError] = []
-    _graph_tensors(path, buf, graph[0], graph[1], "", 0, tensors, errors, [0])
+    found: list[_RawNode] = []
+    _graph_tensors(path, buf, graph[0], graph[1], ("",), 0, tensors, errors, [0], found)
+    tensors = _unique_names(tensors)
+    nodes = _resolve(found, tensors)
+    from precli.sources.onnx_graph import annotate
+
+    tensors = annotate(tensors, nodes)
+    if quantized:
+        from precli.sources.onnx_quant import pair_graph
+
+        tensors, more = pair_graph(tensors, nodes)
+        errors += more
     return Checkpoint(path, "onnx", meta, tensors, errors)
+
+
+def _unique_names(tensors: list[Tensor]) -> list[Tensor]:
+    """Two tensors of one name (two initializers, or a Constant output named like an
+    initializer) both stay: the second is ``name#2``, the third ``name#3``."""
+    seen: dict[str, int] = {}
+    taken = {t.name for t in tensors}
+    out = []
+    for t in tensors:
+        k = seen.get(t.name, 0) + 1
+        seen[t.name] = k
+        if k == 1:
+            out.append(t)
+            continue
+        new = f"{t.name}#{k}"
+        while new in taken:
+            k += 1
+            new = f"{t.name}#{k}"
+        taken.add(new)
+        out.append(replace(t, name=new))
+    return out
+
+
+# (scope: the subgraph prefixes from the main graph inwards, op, domain, inputs, outputs,
+# integer attributes, node name)
+_RawNode = tuple[tuple[str, ...], str, str, list[str], list[str], dict[str, int], str]
+
+
+def _resolve(found: list[_RawNode], tensors: list[Tensor]) -> list[Node]:
+    """Nodes with their input and output names as the reader names tensors: a name a
+    subgraph uses is its own (prefixed) value if it has one, else the enclosing graph's."""
+    known = {t.name for t in tensors}
+    for scope, _, _, _, outs, _, _ in found:
+        known.update(scope[-1] + o for o in outs if o)
+
+    def res(name: str, scope: tuple[str, ...]) -> str:
+        if not name:
+            return ""
+        for p in reversed(scope):
+            if p + name in known:
+                return p + name
+        return scope[-1] + name
+
+    return [Node(op, dom, tuple(res(i, sc) for i in ins),
+                 tuple(sc[-1] + o if o else "" for o in outs), ints, name)
+            for sc, op, dom, ins, outs, ints, name in found]
 
 
 #: If / Loop / Scan bodies nest graphs in node attributes; deeper than this is refused (real
@@ -221,16 +288,19 @@ def _parse_model(path: str, buf: Buf) -> Checkpoint:
 MAX_GRAPH_DEPTH = 16
 
 
-def _graph_tensors(path: str, buf: Buf, a: int, b: int, prefix: str, depth: int,
-                   tensors: list[Tensor], errors: list[CheckpointError], index: list[int]
-                   ) -> None:
+def _graph_tensors(path: str, buf: Buf, a: int, b: int, scope: tuple[str, ...], depth: int,
+                   tensors: list[Tensor], errors: list[CheckpointError], index: list[int],
+                   nodes: list[_RawNode]) -> None:
     """The initializers, sparse initializers and Constant values of one GraphProto, then
     of every graph in its nodes' attributes (GRAPH and GRAPHS: If branches, Loop and Scan
     bodies) at any depth. A subgraph's tensors are named by their path:
-    ``node/attribute/name`` (a node without a name is ``OpType#i``)."""
+    ``node/attribute/name`` (a node without a name is ``OpType#i``). Every node is
+    appended to ``nodes`` with its scope."""
+    prefix = scope[-1]
     node = 0
     for fno, wt, c, d in _fields(buf, a, b):
         if fno == 1 and wt == 2:  # a node: Constant values, and subgraphs in attributes
+            nodes.append((scope, *_node(buf, c, d)))
             value = _constant_value(buf, c, d)
             if value is not None:
                 out_name, e, f = value
@@ -243,8 +313,8 @@ def _graph_tensors(path: str, buf: Buf, a: int, b: int, prefix: str, depth: int,
                 if depth >= MAX_GRAPH_DEPTH:
                     raise CheckpointError(path, f"has subgraphs nested deeper than "
                                                 f"{MAX_GRAPH_DEPTH} levels ({prefix}{label})")
-                _graph_tensors(path, buf, e, f, f"{prefix}{label}/", depth + 1, tensors,
-                               errors, index)
+                _graph_tensors(path, buf, e, f, (*scope, f"{prefix}{label}/"), depth + 1,
+                               tensors, errors, index, nodes)
             node += 1
         elif fno == 5 and wt == 2:
             try:
@@ -285,6 +355,39 @@ def _subgraphs(buf: Buf, a: int, b: int, node: int) -> list[tuple[str, int, int]
         for j, (e, f) in enumerate(spans):
             out.append((f"{label}/{attr}" + (f"[{j}]" if len(spans) > 1 else ""), e, f))
     return out
+
+
+def _node(buf: Buf, a: int, b: int
+          ) -> tuple[str, str, list[str], list[str], dict[str, int], str]:
+    """(op type, domain, inputs, outputs, integer attributes, name) of a NodeProto (input 1,
+    output 2, name 3, op_type 4, attribute 5, domain 7; AttributeProto: name 1, i 3)."""
+    op = domain = name = ""
+    ins: list[str] = []
+    outs: list[str] = []
+    ints: dict[str, int] = {}
+    for fno, wt, c, d in _fields(buf, a, b):
+        if wt != 2:
+            continue
+        if fno == 1:
+            ins.append(_text(buf, c, d))
+        elif fno == 2:
+            outs.append(_text(buf, c, d))
+        elif fno == 3:
+            name = _text(buf, c, d)
+        elif fno == 4:
+            op = _text(buf, c, d)
+        elif fno == 7:
+            domain = _text(buf, c, d)
+        elif fno == 5:
+            key, val = "", None
+            for f2, w2, e, f in _fields(buf, c, d):
+                if f2 == 1 and w2 == 2:
+                    key = _text(buf, e, f)
+                elif f2 == 3 and w2 == 0:
+                    val = _signed(e)
+            if key and val is not None:
+                ints[key] = val
+    return op, domain, ins, outs, ints, name
 
 
 def _constant_value(buf: Buf, a: int, b: int) -> tuple[str | None, int, int] | None:
@@ -411,7 +514,8 @@ def _initializer(path: str, buf: Buf, a: int, b: int, index: int,
     for d in shape:
         numel *= d
     need = -(-numel * bits // 8)
-    readable = fmt if skip is None or (bits >= 8 and fmt is not None) else None
+    readable = fmt if skip is None or (fmt is not None and (
+        bits >= 8 or dtype in ("INT4", "UINT4", "INT2", "UINT2"))) else None
     if dtype == "BOOL":
         readable = "bool"
     if p.location == 1:
@@ -457,6 +561,8 @@ def _external(path: str, name: str, p: _Proto, dtype: str, shape: tuple[int, ...
         raise bad(f"external data file {loc!r} is missing") from None
     if not os.path.isfile(ext):
         raise bad(f"external data location {loc!r} is not a file")
+    if offset > size:
+        raise bad(f"external data offset {offset} is past the end of {loc!r} ({size} bytes)")
     if length is None:
         length = size - offset
     if offset + length > size:
@@ -495,6 +601,13 @@ def _typed(path: str, buf: Buf, name: str, p: _Proto, dtype: str, shape: tuple[i
     how = _how(dtype, fmt)
     if fixed is not None:
         size = 4 if want == 4 else 8
+        for wt, c, d in segs:
+            if wt not in (2, 5 if size == 4 else 1):
+                raise bad(f"{_FIELD_NAMES[want]} has wire type {wt} ("
+                          f"{_WIRE_NAMES.get(wt, 'unknown')}); it holds fixed{8 * size} values")
+            if (d - c) % size:
+                raise bad(f"{_FIELD_NAMES[want]} has a run of {d - c} bytes, not a multiple of "
+                          f"{size}")
         if len(segs) == 1 and segs[0][0] == 2:  # one packed run: map it in place
             _, c, d = segs[0]
             if (d - c) % size or (d - c) // size != per * numel:
@@ -511,7 +624,7 @@ def _typed(path: str, buf: Buf, name: str, p: _Proto, dtype: str, shape: tuple[i
     # varint fields
     if how is None:
         return Tensor(name, dtype, shape, fmt, skip, nbytes, path)
-    per_value = 2 if how.startswith("4:") else 1
+    per_value = 2 if how.startswith(("4:", "i4:")) else 1
     values = -(-numel // per_value)
     if len(segs) == 1 and segs[0][0] == 2:
         _, c, d = segs[0]
@@ -528,6 +641,9 @@ def _typed(path: str, buf: Buf, name: str, p: _Proto, dtype: str, shape: tuple[i
         if wt == 0:
             codes.append(c)
         elif wt == 2:
+            if d > c and buf[d - 1] >= 0x80:
+                raise bad(f"{_FIELD_NAMES[want]} ends inside a varint (a packed run cut "
+                          "mid-value)")
             try:
                 codes.extend(int(x) for x in decode_varints(np.frombuffer(bytes(buf[c:d]),
                                                                           np.uint8)))
@@ -552,7 +668,9 @@ def _how(dtype: str, fmt: str | None) -> str | None:
         return "bool"
     if dtype == "FLOAT4E2M1":
         return "4:e2m1fn"
-    if fmt is None or dtype in ("UINT4", "INT4", "UINT2", "INT2"):
+    if dtype in ("UINT4", "INT4"):
+        return f"i4:{fmt}"
+    if fmt is None or dtype in ("UINT2", "INT2"):
         return None
     if fmt.startswith(("int", "uint")):
         return f"int:{fmt}"

@@ -82,7 +82,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["LAYOUTS", "QuantTensor", "group_checkpoint", "pair_tensors", "read_config"]
+__all__ = ["LAYOUTS", "LayoutError", "Logical", "QuantTensor", "group_checkpoint",
+           "pair_tensors", "read_config"]
 
 #: layout key -> the stored dtype text a logical tensor reports
 LAYOUTS = {
@@ -100,7 +101,8 @@ AWQ_ORDER = (0, 4, 1, 5, 2, 6, 3, 7)  # logical column i of a word <- nibble AWQ
 
 @dataclass(frozen=True)
 class QuantTensor(Tensor):
-    """A logical tensor of a quantized layout (see the module docstring).
+    """A logical tensor of a quantized layout (see the module docstring; the ONNX layouts
+    are in :mod:`precli.sources.onnx_quant`).
 
     ``layout``: a key of :data:`LAYOUTS`; ``parts``: (role, raw tensor) pairs, roles
     ``elements``, ``scales``, ``global_scale``, ``zeros``, ``g_idx``; ``block``: the
@@ -119,13 +121,13 @@ class QuantTensor(Tensor):
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(element values, effective scale) of flat elements [start, stop) (integer
         layouts: q - z and s); the value is their product."""
-        assert isinstance(self._reader, _Logical)
+        assert isinstance(self._reader, Logical)
         return self._reader.decompose(start, self.numel if stop is None else stop)
 
     def zero_points(self, r0: int, r1: int) -> npt.NDArray[np.float64] | None:
         """The stored zero points of logical rows [r0, r1), [rows, groups] (layouts that
         keep them by row, e.g. compressed-tensors pack-quantized), None otherwise."""
-        assert isinstance(self._reader, _Logical)
+        assert isinstance(self._reader, Logical)
         return self._reader.zeros(r0, r1)
 
     def part(self, role: str) -> Tensor | None:
@@ -142,7 +144,7 @@ class QuantTensor(Tensor):
 
 
 @dataclass(frozen=True)
-class _Logical(Reader):
+class Logical(Reader):
     """Base of the layout decoders: ``parts`` as in :class:`QuantTensor`; ``shape`` the
     logical shape."""
 
@@ -188,7 +190,7 @@ def _f64(a: Any) -> npt.NDArray[np.float64]:
 
 
 @dataclass(frozen=True)
-class _BlockFP8(_Logical):
+class _BlockFP8(Logical):
     """DeepSeek-V3: e4m3fn elements times one fp32 scale per (bm x bn) block."""
 
     def decompose(self, start: int, stop: int
@@ -208,7 +210,7 @@ class _BlockFP8(_Logical):
 
 
 @dataclass(frozen=True)
-class _Packed4Scaled(_Logical):
+class _Packed4Scaled(Logical):
     """Packed e2m1 pairs (first element in the low nibble) with one scale per run of
     ``block[1]`` consecutive elements (flat index // block): gpt-oss MXFP4 (E8M0 scales)
     and NVFP4 (e4m3 scales and a global scale)."""
@@ -260,7 +262,7 @@ class _Packed4Scaled(_Logical):
 
 
 @dataclass(frozen=True)
-class _Int4Groups(_Logical):
+class _Int4Groups(Logical):
     """AWQ / GPTQ: logical [N, K] (out, in) = ((q - z) * s) transposed from the stored
     [K, N] orientation; a read of rows [n0, n1) decodes columns n0..n1 of the stored
     matrices."""
@@ -316,7 +318,7 @@ class _Int4Groups(_Logical):
 
 
 @dataclass(frozen=True)
-class _PackQuantized(_Logical):
+class _PackQuantized(Logical):
     """compressed-tensors pack-quantized int4: [out, in] codes packed eight to an int32
     along the input dimension (element 8k + i at bits 4i of word k), stored unsigned with
     an offset of 8 (u = q + 8); one scale (and, asymmetric, one zero point) per group of
@@ -712,7 +714,7 @@ def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None,
 
 def _make(name: str, dtype: str, shape: tuple[int, ...], fmt: str, layout: str,
           parts: tuple[tuple[str, Tensor], ...], block: tuple[int, int],
-          options: tuple[tuple[str, str], ...], cls: type[_Logical]) -> QuantTensor:
+          options: tuple[tuple[str, str], ...], cls: type[Logical]) -> QuantTensor:
     first = parts[0][1]
     reader = cls(first.path, 0, tuple(shape), parts, block, options)
     nbytes = sum(p.nbytes for _, p in parts)

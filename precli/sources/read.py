@@ -150,6 +150,32 @@ class Packed4(Reader):
         return vals[start - 2 * b0 : stop - 2 * b0]
 
 
+@dataclass(frozen=True)
+class PackedInt(Reader):
+    """Sub-byte integers (ONNX INT4 / UINT4 / INT2 / UINT2): ``8 // bits`` elements per
+    byte, the first in the lowest bits; read as int8 / uint8."""
+
+    bits: int = 4
+    signed: bool = True
+
+    def read(self, start: int, stop: int) -> npt.NDArray[Any]:
+        return unpack_ints(self._bytes(start * self.bits // 8, -(-stop * self.bits // 8)),
+                           self.bits, self.signed)[start % (8 // self.bits):][:stop - start]
+
+
+def unpack_ints(raw: npt.NDArray[np.uint8], bits: int, signed: bool) -> npt.NDArray[Any]:
+    """Every ``bits``-wide field of ``raw``, lowest bits first, as int8 (two's complement)
+    or uint8."""
+    per = 8 // bits
+    shifts = np.arange(per, dtype=np.uint8) * np.uint8(bits)
+    u = ((raw[:, None] >> shifts[None, :]) & np.uint8((1 << bits) - 1)).reshape(-1)
+    if not signed:
+        return u
+    out: npt.NDArray[np.int8] = (u.astype(np.int16)
+                                 - ((u >> np.uint8(bits - 1)) << np.uint8(bits))).astype(np.int8)
+    return out
+
+
 def unpack6(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """6-bit codes from an LSB-first bit stream (4 codes per 3 bytes; a short tail is
     zero-padded)."""
@@ -245,7 +271,7 @@ class Varint(Reader):
 def decode_codes(how: str, codes: npt.NDArray[np.uint64], count: int) -> npt.NDArray[Any]:
     """Element values from per-element integer bit patterns (ONNX int32_data); ValueError
     for a count or a bit pattern that does not fit."""
-    per = 2 if how.startswith("4:") else 1
+    per = 2 if how.startswith(("4:", "i4:")) else 1
     if len(codes) != -(-count // per):
         raise ValueError(f"holds {len(codes)} values for {count} elements")
     if not how.startswith(("int:", "bool")) and codes.size:
@@ -257,6 +283,8 @@ def decode_codes(how: str, codes: npt.NDArray[np.uint64], count: int) -> npt.NDA
         return codes.astype(np.uint16).view(np.float16)
     if how == "bf16":
         return (codes.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    if how.startswith("i4:"):  # ONNX INT4 / UINT4: two per value, the first low
+        return unpack_ints(codes.astype(np.uint8), 4, how == "i4:int4")[:count]
     if how.startswith("4:"):
         b = codes.astype(np.uint8)
         return pair_lut(how[2:])[b].reshape(-1)[:count]
@@ -277,6 +305,8 @@ def element_reader(path: str, offset: int, fmt: str | None, nbytes: int) -> Read
     mask, None for data precli cannot decode) stored contiguously at ``offset``."""
     if fmt is None:
         return None
+    if fmt in ("int4", "uint4", "int2", "uint2"):
+        return PackedInt(path, offset, int(fmt[-1]), fmt[0] == "i")
     native = _NATIVE.get(fmt)
     if native is not None:
         return Native(path, offset, native)
