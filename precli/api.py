@@ -274,29 +274,40 @@ def open_checkpoint(path: str | os.PathLike[str], kind: str | None = None, *,
 def analyze(path: str | os.PathLike[str], recipes: str | Sequence[str] | None = None, *,
             include: str | None = None, exclude: str | None = None, jobs: int = 1,
             rounding: str = "nearest-even", saturate: bool = False,
-            scheme: str | None = None, block_size: int = 64) -> ModelReport:
+            scheme: str | None = None, block_size: int = 64, small: bool = False,
+            views: Mapping[str, str] | None = None) -> ModelReport:
     """Every tensor of a checkpoint under each recipe (``precli compare CKPT -F ...``):
     a :class:`ModelReport` with ``.tensors`` (per tensor: ``.stats``, one
     :class:`CompareStats` per recipe, or ``.skip``, why it cannot be cast), the model-wide
     ``.summary`` (one CompareStats per recipe), ``.records()`` (the JSON records) and
     ``.errors`` (tensors that could not be read; the others are still reported).
 
-    ``include`` / ``exclude``: regular expressions searched in tensor names; ``jobs``:
-    worker processes (same results)."""
+    ``recipes`` default to the deployment recipes
+    (:data:`precli.array.recipes.DEPLOYMENT_RECIPES`). ``include`` / ``exclude``: regular
+    expressions searched in tensor names; ``jobs``: worker processes (same results).
+    1-D tensors and tensors under 1,024 values are set aside unless ``small``. Each
+    tensor is seen as the matrix its runtime multiplies (``view`` in its records);
+    ``views`` maps a regular expression to ``"ROWS:COLS"`` stored axes to say otherwise
+    (e.g. ``{"proj": "1:0"}`` for a ``[K, N]`` weight)."""
+    from precli.array.recipes import DEPLOYMENT_RECIPES
     from precli.model.analyze import analyze as analyze_checkpoint
+    from precli.model.viewing import parse_view_rules
 
     path = _path(path)
-    found = _recipes(recipes, scheme, block_size)
+    found = _recipes(list(DEPLOYMENT_RECIPES) if recipes is None else recipes, scheme,
+                     block_size)
+    rules = parse_view_rules([f"{k}={v}" for k, v in (views or {}).items()])
     return analyze_checkpoint(path, found, include=include, exclude=exclude, jobs=jobs,
-                              mode=_text(rounding, "rounding"), saturate=saturate)
+                              mode=_text(rounding, "rounding"), saturate=saturate,
+                              small=small, views=rules)
 
 
-def plan(path: str | os.PathLike[str], recipes: str | Sequence[str], *,
+def plan(path: str | os.PathLike[str], recipes: str | Sequence[str] | None = None, *,
          bits: float | str | Fraction | None = None, size: int | str | None = None,
          min_sqnr: float | None = None, keep: Mapping[str, str] | Sequence[str] = (),
          default_pins: bool = True, stored: bool = True, objective: str = "error",
          scheme: str | None = None, include: str | None = None, exclude: str | None = None,
-         jobs: int = 1) -> PlanResult:
+         jobs: int = 1, views: Mapping[str, str] | None = None) -> PlanResult:
     """One recipe per tensor under a budget (``precli plan``), exact and data-free.
 
     Budget: ``bits`` (average bits per parameter, scales included; ``5.5`` or ``"11/2"``),
@@ -304,16 +315,18 @@ def plan(path: str | os.PathLike[str], recipes: str | Sequence[str], *,
     tensor). ``keep``: pins, ``{regex: recipe}`` or ``["regex=recipe", ...]`` (``"stored"``
     keeps a tensor as stored); ``default_pins``: 1-D tensors keep their stored precision;
     ``stored``: offer keeping a tensor as stored; ``objective``: ``"error"`` (least total
-    error energy) or ``"worst"`` (best worst-tensor SQNR).
+    error energy) or ``"worst"`` (best worst-tensor SQNR). ``recipes`` default to the
+    deployment recipes; ``views`` as for :func:`analyze`.
 
     Returns a :class:`PlanResult`. Raises :class:`PlanError` when the budget cannot be met
     or a tensor cannot be read."""
     from collections.abc import Mapping
 
-    from precli.array.recipes import Defaults, parse_recipe
+    from precli.array.recipes import DEPLOYMENT_RECIPES, Defaults, parse_recipe
     from precli.errors import UsageError
     from precli.model import plan as planner
     from precli.model.analyze import analyze as analyze_checkpoint
+    from precli.model.viewing import parse_view_rules
 
     path = _path(path)
     budget = planner.Budget(
@@ -322,11 +335,13 @@ def plan(path: str | os.PathLike[str], recipes: str | Sequence[str], *,
         min_sqnr=None if min_sqnr is None else float(min_sqnr))
     planner.check_objective(objective, budget)  # before the checkpoint is read
     defaults = Defaults(scheme=_scheme(scheme))
-    found = _recipes(recipes, scheme)
+    found = _recipes(list(DEPLOYMENT_RECIPES) if recipes is None else recipes, scheme)
     pins = [f"{k}={v}" for k, v in keep.items()] if isinstance(keep, Mapping) else list(keep)
     rules = [planner.parse_keep(_text(k, "keep"), lambda t: parse_recipe(t, defaults).text)
              for k in pins]
-    report = analyze_checkpoint(path, found, include=include, exclude=exclude, jobs=jobs)
+    seen = parse_view_rules([f"{k}={v}" for k, v in (views or {}).items()])
+    report = analyze_checkpoint(path, found, include=include, exclude=exclude, jobs=jobs,
+                                small=True, views=seen)
     if report.errors:
         raise planner.PlanError(f"cannot plan {path}: {len(report.errors)} tensor(s) or "
                                 f"file(s) could not be read ({report.errors[0]}); a plan must "

@@ -223,6 +223,15 @@ class Defaults(NamedTuple):
 
 DEFAULTS = Defaults()
 
+#: What compare and plan try on a checkpoint when no recipe is named: the ways models are
+#: deployed (16-bit casts, FP8 with channel or 128x128 block scales, the MX and NVFP4 block
+#: formats, INT8 per channel, INT4 in groups of 128, NF4). Unscaled casts stay available
+#: by name.
+DEPLOYMENT_RECIPES = (
+    "bf16", "fp16", "e4m3fn:channel", "e4m3fn:block128x128", "mxfp8", "mxfp4", "nvfp4",
+    "int8:channel", "int4:group128", "nf4",
+)  # fmt: skip
+
 
 def _check_side(n: int, what: str, text: str) -> int:
     if not 1 <= n <= MAX_GROUP:

@@ -287,6 +287,9 @@ def compare(
     show_all: Annotated[bool, typer.Option(
         "--all", help="Checkpoints: list every tensor in the table view.")] = False,
     view: ViewOpt = None,
+    small: Annotated[bool, typer.Option(
+        "--small", help="Checkpoints: also compare 1-D tensors and tensors under 1,024 "
+        "values (set aside by default, as deployments keep them).")] = False,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Histogram of the input's magnitudes against each format's range.")
     ] = False,
@@ -303,7 +306,8 @@ def compare(
                                   ("--min-sqnr", min_sqnr is not None),
                                   ("--tensors", tensors is not None),
                                   ("--exclude", exclude is not None), ("--jobs", jobs != 1),
-                                  ("--all", show_all), ("--view", bool(view))) if on]
+                                  ("--all", show_all), ("--view", bool(view)),
+                                  ("--small", small)) if on]
     req = options.compare_request(args, formats, round_mode, saturate, input_file, array_only)
     if req.kind == "formats":
         from precli.cli.info import compare_formats
@@ -323,7 +327,8 @@ def compare(
                                 granularity, axis, block_size, min_sqnr, plot, env, output)
     raise typer.Exit(compare_array_command(
         req.path, input_format, arr, env, CheckpointOptions(tensors, exclude, jobs,
-                                                                    show_all, tuple(view or ()))))
+                                                                    show_all, tuple(view or ()),
+                                                                    small)))
 
 
 CHECK_EXAMPLES = """Examples:

@@ -12,6 +12,7 @@ from precli.cli.options import (
     array_rules,
     checkpoint_rules,
     no_tensor_matches,
+    nothing_compared,
 )
 from precli.cli.streams import report
 from precli.cli.terminal import OutputEnv
@@ -56,6 +57,7 @@ def compare_array_command(path: str, input_format: str | None, o: ArrayOptions,
     mode, saturate, min_sqnr, plot, out_mode = o.mode, o.saturate, o.min_sqnr, o.plot, o.out_mode
     if input_format is None and inputs.sniff_input(path) == "checkpoint":
         checkpoint_rules(o)
+        recipes = list(o.checkpoint_recipes) or recipes
         return compare_checkpoint(path, recipes, mode, saturate, min_sqnr, env, out_mode, ckpt)
     array_rules(ckpt)
     values = inputs.load_values(path, input_format, None if o.channel else o.axis, report)
@@ -118,7 +120,7 @@ def compare_checkpoint(path: str, recipes: list[Recipe], mode: str, saturate: bo
     from precli.model.viewing import parse_view_rules
 
     kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
-                              views=parse_view_rules(ckpt.views),
+                              views=parse_view_rules(ckpt.views), small=ckpt.small,
                               mode=mode, saturate=saturate, checkpoint=ck)
     if stderr_tty():
         report = checkpoint_progress(path, ck, recipes, kw, env)
@@ -126,6 +128,7 @@ def compare_checkpoint(path: str, recipes: list[Recipe], mode: str, saturate: bo
         report = analyze(path, recipes, **kw)
     if not report.tensors and not report.errors:
         raise no_tensor_matches(path)
+    nothing = nothing_compared(report)
     pick = None
     if min_sqnr is not None:
         pick = pick_cheapest(report.summary, min_sqnr)
@@ -145,6 +148,9 @@ def compare_checkpoint(path: str, recipes: list[Recipe], mode: str, saturate: bo
 
     for e in report.errors:
         error_line(e)
+    if nothing is not None:
+        error_line(nothing)
+        return int(ExitStatus.DATA_ERROR)
     if min_sqnr is not None and pick is None:
         error_line(f"no recipe reaches {min_sqnr:g} dB SQNR over the model without losing "
                    "values")

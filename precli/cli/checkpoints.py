@@ -154,7 +154,7 @@ def plan_command(req: PlanRequest, env: OutputEnv) -> int:
     from precli.model.viewing import parse_view_rules
 
     kw: dict[str, Any] = dict(include=ckpt.include, exclude=ckpt.exclude, jobs=ckpt.jobs,
-                              views=parse_view_rules(ckpt.views),
+                              views=parse_view_rules(ckpt.views), small=True,
                               checkpoint=ck)
     if stderr_tty():
         report = checkpoint_progress(path, ck, recipes, kw, env)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from precli.cli.terminal import OutputEnv
     from precli.core.formats import BlockFormat, Format
     from precli.core.values import EncodeOptions
+    from precli.model.analyze import ModelReport
     from precli.model.plan import Budget
 #: library argument name -> command-line flag
 OPTION_NAMES: dict[str, str] = {
@@ -122,6 +123,10 @@ class ArrayOptions(Record):
     axis: int | None
     min_sqnr: float | None
     plot: bool
+    # no recipe named: what a checkpoint gets instead (deployment recipes), and why the
+    # options given cannot apply to them (raised only if the input is a checkpoint)
+    checkpoint_recipes: tuple[Recipe, ...] = ()
+    checkpoint_refusal: str | None = None
 
 
 class CheckpointOptions(Record):
@@ -132,6 +137,7 @@ class CheckpointOptions(Record):
     jobs: int = 1
     show_all: bool = False
     views: tuple[str, ...] = ()  # REGEX=ROWS:COLS rules, first match wins
+    small: bool = False  # compare: 1-D and small tensors too
 
 
 class PlanRequest(Record):
@@ -396,7 +402,7 @@ def array_options(names: tuple[str, ...] | None, mode: str, saturate: bool,
                   block_size: int | None, min_sqnr: float | None, plot: bool,
                   env: OutputEnv, output: str | None) -> ArrayOptions:
     from precli.array.intquant import check_granularity, check_scheme
-    from precli.array.recipes import Defaults
+    from precli.array.recipes import DEPLOYMENT_RECIPES, Defaults
     from precli.core.values import DEFAULT_COMPARE_FORMATS
     from precli.model.stats import resolve_recipes
 
@@ -413,8 +419,16 @@ def array_options(names: tuple[str, ...] | None, mode: str, saturate: bool,
                  block_size=64 if block_size is None else block_size)
     recipes = resolve_recipes(list(names or DEFAULT_COMPARE_FORMATS), d)
     _refuse_unused(recipes, saturate, scheme, channel, block_size, mode)
+    ckpt: list[Recipe] = []
+    refusal = None
+    if not names:
+        ckpt = resolve_recipes(list(DEPLOYMENT_RECIPES), d)
+        try:
+            _refuse_unused(ckpt, saturate, scheme, channel, block_size, mode)
+        except UsageError as e:
+            refusal = str(e)
     return ArrayOptions(tuple(recipes), out_mode, mode, saturate, channel, axis, min_sqnr,
-                        plot)
+                        plot, tuple(ckpt), refusal)
 
 
 def _refuse_unused(recipes: Sequence[Recipe], saturate: bool, scheme: str | None, channel: bool,
@@ -441,6 +455,8 @@ def _refuse_unused(recipes: Sequence[Recipe], saturate: bool, scheme: str | None
 
 def checkpoint_rules(o: ArrayOptions) -> None:
     """compare CKPT: the options that only an array takes."""
+    if o.checkpoint_refusal is not None:
+        raise UsageError(o.checkpoint_refusal)
     if o.axis is not None:
         raise UsageError("--axis applies to one array; a checkpoint's tensors are seen the "
                          "way their runtime multiplies them (name others with --view "
@@ -451,9 +467,29 @@ def checkpoint_rules(o: ArrayOptions) -> None:
 
 def array_rules(ckpt: CheckpointOptions) -> None:
     """compare FILE on an array: the options that only a checkpoint takes."""
-    if ckpt.include or ckpt.exclude or ckpt.jobs != 1 or ckpt.show_all or ckpt.views:
-        raise UsageError("--tensors, --exclude, --jobs, --all and --view apply to checkpoints "
-                         "(safetensors, GGUF, ONNX, .npz); for one array use --axis")
+    if (ckpt.include or ckpt.exclude or ckpt.jobs != 1 or ckpt.show_all or ckpt.views
+            or ckpt.small):
+        raise UsageError("--tensors, --exclude, --jobs, --all, --view and --small apply to "
+                         "checkpoints (safetensors, GGUF, ONNX, .npz); for one array use "
+                         "--axis")
+
+
+def nothing_compared(report: ModelReport) -> str | None:
+    """compare CKPT: the one-line reason when tensors were selected but none compared (every
+    one skipped or set aside), else None."""
+    if report.compared or not report.tensors:
+        return None
+    from collections import Counter
+
+    from precli.model.analyze import SET_ASIDE
+
+    why = Counter(str(t.skip).split(" (")[0] if not str(t.skip).startswith(SET_ASIDE)
+                  else "1-D or small, set aside" for t in report.tensors)
+    reasons = "; ".join(f"{n} {k}" for k, n in why.most_common())
+    hint = " (add --small to compare the set-aside ones)" if any(
+        str(t.skip).startswith(SET_ASIDE) for t in report.tensors) else ""
+    return (f"{report.path}: none of its {len(report.tensors):,} tensor(s) could be "
+            f"compared: {reasons}{hint}")
 
 
 def no_tensor_matches(path: str) -> UsageError:
@@ -470,11 +506,10 @@ def plan_request(path: str, formats: list[str] | None, bits: str | None, size: s
                  offer_stored: bool, objective: str, scheme: str | None, emit: str | None,
                  ckpt: CheckpointOptions, env: OutputEnv, output: str | None) -> PlanRequest:
     from precli.array.intquant import check_scheme
+    from precli.array.recipes import DEPLOYMENT_RECIPES
     from precli.model.plan import Budget, check_objective, parse_bits, parse_size
 
-    names = recipe_names(formats)
-    if not names:
-        raise UsageError("give the recipes to choose from: --formats bf16,e4m3fn:tensor,nvfp4")
+    names = recipe_names(formats) or list(DEPLOYMENT_RECIPES)
     budget = Budget(bits=None if bits is None else parse_bits(bits),
                     size=None if size is None else parse_size(size), min_sqnr=min_sqnr)
     emit = None if emit is None else emit.lower()

@@ -607,6 +607,8 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
                     min_sqnr: float | None = None) -> RenderableType:
     """A checkpoint report: the model-wide summary per recipe, the worst tensors, what was
     skipped, and with show_all every tensor's SQNR under each recipe."""
+    from precli.model.analyze import SET_ASIDE, SMALL
+
     parts: list[RenderableType] = []
     n = len(report.tensors)
     nc = len(report.compared)
@@ -617,13 +619,17 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
     parts.append(compare_stats_table(report.path, recs, width, min_sqnr, title=head))
     worst = report.worst(3)
     kv = KeyValues()
-    kv.title = Text("worst tensors by SQNR", style="bold")
+    kv.title = Text("SQNR by tensor: the parameter-weighted mean, then the worst tensors",
+                    style="bold")
     for r, ts in zip(report.recipes, worst, strict=True):
         j = report.recipes.index(r)
+        w = report.weighted_sqnr(j)
+        mean = "—" if w is None else "exact" if w == float("inf") else \
+            "values lost" if w == float("-inf") else f"{w:.1f} dB"
         cells = [f"{t.name} ({_sqnr_cell(t.stats[j])})" for t in ts
                  if t.stats[j].lost or t.stats[j].sqnr_db != float("inf")]
         if cells:
-            kv.add_row(r.text, " · ".join(cells))
+            kv.add_row(r.text, f"{mean} weighted · worst: " + " · ".join(cells))
         elif ts:
             kv.add_row(r.text, "every tensor is stored exactly")
     if kv.rows:
@@ -631,10 +637,31 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
     skipped = [t for t in report.tensors if t.skip is not None]
     if skipped:
         sk = KeyValues()
-        names = ", ".join(f"{t.name} ({t.skip})" for t in skipped[:8])
-        more = f", and {len(skipped) - 8} more" if len(skipped) > 8 else ""
-        sk.add_row("skipped", f"{len(skipped)} tensor(s): {names}{more}")
+        aside = [t for t in skipped if t.skip.startswith(SET_ASIDE)]
+        other = [t for t in skipped if not t.skip.startswith(SET_ASIDE)]
+        if other:
+            names = ", ".join(f"{t.name} ({t.skip})" for t in other[:8])
+            more = f", and {len(other) - 8} more" if len(other) > 8 else ""
+            sk.add_row("skipped", f"{len(other)} tensor(s): {names}{more}")
+        if aside:
+            names = ", ".join(t.name for t in aside[:8])
+            more = f", and {len(aside) - 8} more" if len(aside) > 8 else ""
+            sk.add_row("set aside", f"{len(aside)} tensor(s), 1-D or under {SMALL:,} values "
+                       f"(add --small to compare them): {names}{more}")
         parts.append(sk)
+    partial = [(t, s) for t in report.compared for s in t.stats if s.note]
+    if partial:
+        pk = KeyValues()
+        pk.title = Text("partial groups: rows that do not hold whole groups or blocks",
+                        style="bold")
+        for r in report.recipes:
+            hit = [t for t, s in partial if s.format == r.text]
+            if hit:
+                names = ", ".join(hit[k].name for k in range(min(4, len(hit))))
+                more = f", and {len(hit) - 4} more" if len(hit) > 4 else ""
+                pk.add_row(r.text, f"{len(hit)} tensor(s) pay more bits per value: "
+                           f"{names}{more} (their records' note says how many)")
+        parts.append(pk)
     if show_all:
         parts.append(_tensor_table(report, width))
     elif nc > 3:

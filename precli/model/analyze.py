@@ -30,13 +30,33 @@ from precli.model.stats import (
 from precli.model.viewing import ViewRule, tensor_view
 from precli.sources import Checkpoint, Tensor, open_checkpoint
 
-__all__ = ["CHECKPOINT_KEYS", "ModelReport", "TensorResult", "analyze"]
+__all__ = ["CHECKPOINT_KEYS", "SET_ASIDE", "SMALL", "ModelReport", "TensorResult", "analyze",
+           "set_aside"]
+
+#: tensors with fewer values than this are set aside by default (with every 1-D tensor):
+#: norms, biases and scalars, which deployments keep in their stored precision and whose
+#: figures would otherwise decide the model's summary
+SMALL = 1024
+#: the start of a set-aside tensor's ``skip`` reason
+SET_ASIDE = "set aside"
+
+
+def set_aside(t: Tensor) -> str | None:
+    """Why a tensor is set aside by default (1-D, or under :data:`SMALL` values), or None."""
+    if len(t.shape) <= 1:
+        return f"{SET_ASIDE}: 1-D"
+    if t.numel < SMALL:
+        return f"{SET_ASIDE}: {t.numel:,} values (under {SMALL:,})"
+    return None
 
 #: The keys of a checkpoint record (per tensor and recipe, and the summary records), in order.
 CHECKPOINT_KEYS: tuple[str, ...] = (
     "tensor", "dtype", "shape", "params", "amax", "dynamic_range",
     "skip", *RECORD_KEYS, "bytes", "stored_bytes", "view", "view_from",
+    "weighted_sqnr_db", "worst_tensor", "worst_sqnr_db",
 )
+#: keys only the summary records fill in
+_SUMMARY_ONLY = {"weighted_sqnr_db": None, "worst_tensor": None, "worst_sqnr_db": None}
 
 
 @dataclass
@@ -65,7 +85,8 @@ class TensorResult:
                 "dynamic_range": json_number(self.dynamic_range), "skip": self.skip}
         if self.skip is not None:
             return [{**head, **dict.fromkeys(RECORD_KEYS), "bytes": None,
-                     "stored_bytes": self.nbytes, "view": None, "view_from": None}]
+                     "stored_bytes": self.nbytes, "view": None, "view_from": None,
+                     **_SUMMARY_ONLY}]
         out = []
         for s in self.stats:
             rec = {**head, **s.to_record()}
@@ -74,6 +95,7 @@ class TensorResult:
             rec["stored_bytes"] = self.nbytes
             rec["view"] = vw.describe(self.shape) if vw is not None else None
             rec["view_from"] = vw.source if vw is not None else None
+            rec.update(_SUMMARY_ONLY)
             out.append(rec)
         return out
 
@@ -104,13 +126,42 @@ class ModelReport:
         params = sum(t.params for t in self.compared)
         amaxes = [t.amax for t in self.compared if t.amax is not None]
         out = []
-        for s, nbytes in zip(self.summary, self.summary_bytes, strict=True):
+        for j, (s, nbytes) in enumerate(zip(self.summary, self.summary_bytes, strict=True)):
+            worst = self.worst(1)[j]
             rec = {"tensor": None, "dtype": None, "shape": None, "params": params,
                    "amax": json_number(max(amaxes)) if amaxes else None,
                    "dynamic_range": None, "skip": None, **s.to_record(), "bytes": nbytes,
-                   "stored_bytes": self.compared_bytes, "view": None, "view_from": None}
+                   "stored_bytes": self.compared_bytes, "view": None, "view_from": None,
+                   "weighted_sqnr_db": json_number(self.weighted_sqnr(j)),
+                   "worst_tensor": worst[0].name if worst else None,
+                   "worst_sqnr_db": json_number(worst[0].stats[j].sqnr_db) if worst else None}
             out.append(rec)
         return out
+
+    def weighted_sqnr(self, j: int) -> float | None:
+        """Recipe j's parameter-weighted SQNR in dB: -10 log10 of the mean, weighted by
+        parameter count, of each tensor's noise-to-signal ratio 10^(-SQNR/10) (the figure
+        plan minimises), so that one small tensor with a wide range cannot decide it the
+        way it decides the pooled ``sqnr_db``. -inf when a tensor loses values; None when
+        no tensor has an SQNR."""
+        num: list[float] = []
+        den = 0
+        for t in self.compared:
+            st = t.stats[j]
+            if st.lost:
+                return -math.inf
+            if st.sqnr_db is None:
+                continue
+            den += t.params
+            db = st.sqnr_db
+            num.append(0.0 if db == math.inf else math.inf if db < -3000 else
+                       t.params * 10 ** (-db / 10))
+        if not den:
+            return None
+        total = math.fsum(num)
+        if total == math.inf:
+            return -math.inf
+        return math.inf if total == 0 else -10 * math.log10(total / den)
 
     def records(self) -> list[dict[str, Any]]:
         """Every (tensor, recipe) record in file order, then one summary record per recipe
@@ -146,28 +197,32 @@ def _work(args: tuple[Tensor, View, Sequence[Recipe], str, bool]) -> TensorStats
 def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
             exclude: str | None = None, jobs: int = 1, mode: str = "nearest-even",
             saturate: bool = False, progress: Callable[[int, int], None] | None = None,
-            checkpoint: Checkpoint | None = None, views: Sequence[ViewRule] = ()
-            ) -> ModelReport:
+            checkpoint: Checkpoint | None = None, views: Sequence[ViewRule] = (),
+            small: bool = False) -> ModelReport:
     """Compare every selected tensor of a checkpoint under each recipe.
 
     ``include`` / ``exclude``: regular expressions searched in tensor names. Tensors that
     cannot be cast (integer buffers, bool masks, quantized GGUF blocks) are listed with the
     reason. ``progress(tensors_done, bytes_done)`` is called after each tensor. Each tensor
     is seen as the matrix its runtime multiplies (:func:`precli.model.viewing.tensor_view`;
-    ``views``: the user's rules, first)."""
+    ``views``: the user's rules, first). 1-D tensors and tensors under :data:`SMALL` values
+    are set aside (listed, with ``skip`` saying so) unless ``small``."""
     check_jobs(jobs)
     ck = checkpoint if checkpoint is not None else open_checkpoint(path)
     selected = select_tensors(list(ck.tensors()), include, exclude)
     errors = [str(e) for e in ck.errors]
-    todo = [t for t in selected if t.skip is None]
+    aside = {} if small else {t.name: a for t in selected if t.skip is None
+                              for a in [set_aside(t)] if a is not None}
+    todo = [t for t in selected if t.skip is None and t.name not in aside]
     seen = {t.name: tensor_view(t, views) for t in todo}
     results = run_tensors([(t.name, t.nbytes, (t, seen[t.name], recipes, mode, saturate))
                            for t in todo], _work, jobs, progress)
     tensors: list[TensorResult] = []
     for t in selected:
-        if t.skip is not None:
+        skip = t.skip if t.skip is not None else aside.get(t.name)
+        if skip is not None:
             tensors.append(TensorResult(t.name, t.dtype, t.format, t.shape, t.numel, t.nbytes,
-                                        None, None, t.skip, []))
+                                        None, None, skip, []))
             continue
         r = results[t.name]
         if isinstance(r, str):
