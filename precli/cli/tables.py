@@ -39,11 +39,11 @@ def tensor_table(title: str | None, columns: Sequence[tuple[str, str, str]],
                  ) -> list[RenderableType]:
     """Title, table, footnote. columns: (name, header, justify), the first the tensor name;
     rows: one cell per column; drop: the names of the columns that may go, first to go
-    first (the footnote says these names). The name column gets at least min(the longest
-    name, max(NAME_MIN, width // 3)) before a column is dropped."""
-    names = [str(r[0]) for r in rows]
-    squeeze = min(max((len(n) for n in names), default=0), max(NAME_MIN, width // 3))
-    squeeze = max(squeeze, len(columns[0][1]))
+    first (the footnote says these names). Columns are dropped while the table does not fit
+    with the names folded onto two lines (at most; NAME_MIN columns at least); when it fits,
+    the names get whatever width is left."""
+    longest = max((len(str(r[0])) for r in rows), default=0)
+    squeeze = max(min(longest, max(NAME_MIN, -(-longest // 2))), len(columns[0][1]))
     keys = [k for k, _h, _j in columns]
 
     def build(shown: list[str], name_width: int | None = squeeze) -> Table:
