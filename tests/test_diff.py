@@ -261,3 +261,27 @@ def test_table_fits_the_width_and_shows_what_ndjson_says(
     title = " ".join(x.strip() for x in lines[:lines.index(next(
         x for x in lines if not x.strip()))])
     assert title == f"precli diff {short[0]} {short[1]}"
+
+
+def test_skipped_tensor_reason_is_listed_under_a_narrow_table(tmp_path: Path) -> None:
+    """A skipped row wrote 'skipped: <reason>' into the no-wrap SQNR column: at 60 columns
+    the reason (and the column) was cut. Now the cell says 'skipped' and the reason is
+    listed, whole, under the table."""
+    from safetensors.numpy import save_file
+    from table_text import parse_table, plain, too_wide
+
+    name = "model.layers.0.self_attn.q_proj.weight"
+    save_file({name: np.ones((4, 8), np.float32), "b": np.ones(3, np.float32)},
+              str(tmp_path / "o.safetensors"))
+    save_file({name: np.ones((4, 4), np.float32), "b": np.ones(3, np.float32)},
+              str(tmp_path / "q.safetensors"))
+    p = subprocess.run([sys.executable, "-m", "precli", "diff", "o.safetensors",
+                        "q.safetensors", "-o", "table"], cwd=tmp_path, capture_output=True,
+                       text=True, env={**os.environ, "COLUMNS": "60", "NO_COLOR": "1"})
+    assert p.returncode == 0, p.stderr
+    assert too_wide(p.stdout, 60) == [] and "…" not in p.stdout
+    t = parse_table(p.stdout, list(DIFF_CELLS))
+    assert [(r["tensor"], r["SQNR dB"]) for r in t.rows] == [("b", "inf"), (name, "skipped")]
+    text = " ".join(plain(p.stdout).split())
+    assert (f"skipped 1 tensor(s): {name} (shape [4, 4] differs from the original's "
+            "[4, 8])") in text

@@ -587,7 +587,7 @@ def fit_columns(build: Callable[[list[str]], Table], keys: Sequence[str],
     """Columns by priority: build(keys) with every key, then without the keys of `drop`, in
     that order, one more each time, until the table measures no wider than `width` (or
     nothing droppable is left). Returns the last table and the keys dropped, in order.
-    Keys not in `drop` always stay; a column is shown whole or not at all."""
+    Keys not in `drop` always stay; a no_wrap column is thus shown whole or not at all."""
     from rich.console import Console
     from rich.measure import Measurement
 
