@@ -5,6 +5,7 @@ format's grid of values from ml_dtypes), and what the test injected."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,116 @@ def test_nothing_compared_is_an_error_and_says_why(tmp_path: Path) -> None:
                         "paired with one of o.safetensors (each is listed with the reason)\n")
     assert "0 tensors compared (0 values); no ulp figures" in p.stdout
     assert "within 1 ulp: ," not in p.stdout
+
+
+# ------------------------------------------------------------------ the table at 60/80/120
+
+#: every column of the diff table and how the table writes its record's value
+DIFF_CELLS = {
+    "tensor": lambda r: r["tensor"],
+    "dtype": lambda r: r["dtype"],
+    "params": lambda r: f"{r['params']:,}",
+    "SQNR dB": lambda r: r["sqnr_db"] if isinstance(r["sqnr_db"], str) else f"{r['sqnr_db']:.4g}",
+    "max abs err": lambda r: f"{r['max_abs_error']:.4g}",
+    "element": lambda r: r["element_format"],
+    "max ulp": lambda r: f"{r['ulp_max']:.7g}",
+    "≤½ ulp": lambda r: f"{100 * r['within_half_ulp']:.2f}%",
+    "≤1 ulp": lambda r: f"{100 * r['within_1ulp']:.2f}%",
+}
+DIFF_NUMBERS = {"params": "params", "SQNR dB": "sqnr_db", "max abs err": "max_abs_error",
+                "max ulp": "ulp_max", "≤½ ulp": "within_half_ulp", "≤1 ulp": "within_1ulp"}
+
+
+@pytest.fixture(scope="module")
+def hf_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[dict]]:
+    """A float32 model with 20 Hugging Face names and its bf16-rounded copy; the ndjson
+    records of diffing them."""
+    from safetensors.numpy import save_file
+
+    d = tmp_path_factory.mktemp("hfdiff")
+    rng = np.random.default_rng(18)
+    t = {}
+    for layer in (9, 10, 11):
+        for p, s in (("self_attn.q_proj", (256, 1024)), ("self_attn.k_proj", (64, 1024)),
+                     ("self_attn.v_proj", (64, 1024)), ("self_attn.o_proj", (1024, 256)),
+                     ("mlp.gate_proj", (512, 256)), ("mlp.up_proj", (512, 256))):
+            t[f"model.layers.{layer}.{p}.weight"] = rng.standard_normal(s) * 0.02
+    t["model.layers.11.input_layernorm.weight"] = np.ones(1024)
+    t["model.embed_tokens.weight"] = rng.standard_normal((1024, 1024))
+    o = d / "hf-model.safetensors"
+    save_file({k: v.astype(np.float32) for k, v in t.items()}, str(o))
+    q = d / "hf-model-bf16.safetensors"
+    bf16_model(q, t)
+    p = subprocess.run([sys.executable, "-m", "precli", "diff", str(o), str(q), "-o",
+                        "ndjson"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return o, q, [json.loads(x) for x in p.stdout.splitlines()][:-1]
+
+
+@pytest.mark.parametrize("how", ["pipe", "pipe-color", "tty", "tty-nocolor"])
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_table_fits_the_width_and_shows_what_ndjson_says(
+        hf_pair: tuple[Path, Path, list[dict]], width: int, how: str) -> None:
+    """Issue 18: at 80 columns the tensor column was folded to 5 characters, at 60 it was
+    gone and numbers were cut ('131,0…', '100.…'). Now: no line wider than the terminal,
+    every name in full (folded), every cell the record's value as the table writes it,
+    the footnote naming each dropped column."""
+    from table_text import number, parse_table, plain, run_on_tty, too_wide
+
+    o, q, recs = hf_pair
+    argv = ["diff", str(o), str(q)]
+    if how.startswith("tty"):
+        out, code = run_on_tty(argv, o.parent, width,
+                               {"NO_COLOR": "1"} if how == "tty-nocolor" else None)
+    else:
+        env = {**os.environ, "COLUMNS": str(width)}
+        env.pop("NO_COLOR" if how == "pipe-color" else "FORCE_COLOR", None)
+        env.update({"FORCE_COLOR": "1"} if how == "pipe-color" else {"NO_COLOR": "1"})
+        p = subprocess.run([sys.executable, "-m", "precli", *argv, "-o", "table"],
+                           capture_output=True, text=True, env=env)
+        out, code = p.stdout, p.returncode
+    assert code == 0
+    assert ("\x1b[" in out) == (how in ("pipe-color", "tty"))
+    assert too_wide(out, width) == []
+    assert "…" not in out
+    t = parse_table(out, list(DIFF_CELLS))
+    assert [r["tensor"] for r in t.rows] == [r["tensor"] for r in recs]
+    assert {"tensor", "SQNR dB", "≤1 ulp"} <= set(t.headers)
+    assert set(t.headers).isdisjoint(t.dropped)
+    assert set(t.headers) | set(t.dropped) == set(DIFF_CELLS)
+    assert (t.dropped == []) == (width == 120)
+    for row, r in zip(t.rows, recs, strict=True):
+        for h in t.headers:
+            assert row[h] == DIFF_CELLS[h](r), (h, row, r)
+            if h in DIFF_NUMBERS and row[h] != "inf":
+                v = float(r[DIFF_NUMBERS[h]]) * (100 if h.startswith("≤") else 1)
+                assert abs(number(row[h]) - v) <= 5e-3 * abs(v) + 5e-3
+    lines = plain(out).splitlines()
+    short = [str(x) if len(str(x)) <= width else x.name for x in (o, q)]
+    title = " ".join(x.strip() for x in lines[:lines.index(next(
+        x for x in lines if not x.strip()))])
+    assert title == f"precli diff {short[0]} {short[1]}"
+
+
+def test_skipped_tensor_reason_is_listed_under_a_narrow_table(tmp_path: Path) -> None:
+    """A skipped row wrote 'skipped: <reason>' into the no-wrap SQNR column: at 60 columns
+    the reason (and the column) was cut. Now the cell says 'skipped' and the reason is
+    listed, whole, under the table."""
+    from safetensors.numpy import save_file
+    from table_text import parse_table, plain, too_wide
+
+    name = "model.layers.0.self_attn.q_proj.weight"
+    save_file({name: np.ones((4, 8), np.float32), "b": np.ones(3, np.float32)},
+              str(tmp_path / "o.safetensors"))
+    save_file({name: np.ones((4, 4), np.float32), "b": np.ones(3, np.float32)},
+              str(tmp_path / "q.safetensors"))
+    p = subprocess.run([sys.executable, "-m", "precli", "diff", "o.safetensors",
+                        "q.safetensors", "-o", "table"], cwd=tmp_path, capture_output=True,
+                       text=True, env={**os.environ, "COLUMNS": "60", "NO_COLOR": "1"})
+    assert p.returncode == 0, p.stderr
+    assert too_wide(p.stdout, 60) == [] and "…" not in p.stdout
+    t = parse_table(p.stdout, list(DIFF_CELLS))
+    assert [(r["tensor"], r["SQNR dB"]) for r in t.rows] == [("b", "inf"), (name, "skipped")]
+    text = " ".join(plain(p.stdout).split())
+    assert (f"skipped 1 tensor(s): {name} (shape [4, 4] differs from the original's "
+            "[4, 8])") in text

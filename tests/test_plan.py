@@ -680,3 +680,108 @@ def test_budgets_past_any_model_are_usage_errors_not_internal_ones() -> None:
     assert P.parse_size("9" * 40) == int("9" * 40)
     with pytest.raises(UsageError, match="larger than any checkpoint"):
         P.parse_size("9" * 5000)
+
+
+# ------------------------------------------------------------------ the table at 60/80/120
+
+HF_PROJ = (("self_attn.q_proj", (256, 1024)), ("self_attn.k_proj", (64, 1024)),
+           ("self_attn.v_proj", (64, 1024)), ("self_attn.o_proj", (1024, 256)),
+           ("mlp.gate_proj", (512, 256)), ("mlp.up_proj", (512, 256)))
+
+
+def hf_model(path: Path) -> list[str]:
+    """20 tensors with Hugging Face names (one 1,048,576-value embedding, one 1-D norm that
+    keeps its precision), float32: the names of the table, in file order."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(18)
+    t = {f"model.layers.{layer}.{p}.weight": rng.standard_normal(s).astype(np.float32) * 0.02
+         for layer in (9, 10, 11) for p, s in HF_PROJ}
+    t["model.layers.11.input_layernorm.weight"] = np.ones(1024, np.float32)
+    t["model.embed_tokens.weight"] = rng.standard_normal((1024, 1024)).astype(np.float32)
+    save_file(t, str(path))
+    return sorted(t)
+
+
+@pytest.fixture(scope="module")
+def hf_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    p = tmp_path_factory.mktemp("hf") / "hf-model.safetensors"
+    hf_model(p)
+    code, out, _err = run("plan", str(p), *HF_PLAN_ARGS, "-o", "json")
+    assert code == 0
+    return p, json.loads(out)
+
+
+HF_PLAN_ARGS = ("-F", "nvfp4,e4m3fn:channel,int8:channel", "--bits", "6")
+#: every column of the plan table and how the table writes its record's value
+PLAN_CELLS: dict[str, Any] = {
+    "tensor": lambda r: r["tensor"],
+    "dtype": lambda r: r["dtype"],
+    "shape": lambda r: "×".join(map(str, r["shape"])),
+    "params": lambda r: f"{r['params']:,}",
+    "recipe": lambda r: r["recipe"],
+    "SQNR dB": lambda r: "exact" if r["sqnr_db"] == "inf" else f"{r['sqnr_db']:.2f}",
+    "bits/value": lambda r: f"{r['bits_per_value']:.4g}",
+    "error": lambda r: "0" if r["error"] == 0 else f"{r['error']:.4g}",
+    "": lambda r: "pinned" if r["pinned"] else None,
+}
+PLAN_NUMBERS = {"params": "params", "SQNR dB": "sqnr_db", "bits/value": "bits_per_value",
+                "error": "error"}
+
+
+def plan_table_output(path: Path, width: int, how: str) -> str:
+    if how.startswith("tty"):
+        from table_text import run_on_tty
+
+        out, code = run_on_tty(["plan", str(path), *HF_PLAN_ARGS], path.parent, width,
+                               {"NO_COLOR": "1"} if how == "tty-nocolor" else None)
+    else:
+        env = {"COLUMNS": str(width), **({"FORCE_COLOR": "1"} if how == "pipe-color" else
+                                         {"NO_COLOR": "1"})}
+        r = runner.invoke(app, ["plan", str(path), *HF_PLAN_ARGS, "-o", "table"], env=env)
+        out, code = r.stdout, r.exit_code
+    assert code == 0
+    if how in ("pipe-color", "tty"):
+        assert "\x1b[" in out
+    else:
+        assert "\x1b[" not in out
+    return out
+
+
+@pytest.mark.parametrize("how", ["pipe", "pipe-color", "tty", "tty-nocolor"])
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_plan_table_fits_the_width_and_shows_what_json_says(
+        hf_plan: tuple[Path, dict[str, Any]], width: int, how: str) -> None:
+    """Issue 18: at 80 columns the title was cut ('plan for -'), bits/value read '4.' for
+    4.5 and '8.12' for 8.125, params '131,0…'; at 60 the tensor column was gone. Now: no
+    line is wider than the terminal, every name is there in full (folded), every cell is
+    the JSON's value as the table writes it, and the footnote names each dropped column."""
+    from table_text import number, parse_table, plain, too_wide
+
+    path, rec = hf_plan
+    out = plan_table_output(path, width, how)
+    assert too_wide(out, width) == []
+    assert "…" not in out
+    t = parse_table(out, list(PLAN_CELLS))
+    assert [r["tensor"] for r in t.rows] == [r["tensor"] for r in rec["tensors"]]
+    assert {"tensor", "recipe", "SQNR dB"} <= set(t.headers)
+    shown = {h or "pinned" for h in t.headers}
+    assert shown.isdisjoint(t.dropped)
+    assert shown | set(t.dropped) == {h or "pinned" for h in PLAN_CELLS}
+    assert (t.dropped == []) == (width == 120)
+    for row, r in zip(t.rows, rec["tensors"], strict=True):
+        for h in t.headers:
+            want = PLAN_CELLS[h](r)
+            if h == "recipe" and r["recipe"] == "stored":
+                assert row[h].startswith("stored ")  # the stored format: "stored fp32"
+                continue
+            assert row.get(h) == want, (h, row, r)
+            if h in PLAN_NUMBERS and want != "exact":
+                v = float(r[PLAN_NUMBERS[h]])
+                assert abs(number(row[h]) - v) <= 5e-3 * abs(v) + 5e-3
+    lines = plain(out).splitlines()
+    title = " ".join(x.strip() for x in lines[:lines.index(next(
+        x for x in lines if not x.strip()))])
+    name = str(path) if len(str(path)) <= width else path.name
+    assert title == (f"{name} (safetensors): plan for --bits 6, least total error "
+                     "Σ params·10^(−SQNR/10), no lost values")

@@ -75,34 +75,11 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
     if not rep.tensors and not rep.errors:
         raise no_tensor_matches(quantized)
     if mode == "table":
+        from precli.cli.diff_view import diff_view
         from precli.cli.terminal import console
-        from precli.cli.views import new_table
 
         con = console(sys.stdout, env.color)
-        t = new_table(title=f"precli diff {original} {quantized}", title_justify="left",
-                   box="simple_head", pad_edge=False, collapse_padding=True)
-        t.add_column("tensor", overflow="fold")
-        t.add_column("dtype", overflow="fold")
-        for col in ("params", "SQNR dB", "max abs err", "element", "max ulp", "≤½ ulp",
-                    "≤1 ulp"):
-            t.add_column(col, justify="left" if col == "element" else "right", no_wrap=True)
-        for d in rep.tensors:
-            r = d.record()
-            if r["skip"] is not None:
-                t.add_row(d.name, d.dtype, f"{d.params:,}", f"skipped: {r['skip']}")
-                continue
-            t.add_row(d.name, d.dtype, f"{d.params:,}", _num(r["sqnr_db"]),
-                      _num(r["max_abs_error"]), r["element_format"] or "",
-                      _num(r["ulp_max"], 7), _pct(r["within_half_ulp"]),
-                      _pct(r["within_1ulp"]))
-        con.print(t)
-        s = rep.summary
-        ulps = (f"within 1 ulp: {_pct(s['within_1ulp'])}, within 1/2 ulp: "
-                f"{_pct(s['within_half_ulp'])}" if s["within_1ulp"] is not None else
-                "no ulp figures (no quantized element format to count ulps in)")
-        con.print(f"{s['tensors']} tensors compared ({s['params']:,} values); {ulps}"
-                  + (f"; only in the original: {', '.join(s['only_original'])}"
-                     if s["only_original"] else ""), highlight=False)
+        con.print(diff_view(rep, original, quantized, con.width))
     else:
         from precli.stream.writers import write_table_rows
 
@@ -117,18 +94,6 @@ def diff_command(original: str, quantized: str, include: str | None, exclude: st
                    f"{original} (each is listed with the reason)")
         return int(ExitStatus.DATA_ERROR)
     return int(ExitStatus.DATA_ERROR) if rep.errors else 0
-
-
-def _num(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, str):
-        return v
-    return f"{v:.{digits}g}"
-
-
-def _pct(v: Any) -> str:
-    return "" if v is None else f"{100 * v:.2f}%"
 
 
 def plan_command(req: PlanRequest, env: OutputEnv) -> int:

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from precli.cli.views import KeyValues, human_bytes, new_table
+from precli.cli.tables import short_path, tensor_table
+from precli.cli.views import KeyValues, dropped_note, fit_columns, human_bytes, new_table
 from precli.model.plan import STORED, Plan, Solution, weighted_sqnr
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 CAVEAT = ("The error is a weight-error proxy (relative error energy of each tensor's "
           "values), not an accuracy guarantee: check the model on its task.")
@@ -43,38 +48,35 @@ def _recipe_cell(plan: Plan, i: int) -> str:
     return f"stored {it.format}" if c.recipe == STORED else c.recipe
 
 
+#: the per-tensor table: (name, header, justify); DROP: the order columns leave a narrow
+#: terminal in (tensor, recipe and SQNR always stay)
+_COLUMNS = (
+    ("tensor", "tensor", "left"), ("dtype", "dtype", "left"), ("shape", "shape", "left"),
+    ("params", "params", "right"), ("recipe", "recipe", "left"),
+    ("SQNR dB", "SQNR dB", "right"), ("bits/value", "bits/value", "right"),
+    ("error", "error", "right"), ("pinned", "", "left"),
+)
+_DROP = ("error", "dtype", "shape", "params", "pinned", "bits/value")
+
+
 def plan_view(plan: Plan, width: int = 120) -> RenderableType:
     """The plan: per tensor, totals, the mix of recipes, the budget sweep, pins, caveat."""
     s = plan.solution
-    parts: list[RenderableType] = []
-    title = (f"{plan.path} ({plan.kind}): plan for {plan.budget.text()}, "
+    title = (f"{short_path(plan.path, width)} ({plan.kind}): plan for {plan.budget.text()}, "
              f"{_OBJECTIVES[plan.objective]}")
-    t = new_table(title=title, box="simple_head", pad_edge=False, collapse_padding=True,
-               title_justify="left")
-    wide = width >= 110
-    t.add_column("tensor", overflow="fold", min_width=min(36, width // 3))
-    if wide:
-        t.add_column("dtype", no_wrap=True)
-    t.add_column("shape", no_wrap=True)
-    t.add_column("params", justify="right", no_wrap=True)
-    t.add_column("recipe", no_wrap=True)
-    t.add_column("SQNR dB", justify="right", no_wrap=True)
-    t.add_column("bits/value", justify="right", no_wrap=True)
-    if wide:
-        t.add_column("error", justify="right", no_wrap=True)
-    t.add_column("", no_wrap=True)
+    pinned = any(it.pin is not None for it in plan.items)
+    columns = [c for c in _COLUMNS if c[0] != "pinned" or pinned]
+    rows = []
     for i, (it, c) in enumerate(zip(plan.items, s.picks, strict=True)):
         shape = "×".join(str(d) for d in it.shape) or "scalar"
-        pin = "pinned" if it.pin is not None else ""
-        row = [it.name] + ([it.dtype] if wide else []) + [
-            shape, f"{it.params:,}", _recipe_cell(plan, i), _db(c.sqnr_db),
-            f"{c.bits / it.params:.4g}"] + ([_err(c.error)] if wide else []) + [pin]
-        t.add_row(*row)
-    parts.append(t)
+        rows.append([it.name, it.dtype, shape, f"{it.params:,}", _recipe_cell(plan, i),
+                     _db(c.sqnr_db), f"{c.bits / it.params:.4g}", _err(c.error)]
+                    + (["pinned" if it.pin is not None else ""] if pinned else []))
+    parts = tensor_table(title, columns, rows, _DROP, width)
     parts.append(totals_view(plan, s))
-    parts.append(_mix(plan))
+    parts.extend(_mix(plan, width))
     if plan.sweep:
-        parts.append(sweep_view(plan))
+        parts.extend(sweep_view(plan, width))
     notes = KeyValues()
     pins = plan.pins()
     if pins:
@@ -117,7 +119,7 @@ def totals_view(plan: Plan, s: Solution) -> KeyValues:
     return kv
 
 
-def _mix(plan: Plan) -> Any:
+def _mix(plan: Plan, width: int = 120) -> list[RenderableType]:
     s = plan.solution
     rows: dict[str, list[int]] = {}
     for i, (it, c) in enumerate(zip(plan.items, s.picks, strict=True)):
@@ -126,31 +128,56 @@ def _mix(plan: Plan) -> Any:
         r[0] += 1
         r[1] += it.params
         r[2] += c.bits
-    t = new_table(title="by recipe", box="simple_head", pad_edge=False, collapse_padding=True,
-               title_justify="left")
-    t.add_column("recipe", no_wrap=True)
-    for name in ("tensors", "params", "share", "bytes"):
-        t.add_column(name, justify="right", no_wrap=True)
     p = plan.params
-    for name, (n, params, bits) in rows.items():
-        t.add_row(name, f"{n:,}", f"{params:,}", f"{params / p:.1%}", f"{-(-bits // 8):,}")
-    return t
+    cells = {name: {"recipe": name, "tensors": f"{n:,}", "params": f"{params:,}",
+                    "share": f"{params / p:.1%}", "bytes": f"{-(-bits // 8):,}"}
+             for name, (n, params, bits) in rows.items()}
+
+    def build(keys: list[str]) -> Table:
+        t = new_table(title="by recipe", box="simple_head", pad_edge=False,
+                      collapse_padding=True, title_justify="left")
+        for k in keys:
+            t.add_column(k, justify="left" if k == "recipe" else "right", no_wrap=True)
+        for row in cells.values():
+            t.add_row(*(row[k] for k in keys))
+        return t
+
+    return _fitted(build, ("recipe", "tensors", "params", "share", "bytes"),
+                   ("bytes", "params", "tensors"), width)
 
 
-def sweep_view(plan: Plan) -> Any:
-    t = new_table(title="the optimum at nearby budgets (same statistics, re-solved)",
-               box="simple_head", pad_edge=False, collapse_padding=True, title_justify="left")
-    for name in ("budget", "bits/param", "bytes", "error", "weighted SQNR dB",
-                 "worst SQNR dB"):
-        t.add_column(name, justify="left" if name == "budget" else "right", no_wrap=True)
+_SWEEP = ("budget", "bits/param", "bytes", "error", "weighted SQNR dB", "worst SQNR dB")
+
+
+def sweep_view(plan: Plan, width: int = 120) -> list[RenderableType]:
     p = plan.params
+    rows = []
     for row in plan.sweep:
         label = ("▸ " if row.given else "  ") + row.label
         s = row.solution
         if s is None:
-            t.add_row(label, "cannot be met", "", "", "", "")
+            rows.append(dict(zip(_SWEEP, (label, "cannot be met", "", "", "", ""),
+                                 strict=True)))
             continue
         e = _err(float(s.objective)) + ("" if s.optimal else " (≥ " + _err(float(s.bound)) + ")")
-        t.add_row(label, f"{s.bits / p:.4f}", f"{-(-s.bits // 8):,}", e,
-                  _db(weighted_sqnr(s.objective, p)), _db(s.worst_sqnr))
-    return t
+        rows.append(dict(zip(_SWEEP, (label, f"{s.bits / p:.4f}", f"{-(-s.bits // 8):,}", e,
+                                      _db(weighted_sqnr(s.objective, p)), _db(s.worst_sqnr)),
+                             strict=True)))
+
+    def build(keys: list[str]) -> Table:
+        t = new_table(title="the optimum at nearby budgets (same statistics, re-solved)",
+                      box="simple_head", pad_edge=False, collapse_padding=True,
+                      title_justify="left")
+        for k in keys:
+            t.add_column(k, justify="left" if k == "budget" else "right", no_wrap=True)
+        for r in rows:
+            t.add_row(*(r[k] for k in keys))
+        return t
+
+    return _fitted(build, _SWEEP, ("bytes", "worst SQNR dB", "error"), width)
+
+
+def _fitted(build: Callable[[list[str]], Table], keys: Sequence[str], drop: Sequence[str],
+            width: int) -> list[RenderableType]:
+    t, hidden = fit_columns(build, keys, drop, width)
+    return [t, dropped_note(hidden)] if hidden else [t]

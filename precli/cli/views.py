@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -564,26 +564,13 @@ def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int 
     """Per-recipe statistics of casting an array. ★ marks the best recipe per column among
     those that lose no value; ◆ the cheapest recipe reaching --min-sqnr. Columns that do not
     fit are dropped by priority and named in a footnote. Below: where each scale came from."""
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    probe = Console(width=1000)
-    hidden: list[str] = []
     keys = [k for k, _ in _STATS_COLUMNS if k != "bytes" or (recs and "bytes" in recs[0])]
-    drop_order = [k for k in _DROP if k in keys]
-    while True:
-        t = _compare_stats(source, recs, keys, min_sqnr, title)
-        if Measurement.get(probe, probe.options, t).maximum <= width or len(hidden) == len(
-                drop_order):
-            break
-        drop = drop_order[len(hidden)]
-        hidden.append(drop)
-        keys.remove(drop)
+    t, hidden = fit_columns(lambda ks: _compare_stats(source, recs, ks, min_sqnr, title), keys,
+                            _DROP, width)
     notes: list[RenderableType] = [t]
     if hidden:
         names = dict(_STATS_COLUMNS)
-        notes.append(Text(f"not shown at this width: {', '.join(names[k] for k in hidden)} "
-                          "(widen the terminal, or use --output json)", style="dim"))
+        notes.append(dropped_note([names[k] for k in hidden]))
     kv = KeyValues()
     for r in recs:
         txt = scale_note(r)
@@ -593,6 +580,34 @@ def compare_stats_table(source: str, recs: Sequence[dict[str, Any]], width: int 
         kv.title = Text("scales", style="bold")
         notes.append(kv)
     return Group(*notes)
+
+
+def fit_columns(build: Callable[[list[str]], Table], keys: Sequence[str],
+                drop: Sequence[str], width: int) -> tuple[Table, list[str]]:
+    """Columns by priority: build(keys) with every key, then without the keys of `drop`, in
+    that order, one more each time, until the table measures no wider than `width` (or
+    nothing droppable is left). Returns the last table and the keys dropped, in order.
+    Keys not in `drop` always stay; a no_wrap column is thus shown whole or not at all."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=1000)
+    shown = list(keys)
+    order = [k for k in drop if k in shown]
+    hidden: list[str] = []
+    while True:
+        t = build(shown)
+        if Measurement.get(probe, probe.options, t).maximum <= width or not order:
+            return t, hidden
+        hidden.append(order.pop(0))
+        shown.remove(hidden[-1])
+
+
+def dropped_note(headers: Sequence[str]) -> Text:
+    """The footnote under a table that lost columns to the width: which ones, and how to
+    see them."""
+    return Text(f"not shown at this width: {', '.join(headers)} "
+                "(widen the terminal, or use --output json)", style="dim")
 
 
 def human_bytes(n: int) -> str:
