@@ -535,12 +535,14 @@ def main() -> int:
         base_py = tmp / "baseline.py"
         base_py.write_text(BASELINE)
         all_cmds = {
-            "precli": Cmd("precli", f"precli compare CKPT --formats {RECIPES} --output ndjson",
-                          [*precli, "compare", str(ckpt), "--formats", RECIPES, "--output",
-                           "ndjson", *sel], tmp / "precli.ndjson"),
+            "precli": Cmd("precli", f"precli compare CKPT --small --formats {RECIPES} "
+                          "--output ndjson",
+                          [*precli, "compare", str(ckpt), "--small", "--formats", RECIPES,
+                           "--output", "ndjson", *sel], tmp / "precli.ndjson"),
             "precli-j2": Cmd("precli-j2", "the same with --jobs 2",
-                             [*precli, "compare", str(ckpt), "--formats", RECIPES, "--output",
-                              "ndjson", "--jobs", "2", *sel], tmp / "precli-j2.ndjson"),
+                             [*precli, "compare", str(ckpt), "--small", "--formats", RECIPES,
+                              "--output", "ndjson", "--jobs", "2", *sel],
+                             tmp / "precli-j2.ndjson"),
             "baseline": Cmd("baseline", "baseline.py CKPT (numpy + ml_dtypes)",
                             [PY, str(base_py), str(ckpt), tensors or "", RECIPES],
                             tmp / "baseline.ndjson"),

@@ -71,7 +71,7 @@ def _compare(bench: ModuleType, ckpt: Path, tmp: Path) -> tuple[Path, Path]:
     base_py = tmp / "baseline.py"
     base_py.write_text(bench.BASELINE)
     pre, base = tmp / "p.ndjson", tmp / "b.ndjson"
-    _run([sys.executable, "-m", "precli", "compare", str(ckpt), "--formats", RECIPES,
+    _run([sys.executable, "-m", "precli", "compare", str(ckpt), "--small", "--formats", RECIPES,
           "--output", "ndjson"], pre)
     _run([sys.executable, str(base_py), str(ckpt), "", RECIPES], base)
     return pre, base

@@ -68,7 +68,7 @@ def test_per_tensor_records_match_the_package_and_numpy(
         model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, arrays = model
     loaded = load_file(str(path))  # the oracle reader
-    recs, p = records("compare", str(path), "-F", "bf16,e4m3fn,e4m3fn:tensor")
+    recs, p = records("compare", "--small", str(path), "-F", "bf16,e4m3fn,e4m3fn:tensor")
     assert p.returncode == 0, p.stderr
     per = [r for r in recs if r["tensor"] is not None]
     assert [r["tensor"] for r in per if r["format"] == "bf16"] == [
@@ -103,7 +103,7 @@ def test_per_tensor_records_match_the_package_and_numpy(
 def test_summary_merges_every_tensor(model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, _ = model
     loaded = {k: v for k, v in load_file(str(path)).items() if k != "position_ids"}
-    recs, _ = records("compare", str(path), "-F", "bf16,e4m3fn,nvfp4")
+    recs, _ = records("compare", "--small", str(path), "-F", "bf16,e4m3fn,nvfp4")
     per = [r for r in recs if r["tensor"] is not None and r["skip"] is None]
     summary = {r["format"]: r for r in recs if r["tensor"] is None}
     assert list(summary) == ["bf16", "e4m3fn", "nvfp4"]
@@ -132,7 +132,7 @@ def test_summary_merges_every_tensor(model: tuple[Path, dict[str, np.ndarray]]) 
 
 def test_bf16_stored_is_exact_in_bf16(model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, arrays = model
-    recs, p = records("compare", str(path.parent / "bf16.safetensors"), "-F", "bf16,fp16")
+    recs, p = records("compare", "--small", str(path.parent / "bf16.safetensors"), "-F", "bf16,fp16")
     assert p.returncode == 0, p.stderr
     r = recs[0]
     assert r["dtype"] == "BF16" and r["exact_fraction"] == 1.0 and r["sqnr_db"] == "inf"
@@ -141,7 +141,7 @@ def test_bf16_stored_is_exact_in_bf16(model: tuple[Path, dict[str, np.ndarray]])
 
 def test_jobs_give_identical_results(model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, _ = model
-    args = ("compare", str(path), "-F", "bf16,e4m3fn:tensor,int4:group16,mxfp4,nvfp4")
+    args = ("compare", "--small", str(path), "-F", "bf16,e4m3fn:tensor,int4:group16,mxfp4,nvfp4")
     one = precli(*args, "-o", "ndjson")
     two = precli(*args, "-o", "ndjson", "--jobs", "2")
     assert one.returncode == two.returncode == 0
@@ -150,7 +150,7 @@ def test_jobs_give_identical_results(model: tuple[Path, dict[str, np.ndarray]]) 
 
 def test_tensor_selection(model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, _ = model
-    recs, _ = records("compare", str(path), "-F", "bf16", "--tensors", r"^layers\.",
+    recs, _ = records("compare", "--small", str(path), "-F", "bf16", "--tensors", r"^layers\.",
                       "--exclude", "norm")
     assert [r["tensor"] for r in recs] == ["layers.0.o.weight", "layers.0.q.weight", None]
     p = precli("compare", str(path), "--tensors", "nothing-matches")
@@ -161,24 +161,24 @@ def test_tensor_selection(model: tuple[Path, dict[str, np.ndarray]]) -> None:
 
 def test_table_view_summary_first(model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, _ = model
-    p = precli("compare", str(path), "-F", "bf16,e4m3fn,e4m3fn:tensor", "-o", "table")
+    p = precli("compare", "--small", str(path), "-F", "bf16,e4m3fn,e4m3fn:tensor", "-o", "table")
     out = p.stdout
     assert p.returncode == 0
-    assert out.index("4 of 5 tensors") < out.index("worst tensors by SQNR")
+    assert out.index("4 of 5 tensors") < out.index("SQNR by tensor")
     assert "position_ids (integer" in out or "position_ids" in out.split("skipped", 1)[1]
     assert "layers.0.o.weight (1 lost)" in out  # the worst e4m3fn tensor, said plainly
-    full = precli("compare", str(path), "-F", "bf16", "-o", "table", "--all").stdout
+    full = precli("compare", "--small", str(path), "-F", "bf16", "-o", "table", "--all").stdout
     assert "SQNR of every tensor" in full and "embed.weight" in full
 
 
 def test_sharded_model_with_a_damaged_shard(tmp_path: Path) -> None:
     make_sharded(tmp_path)
-    recs, p = records("compare", str(tmp_path), "-F", "bf16")
+    recs, p = records("compare", "--small", str(tmp_path), "-F", "bf16")
     assert p.returncode == 0 and [r["tensor"] for r in recs][:4] == [
         f"layer.{i}.w" for i in range(4)]
     shard = tmp_path / "m-00002.safetensors"
     shard.write_bytes(shard.read_bytes()[:20])
-    recs, p = records("compare", str(tmp_path / "model.safetensors.index.json"), "-F", "bf16")
+    recs, p = records("compare", "--small", str(tmp_path / "model.safetensors.index.json"), "-F", "bf16")
     assert p.returncode == 1
     assert {r["tensor"] for r in recs} == {"layer.0.w", "layer.1.w", None}  # healthy ones
     line = p.stderr.strip().splitlines()
@@ -225,7 +225,7 @@ def test_gguf_onnx_and_npz(tmp_path: Path) -> None:
     wr.write_kv_data_to_file()
     wr.write_tensors_to_file()
     wr.close()
-    recs, p = records("compare", str(gp), "-F", "bf16")
+    recs, p = records("compare", "--small", str(gp), "-F", "bf16")
     assert p.returncode == 0, p.stderr
     by = {r["tensor"]: r for r in recs if r["tensor"]}
     assert by["blk.0.w"]["shape"] == [8, 32] and by["blk.0.w"]["dtype"] == "F32"
@@ -240,12 +240,12 @@ def test_gguf_onnx_and_npz(tmp_path: Path) -> None:
     init = numpy_helper.from_array(w, "fc.weight")
     graph = helper.make_graph([], "g", [], [], initializer=[init])
     onnx.save(helper.make_model(graph), str(op))
-    recs, p = records("compare", str(op), "-F", "bf16")
+    recs, p = records("compare", "--small", str(op), "-F", "bf16")
     assert p.returncode == 0, p.stderr
     assert recs[0]["tensor"] == "fc.weight" and recs[0]["sqnr_db"] == want.sqnr_db
     # npz
     zp = tmp_path / "m.npz"
     np.savez(zp, a=w, b=w[:2])
-    recs, p = records("compare", str(zp), "-F", "bf16")
+    recs, p = records("compare", "--small", str(zp), "-F", "bf16")
     assert p.returncode == 0 and [r["tensor"] for r in recs] == ["a", "b", None]
     assert recs[0]["sqnr_db"] == want.sqnr_db

@@ -565,7 +565,7 @@ def test_cli_json_contract_and_brute_force_on_a_checkpoint(tmp_path: Path) -> No
     lm = next(t for t in json.loads(out2)["tensors"] if t["tensor"] == "lm_head.weight")
     assert lm["recipe"] == "bf16" and lm["sqnr_db"] == pytest.approx(want, rel=1e-9)
     # optimality over the real statistics: brute force over every assignment
-    code, out3, _ = run("compare", str(ck), "-F", fmts, "-o", "json")
+    code, out3, _ = run("compare", str(ck), "--small", "-F", fmts, "-o", "json")
     stats: dict[str, dict[str, tuple[int, float | None, int]]] = {}
     for r in json.loads(out3):
         if r["tensor"] is None or r["skip"] is not None:
@@ -645,8 +645,12 @@ def test_cli_errors(tmp_path: Path) -> None:
     ):
         code, _, err_ = run("plan", str(ck), "-F", "nvfp4,e4m3fn:tensor", *args)
         assert code == 2 and msg in err_ and err_.startswith("precli: error: "), (args, err_)
-    code, _, err_ = run("plan", str(ck), "--bits", "4")
-    assert code == 2 and "--formats" in err_
+    # no --formats: the deployment recipes, spelled as the recipes module lists them
+    code, out, err_ = run("plan", str(ck), "--bits", "6", "-o", "json")
+    assert code == 0, err_
+    assert json.loads(out)["recipes"] == [
+        "bf16", "fp16", "e4m3fn:channel", "e4m3fn:block128x128", "mxfp8_e4m3", "mxfp4",
+        "nvfp4", "int8:channel", "int4:group128", "nf4"]  # fmt: skip
     code, _, err_ = run("plan", str(tmp_path / "nope.safetensors"), "-F", "nvfp4", "--bits", "5")
     assert code in (1, 2) and err_.startswith("precli: error: ") and "Traceback" not in err_
 

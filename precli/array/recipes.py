@@ -191,12 +191,12 @@ class Recipe(NamedTuple):
         if c % self.cols == 0 and r % self.rows == 0:
             return None
         what = f"group of {self.cols}" if self.rows == 1 else f"block {self.rows}x{self.cols}"
-        if c % self.cols:
-            side = (f"rows of {c:,} values, shorter than a {what}" if c < self.cols else
-                    f"rows of {c:,} values end in a partial {what}")
+        if c % self.cols:  # (no commas: the note is one csv cell that cut can split)
+            side = (f"rows of {c} values are shorter than a {what}" if c < self.cols else
+                    f"rows of {c} values end in a partial {what}")
         else:
-            side = f"{r:,} rows end in a partial {what}"
-        return f"{side}: {bits:.4g} bits/value, not {whole:.4g}"
+            side = f"{r} rows end in a partial {what}"
+        return f"{side}: {bits:.4g} bits/value ({whole:.4g} in whole ones)"
 
 
 def matrix_shape(shape: tuple[int, ...], axis: int | None = None) -> tuple[int, int]:
