@@ -162,8 +162,9 @@ def test_nothing_compared_is_an_error_and_says_why(tmp_path: Path) -> None:
 
     from safetensors.numpy import save_file
 
+    # no name in common, and no matrix of the same shape to pair by value either
     save_file({"a": np.ones((4, 4), np.float32)}, str(tmp_path / "o.safetensors"))
-    save_file({"b": np.ones((4, 4), np.float16)}, str(tmp_path / "q.safetensors"))
+    save_file({"b": np.ones((4, 5), np.float16)}, str(tmp_path / "q.safetensors"))
     p = subprocess.run([sys.executable, "-m", "precli", "diff", "o.safetensors", "q.safetensors",
                         "-o", "table"], cwd=tmp_path, capture_output=True, text=True,
                        env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
@@ -172,6 +173,85 @@ def test_nothing_compared_is_an_error_and_says_why(tmp_path: Path) -> None:
                         "paired with one of o.safetensors (each is listed with the reason)\n")
     assert "0 tensors compared (0 values); no ulp figures" in p.stdout
     assert "within 1 ulp: ," not in p.stdout
+
+
+def _sqnr(x: np.ndarray, q: np.ndarray) -> float:
+    x64, q64 = x.astype(np.float64), q.astype(np.float64)
+    return 10 * np.log10(float(np.sum(x64**2)) / float(np.sum((x64 - q64) ** 2)))
+
+
+def test_safetensors_against_its_onnx_export_pairs_by_view(tmp_path: Path) -> None:
+    """A PyTorch Linear [out, in] against an ONNX export that stores it as MatMul's B
+    [in, out] in fp16 under another name: one candidate each way, compared transposed."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal((48, 256)) * 0.05).astype(np.float32)  # [out, in]
+    e = (rng.standard_normal((100, 64)) * 0.5).astype(np.float32)  # an embedding: as is
+    save_file({"fc.weight": w, "embed.weight": e}, str(tmp_path / "m.safetensors"))
+    b = w.T.astype(np.float16)  # [in, out]
+    nodes = [helper.make_node("MatMul", ["x", "onnx::MatMul_7"], ["y"]),
+             helper.make_node("Gather", ["onnx::Gather_3", "ids"], ["z"])]
+    g = helper.make_graph(
+        nodes, "export",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [1, 256]),
+         helper.make_tensor_value_info("ids", TensorProto.INT64, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [1, 48]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT16, [3, 64])],
+        initializer=[numpy_helper.from_array(b, "onnx::MatMul_7"),
+                     numpy_helper.from_array(e.astype(np.float16), "onnx::Gather_3")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(m, str(tmp_path / "m.onnx"))
+    rep = diff_checkpoints(str(tmp_path / "m.safetensors"), str(tmp_path / "m.onnx"))
+    by = {t.name: t.record() for t in rep.tensors}
+    assert by["onnx::MatMul_7"]["paired"] == "view"
+    assert by["onnx::MatMul_7"]["original"] == "fc.weight"
+    assert by["onnx::Gather_3"]["original"] == "embed.weight"
+    # the export is fp16 of the weight: within half an fp16 ulp everywhere, and the
+    # statistics are numpy's on the transposed matrix
+    r = by["onnx::MatMul_7"]
+    assert r["within_half_ulp"] == 1.0 and r["element_format"] == "fp16"
+    assert r["sqnr_db"] == pytest.approx(_sqnr(w, b.T), abs=1e-9)
+    assert r["max_abs_error"] == float(np.max(np.abs(w.astype(np.float64) - b.T)))
+    assert rep.summary["tensors"] == 2 and rep.summary["paired_by_view"] == 2
+    assert rep.only_original == []
+
+
+def test_onnx_float_against_its_onnxruntime_int8_copy(tmp_path: Path) -> None:
+    """Every weight onnxruntime's quantize_dynamic quantized is paired (by name once the
+    W_quantized family is read as W; the Gemm weight it stores transposed under a new name,
+    by view) and gets its SQNR: numpy's, from the stored codes, scales and zero points."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from test_sources_onnx_quant import float_model
+
+    src = float_model(tmp_path / "f.onnx")
+    out = tmp_path / "q.onnx"
+    quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=False)
+    orig = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(src)).graph.initializer}
+    st = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(out)).graph.initializer}
+    rep = diff_checkpoints(str(src), str(out))
+    by = {t.name: t for t in rep.tensors}
+    quantized = [n for n in st if n.endswith("_quantized")]
+    assert len(quantized) == 3
+    for qn in quantized:
+        base = qn[: -len("_quantized")]
+        td = by[base]
+        assert td.skip is None, td.skip
+        want_orig = base.removesuffix("_Transposed")
+        assert td.original == want_orig
+        q = st[qn].astype(np.int32) - st[base + "_zero_point"].astype(np.int32)
+        deq = q.astype(np.float32) * st[base + "_scale"].astype(np.float32)
+        x = orig[want_orig]
+        if deq.shape != x.shape:  # stored [K, N] for a Gemm transB weight [N, K]
+            deq = deq.T
+        assert td.record()["sqnr_db"] == pytest.approx(_sqnr(x, deq), abs=1e-9), base
+        assert td.record()["count"] == x.size
+    assert {t.paired for t in rep.tensors if t.skip is None} == {"name", "view"}
 
 
 # ------------------------------------------------------------------ the table at 60/80/120

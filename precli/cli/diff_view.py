@@ -39,9 +39,16 @@ def diff_view(rep: Any, original: str, quantized: str, width: int = 120) -> Rend
                      _pct(r["within_1ulp"])])
     title = f"precli diff {short_path(original, width)} {short_path(quantized, width)}"
     parts = tensor_table(title, _COLUMNS, rows, _DROP, width)
-    if skipped:
+    by_view = [f"{d.name} ↔ {d.original}" for d in rep.tensors
+               if d.paired == "view" and d.skip is None]
+    if skipped or by_view:
         kv = KeyValues()
-        kv.add_row("skipped", f"{len(skipped)} tensor(s): {', '.join(skipped)}")
+        if by_view:
+            kv.add_row("paired by view", f"{len(by_view)} tensor(s) whose names differ, "
+                       "paired by their matrix view's shape (the only candidate either way) "
+                       f"and compared in view order: {', '.join(by_view)}")
+        if skipped:
+            kv.add_row("skipped", f"{len(skipped)} tensor(s): {', '.join(skipped)}")
         parts.append(kv)
     s = rep.summary
     ulps = (f"within 1 ulp: {_pct(s['within_1ulp'])}, within 1/2 ulp: "

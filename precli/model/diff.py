@@ -3,8 +3,17 @@
 Tensors are matched by name after the quantized checkpoint's families are grouped into
 logical tensors (:mod:`precli.sources.quantized` documents the mapping: e.g. DeepSeek
 ``X.weight`` + ``X.weight_scale_inv`` -> ``X.weight``; gpt-oss ``X_blocks`` + ``X_scales``
--> ``X``; AWQ / GPTQ ``X.qweight`` ... -> ``X.weight`` in PyTorch's [out, in] orientation),
-so the names of the original model line up. Shapes must agree.
+-> ``X``; AWQ / GPTQ ``X.qweight`` ... -> ``X.weight`` in PyTorch's [out, in] orientation;
+onnxruntime's ``W_quantized`` -> ``W``), so the names of the original model line up. Shapes
+must agree.
+
+When names differ (a safetensors model against its ONNX export), a tensor left unmatched
+is paired **by value shape**: with the one unmatched original whose matrix view
+(:mod:`precli.array.views`: ``[outputs, reduction]``, e.g. ``[out, in]`` for a PyTorch
+``Linear`` and for an ONNX ``MatMul`` weight stored ``[in, out]``) has the same rows and
+columns, when that candidate is the only one either way. Such a pair is compared in view
+order, and its record says how it was made (``paired``: ``name`` or ``view``) and the
+original's name.
 
 Per matched tensor: the compare statistics of the quantized values against the original
 (:class:`precli.model.stats.ErrorTally`: count, lost, exact share, max / mean abs error, RMSE,
@@ -24,19 +33,22 @@ two; otherwise within 2^-53 relative).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from precli.array.views import View
 from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.model.stats import ErrorTally, json_number
+from precli.model.viewing import tensor_view
 from precli.sources import Tensor, open_checkpoint
 from precli.sources.quantized import QuantTensor
 
-__all__ = ["DIFF_KEYS", "DiffReport", "diff_checkpoints", "diff_tensor", "grid_position"]
+__all__ = ["DIFF_KEYS", "DiffReport", "diff_checkpoints", "diff_tensor", "grid_position",
+           "pair_by_view"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -45,6 +57,7 @@ DIFF_KEYS: tuple[str, ...] = (
     "tensor", "dtype", "original_dtype", "shape", "params", "skip", "count", "nan_in", "lost",
     "underflow", "exact_fraction", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error",
     "sqnr_db", "element_format", "ulp_max", "ulp_mean", "within_half_ulp", "within_1ulp",
+    "paired", "original",
 )
 
 CHUNK = 1 << 18
@@ -108,6 +121,8 @@ class TensorDiff:
     stats: dict[str, Any]
     element_format: str | None
     ulp: dict[str, Any]
+    paired: str | None = None  # "name" | "view" (None: unmatched)
+    original: str | None = None  # the original's name
 
     def record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {"tensor": self.name, "dtype": self.dtype,
@@ -116,7 +131,9 @@ class TensorDiff:
                                "skip": self.skip}
         rec.update({k: self.stats.get(k) for k in DIFF_KEYS[6:16]})
         rec["element_format"] = self.element_format
-        rec.update({k: self.ulp.get(k) for k in DIFF_KEYS[17:]})
+        rec.update({k: self.ulp.get(k) for k in DIFF_KEYS[17:21]})
+        rec["paired"] = self.paired
+        rec["original"] = self.original
         return rec
 
 
@@ -133,13 +150,41 @@ class DiffReport:
         return [t.record() for t in self.tensors] + [self.summary]
 
 
-def diff_tensor(orig: Tensor, quant: Tensor) -> TensorDiff:
-    """Statistics and ulp distances of one quantized tensor against its original."""
+def _in_view(read: Callable[[int, int], Any], shape: tuple[int, ...], view: View | None
+             ) -> Callable[[int, int], Any]:
+    """A flat ``read(start, stop)`` in the view's order (rows first): the stored order when
+    the view is a plain reshape, else the tensor read whole and transposed once. Works for
+    readers returning one array or a tuple of arrays (``decompose``)."""
+    if view is None or view.in_place:
+        return read
+    cache: list[Any] = []
+
+    def flat(a: Any) -> Any:
+        return np.ascontiguousarray(np.transpose(np.asarray(a).reshape(shape),
+                                                 view.order)).reshape(-1)
+
+    def get(a: int, b: int) -> Any:
+        if not cache:
+            whole = read(0, math.prod(shape))
+            cache.append(tuple(flat(x) for x in whole) if isinstance(whole, tuple)
+                         else flat(whole))
+        w = cache[0]
+        return tuple(x[a:b] for x in w) if isinstance(w, tuple) else w[a:b]
+
+    return get
+
+
+def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = None
+                ) -> TensorDiff:
+    """Statistics and ulp distances of one quantized tensor against its original;
+    ``views``: compare them element by element in these views' order (a pair made by
+    value shape), else in stored order."""
     skip = None
-    if orig.shape != quant.shape:
+    if views is None and orig.shape != quant.shape:
         skip = f"shape {list(quant.shape)} differs from the original's {list(orig.shape)}"
     elif orig.skip is not None or quant.skip is not None:
         skip = orig.skip or quant.skip
+    how = "name" if views is None else "view"
     elfmt: str | None = None
     if skip is None:
         if isinstance(quant, QuantTensor):
@@ -148,25 +193,34 @@ def diff_tensor(orig: Tensor, quant: Tensor) -> TensorDiff:
             elfmt = quant.format
     if skip is not None:
         return TensorDiff(quant.name, quant.dtype, orig.dtype, quant.shape, quant.numel, skip,
-                          {}, None, {})
+                          {}, None, {}, how, orig.name)
+    ov, qv = views if views is not None else (None, None)
+    read_o = _in_view(orig.read, orig.shape, ov)
+    read_q = _in_view(quant.read, quant.shape, qv)
+    parts = _in_view(quant.decompose, quant.shape, qv) if isinstance(quant, QuantTensor) \
+        else None
+    # values as the runtime computes them where it rounds the product (onnxruntime's
+    # float32 DequantizeLinear, compressed-tensors' divide); else the exact product
+    rounded = isinstance(quant, QuantTensor) and (
+        quant.option("global") == "divide" or quant.option("onnx") is not None)
     tally = ErrorTally()
     ulp = _Ulp()
     n = quant.numel
     for a in range(0, n, CHUNK):
         b = min(n, a + CHUNK)
         with np.errstate(invalid="ignore"):
-            x = np.asarray(orig.read(a, b), np.float64)
-        if isinstance(quant, QuantTensor):
-            el, s = quant.decompose(a, b)
+            x = np.asarray(read_o(a, b), np.float64)
+        if parts is not None:
+            el, s = parts(a, b)
             with np.errstate(invalid="ignore", over="ignore"):
                 q = el * s
-            if quant.option("global") == "divide":  # the stored value, rounded once
-                q = np.asarray(quant.read(a, b), np.float64)
+            if rounded:
+                q = np.asarray(read_q(a, b), np.float64)
             with np.errstate(all="ignore"):
                 t = x / s
         else:
             with np.errstate(invalid="ignore"):
-                q = np.asarray(quant.read(a, b), np.float64)
+                q = np.asarray(read_q(a, b), np.float64)
             el, t = q, x
         tally.add(x, q)
         if elfmt is not None:
@@ -174,11 +228,45 @@ def diff_tensor(orig: Tensor, quant: Tensor) -> TensorDiff:
                 d = np.abs(grid_position(elfmt, t) - grid_position(elfmt, el))
             ulp.add(d)
     return TensorDiff(quant.name, quant.dtype, orig.dtype, quant.shape, n, None,
-                      tally.record(), elfmt, ulp.record() if elfmt else {})
+                      tally.record(), elfmt, ulp.record() if elfmt else {}, how, orig.name)
 
 
-def _work(args: tuple[Tensor, Tensor]) -> TensorDiff:
+def _work(args: tuple[Tensor, Tensor, tuple[View, View] | None]) -> TensorDiff:
     return diff_tensor(*args)
+
+
+def pair_by_view(originals: Sequence[Tensor], quantized: Sequence[Tensor]
+                 ) -> tuple[list[tuple[Tensor, Tensor, tuple[View, View]]], dict[str, str]]:
+    """Pairs of unmatched tensors whose matrix views have the same rows and columns, when
+    each is the other's only candidate; and, for each quantized tensor left alone, why."""
+    def key(t: Tensor) -> tuple[int, int] | None:
+        if t.skip is not None or len(t.shape) < 2:
+            return None  # 1-D tensors of one length are too common to pair by shape
+        return tensor_view(t).matrix(t.shape)
+
+    by_o: dict[tuple[int, int], list[Tensor]] = {}
+    for o in originals:
+        k = key(o)
+        if k is not None:
+            by_o.setdefault(k, []).append(o)
+    by_q: dict[tuple[int, int], list[Tensor]] = {}
+    for q in quantized:
+        k = key(q)
+        if k is not None:
+            by_q.setdefault(k, []).append(q)
+    pairs: list[tuple[Tensor, Tensor, tuple[View, View]]] = []
+    why: dict[str, str] = {}
+    for k, qs in by_q.items():
+        os_ = by_o.get(k, [])
+        if len(qs) == 1 and len(os_) == 1:
+            o, q = os_[0], qs[0]
+            pairs.append((o, q, (tensor_view(o), tensor_view(q))))
+        elif os_:
+            for q in qs:
+                why[q.name] = (f"not in the original by name, and {len(os_)} original(s) "
+                               f"and {len(qs)} tensor(s) here share its view {list(k)}: "
+                               "ambiguous")
+    return pairs, why
 
 
 def diff_checkpoints(original: str, quantized: str, *, include: str | None = None,
@@ -190,20 +278,30 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
     errors = [str(e) for e in list(ock.errors) + list(qck.errors)]
     by = {t.name: t for t in ock.tensors()}
     selected = select_tensors(list(qck.tensors()), include, exclude)
-    pairs: list[tuple[Tensor, Tensor]] = []
-    unmatched: list[TensorDiff] = []
+    pairs: list[tuple[Tensor, Tensor, tuple[View, View] | None]] = []
+    lonely: list[Tensor] = []
     for t in selected:
         o = by.get(t.name)
         if o is None:
-            unmatched.append(TensorDiff(t.name, t.dtype, None, t.shape, t.numel,
-                                        "not in the original", {}, None, {}))
+            lonely.append(t)
+        elif o.shape != t.shape and len(o.shape) > 1 and len(t.shape) > 1 and (
+                tensor_view(o).matrix(o.shape) == tensor_view(t).matrix(t.shape)):
+            pairs.append((o, t, (tensor_view(o), tensor_view(t))))  # e.g. [K, N] vs [N, K]
         else:
-            pairs.append((o, t))
+            pairs.append((o, t, None))
     seen = {t.name for t in selected}
-    only_original = [n for n in select_tensors(list(ock.tensors()), include, exclude)
-                     if n.name not in seen]
+    left = [o for o in ock.tensors() if o.name not in seen]
+    by_view, why = pair_by_view(left, lonely)
+    pairs += by_view
+    used = {o.name for o, _, _ in by_view}
+    paired_q = {q.name for _, q, _ in by_view}
+    unmatched = [TensorDiff(t.name, t.dtype, None, t.shape, t.numel,
+                            why.get(t.name, "not in the original"), {}, None, {})
+                 for t in lonely if t.name not in paired_q]
+    only_original = [n for n in select_tensors(left, include, exclude)
+                     if n.name not in used]
     results: dict[str, TensorDiff | str] = dict(run_tensors(
-        [(q.name, q.nbytes, (o, q)) for o, q in pairs], _work, jobs, progress))
+        [(q.name, q.nbytes, (o, q, v)) for o, q, v in pairs], _work, jobs, progress))
     tensors: list[TensorDiff] = []
     order = {t.name: i for i, t in enumerate(selected)}
     for td in unmatched:
@@ -226,6 +324,7 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
         summary["within_half_ulp"] = sum(t.ulp["_half"] for t in ulps) / total
         summary["ulp_max"] = max(t.ulp["ulp_max"] for t in ulps if t.ulp["_n"])
     summary["only_original"] = [t.name for t in only_original]
+    summary["paired_by_view"] = sum(1 for t in compared if t.paired == "view")
     summary["tensors"] = len(compared)
     return DiffReport(original, quantized, tensors, [t.name for t in only_original], errors,
                       summary)
