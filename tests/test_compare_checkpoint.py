@@ -251,3 +251,22 @@ def test_gguf_onnx_and_npz(tmp_path: Path) -> None:
     recs, p = records("compare", "--small", str(zp), "-F", "bf16")
     assert p.returncode == 0 and [r["tensor"] for r in recs] == ["a", "b", None]
     assert recs[0]["sqnr_db"] == want.sqnr_db
+
+
+def test_a_scale_without_finite_values_is_not_called_a_loss(tmp_path: Path) -> None:
+    """A -inf scalar constant under nvfp4 has no finite value to scale: its block scale is
+    NaN, yet nothing is lost (lost = 0), and the table must not say its values are lost."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(3)
+    save_file({"w": rng.standard_normal((64, 64)).astype(np.float32),
+               "mask": np.array([-np.inf], np.float32)}, str(tmp_path / "m.safetensors"))
+    recs, p = records("compare", "--small", str(tmp_path / "m.safetensors"), "-F", "nvfp4")
+    assert p.returncode == 0, p.stderr
+    mask = next(r for r in recs if r["tensor"] == "mask")
+    assert mask["lost"] == 0 and mask["scale_nan"] == 1
+    out = precli("compare", "--small", str(tmp_path / "m.safetensors"), "-F", "nvfp4", "-o",
+                 "table").stdout
+    assert "1 could not be stored (NaN), for groups holding no finite value: nothing was " \
+           "lost" in " ".join(out.split())
+    assert "their values are lost" not in out

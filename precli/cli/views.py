@@ -744,7 +744,12 @@ def scale_note(r: dict[str, Any]) -> str | None:
     if r.get("scheme"):
         parts.append(str(r["scheme"]))
     if r.get("scale_nan"):
-        parts.append(f"{r['scale_nan']:,} could not be stored (NaN: their values are lost)")
+        if r.get("lost"):
+            parts.append(f"{r['scale_nan']:,} could not be stored (NaN: the finite values "
+                         "they scale are lost)")
+        else:  # only groups without a finite value (NaN, ±inf) had no scale to store
+            parts.append(f"{r['scale_nan']:,} could not be stored (NaN), for groups holding "
+                         "no finite value: nothing was lost")
     return ", ".join(parts)
 
 
