@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -125,27 +126,103 @@ def read_header_dict(fp: IO[bytes], version: tuple[int, int]) -> dict[str, Any]:
     return d
 
 
+_INFLATE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+class _Stream:
+    """The one member stream this process keeps open: sequential reads of a member (every
+    analysis reads a tensor front to back, pass after pass) inflate each byte once a pass."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.zf: zipfile.ZipFile | None = None
+        self.fp: IO[bytes] | None = None
+
+    def at(self, path: str, member: str, offset: int) -> IO[bytes]:
+        """The member's inflated stream, positioned at byte ``offset``."""
+        st = os.stat(path)
+        key = (os.getpid(), path, member, st.st_ino, st.st_size, st.st_mtime_ns)
+        if self.key != key or self.fp is None:
+            self.close()
+            zf = zipfile.ZipFile(path)
+            try:
+                fp = zf.open(member)
+            except BaseException:
+                zf.close()
+                raise
+            self.key, self.zf, self.fp = key, zf, fp
+        if self.fp.tell() != offset:
+            self.fp.seek(offset)  # forward: inflate and discard; backward: start over
+        return self.fp
+
+    def close(self) -> None:
+        fp, zf = self.fp, self.zf
+        self.key = self.zf = self.fp = None
+        for f in (fp, zf):
+            if f is not None:
+                try:
+                    f.close()
+                except _INFLATE_ERRORS:  # pragma: no cover - closing a damaged stream
+                    pass
+
+
+_STREAM = _Stream()
+
+
 @dataclass(frozen=True)
 class NpzMember(Reader):
-    """A compressed member: decompressed whole into memory on first read (one at a time)."""
+    """A compressed member, inflated as it is read: ``read(start, stop)`` moves the
+    member's stream to element ``start`` (forward by inflating and discarding, backward by
+    starting over) and inflates the bytes of [start, stop) only, so memory stays bounded by
+    the range asked for, whatever the member inflates to. ``data``: the offset of the first
+    element in the member. A Fortran-order member (``shape``, ``fortran``) is inflated
+    whole once, one member at a time: its stored order is not the row-major order."""
 
     member: str = ""
+    data: int = 0
+    dtype: str = "<f4"
+    nbytes: int = 0  # of the elements, as the header declares
+    shape: tuple[int, ...] = ()
+    fortran: bool = False
+
+    def _fail(self, e: BaseException) -> CheckpointError:
+        return CheckpointError(self.path, f"cannot decompress ({_one_line(e)})",
+                               _member_name(self.member))
 
     def _load(self) -> npt.NDArray[Any]:
         try:
             with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fp:
                 a = np.lib.format.read_array(fp, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise CheckpointError(self.path, f"cannot decompress ({_one_line(e)})",
-                                  _member_name(self.member)) from None
+        except _INFLATE_ERRORS as e:
+            raise self._fail(e) from None
         flat: npt.NDArray[Any] = np.ascontiguousarray(a).reshape(-1)
         if not flat.dtype.isnative:
             flat = flat.astype(flat.dtype.newbyteorder("="))
         return flat
 
     def read(self, start: int, stop: int) -> npt.NDArray[Any]:
-        whole = cached(("npz", self.path, self.member), self._load)
-        out: npt.NDArray[Any] = whole[start:stop]
+        if self.fortran and len(self.shape) > 1:
+            whole = cached(("npz", self.path, self.member), self._load)
+            out: npt.NDArray[Any] = whole[start:stop]
+            return out
+        dt = np.dtype(self.dtype)
+        want = (stop - start) * dt.itemsize
+        if want == 0:
+            return np.zeros(0, dt.newbyteorder("="))
+        try:
+            raw = _STREAM.at(self.path, self.member, self.data + start * dt.itemsize).read(want)
+        except _INFLATE_ERRORS as e:
+            _STREAM.close()
+            raise self._fail(e) from None
+        if len(raw) != want:
+            _STREAM.close()
+            raise CheckpointError(self.path, f"member's data ends after "
+                                  f"{start * dt.itemsize + len(raw):,} of the {self.nbytes:,} "
+                                  "bytes its header declares (truncated?)",
+                                  _member_name(self.member))
+        out = np.frombuffer(raw, dt)
+        if not dt.isnative:
+            out = out.astype(dt.newbyteorder("="))
         return out
 
 
@@ -154,6 +231,9 @@ def _member_name(member: str) -> str:
 
 
 def open_npz(path: str) -> Checkpoint:
+    """A .npz: every member's header read and checked against the bytes the zip holds for
+    it. A damaged member (or a name the archive holds twice) is one error in
+    ``Checkpoint.errors``; the other members are still listed."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -169,10 +249,28 @@ def open_npz(path: str) -> Checkpoint:
             held = ", ".join(i.filename for i in infos[:5]) or "nothing"
             raise CheckpointError(path, f"is a zip archive with no .npy members (it holds "
                                   f"{held}); precli reads .npz archives")
+        count: dict[str, int] = {}
+        for i in members:
+            count[i.filename] = count.get(i.filename, 0) + 1
+        tensors: list[Tensor] = []
+        errors: list[CheckpointError] = []
         with open(path, "rb") as raw:
             size = os.fstat(raw.fileno()).st_size
-            tensors = [_member(path, zf, raw, size, info) for info in members]
-    return Checkpoint(path, "npz", {}, tensors)
+            for info in members:
+                n = count[info.filename]
+                if n != 1:
+                    if n > 1:  # one error for the name, at its first entry
+                        errors.append(CheckpointError(
+                            path, f"member name appears {n} times in the archive: which one "
+                            "is the tensor is ambiguous (numpy's np.load takes the last); "
+                            "none is read", _member_name(info.filename)))
+                        count[info.filename] = -n
+                    continue
+                try:
+                    tensors.append(_member(path, zf, raw, size, info))
+                except CheckpointError as e:
+                    errors.append(e)
+    return Checkpoint(path, "npz", {}, tensors, errors)
 
 
 def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
@@ -184,29 +282,30 @@ def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
         with zf.open(info) as fp:
             shape, fortran, dt = read_header(fp)
             header_len = fp.tell()
-    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile) as e:
+    except (*_INFLATE_ERRORS, SyntaxError) as e:
         raise CheckpointError(path, f"member is not a readable .npy ({_one_line(e)})",
                               name) from None
     numel = 1
     for d in shape:
         numel *= d
-    need = header_len + numel * dt.itemsize
+    need = numel * dt.itemsize
     if dt.hasobject:  # listed and skipped: its bytes are a pickle
         return _tensor(path, name, dt, shape, False, None)
+    held = info.file_size - header_len
+    if need != held:  # checked before anything is allocated or inflated
+        raise CheckpointError(path, f"member holds {held:,} bytes of data but shape "
+                              f"{list(shape)} of {dt.name} declares {numel:,} values "
+                              f"({need:,} bytes)", name)
     if info.compress_type != zipfile.ZIP_STORED:
-        reader: Reader = NpzMember(path, 0, info.filename)
-        return _tensor(path, name, dt, shape, False, reader)
-    if need != info.file_size:
-        raise CheckpointError(path, f"member holds {info.file_size - header_len} bytes of "
-                              f"data but shape {list(shape)} of {dt.name} needs "
-                              f"{need - header_len}", name)
+        reader: Reader = NpzMember(path, 0, info.filename, header_len, dt.str, need, shape,
+                                   fortran)
+        return _tensor(path, name, dt, shape, fortran, reader)
     raw.seek(info.header_offset)
     local = raw.read(30)
     if len(local) < 30 or local[:4] != b"PK\x03\x04":
         raise CheckpointError(path, "member's local zip header is damaged", name)
     n, m = struct.unpack("<HH", local[26:30])
     start = info.header_offset + 30 + n + m + header_len
-    if start + numel * dt.itemsize > size:
+    if start + need > size:
         raise CheckpointError(path, "member runs past the end of the file (truncated?)", name)
-    return _tensor(path, name, dt, shape, fortran,
-                   Native(path, start, dt.str, shape, fortran))
+    return _tensor(path, name, dt, shape, fortran, Native(path, start, dt.str, shape, fortran))

@@ -1,0 +1,213 @@
+"""Hostile checkpoints of the issue 18 audit: each gives one error line naming the file and
+the tensor, exit 1, and the healthy tensors still reported (or a correct answer), in
+bounded memory and time."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from precli.sources import CheckpointError, open_checkpoint
+
+PRECLI = [sys.executable, "-m", "precli"]
+MIB = 1 << 20
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+
+
+def sh(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*PRECLI, *args], input=b"", capture_output=True, env=env(),
+                          timeout=timeout)
+
+
+def error_lines(err: bytes) -> list[str]:
+    lines = err.decode().splitlines()
+    for line in lines:
+        assert line.startswith("precli: error: "), lines
+        assert "Traceback" not in line and "internal error" not in line, lines
+    return lines
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    """A version 1.0 .npy header declaring ``shape`` (no data)."""
+    h = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h
+
+
+def npy_bytes(a: np.ndarray) -> bytes:
+    b = io.BytesIO()
+    np.save(b, a)
+    return b.getvalue()
+
+
+OK = np.arange(6, dtype=np.float32)
+
+
+def write_npz(path: Path, members: list[tuple[str, bytes]], compress: bool = True) -> None:
+    import warnings
+
+    how = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of a duplicate name
+        with zipfile.ZipFile(path, "w", how) as z:
+            for name, data in members:
+                z.writestr(name, data)
+
+
+def names_in(out: bytes) -> list[str]:
+    return [json.loads(x)["tensor"] for x in out.splitlines()
+            if json.loads(x).get("tensor") is not None]
+
+
+# ------------------------------------------------------------------ npz (items 2, 9-12)
+
+
+@pytest.mark.parametrize("shape", [(10**9, 2), (10**12,)])
+@pytest.mark.parametrize("compress", [True, False])
+def test_npz_member_declaring_more_values_than_it_holds(tmp_path: Path,
+                                                        shape: tuple[int, ...],
+                                                        compress: bool) -> None:
+    """Audit items 2 and 11: a few hundred bytes declaring 2e9 / 1e12 values allocated
+    them (MemoryError after 17 s and 5 GB); now refused from the zip's sizes alone."""
+    p = tmp_path / "m.npz"
+    write_npz(p, [("ok.npy", npy_bytes(OK)), ("big.npy", npy_header(shape) + bytes(40))],
+              compress)
+    ck = open_checkpoint(str(p))
+    assert [t.name for t in ck.tensors()] == ["ok"]
+    n = 1
+    for d in shape:
+        n *= d
+    assert [str(e) for e in ck.errors] == [
+        f"{p}: tensor 'big': member holds 40 bytes of data but shape {list(shape)} of "
+        f"float32 declares {n:,} values ({4 * n:,} bytes)"]
+    r = sh(["compare", str(p), "-F", "bf16", "-o", "ndjson"], timeout=60)
+    assert r.returncode == 1 and names_in(r.stdout) == ["ok"]
+    assert len(error_lines(r.stderr)) == 1 and "tensor 'big'" in r.stderr.decode()
+
+
+def test_npz_name_twice_is_a_named_error(tmp_path: Path) -> None:
+    """Audit item 9: two members called a.npy listed as two tensors 'a' (one silently
+    lost, and an internal reshape error in compare)."""
+    p = tmp_path / "d.npz"
+    write_npz(p, [("a.npy", npy_bytes(OK)), ("b.npy", npy_bytes(OK)),
+                  ("a.npy", npy_bytes(np.ones(3, np.float32)))])
+    ck = open_checkpoint(str(p))
+    assert [t.name for t in ck.tensors()] == ["b"]
+    assert [str(e) for e in ck.errors] == [
+        f"{p}: tensor 'a': member name appears 2 times in the archive: which one is the "
+        "tensor is ambiguous (numpy's np.load takes the last); none is read"]
+    for cmd in (["compare", str(p), "-F", "bf16"], ["check", str(p)]):
+        r = sh([*cmd, "-o", "ndjson"])
+        assert r.returncode == 1 and "tensor 'a'" in error_lines(r.stderr)[0]
+
+
+def raw_zip(path: Path, members: list[tuple[str, bytes, bytes]]) -> None:
+    """A zip of (name, data, deflate stream of data) members, written by hand so that the
+    stream can be damaged on purpose."""
+    out, central = bytearray(), bytearray()
+    for name, data, comp in members:
+        crc, nb, off = zlib.crc32(data), name.encode(), len(out)
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(comp),
+                           len(data), len(nb), 0) + nb + comp
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc,
+                               len(comp), len(data), len(nb), 0, 0, 0, 0, 0, off) + nb
+    n = len(members)
+    path.write_bytes(bytes(out + central) + struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, len(central), len(out), 0))
+
+
+def corrupt_deflate(tmp_path: Path) -> Path:
+    """A compressed member whose deflate stream holds an invalid block type halfway
+    through its data (the header inflates fine)."""
+    p = tmp_path / "z.npz"
+    ok = npy_bytes(OK)
+    bad = npy_bytes(np.random.default_rng(0).integers(0, 16, 200_000).astype(np.float32))
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    half = len(bad) // 2
+    first = c.compress(bad[:half]) + c.flush(zlib.Z_FULL_FLUSH)  # ends on a byte boundary
+    rest = c.compress(bad[half:]) + c.flush()
+    raw_zip(p, [("ok.npy", ok, zlib.compress(ok)[2:-4]),
+                ("bad.npy", bad, first + b"\x07" + rest[1:])])  # BTYPE 11: invalid
+    return p
+
+
+def test_npz_corrupt_deflate_stream_is_a_named_error(tmp_path: Path) -> None:
+    """Audit item 10: an internal zlib error; now the member is named, the rest reported."""
+    p = corrupt_deflate(tmp_path)
+    ck = open_checkpoint(str(p))
+    ts = {t.name: t for t in ck.tensors()}
+    assert ts["ok"].read().tolist() == OK.tolist()
+    with pytest.raises(CheckpointError) as ei:
+        ts["bad"].read()
+    assert str(ei.value) == (f"{p}: tensor 'bad': cannot decompress (Error -3 while "
+                             "decompressing data: invalid block type)")
+    for cmd in (["compare", str(p), "-F", "bf16"], ["check", str(p)],
+                ["diff", str(p), str(p)]):
+        r = sh([*cmd, "-o", "ndjson"])
+        lines = error_lines(r.stderr)
+        assert r.returncode == 1 and lines, (cmd, r.stderr)
+        assert all(f"{p}: tensor 'bad': cannot decompress (" in x for x in lines), lines
+        assert "invalid block type" in lines[0]
+
+
+def test_npz_compressed_member_streams_exactly(tmp_path: Path) -> None:
+    """Reads of a compressed member in any order give the stored values (forward reads
+    inflate on, a backward read starts the stream over)."""
+    p = tmp_path / "c.npz"
+    a = np.random.default_rng(3).standard_normal(50_000).astype(">f4")
+    np.savez_compressed(p, a=a, b=np.arange(10, dtype=np.int16))
+    ta, tb = open_checkpoint(str(p)).tensors()
+    want = a.astype(np.float32)
+    for s, e in [(0, 10), (10, 30_000), (40_000, 50_000), (5, 7), (0, 50_000), (7, 7)]:
+        np.testing.assert_array_equal(ta.read(s, e), want[s:e])
+        assert tb.read(2, 5).tolist() == [2, 3, 4]  # another member in between
+
+
+def bomb(path: Path, nbytes: int) -> None:
+    """A compressed member of ``nbytes`` zeros (float32) in a ~2 MB file, written cheaply."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("ok.npy", npy_bytes(OK))
+        with z.open("bomb.npy", "w", force_zip64=True) as f:
+            f.write(npy_header((nbytes // 4,)))
+            blk = bytes(16 * MIB)
+            for _ in range(nbytes // len(blk)):
+                f.write(blk)
+            f.write(bytes(nbytes % len(blk)))
+
+
+RSS = ("import resource, sys\n"
+       "from precli.cli.app import main\n"
+       "sys.argv = ['precli', *sys.argv[1:]]\n"
+       "try:\n"
+       "    main()\n"
+       "except SystemExit as e:\n"
+       "    code = e.code\n"
+       "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+       "sys.exit(code)\n")
+
+
+def test_npz_bomb_streams_in_bounded_memory(tmp_path: Path) -> None:
+    """Audit item 12: 400 MB inflated from 2 MB was inflated whole (431 MB peak RSS); it
+    is now read through the zip stream a chunk at a time."""
+    p = tmp_path / "bomb.npz"
+    bomb(p, 400_000_000)
+    r = subprocess.run([sys.executable, "-c", RSS, "compare", str(p), "-F", "bf16", "-o",
+                        "ndjson"], capture_output=True, env=env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["params"] for x in recs if x.get("tensor") == "bomb"] == [100_000_000]
+    kb = int(r.stderr.decode().split("maxrss")[-1])
+    assert kb * 1024 < 300 * MIB, kb / 1024
