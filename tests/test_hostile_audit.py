@@ -211,3 +211,65 @@ def test_npz_bomb_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert [x["params"] for x in recs if x.get("tensor") == "bomb"] == [100_000_000]
     kb = int(r.stderr.decode().split("maxrss")[-1])
     assert kb * 1024 < 300 * MIB, kb / 1024
+
+
+# ------------------------------------------------------------------ quantized layouts
+
+
+CMDS = [["compare", "-F", "bf16"], ["check"], ["diff", "SELF"],
+        ["plan", "-F", "bf16,int8:channel", "--bits", "16"]]
+
+
+def run_all(p: Path) -> list[tuple[int, list[str], bytes]]:
+    """(exit status, error lines, stdout) of compare, check, diff and plan on ``p``."""
+    out = []
+    for cmd in CMDS:
+        args = [str(p) if a == "SELF" else a for a in cmd]
+        r = sh([args[0], str(p), *args[1:], "-o", "csv" if cmd[0] == "plan" else "ndjson"])
+        out.append((r.returncode, error_lines(r.stderr), r.stdout))
+    return out
+
+
+PLAIN = ("F32", [4], np.ones(4, "<f4").tobytes())
+
+
+@pytest.mark.parametrize("family", ["awq", "gpt-oss"])
+def test_a_quantized_family_beside_a_plain_tensor_of_its_name(tmp_path: Path,
+                                                              family: str) -> None:
+    """Audit item 9: the logical tensor and the plain tensor were two records of one name
+    with the same figures (one tensor silently missing). Now a named error, the family read
+    as its raw tensors and the plain tensor as itself."""
+    import quant_fixtures as qf
+
+    rng = np.random.default_rng(0)
+    if family == "awq":
+        ents, _ = qf.int4_groups(rng, 128, 16, 32, "awq")
+        name, dtype = "l.weight", "INT4-group32 (AWQ)"
+    else:
+        ents, _ = qf.gpt_oss(rng, (2,), 2, prefix="e.w")
+        name, dtype = "e.w", "MXFP4 (gpt-oss)"
+    p = qf.write_st(tmp_path / "m.safetensors", [*ents, (name, *PLAIN)])
+    ck = open_checkpoint(str(p))
+    assert sorted(t.name for t in ck.tensors()) == sorted([e[0] for e in ents] + [name])
+    raws = ", ".join(repr(e[0]) for e in ents)
+    assert [str(e) for e in ck.errors] == [
+        f"{p}: tensor '{name}': is a stored tensor's name and the logical name of the "
+        f"{dtype} family {raws}: the family is reported as its raw tensors"]
+    for status, errs, _ in run_all(p):
+        assert status == 1 and len(errs) >= 1 and f"tensor '{name}'" in errs[0]
+    r = sh(["compare", str(p), "-F", "bf16", "-o", "ndjson"])
+    assert names_in(r.stdout).count(name) == 1
+
+
+def test_two_quantized_families_of_one_logical_name(tmp_path: Path) -> None:
+    import quant_fixtures as qf
+
+    rng = np.random.default_rng(1)
+    awq, _ = qf.int4_groups(rng, 128, 16, 32, "awq", prefix="l.")
+    oss, _ = qf.gpt_oss(rng, (2,), 2, prefix="l.weight")
+    p = qf.write_st(tmp_path / "m.safetensors", [*awq, *oss])
+    ck = open_checkpoint(str(p))
+    assert len(ck.errors) == 1 and "another quantized family's name" in str(ck.errors[0])
+    assert len({t.name for t in ck.tensors()}) == len(list(ck.tensors()))
+
+

@@ -418,6 +418,7 @@ def pair_tensors(tensors: list[Tensor], config: dict[str, Any] | None = None
     by = {t.name: t for t in tensors}
     used: dict[str, QuantTensor | None] = {}  # raw name -> its logical tensor (on elements)
     errors: list[CheckpointError] = []
+    logical: set[str] = set()  # the names of the logical tensors made so far
     for t in tensors:
         if t.name in used:
             continue
@@ -431,6 +432,16 @@ def pair_tensors(tensors: list[Tensor], config: dict[str, Any] | None = None
         roles = dict(q.parts)
         if any(p.name in used for p in roles.values()):
             continue
+        clash = by.get(q.name)
+        if q.name in logical or (clash is not None and all(p is not clash
+                                                           for _, p in q.parts)):
+            what = "another quantized family's" if q.name in logical else "a stored tensor's"
+            errors.append(CheckpointError(
+                t.path, f"is {what} name and the logical name of the {q.dtype} family "
+                f"{', '.join(repr(p.name) for _, p in q.parts)}: the family is reported as "
+                "its raw tensors", q.name))
+            continue
+        logical.add(q.name)
         for role, p in q.parts:
             used[p.name] = q if role == "elements" else None
     out: list[Tensor] = []
