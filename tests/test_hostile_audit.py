@@ -273,3 +273,29 @@ def test_two_quantized_families_of_one_logical_name(tmp_path: Path) -> None:
     assert len({t.name for t in ck.tensors()}) == len(list(ck.tensors()))
 
 
+def test_awq_groups_are_checked_even_beside_a_g_idx(tmp_path: Path) -> None:
+    """Audit item 15: 3 scale groups for K = 128 and a stray g_idx skipped the group check
+    (internal IndexError in compare, check, diff and plan)."""
+    import quant_fixtures as qf
+
+    rng = np.random.default_rng(2)
+    k, n = 128, 16
+    p = qf.write_st(tmp_path / "m.safetensors", [
+        ("l.qweight", "I32", [k, n // 8], rng.integers(0, 2**31, (k, n // 8)).astype("<i4")
+         .tobytes()),
+        ("l.qzeros", "I32", [3, n // 8], rng.integers(0, 2**31, (3, 2)).astype("<i4")
+         .tobytes()),
+        ("l.scales", "F16", [3, n], np.full((3, n), 0.01, "<f2").tobytes()),
+        ("l.g_idx", "I32", [k], (np.arange(k) // 43).astype("<i4").tobytes()),
+        ("ok", *PLAIN)])
+    ck = open_checkpoint(str(p))
+    assert [str(e) for e in ck.errors] == [
+        f"{p}: tensor 'l.qweight': expected 128 input rows in groups of 42 (4 groups); found "
+        "3 groups of scales"]
+    assert type(ck.errors[0]).__name__ == "LayoutError"
+    for (status, errs, out), cmd in zip(run_all(p), CMDS, strict=True):
+        assert status == 1, cmd
+        assert errs or b'"tensor": "l.qweight", "check": "shape"' in out, (cmd, out)
+        assert "IndexError" not in out.decode()
+
+

@@ -582,7 +582,8 @@ def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
     groups = sc.shape[0]
     gs = cfg.get("group_size")
     gsize = gs if isinstance(gs, int) and gs > 0 else (k // groups if groups else k)
-    if gi is None and (gsize <= 0 or groups * gsize != k or k % gsize):
+    if (gi is None or kind == "awq") and (gsize <= 0 or groups * gsize != k or k % gsize):
+        # (AWQ has no g_idx: its groups are in order, whatever tensor sits beside it)
         raise LayoutError(qw, "shape", f"{k} input rows in groups of {gsize} "
                           f"({-(-k // max(gsize, 1))} groups)", f"{groups} groups of scales")
     opts: list[tuple[str, str]] = [("kind", kind)]
