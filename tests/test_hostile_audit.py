@@ -299,3 +299,25 @@ def test_awq_groups_are_checked_even_beside_a_g_idx(tmp_path: Path) -> None:
         assert "IndexError" not in out.decode()
 
 
+def test_compressed_tensors_negative_weight_shape(tmp_path: Path) -> None:
+    """Audit item 16: weight_shape [8, -1] beside an empty packed tensor was an internal
+    error in compare / check and `diff` exited 0 reporting -8 params."""
+    import quant_fixtures as qf
+
+    p = qf.write_st(tmp_path / "m.safetensors", [
+        ("l.weight_packed", "I32", [8, 0], b""),
+        ("l.weight_scale", "F16", [8, 1], np.ones(8, "<f2").tobytes()),
+        ("l.weight_shape", "I64", [2], np.array([8, -1], "<i8").tobytes()),
+        ("ok", *PLAIN)])
+    ck = open_checkpoint(str(p))
+    assert [str(e) for e in ck.errors] == [
+        f"{p}: tensor 'l.weight_shape': expected weight_shape of two non-negative integers; "
+        "found [8, -1]"]
+    assert all(t.numel >= 0 for t in ck.tensors())
+    for (status, errs, out), cmd in zip(run_all(p), CMDS, strict=True):
+        assert status == 1, cmd
+        assert errs or b'"check": "layout", "expected": "weight_shape of two non-negative' \
+            in out, (cmd, out)
+        assert b"-8" not in out
+
+

@@ -641,6 +641,9 @@ def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None,
         raise LayoutError(wp, "layout", "num_bits 4 (precli reads 4-bit pack-quantized)",
                           f"num_bits {bits!r} in the config")
     rows, k = (int(v) for v in np.asarray(ws.read(0, 2), np.int64))
+    if rows < 0 or k < 0:
+        raise LayoutError(ws, "layout", "weight_shape of two non-negative integers",
+                          f"{[rows, k]}")
     if len(wp.shape) != 2 or tuple(wp.shape) != (rows, -(-k // 8)):
         raise LayoutError(wp, "packed-size", f"I32 weight_packed of shape "
                           f"{[rows, -(-k // 8)]} for weight_shape {[rows, k]}",
