@@ -321,3 +321,20 @@ def test_compressed_tensors_negative_weight_shape(tmp_path: Path) -> None:
         assert b"-8" not in out
 
 
+def test_fp8_block_size_out_of_range_in_config(tmp_path: Path) -> None:
+    """Audit item 17: weight_block_size [2**40, 2**40] was accepted by compare and a usage
+    error naming no file in check (exit 2); now a named error (exit 1) in every command."""
+    import quant_fixtures as qf
+
+    ents, _ = qf.deepseek(np.random.default_rng(3), 4, 4)
+    p = qf.write_st(tmp_path / "m.safetensors", [*ents, ("ok", *PLAIN)])
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"quantization_config": {"quant_method": "fp8", "weight_block_size": [2**40, 2**40]}}))
+    ck = open_checkpoint(str(p))
+    assert [str(e) for e in ck.errors] == [
+        f"{p}: tensor 'l.weight': expected a weight_block_size (config.json) of two integers "
+        "in [1, 65,536], at most 4,194,304 values a block; found [1099511627776, "
+        "1099511627776]"]
+    for (status, errs, out), cmd in zip(run_all(p), CMDS, strict=True):
+        assert status == 1, cmd
+        assert any(str(p) in e for e in errs) or b"weight_block_size" in out, (cmd, errs)

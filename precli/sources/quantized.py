@@ -504,10 +504,14 @@ class LayoutError(CheckpointError):
 
 
 def _fp8_block(w: Tensor, s: Tensor, name: str, cfg: dict[str, Any]) -> QuantTensor:
+    from precli.array.recipes import MAX_GROUP, MAX_TILE
+
     bs = cfg.get("weight_block_size") or [128, 128]
-    if not (isinstance(bs, list) and len(bs) == 2 and all(isinstance(b, int) and b > 0
-                                                          for b in bs)):
-        raise LayoutError(w, "layout", "weight_block_size of two positive integers",
+    if not (isinstance(bs, list) and len(bs) == 2 and all(
+            isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_GROUP
+            for b in bs) and bs[0] * bs[1] <= MAX_TILE):
+        raise LayoutError(w, "layout", f"a weight_block_size (config.json) of two integers in "
+                          f"[1, {MAX_GROUP:,}], at most {MAX_TILE:,} values a block",
                           f"{bs!r}")
     bm, bn = bs
     if len(w.shape) != 2:
