@@ -338,3 +338,50 @@ def test_fp8_block_size_out_of_range_in_config(tmp_path: Path) -> None:
     for (status, errs, out), cmd in zip(run_all(p), CMDS, strict=True):
         assert status == 1, cmd
         assert any(str(p) in e for e in errs) or b"weight_block_size" in out, (cmd, errs)
+
+
+# ------------------------------------------------------------------ user patterns (item 22)
+
+
+def long_name_file(tmp_path: Path) -> Path:
+    import quant_fixtures as qf
+
+    return qf.write_st(tmp_path / "m.safetensors", [("a" * 50_000 + "!", *PLAIN),
+                                                    ("w", *PLAIN)])
+
+
+@pytest.mark.parametrize("args", [
+    ["compare", "-F", "bf16", "--tensors", "(a+)+$"],
+    ["compare", "-F", "bf16", "--exclude", "(a|aa)*$"],
+    ["check", "--tensors", "(a*)*$"],
+    ["diff", "SELF", "--tensors", r"(\w+\.)*$"],
+    ["plan", "-F", "bf16,int8:channel", "--bits", "16", "--keep", "(a+)+$=bf16"],
+])
+def test_a_catastrophic_pattern_is_refused_at_once(tmp_path: Path, args: list[str]) -> None:
+    """Audit item 22: `--tensors '(a+)+$'` on a long tensor name ran past 30 s (exponential
+    backtracking, and re has no time limit). Refused from the pattern's shape before any
+    name is matched; the timeout is the proof (it would take longer than the universe)."""
+    p = long_name_file(tmp_path)
+    args = [str(p) if a == "SELF" else a for a in args]
+    r = subprocess.run([*PRECLI, args[0], str(p), *args[1:]], capture_output=True, env=env(),
+                       timeout=60)
+    assert r.returncode == 2 and r.stdout == b""
+    (line,) = error_lines(r.stderr)
+    assert "repeats a group that holds a repeat or an alternation of its own" in line
+
+
+def test_patterns_that_are_fine_are_not_refused(tmp_path: Path) -> None:
+    from precli.errors import UsageError
+    from precli.model.pool import name_pattern
+
+    for ok in [r"layers\.0\.", r"(q|k|v)_proj", r"(\d+)?\.weight$", r"(a++)+$", r"(?>a+)+$",
+               r"[\w.]+$", r"(ab){3}", r"lm_head|embed", r"(?:\.\d+){2}$"]:
+        name_pattern(ok, "include")
+    for bad in [r"(a+)+$", r"(a*)*", r"(a|ab)*", r"(\w+\.)*x", r"(?:(?:a)+b?)+", r"(a{1,3})+",
+                r"(?=(a+)+)"]:
+        with pytest.raises(UsageError):
+            name_pattern(bad, "include")
+    p = long_name_file(tmp_path)
+    r = sh(["compare", str(p), "-F", "bf16", "--tensors", r"(a++)+!$", "-o", "ndjson"],
+           timeout=60)
+    assert r.returncode == 0 and names_in(r.stdout) == ["a" * 50_000 + "!"]

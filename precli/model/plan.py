@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from precli.core.exact import shown_text
 from precli.errors import PrecliError, UsageError, arg
+from precli.model.pool import name_pattern
 
 if TYPE_CHECKING:
     from precli.array.recipes import Recipe
@@ -202,9 +203,10 @@ def parse_keep(text: str, canon: Callable[[str], str]) -> Keep:
                          f"(e.g. {arg('keep')} 'lm_head|embed=bf16', {arg('keep')} "
                          "'norm=stored')")
     try:
-        pat = re.compile(rx)
+        re.compile(rx)
     except re.error as e:
         raise UsageError(f"{arg('keep')} {text!r}: bad regular expression: {e}") from None
+    pat = name_pattern(rx, "keep")  # refuses nested repeats (exponential time)
     rec = rec.strip()
     return Keep(text, pat, STORED if rec.lower() == STORED else canon(rec))
 
