@@ -385,3 +385,49 @@ def test_patterns_that_are_fine_are_not_refused(tmp_path: Path) -> None:
     r = sh(["compare", str(p), "-F", "bf16", "--tensors", r"(a++)+!$", "-o", "ndjson"],
            timeout=60)
     assert r.returncode == 0 and names_in(r.stdout) == ["a" * 50_000 + "!"]
+
+
+# ------------------------------------------------------------------ names in output (21)
+
+
+HOSTILE = "x\x1b[2J\nfake: line"
+
+
+@pytest.mark.parametrize("cmd", [["compare", "-F", "bf16", "--all"], ["check"],
+                                 ["diff", "SELF"],
+                                 ["plan", "-F", "bf16,int8:channel", "--bits", "16"]])
+@pytest.mark.parametrize("mode", ["plain", "table", "csv"])
+def test_names_are_escaped_in_every_output(tmp_path: Path, cmd: list[str], mode: str) -> None:
+    """Audit item 21: a tensor name holding ESC codes and a newline reached plain, table and
+    csv output raw (clearing the screen), and in plain output forged a line."""
+    import quant_fixtures as qf
+
+    ents, _ = qf.deepseek(np.random.default_rng(0), 4, 4, prefix=HOSTILE + ".")
+    ents = [(n, d, s, b"\x7f" + r[1:] if d == "F8_E4M3" else r) for n, d, s, r in ents]
+    p = qf.write_st(tmp_path / "m.safetensors", [*ents, (HOSTILE, "F32", [2, 4],
+                                                          np.arange(8, dtype="<f4").tobytes())])
+    args = [str(p) if a == "SELF" else a for a in cmd]
+    r = subprocess.run([*PRECLI, args[0], str(p), *args[1:], "-o", mode], capture_output=True,
+                       env={**env(), "COLUMNS": "200"}, timeout=120)
+    out = r.stdout.decode()
+    assert r.returncode in (0, 1), r.stderr
+    assert "\x1b" not in out and "\x1b" not in r.stderr.decode()
+    assert not any(line.startswith("fake: line") for line in out.splitlines())
+    assert "x\\x1b[2J\\x0afake: line" in out  # shown, escaped
+    if mode == "csv":
+        import csv
+
+        rows = list(csv.reader(io.StringIO(out)))
+        assert all("\n" not in cell for row in rows for cell in row)
+    r = sh([args[0], str(p), *args[1:], "-o", "ndjson" if cmd[0] != "plan" else "json"])
+    assert HOSTILE in r.stdout.decode("utf-8").replace("\\u001b", "\x1b").replace("\\n", "\n")
+
+
+def test_escape_controls_matches_the_yaml_emitter() -> None:
+    from precli.core.exact import escape_controls
+    from precli.model.plan import yaml_scalar
+
+    assert escape_controls("model.layers.0.mlp.weight") == "model.layers.0.mlp.weight"
+    assert escape_controls("a\tb\x7f\x85\u2028é\\x") == "a\\x09b\\x7f\\x85\\u2028é\\x"
+    assert yaml_scalar(HOSTILE) == '"x\\x1b[2J\\x0afake: line"'
+    assert yaml_scalar('a"b\\c') == '"a\\"b\\\\c"'

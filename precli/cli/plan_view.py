@@ -12,6 +12,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from precli.cli.views import KeyValues, human_bytes, new_table
+from precli.core.exact import escape_controls
 from precli.model.plan import STORED, Plan, Solution, weighted_sqnr
 
 CAVEAT = ("The error is a weight-error proxy (relative error energy of each tensor's "
@@ -66,7 +67,7 @@ def plan_view(plan: Plan, width: int = 120) -> RenderableType:
     for i, (it, c) in enumerate(zip(plan.items, s.picks, strict=True)):
         shape = "×".join(str(d) for d in it.shape) or "scalar"
         pin = "pinned" if it.pin is not None else ""
-        row = [it.name] + ([it.dtype] if wide else []) + [
+        row = [escape_controls(it.name)] + ([it.dtype] if wide else []) + [
             shape, f"{it.params:,}", _recipe_cell(plan, i), _db(c.sqnr_db),
             f"{c.bits / it.params:.4g}"] + ([_err(c.error)] if wide else []) + [pin]
         t.add_row(*row)

@@ -12,7 +12,7 @@ from rich.text import Text
 if TYPE_CHECKING:  # rich.table is imported where a table is drawn: `info fp16` needs none
     from rich.table import Table
 
-from precli.core.exact import floor_log10, format_decimal, shortest_in_interval
+from precli.core.exact import escape_controls, floor_log10, format_decimal, shortest_in_interval
 from precli.core.formats import FloatFormat, Format, IntFormat
 from precli.core.values import (
     CodeInfo,
@@ -620,7 +620,7 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
     kv.title = Text("worst tensors by SQNR", style="bold")
     for r, ts in zip(report.recipes, worst, strict=True):
         j = report.recipes.index(r)
-        cells = [f"{t.name} ({_sqnr_cell(t.stats[j])})" for t in ts
+        cells = [f"{escape_controls(t.name)} ({_sqnr_cell(t.stats[j])})" for t in ts
                  if t.stats[j].lost or t.stats[j].sqnr_db != float("inf")]
         if cells:
             kv.add_row(r.text, " · ".join(cells))
@@ -631,7 +631,7 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
     skipped = [t for t in report.tensors if t.skip is not None]
     if skipped:
         sk = KeyValues()
-        names = ", ".join(f"{t.name} ({t.skip})" for t in skipped[:8])
+        names = ", ".join(f"{escape_controls(t.name)} ({t.skip})" for t in skipped[:8])
         more = f", and {len(skipped) - 8} more" if len(skipped) > 8 else ""
         sk.add_row("skipped", f"{len(skipped)} tensor(s): {names}{more}")
         parts.append(sk)
@@ -676,7 +676,7 @@ def _tensor_table(report: Any, width: int) -> Table:
             cells = [_sqnr_cell(s) for s in tr.stats]
         rng = "—" if tr.dynamic_range is None else f"2^{tr.dynamic_range:.1f}"
         info = [tr.dtype, shape, _num(tr.amax), rng] if wide else [shape]
-        t.add_row(tr.name, *info, *cells)
+        t.add_row(escape_controls(tr.name), *info, *cells)
     return t
 
 
