@@ -40,9 +40,9 @@ def error_lines(err: bytes) -> list[str]:
     return lines
 
 
-def npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+def npy_header(shape: tuple[int, ...], descr: str = "<f4", fortran: bool = False) -> bytes:
     """A version 1.0 .npy header declaring ``shape`` (no data)."""
-    h = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    h = repr({"descr": descr, "fortran_order": fortran, "shape": shape}).encode()
     h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h
 
@@ -431,3 +431,69 @@ def test_escape_controls_matches_the_yaml_emitter() -> None:
     assert escape_controls("a\tb\x7f\x85\u2028é\\x") == "a\\x09b\\x7f\\x85\\u2028é\\x"
     assert yaml_scalar(HOSTILE) == '"x\\x1b[2J\\x0afake: line"'
     assert yaml_scalar('a"b\\c') == '"a\\"b\\\\c"'
+
+
+# ------------------------------------------------------------------ empty tensors (item 1)
+
+
+HUGE = 2**62
+
+
+def empty_files(tmp_path: Path) -> dict[str, Path]:
+    """The same spec-valid zero-element tensors, (2**62, 0) and (0, 2**62), beside a
+    healthy one, in each kind."""
+    import quant_fixtures as qf
+
+    out = {"safetensors": qf.write_st(tmp_path / "m.safetensors", [
+        ("z", "F32", [HUGE, 0], b""), ("z2", "BF16", [0, HUGE], b""),
+        ("z4", "F4", [HUGE, 0], b""), ("w", *PLAIN)])}
+    for order in (False, True):  # C and Fortran order
+        (tmp_path / f"z{order}.npy").write_bytes(npy_header((HUGE, 0), fortran=order))
+    out["npy"] = tmp_path / "zFalse.npy"
+    out["npy-fortran"] = tmp_path / "zTrue.npy"
+    for compress in (True, False):
+        p = tmp_path / f"m{int(compress)}.npz"
+        write_npz(p, [("z.npy", npy_header((HUGE, 0))), ("z2.npy", npy_header((0, HUGE))),
+                      ("f.npy", (tmp_path / "zTrue.npy").read_bytes()),
+                      ("w.npy", npy_bytes(OK))], compress)
+        out[f"npz-{compress}"] = p
+    from onnx import TensorProto, helper, save
+
+    g = helper.make_graph([], "g", [], [], initializer=[
+        helper.make_tensor("z", TensorProto.FLOAT, [HUGE, 0], vals=b"", raw=True),
+        helper.make_tensor("z2", TensorProto.FLOAT16, [0, HUGE], vals=b"", raw=True),
+        helper.make_tensor("zi", TensorProto.FLOAT, [HUGE, 0], vals=[]),
+        helper.make_tensor("w", TensorProto.FLOAT, [2], vals=[1.0, 2.0])])
+    save(helper.make_model(g), str(tmp_path / "m.onnx"))
+    out["onnx"] = tmp_path / "m.onnx"
+    return out
+
+
+def test_zero_element_tensors_with_a_huge_dimension_read_empty(tmp_path: Path) -> None:
+    """Audit item 1 (readers): shape [2**62, 0] is spec-valid and holds nothing; every
+    reader lists it with its shape and reads it as empty, allocating nothing (numpy's own
+    .npy loader refused it as too big)."""
+    for kind, p in empty_files(tmp_path).items():
+        ck = open_checkpoint(str(p))
+        assert ck.errors == [], kind
+        ts = list(ck.tensors())
+        empty = [t for t in ts if t.numel == 0]
+        assert empty and all(HUGE in t.shape and 0 in t.shape for t in empty), kind
+        for t in empty:
+            assert t.nbytes == 0 and t.read().shape == (0,) and list(t.chunks()) == [], kind
+        if kind != "npy" and kind != "npy-fortran":
+            assert [t.read().tolist() for t in ts if t.numel] in ([OK.tolist()],
+                                                                  [[1.0] * 4], [[1.0, 2.0]])
+        r = sh(["compare", str(p), "-F", "bf16", "-o", "ndjson"], timeout=60)
+        assert r.returncode == 0 and r.stderr == b"", (kind, r.stderr)
+        r = sh(["diff", str(p), str(p), "-o", "ndjson"], timeout=60)
+        assert r.returncode == 0 and r.stderr == b"", (kind, r.stderr)
+
+
+def test_an_empty_npy_with_a_huge_dimension_as_an_array(tmp_path: Path) -> None:
+    """compare / encode of the .npy itself (the array reader): no values, exit 0."""
+    p = empty_files(tmp_path)["npy"]
+    for args in (["compare", str(p), "-F", "bf16,int8:channel", "-o", "ndjson"],
+                 ["encode", "--input", str(p), "--as", "bf16"]):
+        r = sh(args, timeout=60)
+        assert r.returncode == 0 and r.stderr == b"", (args, r.stderr)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.sources.base import PICKLE_HINT, Checkpoint, CheckpointError, Tensor
-from precli.sources.read import Native, Reader, cached
+from precli.sources.read import InMemory, Native, Reader, cached
 
 
 def dtype_info(dt: np.dtype[Any]) -> tuple[str | None, str | None, bool]:
@@ -53,6 +53,9 @@ def _tensor(path: str, name: str, dt: np.dtype[Any], shape: tuple[int, ...],
 
 
 def open_npy(path: str) -> Checkpoint:
+    empty = _empty_npy(path)
+    if empty is not None:
+        return Checkpoint(path, "npy", {}, [empty])
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError, SyntaxError) as e:
@@ -72,6 +75,29 @@ def open_npy(path: str) -> Checkpoint:
     reader = Native(path, offset, arr.dtype.str, tuple(arr.shape), fortran)
     t = _tensor(path, name, arr.dtype, tuple(arr.shape), fortran, reader)
     return Checkpoint(path, "npy", {}, [t])
+
+
+def _empty_npy(path: str) -> Tensor | None:
+    """The tensor of a .npy whose shape holds no element, None for any other .npy (or one
+    whose header does not read: np.load then names the problem). A dimension may be huge
+    beside a zero (shape (2**62, 0)), which numpy's loader refuses as too big: nothing is
+    allocated or mapped for it."""
+    try:
+        with open(path, "rb") as f:
+            shape, fortran, dt = read_header(f)
+            header_len = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError):
+        return None
+    if 0 not in shape or dt.hasobject:
+        return None
+    if size != header_len:
+        raise CheckpointError(path, f"holds {size - header_len:,} byte(s) after the 0 values "
+                                    f"its header declares (shape {shape}): the header and the "
+                                    "data disagree")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return _tensor(path, name, dt, shape, fortran,
+                   InMemory(path, 0, np.zeros(0, dt.newbyteorder("="))))
 
 
 def _one_line(e: BaseException) -> str:
@@ -201,14 +227,14 @@ class NpzMember(Reader):
         return flat
 
     def read(self, start: int, stop: int) -> npt.NDArray[Any]:
+        dt = np.dtype(self.dtype)
+        if stop <= start:  # nothing to inflate (and a zero-element shape may be huge)
+            return np.zeros(0, dt.newbyteorder("="))
         if self.fortran and len(self.shape) > 1:
             whole = cached(("npz", self.path, self.member), self._load)
             out: npt.NDArray[Any] = whole[start:stop]
             return out
-        dt = np.dtype(self.dtype)
         want = (stop - start) * dt.itemsize
-        if want == 0:
-            return np.zeros(0, dt.newbyteorder("="))
         try:
             raw = _STREAM.at(self.path, self.member, self.data + start * dt.itemsize).read(want)
         except _INFLATE_ERRORS as e:
