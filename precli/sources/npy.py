@@ -3,8 +3,11 @@
 A ``.npy`` is memory-mapped (``np.load(mmap_mode="r", allow_pickle=False)``). A ``.npz`` is
 a zip of ``.npy`` members: a stored (uncompressed) member is memory-mapped in place through
 its offset in the zip; a compressed member (``np.savez_compressed``) cannot be, so it is
-decompressed into memory when first read, one member at a time. A zip holding a pickle
-(``data.pkl``: PyTorch's ``torch.save`` format) is refused.
+inflated through the zip stream as it is read, the range asked for only (a Fortran-order
+one whole, one member at a time). Each member's header is checked against the size the
+zip gives it before anything is allocated; a damaged member is one error in
+``Checkpoint.errors``. A zip holding a pickle (``data.pkl``: PyTorch's ``torch.save``
+format) is refused.
 """
 
 from __future__ import annotations
@@ -155,44 +158,58 @@ def read_header_dict(fp: IO[bytes], version: tuple[int, int]) -> dict[str, Any]:
 _INFLATE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
-class _Stream:
-    """The one member stream this process keeps open: sequential reads of a member (every
-    analysis reads a tensor front to back, pass after pass) inflate each byte once a pass."""
+class _Streams:
+    """The member streams this process keeps open (at most ``MAX``, the least recently used
+    closed first). A read continues the open stream of its member that is closest behind
+    it, or opens one: reads front to back (every analysis reads a tensor that way, pass
+    after pass) and two interleaved readers of one member (``diff`` of a file with itself)
+    inflate each byte once a pass."""
+
+    MAX = 4
 
     def __init__(self) -> None:
-        self.key: tuple[Any, ...] | None = None
-        self.zf: zipfile.ZipFile | None = None
-        self.fp: IO[bytes] | None = None
+        self.open: list[list[Any]] = []  # [key, zip file, stream, last use]
+        self.clock = 0
 
     def at(self, path: str, member: str, offset: int) -> IO[bytes]:
-        """The member's inflated stream, positioned at byte ``offset``."""
+        """A stream of the member's inflated bytes, positioned at byte ``offset``."""
         st = os.stat(path)
         key = (os.getpid(), path, member, st.st_ino, st.st_size, st.st_mtime_ns)
-        if self.key != key or self.fp is None:
-            self.close()
+        best = None
+        for e in self.open:
+            if e[0] == key and e[2].tell() <= offset and (best is None
+                                                          or e[2].tell() > best[2].tell()):
+                best = e
+        if best is None:
+            if len(self.open) >= self.MAX:
+                self.close(min(self.open, key=lambda e: e[3])[2])
             zf = zipfile.ZipFile(path)
             try:
                 fp = zf.open(member)
             except BaseException:
                 zf.close()
                 raise
-            self.key, self.zf, self.fp = key, zf, fp
-        if self.fp.tell() != offset:
-            self.fp.seek(offset)  # forward: inflate and discard; backward: start over
-        return self.fp
+            best = [key, zf, fp, 0]
+            self.open.append(best)
+        self.clock += 1
+        best[3] = self.clock
+        fp = best[2]
+        if fp.tell() != offset:
+            fp.seek(offset)  # forward: inflates and discards
+        return fp  # type: ignore[no-any-return]
 
-    def close(self) -> None:
-        fp, zf = self.fp, self.zf
-        self.key = self.zf = self.fp = None
-        for f in (fp, zf):
-            if f is not None:
+    def close(self, fp: IO[bytes]) -> None:
+        """Close the stream ``fp`` (after an error, or to make room)."""
+        for e in [e for e in self.open if e[2] is fp]:
+            self.open.remove(e)
+            for f in (e[2], e[1]):
                 try:
                     f.close()
                 except _INFLATE_ERRORS:  # pragma: no cover - closing a damaged stream
                     pass
 
 
-_STREAM = _Stream()
+_STREAMS = _Streams()
 
 
 @dataclass(frozen=True)
@@ -235,13 +252,16 @@ class NpzMember(Reader):
             out: npt.NDArray[Any] = whole[start:stop]
             return out
         want = (stop - start) * dt.itemsize
+        fp = None
         try:
-            raw = _STREAM.at(self.path, self.member, self.data + start * dt.itemsize).read(want)
+            fp = _STREAMS.at(self.path, self.member, self.data + start * dt.itemsize)
+            raw = fp.read(want)
         except _INFLATE_ERRORS as e:
-            _STREAM.close()
+            if fp is not None:
+                _STREAMS.close(fp)
             raise self._fail(e) from None
         if len(raw) != want:
-            _STREAM.close()
+            _STREAMS.close(fp)
             raise CheckpointError(self.path, f"member's data ends after "
                                   f"{start * dt.itemsize + len(raw):,} of the {self.nbytes:,} "
                                   "bytes its header declares (truncated?)",
