@@ -8,6 +8,7 @@ from typing import Any
 
 from precli.cli.options import PlanRequest, no_tensor_matches
 from precli.cli.terminal import OutputEnv
+from precli.core.exact import escape_controls as esc
 from precli.errors import ExitStatus
 
 CHECK_KEYS = ("tensor", "check", "expected", "found")
@@ -41,16 +42,16 @@ def check_command(path: str, include: str | None, exclude: str | None, jobs: int
                 for k in CHECK_KEYS:
                     t.add_column(k, overflow="fold")
                 for f in rep.findings:
-                    t.add_row(f.tensor, f.check, f.expected, f.found)
+                    t.add_row(esc(f.tensor), f.check, f.expected, f.found)
                 con.print(t)
             for n in summ["notes"]:
-                con.print(f"note: {n}", highlight=False)
+                con.print(f"note: {esc(n)}", highlight=False)
             con.print(_summary_line(summ), highlight=False)
         else:
             for f in rep.findings:
-                out.write(f.line() + "\n")
+                out.write(esc(f.line()) + "\n")
             for n in summ["notes"]:
-                out.write(f"note: {n}\n")
+                out.write(f"note: {esc(n)}\n")
             out.write(_summary_line(summ) + "\n")
     for e in rep.errors:
         error_line(e)
@@ -156,7 +157,7 @@ def plan_command(req: PlanRequest, env: OutputEnv) -> int:
                 "error", "pinned")
         if mode == "plain":
             for r in rows:
-                out.write(f"{r['tensor']}\t{r['recipe']}\n")
+                out.write(f"{esc(r['tensor'])}\t{r['recipe']}\n")
         else:
             write_table_rows(out, "csv", keys, rows)
     elif emit == "yaml":

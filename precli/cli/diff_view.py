@@ -10,6 +10,7 @@ from rich.text import Text
 
 from precli.cli.tables import short_path, tensor_table
 from precli.cli.views import KeyValues
+from precli.core.exact import escape_controls as esc
 
 #: (name, header, justify); DROP: the order columns leave a narrow terminal in (tensor,
 #: SQNR dB and ≤1 ulp always stay)
@@ -30,16 +31,16 @@ def diff_view(rep: Any, original: str, quantized: str, width: int = 120) -> Rend
     for d in rep.tensors:
         r = d.record()
         if r["skip"] is not None:
-            skipped.append(f"{d.name} ({r['skip']})")
-            rows.append([d.name, d.dtype, f"{d.params:,}", "skipped", "", "", "", "", ""])
+            skipped.append(f"{esc(d.name)} ({r['skip']})")
+            rows.append([esc(d.name), d.dtype, f"{d.params:,}", "skipped", "", "", "", "", ""])
             continue
-        rows.append([d.name, d.dtype, f"{d.params:,}", _num(r["sqnr_db"]),
+        rows.append([esc(d.name), d.dtype, f"{d.params:,}", _num(r["sqnr_db"]),
                      _num(r["max_abs_error"]), r["element_format"] or "",
                      _num(r["ulp_max"], 7), _pct(r["within_half_ulp"]),
                      _pct(r["within_1ulp"])])
     title = f"precli diff {short_path(original, width)} {short_path(quantized, width)}"
     parts = tensor_table(title, _COLUMNS, rows, _DROP, width)
-    by_view = [f"{d.name} ↔ {d.original}" for d in rep.tensors
+    by_view = [f"{esc(d.name)} ↔ {esc(d.original or '')}" for d in rep.tensors
                if d.paired == "view" and d.skip is None]
     if skipped or by_view:
         kv = KeyValues()
@@ -55,7 +56,8 @@ def diff_view(rep: Any, original: str, quantized: str, width: int = 120) -> Rend
             f"{_pct(s['within_half_ulp'])}" if s["within_1ulp"] is not None else
             "no ulp figures (no quantized element format to count ulps in)")
     parts.append(Text(f"{s['tensors']} tensors compared ({s['params']:,} values); {ulps}"
-                      + (f"; only in the original: {', '.join(s['only_original'])}"
+                      + (f"; only in the original: "
+                         f"{', '.join(esc(n) for n in s['only_original'])}"
                          if s["only_original"] else "")))
     return Group(*parts)
 

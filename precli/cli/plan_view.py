@@ -14,6 +14,7 @@ from rich.text import Text
 
 from precli.cli.tables import short_path, tensor_table
 from precli.cli.views import KeyValues, dropped_note, fit_columns, human_bytes, new_table
+from precli.core.exact import escape_controls
 from precli.model.plan import STORED, Plan, Solution, weighted_sqnr
 
 if TYPE_CHECKING:
@@ -69,8 +70,9 @@ def plan_view(plan: Plan, width: int = 120) -> RenderableType:
     rows = []
     for i, (it, c) in enumerate(zip(plan.items, s.picks, strict=True)):
         shape = "×".join(str(d) for d in it.shape) or "scalar"
-        rows.append([it.name, it.dtype, shape, f"{it.params:,}", _recipe_cell(plan, i),
-                     _db(c.sqnr_db), f"{c.bits / it.params:.4g}", _err(c.error)]
+        rows.append([escape_controls(it.name), it.dtype, shape, f"{it.params:,}",
+                     _recipe_cell(plan, i), _db(c.sqnr_db), f"{c.bits / it.params:.4g}",
+                     _err(c.error)]
                     + (["pinned" if it.pin is not None else ""] if pinned else []))
     parts = tensor_table(title, columns, rows, _DROP, width)
     parts.append(totals_view(plan, s))

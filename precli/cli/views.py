@@ -12,7 +12,7 @@ from rich.text import Text
 if TYPE_CHECKING:  # rich.table is imported where a table is drawn: `info fp16` needs none
     from rich.table import Table
 
-from precli.core.exact import floor_log10, format_decimal, shortest_in_interval
+from precli.core.exact import escape_controls, floor_log10, format_decimal, shortest_in_interval
 from precli.core.formats import FloatFormat, Format, IntFormat
 from precli.core.values import (
     CodeInfo,
@@ -641,7 +641,7 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
         w = report.weighted_sqnr(j)
         mean = "—" if w is None else "exact" if w == float("inf") else \
             "values lost" if w == float("-inf") else f"{w:.1f} dB"
-        cells = [f"{t.name} ({_sqnr_cell(t.stats[j])})" for t in ts
+        cells = [f"{escape_controls(t.name)} ({_sqnr_cell(t.stats[j])})" for t in ts
                  if t.stats[j].lost or t.stats[j].sqnr_db != float("inf")]
         if cells:
             kv.add_row(r.text, f"{mean} weighted · worst: " + " · ".join(cells))
@@ -655,11 +655,11 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
         aside = [t for t in skipped if t.skip.startswith(SET_ASIDE)]
         other = [t for t in skipped if not t.skip.startswith(SET_ASIDE)]
         if other:
-            names = ", ".join(f"{t.name} ({t.skip})" for t in other[:8])
+            names = ", ".join(f"{escape_controls(t.name)} ({t.skip})" for t in other[:8])
             more = f", and {len(other) - 8} more" if len(other) > 8 else ""
             sk.add_row("skipped", f"{len(other)} tensor(s): {names}{more}")
         if aside:
-            names = ", ".join(t.name for t in aside[:8])
+            names = ", ".join(escape_controls(t.name) for t in aside[:8])
             more = f", and {len(aside) - 8} more" if len(aside) > 8 else ""
             sk.add_row("set aside", f"{len(aside)} tensor(s), 1-D or under {SMALL:,} values "
                        f"(add --small to compare them): {names}{more}")
@@ -718,7 +718,7 @@ def _tensor_table(report: Any, width: int) -> Table:
             cells = [_sqnr_cell(s) for s in tr.stats]
         rng = "—" if tr.dynamic_range is None else f"2^{tr.dynamic_range:.1f}"
         info = [tr.dtype, shape, _num(tr.amax), rng] if wide else [shape]
-        t.add_row(tr.name, *info, *cells)
+        t.add_row(escape_controls(tr.name), *info, *cells)
     return t
 
 

@@ -36,6 +36,25 @@ def shown_text(text: str, length: int | None = None) -> str:
     return f"{text[:ECHO_CHARS]!r}… ({length:,} bytes)"
 
 
+def escape_controls(text: str) -> str:
+    """``text`` with every character that would act on a terminal or break a line instead
+    of showing (C0 and C1 controls such as ESC, tab and newline, DEL, U+2028 / U+2029, the
+    byte order mark, lone surrogates, U+FFFE / U+FFFF) written as ``\\xNN`` or ``\\uNNNN``;
+    everything else, backslashes included, as is. For names in plain, table and csv output
+    (json escapes by itself)."""
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 0x20 or o == 0x7F or (0x80 <= o < 0xA0) or o in (0x2028, 0x2029, 0xFEFF) \
+                or 0xD800 <= o < 0xE000 or o in (0xFFFE, 0xFFFF):
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 Kind = Literal["finite", "inf", "nan", "huge", "tiny"]
 
 

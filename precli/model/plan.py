@@ -46,8 +46,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from precli.core.exact import shown_text
+from precli.core.exact import escape_controls, shown_text
 from precli.errors import PrecliError, UsageError, arg
+from precli.model.pool import name_pattern
 
 if TYPE_CHECKING:
     from precli.array.recipes import Recipe
@@ -203,9 +204,10 @@ def parse_keep(text: str, canon: Callable[[str], str]) -> Keep:
                          f"(e.g. {arg('keep')} 'lm_head|embed=bf16', {arg('keep')} "
                          "'norm=stored')")
     try:
-        pat = re.compile(rx)
+        re.compile(rx)
     except re.error as e:
         raise UsageError(f"{arg('keep')} {text!r}: bad regular expression: {e}") from None
+    pat = name_pattern(rx, "keep")  # refuses nested repeats (exponential time)
     rec = rec.strip()
     return Keep(text, pat, STORED if rec.lower() == STORED else canon(rec))
 
@@ -1034,19 +1036,7 @@ def yaml_scalar(text: str) -> str:
     """A YAML scalar that reads back as exactly `text`, a string."""
     if _YAML_PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20 or o == 0x7F or (0x80 <= o < 0xA0) or o in (0x2028, 0x2029, 0xFEFF) \
-                or 0xD800 <= o < 0xE000 or o in (0xFFFE, 0xFFFF):
-            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return '"' + escape_controls(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 #: ggml types that store a recipe the same way (element, scale layout and widths).

@@ -3,8 +3,11 @@
 A ``.npy`` is memory-mapped (``np.load(mmap_mode="r", allow_pickle=False)``). A ``.npz`` is
 a zip of ``.npy`` members: a stored (uncompressed) member is memory-mapped in place through
 its offset in the zip; a compressed member (``np.savez_compressed``) cannot be, so it is
-decompressed into memory when first read, one member at a time. A zip holding a pickle
-(``data.pkl``: PyTorch's ``torch.save`` format) is refused.
+inflated through the zip stream as it is read, the range asked for only (a Fortran-order
+one whole, one member at a time). Each member's header is checked against the size the
+zip gives it before anything is allocated; a damaged member is one error in
+``Checkpoint.errors``. A zip holding a pickle (``data.pkl``: PyTorch's ``torch.save``
+format) is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -19,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.sources.base import PICKLE_HINT, Checkpoint, CheckpointError, Tensor
-from precli.sources.read import Native, Reader, cached
+from precli.sources.read import InMemory, Native, Reader, cached
 
 
 def dtype_info(dt: np.dtype[Any]) -> tuple[str | None, str | None, bool]:
@@ -52,6 +56,9 @@ def _tensor(path: str, name: str, dt: np.dtype[Any], shape: tuple[int, ...],
 
 
 def open_npy(path: str) -> Checkpoint:
+    empty = _empty_npy(path)
+    if empty is not None:
+        return Checkpoint(path, "npy", {}, [empty])
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError, SyntaxError) as e:
@@ -71,6 +78,29 @@ def open_npy(path: str) -> Checkpoint:
     reader = Native(path, offset, arr.dtype.str, tuple(arr.shape), fortran)
     t = _tensor(path, name, arr.dtype, tuple(arr.shape), fortran, reader)
     return Checkpoint(path, "npy", {}, [t])
+
+
+def _empty_npy(path: str) -> Tensor | None:
+    """The tensor of a .npy whose shape holds no element, None for any other .npy (or one
+    whose header does not read: np.load then names the problem). A dimension may be huge
+    beside a zero (shape (2**62, 0)), which numpy's loader refuses as too big: nothing is
+    allocated or mapped for it."""
+    try:
+        with open(path, "rb") as f:
+            shape, fortran, dt = read_header(f)
+            header_len = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError):
+        return None
+    if 0 not in shape or dt.hasobject:
+        return None
+    if size != header_len:
+        raise CheckpointError(path, f"holds {size - header_len:,} byte(s) after the 0 values "
+                                    f"its header declares (shape {shape}): the header and the "
+                                    "data disagree")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return _tensor(path, name, dt, shape, fortran,
+                   InMemory(path, 0, np.zeros(0, dt.newbyteorder("="))))
 
 
 def _one_line(e: BaseException) -> str:
@@ -125,27 +155,120 @@ def read_header_dict(fp: IO[bytes], version: tuple[int, int]) -> dict[str, Any]:
     return d
 
 
+_INFLATE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+class _Streams:
+    """The member streams this process keeps open (at most ``MAX``, the least recently used
+    closed first). A read continues the open stream of its member that is closest behind
+    it, or opens one: reads front to back (every analysis reads a tensor that way, pass
+    after pass) and two interleaved readers of one member (``diff`` of a file with itself)
+    inflate each byte once a pass."""
+
+    MAX = 4
+
+    def __init__(self) -> None:
+        self.open: list[list[Any]] = []  # [key, zip file, stream, last use]
+        self.clock = 0
+
+    def at(self, path: str, member: str, offset: int) -> IO[bytes]:
+        """A stream of the member's inflated bytes, positioned at byte ``offset``."""
+        st = os.stat(path)
+        key = (os.getpid(), path, member, st.st_ino, st.st_size, st.st_mtime_ns)
+        best = None
+        for e in self.open:
+            if e[0] == key and e[2].tell() <= offset and (best is None
+                                                          or e[2].tell() > best[2].tell()):
+                best = e
+        if best is None:
+            if len(self.open) >= self.MAX:
+                self.close(min(self.open, key=lambda e: e[3])[2])
+            zf = zipfile.ZipFile(path)
+            try:
+                fp = zf.open(member)
+            except BaseException:
+                zf.close()
+                raise
+            best = [key, zf, fp, 0]
+            self.open.append(best)
+        self.clock += 1
+        best[3] = self.clock
+        fp = best[2]
+        if fp.tell() != offset:
+            fp.seek(offset)  # forward: inflates and discards
+        return fp  # type: ignore[no-any-return]
+
+    def close(self, fp: IO[bytes]) -> None:
+        """Close the stream ``fp`` (after an error, or to make room)."""
+        for e in [e for e in self.open if e[2] is fp]:
+            self.open.remove(e)
+            for f in (e[2], e[1]):
+                try:
+                    f.close()
+                except _INFLATE_ERRORS:  # pragma: no cover - closing a damaged stream
+                    pass
+
+
+_STREAMS = _Streams()
+
+
 @dataclass(frozen=True)
 class NpzMember(Reader):
-    """A compressed member: decompressed whole into memory on first read (one at a time)."""
+    """A compressed member, inflated as it is read: ``read(start, stop)`` moves the
+    member's stream to element ``start`` (forward by inflating and discarding, backward by
+    starting over) and inflates the bytes of [start, stop) only, so memory stays bounded by
+    the range asked for, whatever the member inflates to. ``data``: the offset of the first
+    element in the member. A Fortran-order member (``shape``, ``fortran``) is inflated
+    whole once, one member at a time: its stored order is not the row-major order."""
 
     member: str = ""
+    data: int = 0
+    dtype: str = "<f4"
+    nbytes: int = 0  # of the elements, as the header declares
+    shape: tuple[int, ...] = ()
+    fortran: bool = False
+
+    def _fail(self, e: BaseException) -> CheckpointError:
+        return CheckpointError(self.path, f"cannot decompress ({_one_line(e)})",
+                               _member_name(self.member))
 
     def _load(self) -> npt.NDArray[Any]:
         try:
             with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fp:
                 a = np.lib.format.read_array(fp, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise CheckpointError(self.path, f"cannot decompress ({_one_line(e)})",
-                                  _member_name(self.member)) from None
+        except _INFLATE_ERRORS as e:
+            raise self._fail(e) from None
         flat: npt.NDArray[Any] = np.ascontiguousarray(a).reshape(-1)
         if not flat.dtype.isnative:
             flat = flat.astype(flat.dtype.newbyteorder("="))
         return flat
 
     def read(self, start: int, stop: int) -> npt.NDArray[Any]:
-        whole = cached(("npz", self.path, self.member), self._load)
-        out: npt.NDArray[Any] = whole[start:stop]
+        dt = np.dtype(self.dtype)
+        if stop <= start:  # nothing to inflate (and a zero-element shape may be huge)
+            return np.zeros(0, dt.newbyteorder("="))
+        if self.fortran and len(self.shape) > 1:
+            whole = cached(("npz", self.path, self.member), self._load)
+            out: npt.NDArray[Any] = whole[start:stop]
+            return out
+        want = (stop - start) * dt.itemsize
+        fp = None
+        try:
+            fp = _STREAMS.at(self.path, self.member, self.data + start * dt.itemsize)
+            raw = fp.read(want)
+        except _INFLATE_ERRORS as e:
+            if fp is not None:
+                _STREAMS.close(fp)
+            raise self._fail(e) from None
+        if len(raw) != want:
+            _STREAMS.close(fp)
+            raise CheckpointError(self.path, f"member's data ends after "
+                                  f"{start * dt.itemsize + len(raw):,} of the {self.nbytes:,} "
+                                  "bytes its header declares (truncated?)",
+                                  _member_name(self.member))
+        out = np.frombuffer(raw, dt)
+        if not dt.isnative:
+            out = out.astype(dt.newbyteorder("="))
         return out
 
 
@@ -154,6 +277,9 @@ def _member_name(member: str) -> str:
 
 
 def open_npz(path: str) -> Checkpoint:
+    """A .npz: every member's header read and checked against the bytes the zip holds for
+    it. A damaged member (or a name the archive holds twice) is one error in
+    ``Checkpoint.errors``; the other members are still listed."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -169,10 +295,28 @@ def open_npz(path: str) -> Checkpoint:
             held = ", ".join(i.filename for i in infos[:5]) or "nothing"
             raise CheckpointError(path, f"is a zip archive with no .npy members (it holds "
                                   f"{held}); precli reads .npz archives")
+        count: dict[str, int] = {}
+        for i in members:
+            count[i.filename] = count.get(i.filename, 0) + 1
+        tensors: list[Tensor] = []
+        errors: list[CheckpointError] = []
         with open(path, "rb") as raw:
             size = os.fstat(raw.fileno()).st_size
-            tensors = [_member(path, zf, raw, size, info) for info in members]
-    return Checkpoint(path, "npz", {}, tensors)
+            for info in members:
+                n = count[info.filename]
+                if n != 1:
+                    if n > 1:  # one error for the name, at its first entry
+                        errors.append(CheckpointError(
+                            path, f"member name appears {n} times in the archive: which one "
+                            "is the tensor is ambiguous (numpy's np.load takes the last); "
+                            "none is read", _member_name(info.filename)))
+                        count[info.filename] = -n
+                    continue
+                try:
+                    tensors.append(_member(path, zf, raw, size, info))
+                except CheckpointError as e:
+                    errors.append(e)
+    return Checkpoint(path, "npz", {}, tensors, errors)
 
 
 def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
@@ -184,29 +328,30 @@ def _member(path: str, zf: zipfile.ZipFile, raw: IO[bytes], size: int,
         with zf.open(info) as fp:
             shape, fortran, dt = read_header(fp)
             header_len = fp.tell()
-    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile) as e:
+    except (*_INFLATE_ERRORS, SyntaxError) as e:
         raise CheckpointError(path, f"member is not a readable .npy ({_one_line(e)})",
                               name) from None
     numel = 1
     for d in shape:
         numel *= d
-    need = header_len + numel * dt.itemsize
+    need = numel * dt.itemsize
     if dt.hasobject:  # listed and skipped: its bytes are a pickle
         return _tensor(path, name, dt, shape, False, None)
+    held = info.file_size - header_len
+    if need != held:  # checked before anything is allocated or inflated
+        raise CheckpointError(path, f"member holds {held:,} bytes of data but shape "
+                              f"{list(shape)} of {dt.name} declares {numel:,} values "
+                              f"({need:,} bytes)", name)
     if info.compress_type != zipfile.ZIP_STORED:
-        reader: Reader = NpzMember(path, 0, info.filename)
-        return _tensor(path, name, dt, shape, False, reader)
-    if need != info.file_size:
-        raise CheckpointError(path, f"member holds {info.file_size - header_len} bytes of "
-                              f"data but shape {list(shape)} of {dt.name} needs "
-                              f"{need - header_len}", name)
+        reader: Reader = NpzMember(path, 0, info.filename, header_len, dt.str, need, shape,
+                                   fortran)
+        return _tensor(path, name, dt, shape, fortran, reader)
     raw.seek(info.header_offset)
     local = raw.read(30)
     if len(local) < 30 or local[:4] != b"PK\x03\x04":
         raise CheckpointError(path, "member's local zip header is damaged", name)
     n, m = struct.unpack("<HH", local[26:30])
     start = info.header_offset + 30 + n + m + header_len
-    if start + numel * dt.itemsize > size:
+    if start + need > size:
         raise CheckpointError(path, "member runs past the end of the file (truncated?)", name)
-    return _tensor(path, name, dt, shape, fortran,
-                   Native(path, start, dt.str, shape, fortran))
+    return _tensor(path, name, dt, shape, fortran, Native(path, start, dt.str, shape, fortran))

@@ -420,6 +420,7 @@ def pair_tensors(tensors: list[Tensor], config: dict[str, Any] | None = None
     by = {t.name: t for t in tensors}
     used: dict[str, QuantTensor | None] = {}  # raw name -> its logical tensor (on elements)
     errors: list[CheckpointError] = []
+    logical: set[str] = set()  # the names of the logical tensors made so far
     for t in tensors:
         if t.name in used:
             continue
@@ -433,6 +434,16 @@ def pair_tensors(tensors: list[Tensor], config: dict[str, Any] | None = None
         roles = dict(q.parts)
         if any(p.name in used for p in roles.values()):
             continue
+        clash = by.get(q.name)
+        if q.name in logical or (clash is not None and all(p is not clash
+                                                           for _, p in q.parts)):
+            what = "another quantized family's" if q.name in logical else "a stored tensor's"
+            errors.append(CheckpointError(
+                t.path, f"is {what} name and the logical name of the {q.dtype} family "
+                f"{', '.join(repr(p.name) for _, p in q.parts)}: the family is reported as "
+                "its raw tensors", q.name))
+            continue
+        logical.add(q.name)
         for role, p in q.parts:
             used[p.name] = q if role == "elements" else None
     out: list[Tensor] = []
@@ -495,10 +506,14 @@ class LayoutError(CheckpointError):
 
 
 def _fp8_block(w: Tensor, s: Tensor, name: str, cfg: dict[str, Any]) -> QuantTensor:
+    from precli.array.recipes import MAX_GROUP, MAX_TILE
+
     bs = cfg.get("weight_block_size") or [128, 128]
-    if not (isinstance(bs, list) and len(bs) == 2 and all(isinstance(b, int) and b > 0
-                                                          for b in bs)):
-        raise LayoutError(w, "layout", "weight_block_size of two positive integers",
+    if not (isinstance(bs, list) and len(bs) == 2 and all(
+            isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_GROUP
+            for b in bs) and bs[0] * bs[1] <= MAX_TILE):
+        raise LayoutError(w, "layout", f"a weight_block_size (config.json) of two integers in "
+                          f"[1, {MAX_GROUP:,}], at most {MAX_TILE:,} values a block",
                           f"{bs!r}")
     bm, bn = bs
     if len(w.shape) != 2:
@@ -573,7 +588,8 @@ def _int4(qw: Tensor, qz: Tensor, sc: Tensor, gi: Tensor | None, name: str,
     groups = sc.shape[0]
     gs = cfg.get("group_size")
     gsize = gs if isinstance(gs, int) and gs > 0 else (k // groups if groups else k)
-    if gi is None and (gsize <= 0 or groups * gsize != k or k % gsize):
+    if (gi is None or kind == "awq") and (gsize <= 0 or groups * gsize != k or k % gsize):
+        # (AWQ has no g_idx: its groups are in order, whatever tensor sits beside it)
         raise LayoutError(qw, "shape", f"{k} input rows in groups of {gsize} "
                           f"({-(-k // max(gsize, 1))} groups)", f"{groups} groups of scales")
     opts: list[tuple[str, str]] = [("kind", kind)]
@@ -631,6 +647,9 @@ def _pack_quantized(wp: Tensor, sc: Tensor, ws: Tensor, zp: Tensor | None,
         raise LayoutError(wp, "layout", "num_bits 4 (precli reads 4-bit pack-quantized)",
                           f"num_bits {bits!r} in the config")
     rows, k = (int(v) for v in np.asarray(ws.read(0, 2), np.int64))
+    if rows < 0 or k < 0:
+        raise LayoutError(ws, "layout", "weight_shape of two non-negative integers",
+                          f"{[rows, k]}")
     if len(wp.shape) != 2 or tuple(wp.shape) != (rows, -(-k // 8)):
         raise LayoutError(wp, "packed-size", f"I32 weight_packed of shape "
                           f"{[rows, -(-k // 8)]} for weight_shape {[rows, k]}",

@@ -106,6 +106,8 @@ class Native(Reader):
     def read(self, start: int, stop: int) -> npt.NDArray[Any]:
         dt = np.dtype(self.dtype)
         if self.fortran and len(self.shape) > 1:
+            if stop <= start:  # nothing to map (a zero-element shape may be huge)
+                return np.zeros(0, dt.newbyteorder("="))
             whole = np.ndarray(self.shape, dt, buffer=mapped(self.path), offset=self.offset,
                                order="F")
             idx = np.unravel_index(np.arange(start, stop, dtype=np.intp), self.shape)

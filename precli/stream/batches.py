@@ -342,7 +342,10 @@ def open_npy(path: str) -> np.ndarray:
                          f"values its header declares (shape {tuple(shape)}): the header and "
                          "the data disagree")
     if count == 0:
-        return np.zeros(shape, dtype)
+        try:
+            return np.zeros(shape, dtype)
+        except ValueError:  # e.g. (2**62, 0): numpy sizes the dimensions before the zero
+            return np.zeros((0,) * len(shape), dtype)  # no value either way
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
                      order="F" if fortran else "C")
 

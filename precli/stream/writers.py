@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterable
 from typing import IO, Any
 
+from precli.core.exact import escape_controls
 from precli.core.values import (
     CodeInfo,
     DecodeResult,
@@ -253,11 +254,11 @@ def write_table_rows(out: IO[str], mode: str, keys: tuple[str, ...],
         w = csv.writer(out, lineterminator="\n")
         w.writerow(keys)
         for r in rows:
-            w.writerow([_csv_cell(r.get(k)) for k in keys])
+            w.writerow([escape_controls(_csv_cell(r.get(k))) for k in keys])
     else:
         out.write("\t".join(keys) + "\n")
         for r in rows:
-            out.write("\t".join(_csv_cell(r.get(k)) for k in keys) + "\n")
+            out.write("\t".join(escape_controls(_csv_cell(r.get(k))) for k in keys) + "\n")
 
 
 FORMAT_CODE_KEYS = ("format", "code", "hex", "bits", "class", "value", "exact")
