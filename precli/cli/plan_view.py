@@ -84,13 +84,13 @@ def plan_view(plan: Plan, width: int = 120) -> RenderableType:
     if pins:
         by: dict[str, list[str]] = defaultdict(list)
         for name, _rec, why in pins:
-            by[why].append(name)
+            by[why].append(escape_controls(name))
         for why, names in by.items():
             shown = ", ".join(names[:6]) + (f", and {len(names) - 6} more"
                                              if len(names) > 6 else "")
             notes.add_row("pinned", f"{len(names)} tensor(s), {why}: {shown}")
     if plan.skipped:
-        shown = ", ".join(f"{n} ({r})" for n, _d, r in plan.skipped[:6])
+        shown = ", ".join(f"{escape_controls(n)} ({r})" for n, _d, r in plan.skipped[:6])
         more = f", and {len(plan.skipped) - 6} more" if len(plan.skipped) > 6 else ""
         notes.add_row("skipped", f"{len(plan.skipped)} tensor(s), not planned: {shown}{more}")
     if notes.rows:
