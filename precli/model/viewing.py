@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from precli.array.views import View, guess_view, parse_axes
 from precli.errors import UsageError
+from precli.model.pool import name_pattern
 from precli.sources import Tensor
 
 __all__ = ["ViewRule", "parse_view_rules", "tensor_view"]
@@ -29,10 +30,7 @@ def parse_view_rules(texts: Sequence[str]) -> list[ViewRule]:
         if not eq or not pat:
             raise UsageError(f"view rule {text!r}: expected REGEX=ROWS:COLS "
                              "(e.g. 'proj=1:0' for a [K, N] weight)")
-        try:
-            rx = re.compile(pat)
-        except re.error as e:
-            raise UsageError(f"view rule {text!r}: bad regular expression: {e}") from None
+        rx = name_pattern(pat, "views")
         rows, cols = parse_axes(axes)
         rules.append((rx, rows, cols, text))
     return rules
