@@ -220,6 +220,24 @@ def test_onnx_reference_tells_the_views_apart(onnx_model: Path) -> None:
                 (tname, name)
 
 
+def test_onnx_user_rule_beats_the_graph_and_jobs_change_nothing(onnx_model: Path) -> None:
+    stored = {i.name: numpy_helper.to_array(i)
+              for i in onnx.load(str(onnx_model)).graph.initializer}
+    names = "int8:channel,int4:group128,nvfp4"
+    recs = compare_json(str(onnx_model), "-F", names, "--view", r"^mm\.B$=0:1")
+    got = by_tensor(recs)
+    for name in names.split(","):
+        rec = got[("mm.B", name)]  # [K, N] as stored: 256 rows of 48
+        assert rec["view"] == [256, 48] and rec["view_from"] == "user"
+        check_record(rec, name, stored["mm.B"], f"mm.B {name} (user)")
+        rec = got[("convt.W", name)]  # untouched by the rule: the graph's view
+        assert rec["view_from"] == "onnx ConvTranspose W [C, M/g, k...]"
+    # transposing views read the tensor whole: two processes give the same records
+    one = compare_json(str(onnx_model), "-F", names)
+    two = compare_json(str(onnx_model), "-F", names, "--jobs", "2")
+    assert one == two
+
+
 # ------------------------------------------------------------ 2. PyTorch conventions
 
 ST_RECIPES = ["int8:channel", "int4:group32"]
