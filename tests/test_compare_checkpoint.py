@@ -132,7 +132,8 @@ def test_summary_merges_every_tensor(model: tuple[Path, dict[str, np.ndarray]]) 
 
 def test_bf16_stored_is_exact_in_bf16(model: tuple[Path, dict[str, np.ndarray]]) -> None:
     path, arrays = model
-    recs, p = records("compare", "--small", str(path.parent / "bf16.safetensors"), "-F", "bf16,fp16")
+    recs, p = records("compare", "--small", str(path.parent / "bf16.safetensors"),
+                      "-F", "bf16,fp16")
     assert p.returncode == 0, p.stderr
     r = recs[0]
     assert r["dtype"] == "BF16" and r["exact_fraction"] == 1.0 and r["sqnr_db"] == "inf"
@@ -178,7 +179,8 @@ def test_sharded_model_with_a_damaged_shard(tmp_path: Path) -> None:
         f"layer.{i}.w" for i in range(4)]
     shard = tmp_path / "m-00002.safetensors"
     shard.write_bytes(shard.read_bytes()[:20])
-    recs, p = records("compare", "--small", str(tmp_path / "model.safetensors.index.json"), "-F", "bf16")
+    recs, p = records("compare", "--small", str(tmp_path / "model.safetensors.index.json"),
+                      "-F", "bf16")
     assert p.returncode == 1
     assert {r["tensor"] for r in recs} == {"layer.0.w", "layer.1.w", None}  # healthy ones
     line = p.stderr.strip().splitlines()
