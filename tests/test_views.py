@@ -600,3 +600,27 @@ def test_view_on_one_array_is_refused(tmp_path: Path) -> None:
     assert code == 2, (out, err)
     line = _one_error(err)
     assert "--view" in line and "checkpoints" in line, line
+
+
+@pytest.mark.parametrize("group, c, mg", [(64, 64, 1), (4, 16, 8)])
+def test_grouped_conv_transpose_rows_are_its_output_channels(tmp_path: Path, group: int,
+                                                             c: int, mg: int) -> None:
+    """ConvTranspose W [C, M/g, k...] with group g: output channel gi*(M/g) + m sums over
+    W[gi*C/g:(gi+1)*C/g, m, ...] only, so the matrix is [M, C/g * k...] (depthwise: one
+    row per channel, summing the kernel window), not [M/g, C * k...]."""
+    rng = np.random.default_rng(group)
+    w = (rng.standard_normal((c, mg, 4, 4))
+         * np.exp(rng.standard_normal((c, 1, 1, 1)))).astype(np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "W"], ["y"], group=group)
+    g = helper.make_graph([node], "t", [helper.make_tensor_value_info(
+        "x", onnx.TensorProto.FLOAT, [1, c, 8, 8])], [helper.make_tensor_value_info(
+            "y", onnx.TensorProto.FLOAT, None)], initializer=[numpy_helper.from_array(w, "W")])
+    path = tmp_path / "ct.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    m = w.reshape(group, c // group, mg, 16).transpose(0, 2, 1, 3).reshape(group * mg, -1)
+    got = by_tensor(compare_json(str(path), "--small", "-F", "int8:channel,int4:group128"))
+    for name in ("int8:channel", "int4:group128"):
+        rec = got[("W", name)]
+        assert rec["view"] == [group * mg, (c // group) * 16]
+        assert rec["view_from"] == "onnx ConvTranspose W [C, M/g, k...] (grouped)"
+        check_record(rec, name, m, f"grouped ConvTranspose {name}")

@@ -25,20 +25,31 @@ KERNEL_MAX = 16
 
 
 class View(NamedTuple):
-    """``rows``: stored axes (in order) whose product is the number of rows; ``cols``: the
-    stored axes one dot product sums over. Together they are a permutation of the axes.
-    ``source`` says what decided it (``onnx MatMul``, ``pytorch conv``, ``user``...)."""
+    """``rows``: axes (in order) whose product is the number of rows; ``cols``: the axes one
+    dot product sums over. Together they are a permutation of the axes of the
+    :meth:`working` shape: the stored shape, or, when ``split`` > 1, the stored shape with
+    its first axis split into (``split``, rest) -- a grouped ``ConvTranspose`` kernel
+    ``[C, M/g, k...]`` is ``[g, C/g, M/g, k...]``, whose rows are (g, M/g) and whose
+    columns are (C/g, k...). ``source`` says what decided it (``onnx MatMul``,
+    ``pytorch conv``, ``user``...)."""
 
     rows: tuple[int, ...]
     cols: tuple[int, ...]
     source: str
+    split: int = 1
+
+    def working(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape the axes of ``rows`` and ``cols`` refer to."""
+        if self.split == 1 or not shape:
+            return shape
+        return (self.split, shape[0] // self.split) + tuple(shape[1:])
 
     def matrix(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """(rows, columns) of a tensor of this shape."""
         if not shape:
             return 1, 1
-        return (math.prod(shape[a] for a in self.rows),
-                math.prod(shape[a] for a in self.cols))
+        w = self.working(shape)
+        return math.prod(w[a] for a in self.rows), math.prod(w[a] for a in self.cols)
 
     @property
     def order(self) -> tuple[int, ...]:
@@ -55,8 +66,12 @@ class View(NamedTuple):
         r, c = self.matrix(shape)
         return [r, c]
 
-    def fits(self, ndim: int) -> bool:
-        return sorted(self.order) == list(range(ndim))
+    def fits(self, shape: tuple[int, ...]) -> bool:
+        """Does it name every axis of a tensor of this shape once (and split its first
+        axis evenly)?"""
+        if self.split > 1 and (not shape or shape[0] % self.split):
+            return False
+        return sorted(self.order) == list(range(len(shape) + (self.split > 1)))
 
 
 def last_axis(ndim: int, source: str = "last axis") -> View:

@@ -532,6 +532,8 @@ def _as_matrix(arr: npt.NDArray[Any], view: View) -> npt.NDArray[Any]:
     transpose copies only when the axes cannot be merged)."""
     r, c = view.matrix(arr.shape)
     if not view.in_place:
+        if view.split > 1:
+            arr = arr.reshape(view.working(arr.shape))
         arr = np.transpose(arr, view.order)
     if r * c == 0:
         return np.empty((r, c), dtype=arr.dtype)

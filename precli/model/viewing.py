@@ -43,11 +43,11 @@ def tensor_view(t: Tensor, rules: Sequence[ViewRule] = ()) -> View:
         if rx.search(t.name) is None:
             continue
         v = View(rows, cols, "user")
-        if not v.fits(nd):
+        if not v.fits(t.shape):
             raise UsageError(f"view rule {text!r} does not fit tensor {t.name!r} of "
                              f"{nd} dimension(s) {list(t.shape)}: name each of its axes "
                              f"0..{nd - 1} once")
         return v
-    if t.view is not None and t.view.fits(nd):
+    if t.view is not None and t.view.fits(t.shape):
         return t.view
     return guess_view(t.name, t.shape)

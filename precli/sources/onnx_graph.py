@@ -130,6 +130,10 @@ def view_for(node: Node, index: int, ndim: int) -> View | None:
     if op in _CONVS and index == _CONVS[op] and ndim >= 2:
         return View((0,), tuple(range(1, ndim)), f"onnx {op} W [M, C/g, k...]")
     if op == "ConvTranspose" and index == 1 and ndim >= 2:
+        g = node.attr("group", 1)
+        if isinstance(g, int) and g > 1:  # output gi*(M/g) + m sums W[gi*C/g:(gi+1)*C/g, m]
+            return View((0, 2), (1,) + tuple(range(3, ndim + 1)),
+                        "onnx ConvTranspose W [C, M/g, k...] (grouped)", g)
         return View((1,), (0,) + tuple(range(2, ndim)), "onnx ConvTranspose W [C, M/g, k...]")
     if op == "Gather" and index == 0 and ndim == 2:
         if node.attr("axis", 0) % 2 == 0:
@@ -141,7 +145,7 @@ def view_for(node: Node, index: int, ndim: int) -> View | None:
 
 
 def _agreed(views: list[View]) -> View | None:
-    if not views or len({(v.rows, v.cols) for v in views}) != 1:
+    if not views or len({(v.rows, v.cols, v.split) for v in views}) != 1:
         return None
     return views[0]
 
