@@ -1067,12 +1067,16 @@ def _compare_cases(c: _Cases) -> None:
     c("compare/ckpt-sharded-missing", "compare", "sharded-missing", "-F", "bf16", "-o", "csv")
     c("compare/ckpt-gguf-table", "compare", "model.gguf", "-F", "bf16,e4m3fn:channel,mxfp4",
       "-o", "table", env=W120)
+    # these small fixtures hold only 1-D and small tensors: --small compares them
     c("compare/ckpt-onnx-table", "compare", "model.onnx", "-F", "fp16,e4m3fn", "-o", "table",
-      env=W120)
+      "--small", env=W120)
+    c("compare/ckpt-all-set-aside", "compare", "model.onnx", "-F", "fp16,e4m3fn", "-o",
+      "table", env=W120)
     c("compare/ckpt-onnx-ext-csv", "compare", "ext.onnx", "-F", "bf16,int8:channel", "-o",
-      "csv")
+      "csv", "--small")
     c("compare/ckpt-onnx-ext-missing", "compare", "ext-missing.onnx", "-F", "bf16")
-    c("compare/ckpt-npz-csv", "compare", "arrays.npz", "-F", "fp16,mxfp4", "-o", "csv")
+    c("compare/ckpt-npz-csv", "compare", "arrays.npz", "-F", "fp16,mxfp4", "-o", "csv",
+      "--small")
     # errors
     c("compare/err-array-only-values", "compare", "3.14", "--plot")
     c("compare/err-array-only-many", "compare", "fp16", "bf16", "--scheme", "symmetric",
@@ -1264,7 +1268,7 @@ def _plan_cases(c: _Cases) -> None:
         ("jobs0", ["--bits", "6", "-j", "0"]),
     ):
         c(f"plan/err-{pid}", *base, *args)
-    c("plan/err-no-formats", "plan", "plan.safetensors", "--bits", "4")
+    c("plan/default-formats", "plan", "plan.safetensors", "--bits", "6", "-o", "json")
     c("plan/err-missing-file", "plan", "nope.safetensors", "-F", "nvfp4", "--bits", "5")
     c("plan/err-bad-recipe", "plan", "plan.safetensors", "-F", "nvfp4:tensor", "--bits", "5")
     c("plan/err-damaged-shard", "plan", "sharded-missing", "-F", "nvfp4", "--bits", "5")
