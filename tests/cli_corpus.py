@@ -1341,6 +1341,21 @@ def run_case(case: Case, cwd: Path, python: str = sys.executable) -> Result:
     return Result(p.stdout, p.stderr, p.returncode)
 
 
+def read_master(master: int, timeout: float) -> bytes:
+    """Everything a child writes to a pseudo-terminal, read from its master side until the
+    child closes its side (or writes nothing for ``timeout`` seconds)."""
+    out = bytearray()
+    while select.select([master], [], [], timeout)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
 def _run_tty(case: Case, argv: list[str], env: dict[str, str], cwd: Path) -> Result:
     """stdin and/or stdout on a pseudo-terminal (what precli sees when typed at); stdout
     read back from the terminal's master side (line endings as the terminal writes them)."""
@@ -1361,17 +1376,7 @@ def _run_tty(case: Case, argv: list[str], env: dict[str, str], cwd: Path) -> Res
         out = bytearray()
         try:
             if "stdout" in case.tty:
-                while True:
-                    ready, _, _ = select.select([master], [], [], TIMEOUT)
-                    if not ready:
-                        break
-                    try:
-                        chunk = os.read(master, 65536)
-                    except OSError:  # EIO: the child closed its side
-                        break
-                    if not chunk:
-                        break
-                    out += chunk
+                out += read_master(master, TIMEOUT)
             else:
                 assert p.stdout is not None
                 out += p.stdout.read()

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import struct
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cli_corpus import read_master
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 CELL = re.compile(r"\S+(?: \S+)*")  # cells are separated by two spaces or more
@@ -107,16 +108,8 @@ def run_on_tty(argv: Sequence[str], cwd: Path, width: int, env: dict[str, str] |
                              stderr=subprocess.DEVNULL)
     finally:
         os.close(slave)
-    out = bytearray()
     try:
-        while select.select([master], [], [], 120)[0]:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its side
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_master(master, 120)
         rc = p.wait(timeout=120)
     finally:
         os.close(master)
