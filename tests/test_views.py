@@ -254,10 +254,10 @@ def st_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     rng = np.random.default_rng(32)
     tensors = {
-        CONV: _varied(rng, 64, 288).reshape(64, 32, 3, 3),
-        EXPERTS: _varied(rng, 4 * 96, 128).reshape(4, 96, 128),
+        CONV: _varied(rng, 32, 144).reshape(32, 16, 3, 3),
+        EXPERTS: _varied(rng, 4 * 24, 64).reshape(4, 24, 64),
         SMALL_EXPERTS: _varied(rng, 8 * 16, 16).reshape(8, 16, 16),
-        LINEAR: _varied(rng, 96, 128),
+        LINEAR: _varied(rng, 24, 64),
     }
     p = tmp_path_factory.mktemp("st") / "model.safetensors"
     save_file(tensors, str(p))
@@ -327,7 +327,7 @@ def outlier_model(tmp_path_factory: pytest.TempPathFactory
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(33)
-    t = {w: (rng.standard_normal((256, 256)) * 0.02).astype(np.float32) for w in WEIGHTS}
+    t = {w: (rng.standard_normal((64, 64)) * 0.02).astype(np.float32) for w in WEIGHTS}
     # a batch-norm variance: one value at 1e8, the rest just under half an int8 step of
     # 1e8 / 127, where they round to zero
     var = np.concatenate([[1e8], rng.uniform(0.3, 0.49, 23) * 1e8 / 127])
@@ -374,7 +374,7 @@ def test_outlier_summary(outlier_model: tuple[Path, dict[str, np.ndarray]]) -> N
         for w in WEIGHTS:
             check_stats(got[(w, n)], refs[(w, n)][0], f"{w} {n}")
         pooled = _pooled_sqnr([(t[w], refs[(w, n)][1]) for w in WEIGHTS])
-        assert summ[n]["params"] == 2 * 256 * 256
+        assert summ[n]["params"] == 2 * 64 * 64
         assert summ[n]["sqnr_db"] == pytest.approx(pooled, abs=1e-9), n
         assert summ[n]["weighted_sqnr_db"] == pytest.approx(_weighted(recs, n), abs=1e-9)
     base = summ
@@ -387,12 +387,12 @@ def test_outlier_summary(outlier_model: tuple[Path, dict[str, np.ndarray]]) -> N
         assert v["skip"] is None and v["view"] == [1, 24] and v["view_from"] == "1-D"
         check_stats(v, refs[(VAR, n)][0], f"{VAR} {n}")
         pooled = _pooled_sqnr([(t[w], refs[(w, n)][1]) for w in (*WEIGHTS, VAR)])
-        assert summ[n]["params"] == 2 * 256 * 256 + 24
+        assert summ[n]["params"] == 2 * 64 * 64 + 24
         assert summ[n]["sqnr_db"] == pytest.approx(pooled, abs=1e-9), n
         weighted = _weighted(recs, n)
         assert summ[n]["weighted_sqnr_db"] == pytest.approx(weighted, abs=1e-9), n
-        # 24 values cannot move the weighted figure off the weights' (within 0.01 dB)
-        assert weighted == pytest.approx(base[n]["weighted_sqnr_db"], abs=0.01), n
+        # 24 values of 8,216 cannot move the weighted figure off the weights' (0.1 dB)
+        assert weighted == pytest.approx(base[n]["weighted_sqnr_db"], abs=0.1), n
         per = {r["tensor"]: r["sqnr_db"] for r in recs
                if r["tensor"] is not None and r["format"] == n}
         worst = min(per, key=lambda k: per[k])
