@@ -496,3 +496,39 @@ def test_raw_keeps_the_stored_tensors(tmp_path: Path) -> None:
     assert [t.name for t in open_checkpoint(str(path), raw=True).tensors()] == \
         ["w_quantized", "w_scale"]
     assert [t.name for t in open_checkpoint(str(path)).tensors()] == ["w"]
+
+
+@pytest.mark.skipif(not ocr_models(), reason="rapidocr-onnxruntime is not installed")
+def test_real_ocr_model_matmul_nbits_int4(tmp_path: Path) -> None:
+    """The trained PP-OCRv4 recogniser's MatMul weights quantized to int4 by onnxruntime's
+    MatMulNBitsQuantizer: every MatMulNBits weight is one logical tensor equal to what
+    onnxruntime computes, and diff pairs each with its float original."""
+    pytest.importorskip("onnx_ir")
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
+
+    from precli.model.diff import diff_checkpoints
+
+    (src,) = [p for p in ocr_models() if "rec" in p.name]
+    m = constants_to_initializers(onnx.load(str(src)))
+    f = tmp_path / "rec.onnx"
+    onnx.save(m, str(f))
+    inits = {i.name for i in m.graph.initializer}
+    matmuls = [n.input[1] for n in m.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
+    cfg = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=False, bits=4)
+    qz = MatMulNBitsQuantizer(onnx.load(str(f)), algo_config=cfg)
+    qz.process()
+    out = tmp_path / "rec_int4.onnx"
+    onnx.save(qz.model.model, str(out))
+    quant = check_against_ort(out, qz.model.model)
+    nbits = [q for q in quant if "MatMulNBits" in q.dtype]
+    assert len(nbits) == len(matmuls) > 0
+    rep = diff_checkpoints(str(f), str(out))
+    by = {t.name: t for t in rep.tensors}
+    for q in nbits:
+        td = by[q.name]
+        assert td.skip is None and td.original in matmuls, (q.name, td.skip)
+        rec = td.record()
+        assert rec["count"] == q.numel and rec["sqnr_db"] > 10, q.name

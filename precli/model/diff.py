@@ -174,8 +174,8 @@ def _in_view(read: Callable[[int, int], Any], shape: tuple[int, ...], view: View
     return get
 
 
-def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = None
-                ) -> TensorDiff:
+def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = None,
+                how: str | None = None) -> TensorDiff:
     """Statistics and ulp distances of one quantized tensor against its original;
     ``views``: compare them element by element in these views' order (a pair made by
     value shape), else in stored order."""
@@ -184,7 +184,7 @@ def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = N
         skip = f"shape {list(quant.shape)} differs from the original's {list(orig.shape)}"
     elif orig.skip is not None or quant.skip is not None:
         skip = orig.skip or quant.skip
-    how = "name" if views is None else "view"
+    how = how or ("name" if views is None else "view")
     elfmt: str | None = None
     if skip is None:
         if isinstance(quant, QuantTensor):
@@ -231,8 +231,22 @@ def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = N
                       tally.record(), elfmt, ulp.record() if elfmt else {}, how, orig.name)
 
 
-def _work(args: tuple[Tensor, Tensor, tuple[View, View] | None]) -> TensorDiff:
+def _work(args: tuple[Tensor, Tensor, tuple[View, View] | None, str]) -> TensorDiff:
     return diff_tensor(*args)
+
+
+def _same_matrix(o: Tensor, q: Tensor) -> tuple[View, View] | None:
+    """Both views, when the two tensors of one name are the same matrix but stored in
+    another order (an ONNX MatMul weight [K, N] against MatMulNBits' [N, K], square ones
+    included); None to compare in stored order (same layout, or views that disagree)."""
+    if len(o.shape) < 2 or len(q.shape) < 2:
+        return None
+    ov, qv = tensor_view(o), tensor_view(q)
+    if ov.matrix(o.shape) != qv.matrix(q.shape):
+        return None
+    if o.shape == q.shape and ov.order == qv.order and ov.split == qv.split:
+        return None  # the same layout: stored order is view order
+    return ov, qv
 
 
 def pair_by_view(originals: Sequence[Tensor], quantized: Sequence[Tensor]
@@ -278,21 +292,18 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
     errors = [str(e) for e in list(ock.errors) + list(qck.errors)]
     by = {t.name: t for t in ock.tensors()}
     selected = select_tensors(list(qck.tensors()), include, exclude)
-    pairs: list[tuple[Tensor, Tensor, tuple[View, View] | None]] = []
+    pairs: list[tuple[Tensor, Tensor, tuple[View, View] | None, str]] = []
     lonely: list[Tensor] = []
     for t in selected:
         o = by.get(t.name)
         if o is None:
             lonely.append(t)
-        elif o.shape != t.shape and len(o.shape) > 1 and len(t.shape) > 1 and (
-                tensor_view(o).matrix(o.shape) == tensor_view(t).matrix(t.shape)):
-            pairs.append((o, t, (tensor_view(o), tensor_view(t))))  # e.g. [K, N] vs [N, K]
         else:
-            pairs.append((o, t, None))
+            pairs.append((o, t, _same_matrix(o, t), "name"))
     seen = {t.name for t in selected}
     left = [o for o in ock.tensors() if o.name not in seen]
     by_view, why = pair_by_view(left, lonely)
-    pairs += by_view
+    pairs += [(o, q, v, "view") for o, q, v in by_view]
     used = {o.name for o, _, _ in by_view}
     paired_q = {q.name for _, q, _ in by_view}
     unmatched = [TensorDiff(t.name, t.dtype, None, t.shape, t.numel,
@@ -301,7 +312,8 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
     only_original = [n for n in select_tensors(left, include, exclude)
                      if n.name not in used]
     results: dict[str, TensorDiff | str] = dict(run_tensors(
-        [(q.name, q.nbytes, (o, q, v)) for o, q, v in pairs], _work, jobs, progress))
+        [(q.name, q.nbytes, (o, q, v, how)) for o, q, v, how in pairs], _work, jobs,
+        progress))
     tensors: list[TensorDiff] = []
     order = {t.name: i for i, t in enumerate(selected)}
     for td in unmatched:
