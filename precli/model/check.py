@@ -9,7 +9,14 @@ and what was found):
 * ``scale-nan``, ``scale-inf``, ``scale-zero``, ``scale-negative``: stored scales (block,
   group and global scales of a quantized layout) that are NaN (for e4m3 scales: the bytes
   0x7f / 0xff; for E8M0: 0xff), infinite, zero (a zero scale erases its block) or negative
-  (not for ONNX MatMulNBits, whose symmetric scales carry a sign).
+  (not for ONNX MatMulNBits, whose symmetric scales carry a sign). GGUF block tensors: the
+  fp16 ``d`` (and ``dmin``, and Q4_1 / Q5_1's ``m``) of every block or super-block, MXFP4's
+  E8M0 byte (0xff is NaN, though ggml reads it as 2^127), NVFP4's UE4M3 bytes (0x7f / 0xff
+  NaN). Negative ``d`` is no finding where ggml's reference quantizer writes it: Q4_0 and
+  Q5_0 (d = signed max / -8, / -16), Q3_K and Q6_K (minus the signed largest sub-scale),
+  IQ4_NL and IQ4_XS; Q4_1 / Q5_1's ``m`` is the block minimum (any sign; only NaN and
+  infinity are findings). A zero ``d`` is a note there, not a finding: ggml's quantizers
+  write 0 for a block of zeros.
 * ``scale-pow2``: scales that are not powers of two where the layout or the config says
   ue8m0 (DeepSeek ``scale_fmt: "ue8m0"``).
 * ``shape``: a dimension not divisible by the block or group size.
@@ -102,6 +109,7 @@ class TensorCheck:
     saturated: int | None = None
     blocks: int | None = None
     drifted: int | None = None
+    quantized: bool = False  # a quantized layout without drift (GGUF blocks)
 
 
 @dataclass
@@ -118,7 +126,7 @@ class CheckReport:
             by[f.check] = by.get(f.check, 0) + 1
         return {"tensor": None, "check": "summary", "tensors": len(self.tensors),
                 "quantized": sum(1 for t in self.tensors if t.blocks is not None
-                                 or t.dtype.endswith(")")),
+                                 or t.quantized or t.dtype.endswith(")")),
                 "findings": len(self.findings), "by_check": by,
                 "notes": [n for t in self.tensors for n in t.notes],
                 "errors": list(self.errors)}
@@ -206,6 +214,53 @@ def _scale_findings(t: QuantTensor) -> list[Finding]:
     return found
 
 
+def _gguf_scale_findings(t: Tensor, tc: TensorCheck) -> None:
+    """NaN / infinite / zero / negative scales of a GGUF block tensor's blocks (GGUF
+    Blocks reader), band by band. Negative is legal where ggml's reference quantizer
+    writes it (ggml_quants.SCALE_FIELDS); a zero d is a note: ggml's quantizers write d = 0
+    for a block that is all zeros."""
+    from precli.sources.gguf import Blocks
+
+    r = t.reader
+    if not isinstance(r, Blocks):
+        return
+    tc.quantized = True
+    n_blocks = t.numel // r.block
+    per_row = (t.shape[-1] if t.shape else 1) // r.block
+    step = max(1, BAND // r.block)
+    counts: dict[tuple[str, str], list[int]] = {}  # (what, check) -> [count, first, size]
+    for b0 in range(0, n_blocks, step):
+        b1 = min(n_blocks, b0 + step)
+        for what, v, ok in r.scales(b0, b1):
+            k = v.shape[1]
+            masks = {"scale-nan": np.isnan(v), "scale-inf": np.isinf(v), "scale-zero": v == 0}
+            if not ok:
+                masks["scale-negative"] = (v < 0) | ((v == 0) & np.signbit(v))
+            elif "minimum" in what:
+                del masks["scale-zero"]
+            for check, m in masks.items():
+                c = counts.setdefault((what, check), [0, -1, 0])
+                c[2] += v.size
+                if m.any():
+                    if c[1] < 0:
+                        c[1] = b0 + int(np.argmax(m)) // k
+                    c[0] += int(m.sum())
+    words = {"scale-nan": ("no NaN scale", "NaN"), "scale-inf": ("finite scales", "infinite"),
+             "scale-zero": ("nonzero scales", "zero"),
+             "scale-negative": ("positive scales", "negative")}
+    for (what, check), (count, first, size) in counts.items():
+        if not count:
+            continue
+        at = [first // per_row, first % per_row] if len(t.shape) > 1 else [first]
+        where = f"{what} of its {t.dtype} blocks"
+        found = f"{count} of {size} {words[check][1]}, first in block {at}"
+        if check == "scale-zero":
+            tc.notes.append(f"{t.name}: {found.replace('zero', 'zero scales', 1)} ({where}; "
+                            "ggml's quantizers write 0 for a block of zeros)")
+        else:
+            tc.findings.append(Finding(t.name, check, f"{words[check][0]} in {where}", found))
+
+
 # ------------------------------------------------------------------ per tensor
 
 
@@ -264,6 +319,7 @@ def check_tensor(t: Tensor) -> TensorCheck:
     tc = TensorCheck(t.name, t.dtype, t.numel)
     if t.skip is not None:
         return tc
+    _gguf_scale_findings(t, tc)
     if isinstance(t, QuantTensor):
         tc.findings += _scale_findings(t)
         if t.layout.startswith("nvfp4"):

@@ -1113,12 +1113,16 @@ def llama_quantize_args(plan: Plan, recipes: Sequence[Recipe]) -> tuple[str, lis
     """``--tensor-type 'REGEX=TYPE'`` per tensor, one per line, shell-quoted; and the
     tensors whose rows are not a multiple of the ggml block (32), for which llama-quantize
     uses a fallback type. PlanError when a chosen recipe has no ggml type."""
+    from precli.sources.gguf import DECODED as GGUF_DECODED
+
     by_text = {r.text: r for r in recipes}
     lines = []
     ragged = []
     for it, c in zip(plan.items, plan.solution.picks, strict=True):
         r = None if c.recipe == STORED else by_text[c.recipe]
         t = ggml_type(r, it.format)
+        if t is None and r is None and it.dtype in GGUF_DECODED:
+            t = it.dtype.lower()  # a GGUF block tensor kept as stored keeps its ggml type
         if t is None:
             what = f"it is stored as {it.dtype}" if r is None else ggml_missing(r)
             raise PlanError(f"tensor {it.name!r}: {what}; no ggml type to emit")

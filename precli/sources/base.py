@@ -71,6 +71,11 @@ class Tensor:
             n *= d
         return n
 
+    @property
+    def reader(self) -> ElementReader | None:
+        """What reads the stored data (None: nothing to read)."""
+        return self._reader
+
     def read(self, start: int = 0, stop: int | None = None) -> npt.NDArray[Any]:
         """Flat elements [start, stop) in row-major order, decoded exactly.
 

@@ -10,10 +10,11 @@ offsets are relative to the data section and multiples of the alignment.
 
 Every count, length and offset is checked against the file size before it is trusted: the
 file may be hostile. Shapes are reported in numpy order (the dims reversed). F32, F16,
-BF16 and F64 tensors are readable, and so are the quantized block types Q8_0, Q4_0, Q4_1,
-Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and MXFP4 (decoded by :mod:`precli.sources.ggml_quants`, bit
-for bit as ggml dequantizes them); other quantized types are listed with their type name
-and skipped.
+BF16 and F64 tensors are readable, and so are the quantized block types of :data:`DECODED`
+(the legacy Q4_0 ... Q8_0, the K types Q2_K ... Q6_K, the ternary TQ1_0 / TQ2_0, the IQ
+types IQ1_S ... IQ4_XS, MXFP4 and NVFP4: every type the ``gguf`` package dequantizes),
+decoded by :mod:`precli.sources.ggml_quants` bit for bit as ggml dequantizes them; other
+quantized types (Q8_1, Q8_K, Q1_0, newer ids) are listed with their type name and skipped.
 """
 
 from __future__ import annotations
@@ -236,7 +237,9 @@ def _tensor(path: str, name: str, dims: tuple[int, ...], gtype: int, offset: int
 NE0 = "gguf ne0"
 
 #: quantized types precli decodes (precli/sources/ggml_quants.py)
-DECODED = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "MXFP4")
+DECODED = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+           "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "NVFP4", "IQ2_XXS", "IQ2_XS",
+           "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M")
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,14 @@ class Blocks(Reader):
             vals = DECODERS[self.tname](raw).reshape(-1)
         out: npt.NDArray[np.float32] = vals[start - b0 * self.block: stop - b0 * self.block]
         return out
+
+
+    def scales(self, b0: int, b1: int) -> list[tuple[str, npt.NDArray[np.float32], bool]]:
+        """The stored scales of blocks [b0, b1) (see ggml_quants.scale_fields)."""
+        from precli.sources.ggml_quants import scale_fields
+
+        raw = self._bytes(b0 * self.tsize, b1 * self.tsize).reshape(b1 - b0, self.tsize)
+        return scale_fields(self.tname, raw)
 
 
 #: Metadata arrays of arrays nest at most this deep (real files nest one or two levels).
