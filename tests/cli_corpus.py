@@ -368,7 +368,8 @@ def write_gguf(path: Path) -> None:
     q8 = gguf.quants.quantize((g.standard_normal((32, 64)) * 0.05).astype(np.float32),
                               gguf.GGMLQuantizationType.Q8_0)
     w.add_tensor("blk.0.ffn_down.weight", q8, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-    q2 = g.integers(0, 256, (2, 84)).astype(np.uint8)  # two Q2_K blocks: listed, skipped
+    q2 = g.integers(0, 256, (2, 84)).astype(np.uint8)  # two Q2_K blocks
+    q2[:, 80:84] = np.array([0.01, 0.005], "<f2").view(np.uint8)  # sane d, dmin
     w.add_tensor("blk.0.ffn_up.weight", q2, raw_dtype=gguf.GGMLQuantizationType.Q2_K)
     w.add_tensor("blk.0.ids", np.arange(8, dtype=np.int32))
     w.write_header_to_file()
