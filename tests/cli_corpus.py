@@ -360,6 +360,7 @@ def write_gguf(path: Path) -> None:
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_uint32("llama.block_count", 1)
     w.add_string("general.name", "tiny")
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q2_K)
     w.add_array("tokenizer.ggml.scores", [0.5, -1.0, 2.0])
     w.add_tensor("token_embd.weight", (g.standard_normal((64, 32)) * 0.05).astype(np.float32))
     w.add_tensor("blk.0.attn_norm.weight", (1 + 0.1 * g.standard_normal(32)).astype(np.float32))

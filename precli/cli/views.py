@@ -628,10 +628,14 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
     n = len(report.tensors)
     nc = len(report.compared)
     params = sum(t.params for t in report.compared)
-    head = (f"{report.path} ({report.kind}): {nc:,} of {n:,} tensors, {params:,} "
+    what = ", ".join([report.kind] + [x for x in (report.architecture, report.file_type)
+                                      if x is not None])
+    head = (f"{report.path} ({what}): {nc:,} of {n:,} tensors, {params:,} "
             f"parameters, {human_bytes(report.compared_bytes)} as stored")
     recs = report.summary_records()
     parts.append(compare_stats_table(report.path, recs, width, min_sqnr, title=head))
+    if report.kind == "gguf" and report.tensors:
+        parts.append(type_table(report.type_table()))
     worst = report.worst(3)
     kv = KeyValues()
     kv.title = Text("SQNR by tensor: the parameter-weighted mean, then the worst tensors",
@@ -683,6 +687,21 @@ def checkpoint_view(report: Any, width: int = 120, show_all: bool = False,
         parts.append(Text("every tensor: add --all (or --output ndjson for the records)",
                           style="dim"))
     return Group(*parts)
+
+
+def type_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """A GGUF's stored types (ModelReport.type_table): tensors, parameters, bytes and bits
+    per weight of each."""
+    t = new_table(title="stored types", box="simple_head", pad_edge=False,
+                  collapse_padding=True, title_justify="left", title_style="bold")
+    for h in ("type", "tensors", "parameters", "bytes", "bits/weight"):
+        t.add_column(h, justify="left" if h == "type" else "right", no_wrap=True)
+    for r in rows:
+        bpw = r["bits_per_weight"]
+        t.add_row(Text(escape_controls(str(r["type"])), style="bold"), f"{r['tensors']:,}",
+                  f"{r['params']:,}", human_bytes(r["bytes"]),
+                  "—" if bpw is None else f"{bpw:.4g}")
+    return t
 
 
 def _sqnr_cell(s: Any) -> str:

@@ -113,6 +113,39 @@ class ModelReport:
     summary: list[CompareStats]
     summary_bytes: list[int]
     errors: list[str]
+    #: the checkpoint's metadata (:attr:`precli.sources.Checkpoint.metadata`)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def architecture(self) -> str | None:
+        """A GGUF's ``general.architecture`` (e.g. ``llama``); None for other kinds, or
+        when the file does not say."""
+        return self.metadata.get("general.architecture") if self.kind == "gguf" else None
+
+    @property
+    def file_type(self) -> str | None:
+        """A GGUF's ``general.file_type`` as llama.cpp names it (e.g. ``Q4_K_M``, see
+        :func:`precli.sources.gguf.file_type_name`); None for other kinds, or when the file
+        does not say."""
+        from precli.sources.gguf import file_type_name
+
+        v = self.metadata.get("general.file_type") if self.kind == "gguf" else None
+        return None if v is None else file_type_name(v)
+
+    def type_table(self) -> list[dict[str, Any]]:
+        """One record per stored type among the selected tensors (skipped and set-aside
+        ones included), most bytes first: ``type`` (a GGUF's ggml type name, e.g. ``Q8_0``),
+        ``tensors``, ``params``, ``bytes`` (as stored) and ``bits_per_weight`` (8 · bytes /
+        params; None for a type of no parameters)."""
+        rows: dict[str, list[int]] = {}
+        for t in self.tensors:
+            r = rows.setdefault(t.dtype, [0, 0, 0])
+            r[0] += 1
+            r[1] += t.params
+            r[2] += t.nbytes
+        return [{"type": k, "tensors": n, "params": p, "bytes": b,
+                 "bits_per_weight": 8 * b / p if p else None}
+                for k, (n, p, b) in sorted(rows.items(), key=lambda kv: -kv[1][2])]
 
     @property
     def compared(self) -> list[TensorResult]:
@@ -135,6 +168,9 @@ class ModelReport:
                    "weighted_sqnr_db": json_number(self.weighted_sqnr(j)),
                    "worst_tensor": worst[0].name if worst else None,
                    "worst_sqnr_db": json_number(worst[0].stats[j].sqnr_db) if worst else None}
+            if self.kind == "gguf":  # keys a GGUF's summary records add (after the others)
+                rec.update(architecture=self.architecture, file_type=self.file_type,
+                           types=self.type_table())
             out.append(rec)
         return out
 
@@ -235,7 +271,7 @@ def analyze(path: str, recipes: Sequence[Recipe], *, include: str | None = None,
                                     r.amax, dr, None, r.stats, r, seen[t.name]))
     summary, sbytes = _summary(recipes, tensors)
     return ModelReport(path, ck.kind, ck.stored_bytes, list(recipes), tensors, summary,
-                       sbytes, errors)
+                       sbytes, errors, dict(ck.metadata))
 
 
 def _summary(recipes: Sequence[Recipe], tensors: Sequence[TensorResult]

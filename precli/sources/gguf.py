@@ -77,6 +77,37 @@ GGML_TYPES: dict[int, tuple[str, int, int]] = {
 _PLAIN = {"F32": "fp32", "F16": "fp16", "BF16": "bf16", "F64": "fp64",
           "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64"}
 
+#: llama.cpp's ``LLAMA_FTYPE_*`` (the ``general.file_type`` value) -> the name llama.cpp
+#: gives it: ``gguf.LlamaFileType``'s member names without ``ALL_`` / ``MOSTLY_`` (ids 4-6,
+#: long removed from llama.cpp, are absent there too). Copied as data: ``gguf`` is a dev
+#: dependency only; tests/test_gguf_summary.py checks the table against it.
+FILE_TYPES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+    10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M",
+    16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S",
+    22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M",
+    28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0",
+    37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4", 40: "Q1_0",
+}  # fmt: skip
+#: ``LLAMA_FTYPE_GUESSED``: a flag llama.cpp ors into a file type it guessed
+FILE_TYPE_GUESSED = 1024
+
+
+def file_type_name(value: str) -> str:
+    """The name of a ``general.file_type`` value as :attr:`Checkpoint.metadata` holds it
+    (its decimal text): ``"15"`` -> ``"Q4_K_M"``, ``"1039"`` -> ``"Q4_K_M (guessed)"``;
+    a value outside the table reads ``"file type 99"``, text that is no integer is kept."""
+    try:
+        n = int(value)
+    except ValueError:
+        return value
+    guessed = n >= 0 and n & FILE_TYPE_GUESSED and n != FILE_TYPE_GUESSED
+    name = FILE_TYPES.get(n & ~FILE_TYPE_GUESSED if guessed else n)
+    if name is None:
+        return f"file type {n}"
+    return f"{name} (guessed)" if guessed else name
+
+
 # metadata value type -> (name, struct code or None, size)
 VALUE_TYPES: dict[int, tuple[str, str, int]] = {
     0: ("uint8", "<B", 1), 1: ("int8", "<b", 1), 2: ("uint16", "<H", 2),
