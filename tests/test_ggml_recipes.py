@@ -21,7 +21,7 @@ from precli.model.stats import compare_array
 gguf = pytest.importorskip("gguf")
 from gguf.quants import dequantize, quantize  # noqa: E402
 
-TYPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1")
+TYPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "tq2_0")
 
 
 def qt(name: str) -> object:
@@ -37,7 +37,7 @@ def reference(name: str, x: np.ndarray) -> np.ndarray:
 def cases() -> list[tuple[str, np.ndarray]]:
     rng = np.random.default_rng(20)
     out: list[tuple[str, np.ndarray]] = []
-    for shape in ((32,), (64,), (3, 32), (8, 64), (5, 96), (2, 3, 128)):
+    for shape in ((32,), (64,), (3, 32), (8, 64), (5, 96), (2, 3, 128), (256,), (3, 512)):
         out.append((f"normal{shape}", rng.standard_normal(shape)))
     out.append(("t3", rng.standard_t(3, (16, 256)) * 0.02))
     out.append(("zeros", np.zeros((4, 64))))
@@ -62,6 +62,13 @@ def cases() -> list[tuple[str, np.ndarray]]:
     out.append(("q8-ties-neg", -t))
     # a large minimum and a tiny step: d * q + min rounds in float32 (q4_1 / q5_1)
     out.append(("offset", 1000 + rng.standard_normal((4, 64)) * 1e-3))
+    # blocks of 256 (tq2_0): amax 1 gives 1/d = 1, so +-0.5 are ties (away from zero); an
+    # all-zero block, a huge value, a negative maximum
+    w = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0, 0.25, -0.75], (4, 512))
+    w[0, :256] = 0.0
+    w[1, 7] = 1e4
+    w[2, 300] = -50.0
+    out.append(("ternary", w))
     out.append(("tiny", rng.standard_normal((2, 64)) * 1e-6))
     out.append(("fp16-subnormal-scale", rng.standard_normal((2, 64)) * 1e-8))
     out.append(("float32", rng.standard_normal((4, 64)).astype(np.float32)))
@@ -91,6 +98,10 @@ def ref_stats(x: np.ndarray, d: np.ndarray) -> dict[str, float | int]:
 @pytest.mark.parametrize("name", TYPES)
 @pytest.mark.parametrize("label,x", CASES, ids=[c[0] for c in CASES])
 def test_compare_matches_gguf(name: str, label: str, x: np.ndarray) -> None:
+    if x.shape[-1] % parse_recipe(name).cols:
+        with pytest.raises(UsageError, match="whole blocks"):
+            compare_array([name], x)
+        return
     ref = reference(name, x)
     # the stored values themselves, bit for bit
     mat = np.asarray(x, np.float64).reshape(-1, x.shape[-1])
@@ -103,21 +114,29 @@ def test_compare_matches_gguf(name: str, label: str, x: np.ndarray) -> None:
     assert s.mean_abs_error == pytest.approx(want["mean_abs_error"], rel=1e-14)
     assert s.rmse == pytest.approx(want["rmse"], rel=1e-14)
     assert s.sqnr_db == pytest.approx(want["sqnr"], rel=1e-13)
-    assert s.scale_count == x.size // 32 and s.scaling == "ggml"
+    assert s.scale_count == x.size // parse_recipe(name).cols and s.scaling == "ggml"
 
 
 @pytest.mark.parametrize("name", TYPES)
 @pytest.mark.parametrize("label,x", CASES, ids=[c[0] for c in CASES])
 def test_codes_and_scales_are_gguf_bytes(name: str, label: str, x: np.ndarray) -> None:
     """Codes and fp16 scales as gguf writes them, unpacked from its bytes."""
+    if x.shape[-1] % parse_recipe(name).cols:
+        return
     t = qt(name)
     blocks = quantize(x, t).reshape(-1, gguf.GGML_QUANT_SIZES[t][1])
     mat = np.asarray(x, np.float64).reshape(-1, x.shape[-1])
     res = quantize_tile(parse_recipe(name), mat)
     assert res.scales is not None
+    codes = res.codes.reshape(-1, parse_recipe(name).cols)
+    if name == "tq2_0":  # 2-bit codes, 4 per byte 32 apart, then d
+        d = blocks[:, -2:].copy().view(np.float16).astype(np.float64).ravel()
+        assert np.array_equal(res.scales, d, equal_nan=True)
+        qs = blocks[:, :-2].reshape(-1, 2, 1, 32) >> np.array([0, 2, 4, 6], np.uint8)[:, None]
+        assert np.array_equal(codes, (qs & 3).reshape(codes.shape))
+        return
     d = blocks[:, :2].copy().view(np.float16).astype(np.float64).ravel()
     assert np.array_equal(res.scales, d, equal_nan=True)
-    codes = res.codes.reshape(-1, 32)
     if name == "q8_0":
         assert np.array_equal(codes, blocks[:, 2:])
         return
@@ -145,8 +164,8 @@ def test_overflow_is_the_clamped_opposite_extreme() -> None:
 def test_bits_per_value_is_the_type_size(name: str) -> None:
     block, nbytes = gguf.GGML_QUANT_SIZES[qt(name)]
     r = parse_recipe(name)
-    assert r.bits_per_value((4, 128)) == nbytes * 8 / block
-    (s,) = compare_array([name], np.ones((2, 64)))
+    assert r.bits_per_value((4, 512)) == nbytes * 8 / block
+    (s,) = compare_array([name], np.ones((2, 256)))
     assert s.bits_per_value == nbytes * 8 / block
     assert ggml_type(r) == name
 

@@ -1,11 +1,11 @@
-"""ggml's legacy block types (q8_0, q4_0, q4_1, q5_0, q5_1) as precli quantizes them.
+"""ggml's block types q8_0, q4_0, q4_1, q5_0, q5_1 and tq2_0 as precli quantizes them.
 
-Each type stores blocks of 32 consecutive values of a row (ggml's ne0, the matrix view's
-columns). The arithmetic below is gguf-py's reference quantizer (``gguf.quants``, the one
-``convert_hf_to_gguf.py`` runs), step for step in float32, so codes, fp16 scales and
-dequantized values are bit for bit those of ``gguf.quants.quantize`` then ``dequantize``
-(``tests/test_ggml_recipes.py`` checks it). The rules, all in float32 after casting the
-input to float32:
+Each type stores blocks of consecutive values of a row (32; 256 for tq2_0): ggml's ne0,
+the matrix view's columns. The arithmetic below is gguf-py's reference quantizer
+(``gguf.quants``, the one ``convert_hf_to_gguf.py`` runs), step for step in float32, so
+codes, fp16 scales and dequantized values are bit for bit those of
+``gguf.quants.quantize`` then ``dequantize`` (``tests/test_ggml_recipes.py`` checks it).
+The rules, all in float32 after casting the input to float32:
 
 * q8_0: ``d = amax / 127``, ``q = round(x * (1/d))`` half away from zero, ``d`` stored fp16.
 * q4_0 / q5_0: ``d = m / -8`` (``/ -16``) with ``m`` the signed value of largest magnitude
@@ -13,6 +13,8 @@ input to float32:
   the value opposite ``m`` of equal magnitude is clamped (counted as overflow).
 * q4_1 / q5_1: ``d = (max - min) / 15`` (31), ``q = trunc((x - min) * (1/d) + 0.5)``,
   ``d`` and ``min`` stored fp16; the value is ``d * q + min``.
+* tq2_0 (ternary, blocks of 256): ``d = amax``, ``q = round(x * (1/d))`` half away from
+  zero, in {-1, 0, 1} stored as 2-bit codes ``q + 1``.
 
 The quantizer uses the float32 ``d`` and the stored value the fp16 one, as gguf does. An
 all-zero (or constant, for q4_1 / q5_1) block has ``1/d = 0``. A block holding a
@@ -27,14 +29,12 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GGML_BLOCK", "GGML_TYPES", "GgmlBlocks", "ggml_blocks"]
+__all__ = ["GGML_TYPES", "GgmlBlocks", "ggml_blocks"]
 
-#: Values per block of every type here.
-GGML_BLOCK = 32
-
-#: type -> (element bits, bits of the per-block fp16 fields: d, or d and min)
-GGML_TYPES: dict[str, tuple[int, int]] = {
-    "q8_0": (8, 16), "q4_0": (4, 16), "q4_1": (4, 32), "q5_0": (5, 16), "q5_1": (5, 32),
+#: type -> (element bits, bits of the per-block fp16 fields: d, or d and min, block size)
+GGML_TYPES: dict[str, tuple[int, int, int]] = {
+    "q8_0": (8, 16, 32), "q4_0": (4, 16, 32), "q4_1": (4, 32, 32), "q5_0": (5, 16, 32),
+    "q5_1": (5, 32, 32), "tq2_0": (2, 16, 256),
 }
 
 
@@ -64,14 +64,15 @@ def _inverse(d: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def ggml_blocks(qtype: str, x: npt.NDArray[np.float64]) -> GgmlBlocks:
-    """Quantize and dequantize a 2-D array whose rows hold whole blocks of 32."""
+    """Quantize and dequantize a 2-D array whose rows hold whole blocks of the type."""
     if qtype not in GGML_TYPES:
         raise ValueError(f"unknown ggml type {qtype!r}")
+    block = GGML_TYPES[qtype][2]
     rows, cols = x.shape
-    if cols % GGML_BLOCK:
-        raise ValueError(f"rows of {cols} values are not whole blocks of {GGML_BLOCK}")
+    if cols % block:
+        raise ValueError(f"rows of {cols} values are not whole blocks of {block}")
     with np.errstate(over="ignore", invalid="ignore"):
-        b = np.asarray(x, np.float64).astype(np.float32).reshape(-1, GGML_BLOCK)
+        b = np.asarray(x, np.float64).astype(np.float32).reshape(-1, block)
     bad: npt.NDArray[np.bool_] = np.asarray(~np.isfinite(b).all(axis=1), np.bool_)
     if bad.any():
         b = np.where(bad[:, None], np.float32(0), b)
@@ -84,6 +85,12 @@ def ggml_blocks(qtype: str, x: npt.NDArray[np.float64]) -> GgmlBlocks:
             codes = q.astype(np.int8).view(np.uint8)
             d16 = d.astype(np.float16).astype(np.float32)
             deq = q * d16
+        elif qtype == "tq2_0":
+            d = np.abs(b).max(axis=-1, keepdims=True)
+            q = _round_away(b * _inverse(d))
+            codes = (q.astype(np.int8) + np.int8(1)).astype(np.uint8)
+            d16 = d.astype(np.float16).astype(np.float32)
+            deq = d16 * (codes.astype(np.int8) - np.int8(1)).astype(np.float32)
         elif qtype in ("q4_0", "q5_0"):
             half = 8 if qtype == "q4_0" else 16
             top = 2 * half - 1

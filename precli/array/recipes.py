@@ -19,8 +19,8 @@ group at its end:
 
 Block formats (mxfp8_e4m3 ... mxfp4, mxint8, nvfp4) are recipes of their own, groups along
 the rows of their spec's block size; nf4 is an absmax group of ``--block-size`` (64).
-ggml's block types q8_0, q4_0, q4_1, q5_0 and q5_1 are recipes too, computed as gguf-py
-quantizes them (:mod:`precli.array.ggml`); rows must hold whole blocks of 32.
+ggml's block types q8_0, q4_0, q4_1, q5_0, q5_1 and tq2_0 are recipes too, computed as
+gguf-py quantizes them (:mod:`precli.array.ggml`); rows must hold whole blocks (32; 256).
 
 **Scales.** For a float element format with max ``M`` the scale of a group is
 ``amax / M`` (amax over the group's finite values) stored in SCALEFMT: ``fp32`` / ``fp16`` /
@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.array import codec
-from precli.array.ggml import GGML_BLOCK, GGML_TYPES, ggml_blocks
+from precli.array.ggml import GGML_TYPES, ggml_blocks
 from precli.array.intquant import int_bounds, int_codes
 from precli.array.views import View, last_axis
 from precli.core.exact import ExactValue, floor_log2
@@ -310,14 +310,15 @@ def _bare(fmt: Format, d: Defaults) -> Recipe:
 
 
 def _ggml_recipe(name: str, rest: list[str], text: str) -> Recipe:
+    bits, _, block = GGML_TYPES[name]
     if rest:
         raise UsageError(f"{name} takes no scaling: it is ggml's block type (blocks of "
-                         f"{GGML_BLOCK} along each row, fp16 scales), got {text!r}")
-    bits = GGML_TYPES[name][0]
-    elem: Format = get_format("int8") if bits == 8 else IntFormat(
+                         f"{block} along each row, fp16 scales), got {text!r}")
+    known = {8: "int8", 4: "uint4", 2: "uint2"}
+    elem: Format = get_format(known[bits]) if bits in known else IntFormat(
         name=f"uint{bits}", int_bits=bits, is_signed=False,
         description=f"{bits}-bit code of a ggml {name} block")
-    return Recipe(name, "ggml", elem, "group", 1, GGML_BLOCK, "fp16", rule=name)
+    return Recipe(name, "ggml", elem, "group", 1, block, "fp16", rule=name)
 
 
 def _block_recipe(b: BlockFormat, rest: list[str], text: str) -> Recipe:

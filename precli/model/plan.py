@@ -1040,7 +1040,7 @@ def yaml_scalar(text: str) -> str:
 
 
 #: ggml block types that are recipes of their own (precli.array.ggml), each its own type.
-GGML_RECIPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1")
+GGML_RECIPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "tq2_0")
 
 #: ggml types that store a recipe the same way (element, scale layout and widths).
 GGML_EQUIVALENTS = (
@@ -1131,8 +1131,8 @@ def llama_quantize_args(plan: Plan, recipes: Sequence[Recipe]) -> tuple[str, lis
         if t is None:
             what = f"it is stored as {it.dtype}" if r is None else ggml_missing(r)
             raise PlanError(f"tensor {it.name!r}: {what}; no ggml type to emit")
-        blocked = (*GGML_RECIPES, "mxfp4")
-        if t in blocked and (not it.shape or it.shape[-1] % 32):
+        blocked = dict.fromkeys((*GGML_RECIPES, "mxfp4"), 32) | {"tq2_0": 256}
+        if t in blocked and (not it.shape or it.shape[-1] % blocked[t]):
             ragged.append(it.name)
         lines.append(f"--tensor-type '{tensor_regex(it.name)}={t}'")
     return "\n".join(lines) + "\n", ragged
