@@ -19,6 +19,8 @@ group at its end:
 
 Block formats (mxfp8_e4m3 ... mxfp4, mxint8, nvfp4) are recipes of their own, groups along
 the rows of their spec's block size; nf4 is an absmax group of ``--block-size`` (64).
+ggml's block types q8_0, q4_0, q4_1, q5_0, q5_1 and tq2_0 are recipes too, computed as
+gguf-py quantizes them (:mod:`precli.array.ggml`); rows must hold whole blocks (32; 256).
 
 **Scales.** For a float element format with max ``M`` the scale of a group is
 ``amax / M`` (amax over the group's finite values) stored in SCALEFMT: ``fp32`` / ``fp16`` /
@@ -49,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.array import codec
+from precli.array.ggml import GGML_TYPES, ggml_blocks
 from precli.array.intquant import int_bounds, int_codes
 from precli.array.views import View, last_axis
 from precli.core.exact import ExactValue, floor_log2
@@ -103,7 +106,8 @@ class Recipe(NamedTuple):
     """One way of storing a tensor.
 
     ``kind``: ``cast`` (the element format alone, no scale), ``float`` / ``int`` / ``table``
-    (a scaled element format), ``mx`` or ``nvfp4`` (the block formats' own rules), or
+    (a scaled element format), ``mx`` or ``nvfp4`` (the block formats' own rules), ``ggml``
+    (a ggml block type, named in ``rule``: :mod:`precli.array.ggml`), or
     ``legacy-int`` (a bare integer name: float64 scale and zero point from ``--scheme`` /
     ``--granularity``, as precli always did). ``rows`` x ``cols`` is the tile one scale
     covers (0 x 0 for tensor and channel scaling). ``scale_format`` is how a scale is
@@ -141,6 +145,8 @@ class Recipe(NamedTuple):
         at the element width, as GPTQ / AWQ pack their qzeros)."""
         if self.scale_format == "none":
             return 0
+        if self.kind == "ggml":
+            return GGML_TYPES[self.rule or ""][1]
         sb = {"fp64": 64, "e8m0": 8, "e4m3fn": 8}.get(self.scale_format)
         bits = sb if sb is not None else SCALE_FORMATS[self.scale_format]
         if self.scheme == "asymmetric":
@@ -248,6 +254,8 @@ def parse_recipe(text: str, defaults: Defaults | None = None) -> Recipe:
         raise UsageError(f"cannot read recipe {text!r}: the form is FORMAT[:SCALING[:SCALEFMT]]"
                          " (e.g. e4m3fn:tensor, int4:group128, e4m3fn:block128x128:ue8m0)")
     fname = parts[0]
+    if fname in GGML_TYPES:
+        return _ggml_recipe(fname, parts[1:], text)
     if is_block_format(fname):
         return _block_recipe(get_block_format(fname), parts[1:], text)
     fmt = get_format(fname)
@@ -299,6 +307,18 @@ def _bare(fmt: Format, d: Defaults) -> Recipe:
         return Recipe(fmt.name, "legacy-int", fmt, "tensor", 0, 0, "fp64", scheme)
     bs = _check_side(d.block_size, arg("block_size"), str(d.block_size))
     return Recipe(fmt.name, "table", fmt, "group", 1, bs, "fp32")
+
+
+def _ggml_recipe(name: str, rest: list[str], text: str) -> Recipe:
+    bits, _, block = GGML_TYPES[name]
+    if rest:
+        raise UsageError(f"{name} takes no scaling: it is ggml's block type (blocks of "
+                         f"{block} along each row, fp16 scales), got {text!r}")
+    known = {8: "int8", 4: "uint4", 2: "uint2"}
+    elem: Format = get_format(known[bits]) if bits in known else IntFormat(
+        name=f"uint{bits}", int_bits=bits, is_signed=False,
+        description=f"{bits}-bit code of a ggml {name} block")
+    return Recipe(name, "ggml", elem, "group", 1, block, "fp16", rule=name)
 
 
 def _block_recipe(b: BlockFormat, rest: list[str], text: str) -> Recipe:
@@ -726,6 +746,9 @@ def quantize_tile(r: Recipe, x: F64, ctx: Context | None = None, *,
     (``start_index``: the flat index of x[0, 0] for stochastic draws, rows contiguous).
     """
     ctx = ctx or Context()
+    if r.kind == "ggml":
+        g = ggml_blocks(r.rule or "", x)
+        return TileResult(g.codes, g.dequant, g.overflow, g.scales)
     if r.kind == "cast":
         s_eff: F64 | float = 1.0
         zp: F64 | float = 0.0

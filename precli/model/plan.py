@@ -1039,6 +1039,9 @@ def yaml_scalar(text: str) -> str:
     return '"' + escape_controls(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
+#: ggml block types that are recipes of their own (precli.array.ggml), each its own type.
+GGML_RECIPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "tq2_0")
+
 #: ggml types that store a recipe the same way (element, scale layout and widths).
 GGML_EQUIVALENTS = (
     ("fp32", "f32", "the same 32-bit floats"),
@@ -1061,6 +1064,8 @@ def ggml_type(r: Recipe | None, stored_format: str | None = None) -> str | None:
         return {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}.get(stored_format or "")
     if r.kind == "cast":
         return {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}.get(r.element.name)
+    if r.kind == "ggml":
+        return r.rule
     if r.kind == "mx" and r.block is not None and r.block.name == "mxfp4" and r.rule == "floor":
         return "mxfp4"
     if (r.kind == "int" and r.element.name == "int8" and r.rows == 1 and r.cols == 32
@@ -1126,7 +1131,8 @@ def llama_quantize_args(plan: Plan, recipes: Sequence[Recipe]) -> tuple[str, lis
         if t is None:
             what = f"it is stored as {it.dtype}" if r is None else ggml_missing(r)
             raise PlanError(f"tensor {it.name!r}: {what}; no ggml type to emit")
-        if t in ("q8_0", "mxfp4") and (not it.shape or it.shape[-1] % 32):
+        blocked = dict.fromkeys((*GGML_RECIPES, "mxfp4"), 32) | {"tq2_0": 256}
+        if t in blocked and (not it.shape or it.shape[-1] % blocked[t]):
             ragged.append(it.name)
         lines.append(f"--tensor-type '{tensor_regex(it.name)}={t}'")
     return "\n".join(lines) + "\n", ragged
@@ -1137,5 +1143,6 @@ def check_ggml(recipes: Sequence[Recipe]) -> None:
     bad = [ggml_missing(r) for r in recipes if ggml_type(r) is None]
     if bad:
         ok = ", ".join(f"{a} = {b}" for a, b, _ in GGML_EQUIVALENTS)
+        ok += ", and the ggml recipes " + ", ".join(GGML_RECIPES) + " (each its own type)"
         raise UsageError(f"{arg('emit')} llama-quantize needs recipes with a ggml type; "
                          + "; ".join(bad) + f" (equivalents: {ok})")

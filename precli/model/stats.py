@@ -792,6 +792,7 @@ def compare_tensor(recipes: Sequence[Recipe], v: Values, *, mode: str = "nearest
     """:func:`compare_values`, keeping what a model-wide summary needs."""
     mode = resolve_round_mode(mode)
     _check_options(recipes, mode, saturate)
+    _check_ggml_rows(recipes, v)
     if mode == "stochastic" and seed is None:
         seed = secrets.randbits(64)
     tiles = list(_tiles(v, recipes, chunk))
@@ -868,7 +869,7 @@ def summary_stats(r: Recipe, tally: _Tally, bits_total: int, params: int,
         exact_fraction=tally.exact / tally.finite if tally.finite else None,
         **_errors(tally),  # type: ignore[arg-type]
         bits_per_value=bits_total / params if params else None,
-        scaling=r.kind if r.kind in ("mx", "nvfp4") else r.scaling,
+        scaling=r.kind if r.kind in ("mx", "nvfp4", "ggml") else r.scaling,
         block=[r.rows, r.cols] if r.rows else None,
         scale_format=None if r.scale_format == "none" else r.scale_format,
         scheme=r.scheme, scale=None, zero_point=None, scale_count=count,
@@ -888,6 +889,14 @@ def _check_options(recipes: Sequence[Recipe], mode: str, saturate: bool) -> None
                 codec.decode_array(r.element, np.zeros(1, dtype=np.uint64))
             except ValueError as e:
                 raise UsageError(f"cannot compare against {r.text}: {e}") from None
+
+
+def _check_ggml_rows(recipes: Sequence[Recipe], v: Values) -> None:
+    """ggml stores rows in whole blocks and refuses a tensor whose rows are not."""
+    for r in recipes:
+        if r.kind == "ggml" and v.rows and v.cols % r.cols:
+            raise UsageError(f"{r.text} stores each row in whole blocks of {r.cols} values; "
+                             f"these rows hold {v.cols} (ggml refuses such a tensor)")
 
 
 def _row_exact(ex: Callable[[int, int], Fraction] | None, i: int
@@ -912,7 +921,7 @@ def _finish(p: _RecipeWork, v: Values) -> CompareStats:
         exact_fraction=t.exact / t.finite if t.finite else None,
         **_errors(t),  # type: ignore[arg-type]
         bits_per_value=r.bits_per_value(v.shape, v.view),
-        scaling=r.kind if r.kind in ("mx", "nvfp4") else r.scaling,
+        scaling=r.kind if r.kind in ("mx", "nvfp4", "ggml") else r.scaling,
         block=[r.rows, r.cols] if r.rows else None,
         scale_format=None if r.scale_format == "none" else r.scale_format,
         scheme=r.scheme,
