@@ -219,3 +219,25 @@ def test_cli_compare_and_plan_end_to_end(tmp_path: Path) -> None:
         assert want <= set(types.values()) <= {"q4_0", "q8_0"}
         if bits == "9":
             assert set(types.values()) == {"q8_0"}
+
+
+def test_a_ragged_tensor_in_a_checkpoint_is_one_named_error(tmp_path: Path) -> None:
+    """One tensor whose rows are not whole ggml blocks is an error naming it (exit 1); the
+    other tensors are still compared (the refusal stopped the whole run)."""
+    import subprocess
+    import sys
+
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(5)
+    save_file({"a.weight": rng.standard_normal((64, 64)).astype(np.float32),
+               "b.weight": rng.standard_normal((64, 48)).astype(np.float32)},
+              str(tmp_path / "m.safetensors"))
+    p = subprocess.run([sys.executable, "-m", "precli", "compare", "m.safetensors", "-F",
+                        "q4_0", "-o", "json"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 1
+    assert p.stderr == ("precli: error: m.safetensors: tensor 'b.weight': q4_0 stores each "
+                        "row in whole blocks of 32 values; these rows hold 48 (ggml refuses "
+                        "such a tensor)\n")
+    recs = json.loads(p.stdout)
+    assert [r["tensor"] for r in recs] == ["a.weight", None]

@@ -20,6 +20,7 @@ from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.model.stats import (
     RECORD_KEYS,
     CompareStats,
+    RaggedRows,
     TensorStats,
     Values,
     compare_tensor,
@@ -28,7 +29,7 @@ from precli.model.stats import (
     summary_stats,
 )
 from precli.model.viewing import ViewRule, tensor_view
-from precli.sources import Checkpoint, Tensor, open_checkpoint
+from precli.sources import Checkpoint, CheckpointError, Tensor, open_checkpoint
 
 __all__ = ["CHECKPOINT_KEYS", "SET_ASIDE", "SMALL", "ModelReport", "TensorResult", "analyze",
            "set_aside"]
@@ -223,7 +224,10 @@ def _one(t: Tensor, view: View, recipes: Sequence[Recipe], mode: str, saturate: 
          ) -> TensorStats:
     """Compare one tensor (runs in a worker process when jobs > 1)."""
     v = Values.of_reader(t.shape, t.read, view)
-    return compare_tensor(recipes, v, mode=mode, saturate=saturate)
+    try:
+        return compare_tensor(recipes, v, mode=mode, saturate=saturate)
+    except RaggedRows as e:  # this tensor only: the others are still compared
+        raise CheckpointError(t.path, str(e), t.name) from None
 
 
 def _work(args: tuple[Tensor, View, Sequence[Recipe], str, bool]) -> TensorStats:

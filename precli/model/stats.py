@@ -76,6 +76,7 @@ __all__ = [
     "CHUNK",
     "RECORD_KEYS",
     "CompareStats",
+    "RaggedRows",
     "ErrorTally",
     "Values",
     "compare_array",
@@ -891,11 +892,15 @@ def _check_options(recipes: Sequence[Recipe], mode: str, saturate: bool) -> None
                 raise UsageError(f"cannot compare against {r.text}: {e}") from None
 
 
+class RaggedRows(UsageError):
+    """A recipe that stores whole blocks only (ggml's types) on rows that are not."""
+
+
 def _check_ggml_rows(recipes: Sequence[Recipe], v: Values) -> None:
     """ggml stores rows in whole blocks and refuses a tensor whose rows are not."""
     for r in recipes:
         if r.kind == "ggml" and v.rows and v.cols % r.cols:
-            raise UsageError(f"{r.text} stores each row in whole blocks of {r.cols} values; "
+            raise RaggedRows(f"{r.text} stores each row in whole blocks of {r.cols} values; "
                              f"these rows hold {v.cols} (ggml refuses such a tensor)")
 
 
