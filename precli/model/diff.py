@@ -15,6 +15,15 @@ columns, when that candidate is the only one either way. Such a pair is compared
 order, and its record says how it was made (``paired``: ``name`` or ``view``) and the
 original's name.
 
+A Hugging Face checkpoint against llama.cpp's GGUF of it (either side the GGUF, whose
+``general.architecture`` is one of :data:`precli.model.ggufnames.GGUF_NAMES`, e.g. llama):
+a tensor left unmatched by name is paired by llama.cpp's renaming (``model.embed_tokens.weight``
+<-> ``token_embd.weight``, ``model.layers.N.self_attn.q_proj.weight`` <->
+``blk.N.attn_q.weight``, ...; ``paired``: ``gguf-name``), and the rows of the LLaMA query /
+key projections are compared after llama.cpp's head permutation
+(:func:`precli.model.ggufnames.permute_rows`, with the GGUF's head counts) is applied to
+the Hugging Face side.
+
 Per matched tensor: the compare statistics of the quantized values against the original
 (:class:`precli.model.stats.ErrorTally`: count, lost, exact share, max / mean abs error, RMSE,
 max relative error, SQNR), and the **ulp distance in the quantized element format**.
@@ -41,10 +50,11 @@ import numpy as np
 import numpy.typing as npt
 
 from precli.array.views import View
+from precli.model.ggufnames import GGUF_NAMES, gguf_name, permute_rows, permuted_heads
 from precli.model.pool import check_jobs, run_tensors, select_tensors
 from precli.model.stats import ErrorTally, json_number
 from precli.model.viewing import tensor_view
-from precli.sources import Tensor, open_checkpoint
+from precli.sources import Checkpoint, Tensor, open_checkpoint
 from precli.sources.quantized import QuantTensor
 
 __all__ = ["DIFF_KEYS", "DiffReport", "diff_checkpoints", "diff_tensor", "grid_position",
@@ -121,7 +131,7 @@ class TensorDiff:
     stats: dict[str, Any]
     element_format: str | None
     ulp: dict[str, Any]
-    paired: str | None = None  # "name" | "view" (None: unmatched)
+    paired: str | None = None  # "name" | "view" | "gguf-name" (None: unmatched)
     original: str | None = None  # the original's name
 
     def record(self) -> dict[str, Any]:
@@ -174,16 +184,37 @@ def _in_view(read: Callable[[int, int], Any], shape: tuple[int, ...], view: View
     return get
 
 
+def _permuted(read: Callable[[int, int], Any], shape: tuple[int, ...], n_head: int,
+              inverse: bool) -> Callable[[int, int], Any]:
+    """A flat ``read(start, stop)`` of the tensor with its rows permuted as llama.cpp
+    permutes LLaMA's q / k rows (read whole once)."""
+    cache: list[Any] = []
+
+    def get(a: int, b: int) -> Any:
+        if not cache:
+            whole = np.asarray(read(0, math.prod(shape))).reshape(shape)
+            cache.append(permute_rows(whole, n_head, inverse=inverse).reshape(-1))
+        return cache[0][a:b]
+
+    return get
+
+
 def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = None,
-                how: str | None = None) -> TensorDiff:
+                how: str | None = None, permute: tuple[int, bool] | None = None
+                ) -> TensorDiff:
     """Statistics and ulp distances of one quantized tensor against its original;
     ``views``: compare them element by element in these views' order (a pair made by
-    value shape), else in stored order."""
+    value shape), else in stored order; ``permute``: ``(n_head, inverse)``, compare against
+    the original's rows permuted as llama.cpp permutes LLaMA's q / k rows
+    (:func:`precli.model.ggufnames.permute_rows`)."""
     skip = None
     if views is None and orig.shape != quant.shape:
         skip = f"shape {list(quant.shape)} differs from the original's {list(orig.shape)}"
     elif orig.skip is not None or quant.skip is not None:
         skip = orig.skip or quant.skip
+    elif permute is not None and (not orig.shape or orig.shape[0] % (2 * permute[0])):
+        skip = (f"{orig.shape[0] if orig.shape else 0} rows are not a multiple of 2 x "
+                f"{permute[0]} heads (llama.cpp's q / k row permutation)")
     how = how or ("name" if views is None else "view")
     elfmt: str | None = None
     if skip is None:
@@ -195,7 +226,8 @@ def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = N
         return TensorDiff(quant.name, quant.dtype, orig.dtype, quant.shape, quant.numel, skip,
                           {}, None, {}, how, orig.name)
     ov, qv = views if views is not None else (None, None)
-    read_o = _in_view(orig.read, orig.shape, ov)
+    read_o = _in_view(orig.read if permute is None else
+                      _permuted(orig.read, orig.shape, *permute), orig.shape, ov)
     read_q = _in_view(quant.read, quant.shape, qv)
     parts = _in_view(quant.decompose, quant.shape, qv) if isinstance(quant, QuantTensor) \
         else None
@@ -231,7 +263,10 @@ def diff_tensor(orig: Tensor, quant: Tensor, views: tuple[View, View] | None = N
                       tally.record(), elfmt, ulp.record() if elfmt else {}, how, orig.name)
 
 
-def _work(args: tuple[Tensor, Tensor, tuple[View, View] | None, str]) -> TensorDiff:
+Pair = tuple[Tensor, Tensor, tuple[View, View] | None, str, tuple[int, bool] | None]
+
+
+def _work(args: Pair) -> TensorDiff:
     return diff_tensor(*args)
 
 
@@ -283,6 +318,44 @@ def pair_by_view(originals: Sequence[Tensor], quantized: Sequence[Tensor]
     return pairs, why
 
 
+def _gguf_pairs(ock: Checkpoint, qck: Checkpoint, left: Sequence[Tensor],
+                lonely: Sequence[Tensor]) -> tuple[list[Pair], dict[str, str]]:
+    """Pairs by llama.cpp's renaming when exactly one side is a GGUF of an architecture in
+    :data:`GGUF_NAMES`; and, for a quantized tensor so paired that cannot be compared,
+    why."""
+    if (ock.kind == "gguf") == (qck.kind == "gguf"):
+        return [], {}
+    gck = qck if qck.kind == "gguf" else ock
+    arch = gck.metadata.get("general.architecture", "")
+    if arch not in GGUF_NAMES:
+        return [], {}
+    pairs: list[Pair] = []
+    why: dict[str, str] = {}
+    if gck is qck:
+        by_g: dict[str, Tensor] = {}
+        for o in left:
+            g = gguf_name(o.name, arch)
+            if g is not None:
+                by_g[g] = o
+        found = [(by_g[q.name], q, q.name) for q in lonely if q.name in by_g]
+    else:
+        by_o = {o.name: o for o in left}
+        found = []
+        for q in lonely:
+            g = gguf_name(q.name, arch)
+            if g is not None and g in by_o:
+                found.append((by_o[g], q, g))
+    for o, q, g in found:
+        try:
+            n = permuted_heads(g, arch, gck.metadata)
+        except ValueError as e:
+            why[q.name] = str(e)
+            continue
+        perm = None if n is None else (n, gck is ock)
+        pairs.append((o, q, _same_matrix(o, q), "gguf-name", perm))
+    return pairs, why
+
+
 def diff_checkpoints(original: str, quantized: str, *, include: str | None = None,
                      exclude: str | None = None, jobs: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> DiffReport:
@@ -292,27 +365,33 @@ def diff_checkpoints(original: str, quantized: str, *, include: str | None = Non
     errors = [str(e) for e in list(ock.errors) + list(qck.errors)]
     by = {t.name: t for t in ock.tensors()}
     selected = select_tensors(list(qck.tensors()), include, exclude)
-    pairs: list[tuple[Tensor, Tensor, tuple[View, View] | None, str]] = []
+    pairs: list[Pair] = []
     lonely: list[Tensor] = []
     for t in selected:
         o = by.get(t.name)
         if o is None:
             lonely.append(t)
         else:
-            pairs.append((o, t, _same_matrix(o, t), "name"))
+            pairs.append((o, t, _same_matrix(o, t), "name", None))
     seen = {t.name for t in selected}
     left = [o for o in ock.tensors() if o.name not in seen]
-    by_view, why = pair_by_view(left, lonely)
-    pairs += [(o, q, v, "view") for o, q, v in by_view]
-    used = {o.name for o, _, _ in by_view}
-    paired_q = {q.name for _, q, _ in by_view}
+    by_gguf, why_gguf = _gguf_pairs(ock, qck, left, lonely)
+    pairs += by_gguf
+    g_used = {p[0].name for p in by_gguf}
+    g_q = {p[1].name for p in by_gguf} | set(why_gguf)
+    by_view, why = pair_by_view([o for o in left if o.name not in g_used],
+                                [q for q in lonely if q.name not in g_q])
+    why.update(why_gguf)
+    pairs += [(o, q, v, "view", None) for o, q, v in by_view]
+    used = {o.name for o, _, _ in by_view} | g_used
+    paired_q = {q.name for _, q, _ in by_view} | {p[1].name for p in by_gguf}
     unmatched = [TensorDiff(t.name, t.dtype, None, t.shape, t.numel,
                             why.get(t.name, "not in the original"), {}, None, {})
                  for t in lonely if t.name not in paired_q]
     only_original = [n for n in select_tensors(left, include, exclude)
                      if n.name not in used]
     results: dict[str, TensorDiff | str] = dict(run_tensors(
-        [(q.name, q.nbytes, (o, q, v, how)) for o, q, v, how in pairs], _work, jobs,
+        [(p[1].name, p[1].nbytes, p) for p in pairs], _work, jobs,
         progress))
     tensors: list[TensorDiff] = []
     order = {t.name: i for i, t in enumerate(selected)}
