@@ -6,6 +6,7 @@ q / k rows are compared after llama.cpp's head permutation, so an fp16 GGUF is w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,17 @@ def test_missing_head_count_is_a_reason(tmp_path: Path) -> None:
     w.close()
     rec = diff_checkpoints(str(o), str(q)).records()[0]
     assert rec["paired"] is None and "llama.attention.head_count" in str(rec["skip"])
+
+
+def test_the_table_says_how_tensors_were_paired(tmp_path: Path) -> None:
+    hf = hf_tensors()
+    o, q = tmp_path / "model.safetensors", tmp_path / "model.gguf"
+    save_file(hf, str(o))
+    names = write_gguf(q, hf)
+    p = subprocess.run([sys.executable, "-m", "precli", "diff", str(o), str(q), "-o", "table"],
+                       capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "120", "NO_COLOR": "1"})
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    assert f"{len(names)} tensor(s) paired through llama.cpp's tensor names" in text
+    assert "token_embd.weight ↔ model.embed_tokens.weight" in text

@@ -42,8 +42,14 @@ def diff_view(rep: Any, original: str, quantized: str, width: int = 120) -> Rend
     parts = tensor_table(title, _COLUMNS, rows, _DROP, width)
     by_view = [f"{esc(d.name)} ↔ {esc(d.original or '')}" for d in rep.tensors
                if d.paired == "view" and d.skip is None]
-    if skipped or by_view:
+    by_gguf = [d for d in rep.tensors if d.paired == "gguf-name" and d.skip is None]
+    if skipped or by_view or by_gguf:
         kv = KeyValues()
+        if by_gguf:
+            kv.add_row("llama.cpp names", f"{len(by_gguf)} tensor(s) paired through llama.cpp's "
+                       "tensor names (q / k rows un-permuted as convert_hf_to_gguf.py "
+                       "permutes them), e.g. " + ", ".join(
+                           f"{esc(d.name)} ↔ {esc(d.original or '')}" for d in by_gguf[:3]))
         if by_view:
             kv.add_row("paired by view", f"{len(by_view)} tensor(s) whose names differ, "
                        "paired by their matrix view's shape (the only candidate either way) "
