@@ -176,14 +176,21 @@ class Recipe(NamedTuple):
         r, c = vw.matrix(shape)
         return -(-r // self.rows) * -(-c // self.cols)
 
+    def storage_bits(self, shape: tuple[int, ...], view: View | None = None) -> int:
+        """Exact storage bits of a tensor of this shape, seen through ``view``: elements,
+        scales (and zero points) at their stored width, and any per-tensor scale; 0 for an
+        empty tensor."""
+        n = math.prod(shape)
+        if n == 0:
+            return 0
+        return (n * self.element_bits + self.scale_count(shape, view) * self.scale_bits
+                + self.tensor_bits)
+
     def bits_per_value(self, shape: tuple[int, ...], view: View | None = None) -> float | None:
         """Storage bits per value, scales (and zero points) included at their stored width;
         None for an empty tensor."""
         n = math.prod(shape)
-        if n == 0:
-            return None
-        total = n * self.element_bits + self.scale_count(shape, view) * self.scale_bits
-        return (total + self.tensor_bits) / n
+        return self.storage_bits(shape, view) / n if n else None
 
     def partial(self, shape: tuple[int, ...], view: View | None = None) -> str | None:
         """A note when the view's rows (or columns) do not hold whole blocks / groups, so

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from precli.errors import UsageError
 
@@ -65,6 +65,14 @@ class View(NamedTuple):
         """``[rows, cols]`` as records print it."""
         r, c = self.matrix(shape)
         return [r, c]
+
+    def arranged(self, arr: Any) -> Any:
+        """An array of the stored shape with its axes in view order (rows first): itself
+        when the view is a plain reshape, else a transposed view of it (a numpy array's
+        own methods: no numpy import here)."""
+        if self.in_place:
+            return arr
+        return arr.reshape(self.working(arr.shape)).transpose(self.order)
 
     def fits(self, shape: tuple[int, ...]) -> bool:
         """Does it name every axis of a tensor of this shape once (and split its first

@@ -294,6 +294,4 @@ def _summary(recipes: Sequence[Recipe], tensors: Sequence[TensorResult]
 
 def _bits(r: Recipe, t: TensorResult) -> int:
     """Exact storage bits of one tensor under a recipe."""
-    n = t.params
-    return n * r.element_bits + r.scale_count(t.shape, t.view) * r.scale_bits + (
-        r.tensor_bits if n else 0)
+    return r.storage_bits(t.shape, t.view)

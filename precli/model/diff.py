@@ -170,8 +170,7 @@ def _in_view(read: Callable[[int, int], Any], shape: tuple[int, ...], view: View
     cache: list[Any] = []
 
     def flat(a: Any) -> Any:
-        return np.ascontiguousarray(np.transpose(
-            np.asarray(a).reshape(view.working(shape)), view.order)).reshape(-1)
+        return np.ascontiguousarray(view.arranged(np.asarray(a).reshape(shape))).reshape(-1)
 
     def get(a: int, b: int) -> Any:
         if not cache:

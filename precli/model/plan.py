@@ -277,8 +277,7 @@ def tensor_error(params: int, sqnr_db: float | None) -> float:
 def recipe_bits(r: Recipe, shape: tuple[int, ...], view: View | None = None) -> int:
     """Exact storage bits of a tensor under a recipe, seen through ``view`` (default: scales
     along the last axis)."""
-    n = math.prod(shape)
-    return n * r.element_bits + r.scale_count(shape, view) * r.scale_bits + r.tensor_bits
+    return r.storage_bits(shape, view)
 
 
 def _stored_recipe(recipes: Sequence[Recipe], fmt: str | None) -> int | None:

@@ -532,10 +532,7 @@ def _as_matrix(arr: npt.NDArray[Any], view: View) -> npt.NDArray[Any]:
     """The [rows, cols] matrix of an array seen through a view (a reshape in place; a
     transpose copies only when the axes cannot be merged)."""
     r, c = view.matrix(arr.shape)
-    if not view.in_place:
-        if view.split > 1:
-            arr = arr.reshape(view.working(arr.shape))
-        arr = np.transpose(arr, view.order)
+    arr = view.arranged(arr)
     if r * c == 0:
         return np.empty((r, c), dtype=arr.dtype)
     return arr.reshape(r, c)

@@ -317,12 +317,18 @@ def iq2_xxs(b: U8) -> F32:
     return out
 
 
+def _iq2_scales(d: F32, s: U8) -> F32:
+    """IQ2_XS / IQ2_S: 16 scales of 4 bits, low nibble first, as d * (0.5 + sc) / 4."""
+    sc = np.stack([s & 15, s >> 4], axis=2).reshape(-1, 16)
+    out: F32 = (d * (np.float32(0.5) + sc) * np.float32(0.25)).astype(np.float32, copy=False)
+    return out
+
+
 def iq2_xs(b: U8) -> F32:
     d = _f16(b[:, :2])
     qs = np.ascontiguousarray(b[:, 2:66]).view("<u2").astype(np.uint16)  # [n, 32]
     s = b[:, 66:74]
-    sc = np.stack([s & 15, s >> 4], axis=2).reshape(-1, 16)
-    db = d * (np.float32(0.5) + sc) * np.float32(0.25)  # [n, 16]
+    db = _iq2_scales(d, s)  # [n, 16]
     signs = _ksigns((qs >> 9).astype(np.uint32)).reshape(-1, 16, 2, 8)
     grid = _grid("IQ2XS_GRID")[qs & 511].reshape(-1, 16, 2, 8)
     out: F32 = (db[:, :, None, None] * grid * signs).reshape(-1, QK_K)
@@ -332,8 +338,7 @@ def iq2_xs(b: U8) -> F32:
 def iq2_s(b: U8) -> F32:
     d = _f16(b[:, :2])
     qs, sb, qh, s = b[:, 2:34], b[:, 34:66], b[:, 66:74], b[:, 74:82]
-    sc = np.stack([s & 15, s >> 4], axis=2).reshape(-1, 16)
-    db = d * (np.float32(0.5) + sc) * np.float32(0.25)
+    db = _iq2_scales(d, s)
     signs = _signs(sb).reshape(-1, 16, 2, 8)
     hi = ((qh[:, :, None] >> np.array([0, 2, 4, 6], np.uint8)) & 3).reshape(-1, 32)
     idx = qs.astype(np.uint16) | (hi.astype(np.uint16) << 8)
